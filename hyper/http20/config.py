@@ -113,3 +113,27 @@ class EngineConfig:
         self.glitch_rate = glitch_rate
         self.max_closed_streams = max_closed_streams
         self.max_reserved_streams = max_reserved_streams
+
+
+class SettingCodes:
+    """SETTINGS parameter ids (RFC 9113 section 6.5.2, RFC 8441)."""
+
+    HEADER_TABLE_SIZE = 0x1
+    ENABLE_PUSH = 0x2
+    MAX_CONCURRENT_STREAMS = 0x3
+    INITIAL_WINDOW_SIZE = 0x4
+    MAX_FRAME_SIZE = 0x5
+    MAX_HEADER_LIST_SIZE = 0x6
+    ENABLE_CONNECT_PROTOCOL = 0x8
+
+
+# Values in force before any SETTINGS frame is exchanged (RFC 9113 6.5.2).
+DEFAULT_SETTINGS: dict[int, int] = {
+    SettingCodes.HEADER_TABLE_SIZE: 4096,
+    SettingCodes.ENABLE_PUSH: 1,
+    SettingCodes.MAX_CONCURRENT_STREAMS: 2**32 - 1,
+    SettingCodes.INITIAL_WINDOW_SIZE: 65535,
+    SettingCodes.MAX_FRAME_SIZE: MIN_FRAME_SIZE,
+    SettingCodes.MAX_HEADER_LIST_SIZE: 2**32 - 1,
+    SettingCodes.ENABLE_CONNECT_PROTOCOL: 0,
+}
