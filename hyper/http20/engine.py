@@ -123,6 +123,13 @@ _CAN_SEND_PUSH_ON = frozenset({OPEN, HALF_CLOSED_REMOTE})
 _SAFE_PUSH_METHODS = frozenset({b"GET", b"HEAD"})
 # Statuses whose responses carry no body whatever content-length says (8.1.1).
 _NO_BODY_STATUSES = frozenset({204, 304})
+# A header block made only of one-byte indexed fields (0x81-0xFE: index
+# 1-126) neither reads nor changes anything but the tables, so while the
+# tables stay the same, the same headers give the same block and back. HPACK
+# is most of the cost of a small request; these caches skip it for repeated
+# header sets. Any other block may change a table and empties the cache.
+_ONE_BYTE_INDEXED = bytes(range(0x80, 0xFF))
+_BLOCK_CACHE_SIZE = 256
 
 
 class _Budget:
@@ -170,6 +177,8 @@ class Engine:
 
         self._encoder = Encoder()
         self._decoder = Decoder(max_header_list_size=config.max_header_list_size)
+        self._encode_cache: dict[tuple[tuple[bytes, bytes], ...], bytes] = {}
+        self._decode_cache: dict[bytes, tuple[tuple[bytes, bytes], ...]] = {}
         self._decoder.max_allowed_table_size = DEFAULT_SETTINGS[SettingCodes.HEADER_TABLE_SIZE]
 
         self._out: list[Bytes] = []
@@ -564,11 +573,21 @@ class Engine:
         return stream
 
     def _encode(self, headers: list[tuple[bytes, bytes]]) -> bytes:
+        key = tuple(headers)
+        cache = self._encode_cache
+        block = cache.get(key)
+        if block is not None:
+            return block
         sensitive = _headers.sensitive
         fields = [
             NeverIndexedHeaderTuple(n, v) if sensitive(n, v) else (n, v) for n, v in headers
         ]
-        return self._encoder.encode(fields)  # type: ignore[no-any-return]
+        block = self._encoder.encode(fields)
+        if block.translate(None, _ONE_BYTE_INDEXED):
+            cache.clear()
+        elif len(cache) < _BLOCK_CACHE_SIZE:
+            cache[key] = block
+        return block
 
     def _queue_header_block(self, stream_id: int, block: bytes, end_stream: bool) -> None:
         max_frame = self.max_outbound_frame_size
@@ -900,12 +919,22 @@ class Engine:
             self._on_header_block(cont[0], cont[1], cont[2], cont[3], memoryview(block), events)
 
     def _decode(self, block: memoryview) -> list[tuple[bytes, bytes]]:
+        data = bytes(block)
+        cache = self._decode_cache
+        cached = cache.get(data)
+        if cached is not None:
+            return list(cached)
         try:
-            return self._decoder.decode(bytes(block), raw=True)  # type: ignore[no-any-return]
+            headers = self._decoder.decode(data, raw=True)
         except OversizedHeaderListError as exc:
             self._fail_from(HeaderListTooLargeError, "header list larger than the limit", exc)
         except Exception as exc:  # noqa: BLE001 - any HPACK failure loses the table
             self._fail_from(HPACKDecodingError, f"HPACK decoding failed: {exc}", exc)
+        if data.translate(None, _ONE_BYTE_INDEXED):
+            cache.clear()
+        elif len(cache) < _BLOCK_CACHE_SIZE:
+            cache[data] = tuple(headers)
+        return headers  # type: ignore[no-any-return]
 
     def _fail_from(self, exc_type: type[ConnectionError], message: str, cause: BaseException) -> NoReturn:
         try:
@@ -1115,6 +1144,7 @@ class Engine:
             elif setting == SettingCodes.HEADER_TABLE_SIZE:
                 # In order, so [0, 4096] yields two size updates (L3, RFC 7541 4.2).
                 self._encoder.header_table_size = min(value, self.config.max_encoder_table_size)
+                self._encode_cache.clear()  # the next block must carry the update
             elif setting not in remote:
                 continue  # unknown settings are ignored (6.5.2)
             remote[setting] = value
@@ -1133,6 +1163,7 @@ class Engine:
                 self._decoder.max_allowed_table_size = value
             elif setting == SettingCodes.MAX_HEADER_LIST_SIZE:
                 self._decoder.max_header_list_size = value
+                self._decode_cache.clear()  # cached blocks were checked against the old cap
             elif setting == SettingCodes.MAX_FRAME_SIZE:
                 self._max_inbound_frame = value
             local[setting] = value
