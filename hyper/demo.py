@@ -34,7 +34,10 @@ _INDEX = b"<!doctype html><title>hyper demo</title><link rel=stylesheet href=/st
 _STYLE = b"body { font-family: sans-serif }\n"
 
 
-def _route(method: bytes, path: bytes, body: bytes) -> tuple[int, list[tuple[bytes, bytes]], bytes]:
+Headers = list[tuple[bytes, bytes]]
+
+
+def _route(method: bytes, path: bytes, body: bytes) -> tuple[int, Headers, bytes]:
     """The demo's resources: (status, headers, body) for a request."""
     if path == b"/":
         return 200, [(b"content-type", b"text/html")], _INDEX
@@ -228,8 +231,8 @@ def run_demo(out: TextIO = sys.stdout, requests: int = 1000, threads: int = 8) -
             with ThreadPoolExecutor(threads) as pool:
                 results = list(pool.map(fetch, range(requests)))
             elapsed = time.perf_counter() - start
-            good &= _check(f"{requests} GETs from {threads} threads", all(results),
-                           f"{requests / elapsed:.0f} requests/s on one connection", out)  # fmt: skip
+            rate = f"{requests / elapsed:.0f} requests/s on one connection"
+            good &= _check(f"{requests} GETs from {threads} threads", all(results), rate, out)
         out.write("all good\n" if good else "something went wrong\n")
         return 0 if good else 1
 
