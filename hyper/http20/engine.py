@@ -1143,8 +1143,19 @@ class Engine:
                         self._fail(FlowControlError, "INITIAL_WINDOW_SIZE overflows a stream window")
             elif setting == SettingCodes.HEADER_TABLE_SIZE:
                 # In order, so [0, 4096] yields two size updates (L3, RFC 7541 4.2).
-                self._encoder.header_table_size = min(value, self.config.max_encoder_table_size)
-                self._encode_cache.clear()  # the next block must carry the update
+                size = min(value, self.config.max_encoder_table_size)
+                encoder = self._encoder
+                # hpack clears its "resized" flag when a size is set twice in a
+                # row, dropping the pending update: only assign real changes.
+                if size != encoder.header_table_size:
+                    encoder.header_table_size = size
+                    # RFC 7541 4.2: signal the smallest size since the last
+                    # block, then the final one; hpack queues every change.
+                    sizes = encoder.table_size_changes
+                    if len(sizes) > 1:
+                        low = min(sizes)
+                        encoder.table_size_changes = [low] if low == size else [low, size]
+                    self._encode_cache.clear()  # the next block must carry the update
             elif setting not in remote:
                 continue  # unknown settings are ignored (6.5.2)
             remote[setting] = value
