@@ -1172,6 +1172,9 @@ class Engine:
                     stream.recv_window += delta
             elif setting == SettingCodes.HEADER_TABLE_SIZE:
                 self._decoder.max_allowed_table_size = value
+                # A cached block skips hpack's check that the peer shrank the
+                # table to the new limit (RFC 7541 4.2, checklist C6).
+                self._decode_cache.clear()
             elif setting == SettingCodes.MAX_HEADER_LIST_SIZE:
                 self._decoder.max_header_list_size = value
                 self._decode_cache.clear()  # cached blocks were checked against the old cap
