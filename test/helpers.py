@@ -183,7 +183,7 @@ def parse_frames(data: bytes) -> list[Frame]:
     """Every frame in ``data`` (a leading client preface skipped); fails on leftovers."""
     view = memoryview(data)
     if data.startswith(PREFACE):
-        view = view[len(PREFACE):]
+        view = view[len(PREFACE) :]
     frames: list[Frame] = []
     while len(view) >= 9:
         frame, length = Frame.parse_frame_header(view[:9])
@@ -252,3 +252,62 @@ def pair(
 
 
 PumpFn = Callable[[Engine, Engine], tuple[list[Event], list[Event]]]
+
+
+# -- assertions shared by the engine tests ------------------------------------
+
+
+def assert_connection_error(
+    engine: Engine,
+    data: bytes,
+    exc_type: type[BaseException],
+    code: int,
+    last_stream_id: int | None = None,
+) -> GoAwayFrame:
+    """
+    Feed ``data``: it must raise ``exc_type`` carrying ``code``, and the
+    output must end with a GOAWAY with that code (and ``last_stream_id``).
+    Returns the GOAWAY frame.
+    """
+    with pytest.raises(exc_type) as info:
+        engine.receive_data(data)
+    assert info.value.error_code == code  # type: ignore[attr-defined]
+    frames = parse_frames(engine.data_to_send())
+    assert frames, "no GOAWAY was queued"
+    goaway = frames[-1]
+    assert isinstance(goaway, GoAwayFrame), frames
+    assert goaway.error_code == code
+    if last_stream_id is not None:
+        assert goaway.last_stream_id == last_stream_id
+    return goaway
+
+
+def assert_stream_reset(
+    events: list[Event], frames: list[Frame], stream_id: int, code: int
+) -> None:
+    """Our own RST_STREAM(code) on ``stream_id``, reported as StreamReset(remote=False)."""
+    from hyper.http20.events import StreamReset
+
+    resets = [e for e in events if isinstance(e, StreamReset)]
+    assert resets == [StreamReset(stream_id, code, False)], events
+    rsts = [f for f in frames if isinstance(f, RstStreamFrame)]
+    assert [(f.stream_id, f.error_code) for f in rsts] == [(stream_id, code)], frames
+    assert not any(isinstance(f, GoAwayFrame) for f in frames), frames
+
+
+def open_request(
+    server: Engine, factory: FrameFactory, stream_id: int = 1, end_stream: bool = False
+) -> list[Event]:
+    """Have the peer open ``stream_id`` on a server with CLIENT_REQUEST; drain output."""
+    events = server.receive_data(factory.headers(stream_id, CLIENT_REQUEST, end_stream=end_stream))
+    server.data_to_send()
+    return events
+
+
+def open_response(client: Engine, factory: FrameFactory, stream_id: int = 1) -> list[Event]:
+    """Send CLIENT_REQUEST on a client and feed it RESPONSE_200 (no END_STREAM)."""
+    client.send_headers(stream_id, CLIENT_REQUEST, end_stream=True)
+    client.data_to_send()
+    events = client.receive_data(factory.headers(stream_id, RESPONSE_200))
+    client.data_to_send()
+    return events
