@@ -1086,6 +1086,12 @@ class Engine:
         if stream_id == 0:
             self._fail(ProtocolError, "PRIORITY on stream 0")
         if len(body) != 5:
+            if stream_id not in self._streams and stream_id not in self._closed and self._is_idle(
+                stream_id
+            ):
+                # 6.4: RST_STREAM is never sent on an idle stream, so this
+                # stream error can only be reported as a connection error.
+                self._fail(FrameSizeError, "PRIORITY must be 5 bytes")
             self._stream_error(stream_id, ErrorCodes.FRAME_SIZE_ERROR, events)
             return
         if fr.read_u32(body) & 0x7FFFFFFF == stream_id:
