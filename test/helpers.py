@@ -263,14 +263,19 @@ def assert_connection_error(
     exc_type: type[BaseException],
     code: int,
     last_stream_id: int | None = None,
+    *,
+    bytewise: bool = False,
 ) -> GoAwayFrame:
     """
-    Feed ``data``: it must raise ``exc_type`` carrying ``code``, and the
-    output must end with a GOAWAY with that code (and ``last_stream_id``).
-    Returns the GOAWAY frame.
+    Feed ``data`` (whole, or one byte per call with ``bytewise``): it must
+    raise ``exc_type`` carrying ``code``, and the output must end with a
+    GOAWAY with that code (and ``last_stream_id``). Returns the GOAWAY frame.
     """
     with pytest.raises(exc_type) as info:
-        engine.receive_data(data)
+        if bytewise:
+            feed_bytewise(engine, data)
+        else:
+            engine.receive_data(data)
     assert info.value.error_code == code  # type: ignore[attr-defined]
     frames = parse_frames(engine.data_to_send())
     assert frames, "no GOAWAY was queued"
@@ -310,4 +315,12 @@ def open_response(client: Engine, factory: FrameFactory, stream_id: int = 1) -> 
     client.data_to_send()
     events = client.receive_data(factory.headers(stream_id, RESPONSE_200))
     client.data_to_send()
+    return events
+
+
+def feed_bytewise(engine: Engine, data: bytes) -> list[Event]:
+    """Feed ``data`` one byte per ``receive_data`` call; return all the events."""
+    events: list[Event] = []
+    for i in range(len(data)):
+        events += engine.receive_data(data[i : i + 1])
     return events
