@@ -12,8 +12,10 @@ Invariants the tests rely on:
 - Ports come from binding port 0 and closing the socket. Another process can take the
   port before the server binds it; a start that fails with EADDRINUSE is retried once
   on fresh ports.
-- Readiness means "a TCP connect to every listening port succeeds while the process is
-  alive". Between connect attempts the start-up waits on the process itself
+- Readiness means "every TLS port completes a handshake with a certificate from this
+  session's CA, and every plaintext port accepts a TCP connect". The handshake is what
+  tells our process from a stranger that grabbed the port first (a bare connect would
+  succeed against either). Between attempts the start-up waits on the process itself
   (``Popen.wait`` with a short timeout), so a server that dies is noticed at once and
   nothing ever sleeps for a fixed time.
 - One trustme CA per test session (:func:`session_pki`); the server certificate is
@@ -172,6 +174,7 @@ class Docroot:
 
     def __init__(self, path: Path) -> None:
         self.path = path
+        path.mkdir(parents=True, exist_ok=True)
         self._digests: dict[str, str] = {}
         self._lock = threading.Lock()
         self._write("small.txt", SMALL_BODY)
@@ -249,11 +252,21 @@ def free_ports(count: int) -> list[int]:
             s.close()
 
 
-def _port_accepts(port: int) -> bool:
+def _port_is_ours(port: int, tls: ssl.SSLContext | None) -> bool:
+    """Whether ``port`` accepts a connection (and, for TLS, presents our certificate).
+
+    The handshake is what tells our server apart from a stranger that took the port
+    between :func:`free_ports` and the server's bind: only ours has a certificate from
+    this session's CA. Our server then has all of its ports bound, plaintext ones too,
+    since every server here binds all listeners before it accepts on any.
+    """
     try:
-        with socket.create_connection((HOST, port), timeout=CONNECT_ATTEMPT_TIMEOUT):
+        with socket.create_connection((HOST, port), timeout=CONNECT_ATTEMPT_TIMEOUT) as sock:
+            if tls is not None:
+                with tls.wrap_socket(sock, server_hostname=HOST):
+                    pass
             return True
-    except OSError:
+    except (OSError, ssl.SSLError):
         return False
 
 
@@ -367,8 +380,9 @@ def _launch(
     pki: PKI,
     docroot: Docroot,
     workdir: Path,
+    plain_roles: Sequence[str] = (),
 ) -> Server:
-    """Start ``build(ports)`` and wait until every port accepts; retry once on EADDRINUSE.
+    """Start ``build(ports)`` and wait until every port serves; retry once on EADDRINUSE.
 
     ``build`` gets fresh ports for ``roles`` and returns the argv (writing any config file
     it needs into ``workdir``).
@@ -389,7 +403,7 @@ def _launch(
             )
         server = Server(name, proc, ports, pki, docroot, workdir, log_path)
         try:
-            _wait_ready(server)
+            _wait_ready(server, plain_roles)
             return server
         except ServerStartError:
             server.stop()
@@ -402,21 +416,29 @@ def _launch(
     raise AssertionError("unreachable")  # pragma: no cover
 
 
-def _wait_ready(server: Server) -> None:
+def _wait_ready(server: Server, plain_roles: Sequence[str]) -> None:
     deadline = time.monotonic() + READY_TIMEOUT
-    pending = list(server.ports.values())
+    verify = ssl.create_default_context(cafile=server.ca_path)
+    verify.set_alpn_protocols(["h2", "http/1.1"])
+    # TLS ports first: once one of them shows our certificate, the plaintext ones are ours.
+    pending = [
+        (role, port, None if role in plain_roles else verify)
+        for role, port in server.ports.items()
+    ]
+    pending.sort(key=lambda item: item[2] is None)
     while pending:
         if not server.is_running():
             raise ServerStartError(
                 f"{server.name} exited with status {server.proc.returncode} before "
-                f"listening on {pending}; log:\n{server.log_tail()}"
+                f"serving on {[p[1] for p in pending]}; log:\n{server.log_tail()}"
             )
-        if _port_accepts(pending[0]):
+        _, port, tls = pending[0]
+        if _port_is_ours(port, tls):
             pending.pop(0)
             continue
         if time.monotonic() >= deadline:
             raise ServerStartError(
-                f"{server.name} not accepting on port(s) {pending} after "
+                f"{server.name} not serving on port(s) {[p[1] for p in pending]} after "
                 f"READY_TIMEOUT={READY_TIMEOUT}s; log:\n{server.log_tail()}"
             )
         try:
@@ -425,11 +447,6 @@ def _wait_ready(server: Server) -> None:
             server.proc.wait(timeout=POLL_INTERVAL)
         except subprocess.TimeoutExpired:
             pass
-    # A port taken by someone else also accepts; make sure our process did not die on it.
-    if not server.is_running():
-        raise ServerStartError(
-            f"{server.name} exited with status {server.proc.returncode}; log:\n{server.log_tail()}"
-        )
 
 
 def binary(name: str) -> str:
@@ -679,7 +696,7 @@ def start_h2o(pki: PKI, docroot: Docroot, workdir: Path, *, threads: int = 1) ->
         conf_path.write_text(conf)
         return [exe, "-c", str(conf_path)]
 
-    return _launch("h2o", build, ["tls", "plain"], pki, docroot, workdir)
+    return _launch("h2o", build, ["tls", "plain"], pki, docroot, workdir, plain_roles=["plain"])
 
 
 # ---------------------------------------------------------------------------------------
