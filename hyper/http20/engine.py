@@ -459,7 +459,8 @@ class Engine:
         header = fr.frame_header
         offset = 0
         while offset < take:
-            chunk = view[offset : offset + max_frame]
+            # Never past ``take``: the rest of ``data`` has no window yet (6.9.1).
+            chunk = view[offset : min(offset + max_frame, take)]
             offset += len(chunk)
             flags = FLAG_END_STREAM if finish and offset >= take else 0
             out.append(header(len(chunk), DATA, flags, stream_id))
