@@ -647,7 +647,11 @@ class Engine:
     def _give_stream_window(self, stream: Stream, size: int) -> None:
         manager = stream.manager
         if manager is None:
-            manager = stream.manager = self.config.window_manager(self.config.initial_window_size)
+            # The window in force now, not the configured one: after we lower
+            # INITIAL_WINDOW_SIZE a manager sized from the config would wait
+            # for more bytes than the peer may send, and the stream would stall.
+            initial = self.local_settings[SettingCodes.INITIAL_WINDOW_SIZE]
+            manager = stream.manager = self.config.window_manager(initial)
         increment = manager._handle_frame(size)
         if increment > 0:
             increment = min(increment, MAX_WINDOW - stream.recv_window)
