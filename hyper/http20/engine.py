@@ -1181,6 +1181,14 @@ class Engine:
                 delta = value - local[setting]
                 for stream in self._streams.values():
                     stream.recv_window += delta
+                    manager = stream.manager
+                    if manager is not None and stream.state in (OPEN, HALF_CLOSED_LOCAL):
+                        # 6.9.3: a cut can leave the window negative with no
+                        # unread data left to prompt an update; keep the
+                        # manager in step and let it top the window up now.
+                        manager.initial_window_size = value
+                        manager.window_size += delta
+                        self._give_stream_window(stream, 0)
             elif setting == SettingCodes.HEADER_TABLE_SIZE:
                 self._decoder.max_allowed_table_size = value
                 # A cached block skips hpack's check that the peer shrank the
