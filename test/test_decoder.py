@@ -13,7 +13,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from hyper.common.decoder import Decoder, accept_encoding, make_decoder
+from hyper.common.decoder import Decoder, DeflateDecoder, accept_encoding, make_decoder
 from hyper.common.exceptions import DecodingError
 
 zstandard = pytest.importorskip("zstandard")
@@ -119,6 +119,12 @@ class TestMakeDecoder:
 
     def test_stack_limit_can_be_raised(self) -> None:
         assert make_decoder(", ".join(["gzip"] * 6), max_encodings=6) is not None
+
+    def test_historic_deflate_decoder_name(self) -> None:
+        decoder = DeflateDecoder()
+        assert decoder.decompress(_raw_deflate(b"abc")) + decoder.flush() == b"abc"
+        decoder = DeflateDecoder()
+        assert decoder.decompress(zlib.compress(b"abc")) + decoder.flush() == b"abc"
 
     def test_accept_encoding_lists_what_we_decode(self) -> None:
         assert accept_encoding() == b"gzip, deflate, br, zstd"

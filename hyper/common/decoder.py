@@ -45,7 +45,7 @@ try:
 except ImportError:  # pragma: no cover - zstandard is an optional extra
     _HAVE_ZSTD = False
 
-__all__ = ["Decoder", "accept_encoding", "make_decoder"]
+__all__ = ["Decoder", "DeflateDecoder", "accept_encoding", "make_decoder"]
 
 #: The most codings one ``Content-Encoding`` may stack. Each layer costs a
 #: decoder and a pass over the data, so an unbounded chain is a CPU and memory
@@ -253,6 +253,15 @@ class _ZlibDecoder(Decoder):
             return
         if self._member_fed or self._pos < len(self._buf):
             raise self._error("truncated stream")
+
+
+class DeflateDecoder(_ZlibDecoder):
+    """A decoder for ``deflate``, zlib-wrapped or raw (historic name)."""
+
+    __slots__ = ()
+
+    def __init__(self) -> None:
+        super().__init__(gzip=False)
 
 
 def _deflate_wbits(cmf: int, flg: int) -> int:
@@ -503,7 +512,7 @@ class _MultiDecoder(Decoder):
 _FACTORIES: dict[str, Callable[[], Decoder]] = {
     "gzip": lambda: _ZlibDecoder(gzip=True),
     "x-gzip": lambda: _ZlibDecoder(gzip=True),
-    "deflate": lambda: _ZlibDecoder(gzip=False),
+    "deflate": DeflateDecoder,
 }
 if _HAVE_BROTLI:
     _FACTORIES["br"] = _BrotliDecoder

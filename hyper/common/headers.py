@@ -110,7 +110,11 @@ class HTTPHeaderMap:
         pairs: Iterable[tuple[_Str, _Str]] = other.items() if isinstance(other, Mapping) else other
         append = self._items.append
         for name, value in pairs:
-            append(_pair(name, value))
+            # Inline fast path: this loop runs once per field of every response.
+            if type(name) is bytes and type(value) is bytes:
+                append((name, value))
+            else:
+                append(_pair(name, value))
 
     # -- mapping interface -------------------------------------------------
 
