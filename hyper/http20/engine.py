@@ -752,7 +752,12 @@ class Engine:
                 if handler is not None:
                     handler(flags, stream_id & 0x7FFFFFFF, view[start:pos], events)
         finally:
-            self._inbuf = bytearray(view[pos:]) if pos < end else bytearray()
+            # After a connection error nothing more is parsed: keeping the
+            # rest of the input would pin a flood's bytes (A10) for nothing.
+            if pos < end and self._error is None:
+                self._inbuf = bytearray(view[pos:])
+            else:
+                self._inbuf = bytearray()
         return events
 
     # -- DATA -------------------------------------------------------------
