@@ -501,6 +501,34 @@ class TestPadding:
         ]
 
 
+class TestWindowUpdateIncrement:
+    """L2: hyperframe refuses an increment of 0 while parsing; the engine maps it."""
+
+    def test_zero_increment_on_a_stream_is_stream_protocol_error(
+        self, engine: Engine, factory: FrameFactory
+    ) -> None:
+        events = engine.receive_data(factory.window_update(1, 0))
+        assert_stream_reset(
+            events, parse_frames(engine.data_to_send()), 1, ErrorCodes.PROTOCOL_ERROR
+        )
+        still_alive(engine, factory)
+
+    def test_zero_increment_on_the_connection_is_protocol_error(
+        self, engine: Engine, factory: FrameFactory
+    ) -> None:
+        assert_connection_error(
+            engine, factory.window_update(0, 0), ProtocolError, ErrorCodes.PROTOCOL_ERROR
+        )
+
+    def test_zero_increment_on_an_idle_stream_is_protocol_error(
+        self, server: Engine, factory: FrameFactory
+    ) -> None:
+        """T1: no RST_STREAM on an idle stream; the connection goes instead."""
+        assert_connection_error(
+            server, factory.window_update(7, 0), ProtocolError, ErrorCodes.PROTOCOL_ERROR, 0
+        )
+
+
 class TestPing:
     def test_ping_is_answered_with_the_same_bytes(
         self, engine: Engine, factory: FrameFactory, bytewise: bool
