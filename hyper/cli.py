@@ -1,7 +1,8 @@
-"""The ``hyper`` command line (placeholder).
+"""The ``hyper`` command line.
 
-Only ``hyper --version`` and ``hyper demo`` exist for now; the full client
-(``hyper GET https://...``) replaces this module later.
+``hyper --version`` and ``hyper demo`` (hyper talking HTTP/2 to itself on
+loopback, see :mod:`hyper.demo`) exist for now; the full client
+(``hyper GET https://...``) comes later.
 """
 
 from __future__ import annotations
@@ -12,28 +13,12 @@ from collections.abc import Sequence
 
 from hyper import __version__
 
-# What the demo advertises: HTTP/2 over TLS (ALPN "h2") and cleartext HTTP/2 with
-# prior knowledge ("h2c"; no Upgrade: h2c dance, RFC 9113 section 3.3).
-_PROTOCOLS = (
-    ("h2", "HTTP/2 over TLS, negotiated with ALPN"),
-    ("h2c", "HTTP/2 over cleartext TCP, prior knowledge"),
-)
-
-
 def _build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="hyper", description="HTTP/2 for Python.")
     parser.add_argument("--version", action="version", version=f"hyper {__version__}")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
-    commands.add_parser("demo", help="show the version and the protocols hyper speaks")
+    commands.add_parser("demo", help="run hyper against its own HTTP/2 server on loopback")
     return parser
-
-
-def _demo() -> int:
-    print(f"hyper {__version__}")
-    print("protocols:")
-    for name, description in _PROTOCOLS:
-        print(f"  {name:<4} {description}")
-    return 0
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -45,6 +30,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = _build_parser()
     args = parser.parse_args(argv)
     if args.command == "demo":
-        return _demo()
+        from hyper.demo import run_demo
+
+        return run_demo()
     parser.print_usage(sys.stderr)
     return 2
