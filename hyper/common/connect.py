@@ -1,0 +1,206 @@
+"""
+Opening the socket a connection runs on: TCP, an optional proxy tunnel, TLS.
+
+This is the one seam where connect-time ``OSError``\\ s, ``ssl`` errors and
+timeouts become hyper exceptions (the original is kept as ``__cause__``):
+
+- a timeout (TCP connect, proxy answer, TLS handshake) raises
+  :class:`hyper.common.exceptions.TimeoutError` (also a builtin ``TimeoutError``);
+- a TLS failure, a refused or unreachable host, a name that does not resolve
+  raise :class:`hyper.common.exceptions.ConnectionError` (also a builtin
+  ``ConnectionError``), with ``errno`` copied from the cause when it has one;
+- a proxy that refuses the tunnel raises :class:`hyper.common.exceptions.ProxyError`.
+
+Shared by the HTTP/1.1 and HTTP/2 front-ends: it knows nothing about either.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import socket
+import ssl
+import time
+from collections.abc import Iterable, Iterator, Mapping
+from typing import NamedTuple, Union
+
+from hyper.common.exceptions import ConnectionError as HyperConnectionError
+from hyper.common.exceptions import HyperError, ProxyError
+from hyper.common.exceptions import TimeoutError as HyperTimeoutError
+from hyper.common.headers import HTTPHeaderMap
+from hyper.common.util import to_bytestring
+
+__all__ = ["ProxyResponse", "open_socket"]
+
+_Str = Union[str, bytes]
+ProxyHeaders = Union[HTTPHeaderMap, Mapping[_Str, _Str], Iterable[tuple[_Str, _Str]], None]
+
+# A proxy's answer to CONNECT is a status line and a few headers; anything
+# longer is not a proxy we can talk to (and must not grow memory).
+_MAX_PROXY_HEAD = 65536
+
+
+class ProxyResponse(NamedTuple):
+    """What a proxy answered to CONNECT, carried by :class:`ProxyError`."""
+
+    status: int
+    reason: str
+    headers: HTTPHeaderMap
+
+
+def open_socket(
+    host: str,
+    port: int,
+    *,
+    secure: bool,
+    connect_timeout: float | None = None,
+    ssl_context: ssl.SSLContext | None = None,
+    force_proto: str | None = None,
+    proxy_host: str | None = None,
+    proxy_port: int | None = None,
+    proxy_headers: ProxyHeaders = None,
+) -> tuple[socket.socket, str | None]:
+    """
+    Connect to ``host:port`` (through an HTTP proxy's CONNECT tunnel when
+    ``proxy_host`` is given), set TCP_NODELAY, and wrap the socket in TLS
+    with ALPN when ``secure``.
+
+    :param connect_timeout: seconds for the whole set-up (TCP, tunnel, TLS
+        handshake); None waits as long as the OS does.
+    :returns: ``(sock, protocol)``: the ALPN protocol the server chose
+        (``force_proto`` when given), or None for a plaintext socket. The
+        socket is left with ``connect_timeout`` as its timeout.
+    :raises TimeoutError: the set-up took longer than ``connect_timeout``.
+    :raises ProxyError: the proxy refused the tunnel.
+    :raises ConnectionError: anything else went wrong (refused, DNS, TLS).
+    """
+    deadline = None if connect_timeout is None else time.monotonic() + connect_timeout
+    if proxy_host:
+        dial_host, dial_port = proxy_host, proxy_port or 8080
+    else:
+        dial_host, dial_port = host, port
+    where = f"{dial_host}:{dial_port}"
+    with _translate(f"connecting to {where}"):
+        sock = socket.create_connection((dial_host, dial_port), timeout=connect_timeout)
+    try:
+        with _translate(f"connecting to {where}"):
+            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        if proxy_host:
+            with _translate(f"opening a tunnel to {host}:{port} through {where}"):
+                sock.settimeout(_remaining(deadline))
+                _tunnel(sock, host, port, proxy_headers)
+        if not secure:
+            return sock, None
+        with _translate(f"the TLS handshake with {host}:{port}"):
+            sock.settimeout(_remaining(deadline))
+            return _wrap_tls(sock, host, ssl_context, force_proto)
+    except BaseException:
+        sock.close()
+        raise
+
+
+def _remaining(deadline: float | None) -> float | None:
+    if deadline is None:
+        return None
+    left = deadline - time.monotonic()
+    if left <= 0:
+        raise socket.timeout("timed out")
+    return left
+
+
+def _wrap_tls(
+    sock: socket.socket,
+    host: str,
+    ssl_context: ssl.SSLContext | None,
+    force_proto: str | None,
+) -> tuple[socket.socket, str | None]:
+    # hyper.tls builds the default context (certifi, ALPN, TLS 1.2+) only
+    # when a secure connection is made; plaintext users never pay for it.
+    from hyper import tls
+
+    tls_sock, proto = tls.wrap_socket(sock, host, ssl_context, force_proto=force_proto)
+    return tls_sock, proto
+
+
+@contextlib.contextmanager
+def _translate(what: str) -> Iterator[None]:
+    """Turn OS, TLS and timeout errors raised inside into hyper exceptions."""
+    try:
+        yield
+    except HyperError:
+        raise
+    except socket.timeout as exc:  # TimeoutError on 3.10+, an OSError before
+        raise HyperTimeoutError(f"timed out {what}") from exc
+    except ssl.SSLError as exc:  # certificate and hostname verification too
+        raise _with_errno(HyperConnectionError(f"{what} failed: {exc}"), exc) from exc
+    except OSError as exc:  # refused, unreachable, DNS failure, reset...
+        raise _with_errno(HyperConnectionError(f"{what} failed: {exc}"), exc) from exc
+
+
+def _with_errno(error: HyperConnectionError, cause: OSError) -> HyperConnectionError:
+    error.errno = cause.errno
+    error.strerror = cause.strerror
+    return error
+
+
+def _tunnel(sock: socket.socket, host: str, port: int, headers: ProxyHeaders) -> None:
+    """Ask the proxy on ``sock`` for a tunnel to ``host:port`` (RFC 9110 9.3.6)."""
+    authority = f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+    target = authority.encode("ascii")
+    lines = [b"CONNECT " + target + b" HTTP/1.1", b"Host: " + target]
+    if headers is not None:
+        if isinstance(headers, HTTPHeaderMap):
+            pairs: Iterable[tuple[_Str, _Str]] = headers.iter_raw()
+        elif isinstance(headers, Mapping):
+            pairs = headers.items()
+        else:
+            pairs = headers
+        for name, value in pairs:
+            field = to_bytestring(name) + b": " + to_bytestring(value)
+            if b"\r" in field or b"\n" in field or b"\x00" in field:
+                raise ValueError(f"invalid proxy header {name!r}")
+            lines.append(field)
+    sock.sendall(b"\r\n".join(lines) + b"\r\n\r\n")
+    head = _read_head(sock)
+    status_line, _, rest = head.partition(b"\r\n")
+    parts = status_line.split(None, 2)
+    if len(parts) < 2 or not parts[0].startswith(b"HTTP/1.") or not parts[1].isdigit():
+        raise ProxyError(f"the proxy sent an invalid answer to CONNECT: {status_line[:80]!r}")
+    status = int(parts[1])
+    reason = parts[2].decode("latin-1") if len(parts) > 2 else ""
+    fields = []
+    for line in rest.split(b"\r\n"):
+        name, sep, value = line.partition(b":")
+        if sep:
+            fields.append((name.strip(), value.strip()))
+    if not 200 <= status < 300:
+        answer = ProxyResponse(status, reason, HTTPHeaderMap._from_raw(fields))
+        raise ProxyError(f"the proxy refused the tunnel to {authority}: {status} {reason}", answer)
+
+
+def _read_head(sock: socket.socket) -> bytes:
+    """
+    Read up to and including the blank line that ends the proxy's answer, and
+    not one byte further: what follows belongs to the tunnelled protocol (a
+    server speaking first over h2c, say). Peeking finds the end; only the
+    bytes up to it are then consumed.
+    """
+    head = bytearray()
+    while True:
+        peeked = sock.recv(_MAX_PROXY_HEAD, socket.MSG_PEEK)
+        if not peeked:
+            raise ProxyError("the proxy closed the connection before answering CONNECT")
+        # The terminator may straddle what was consumed before and this peek.
+        start = max(0, len(head) - 3)
+        window = bytes(head[start:]) + peeked
+        end = window.find(b"\r\n\r\n")
+        take = len(peeked) if end == -1 else end + 4 - (len(head) - start)
+        while take > 0:  # peeked bytes are there: this never waits
+            got = sock.recv(take)
+            if not got:
+                raise ProxyError("the proxy closed the connection while answering CONNECT")
+            head += got
+            take -= len(got)
+        if end != -1:
+            return bytes(head)
+        if len(head) > _MAX_PROXY_HEAD:
+            raise ProxyError("the proxy's answer to CONNECT is too long")
