@@ -2,4 +2,14 @@
 
 __version__ = "1.0.0.dev0"
 
-__all__ = ["__version__"]
+from hyper.common.headers import HTTPHeaderMap
+from hyper.http20.connection import HTTP20Connection
+from hyper.http20.response import HTTP20Push, HTTP20Response
+
+__all__ = [
+    "HTTP20Connection",
+    "HTTP20Push",
+    "HTTP20Response",
+    "HTTPHeaderMap",
+    "__version__",
+]

@@ -1,0 +1,651 @@
+"""
+:class:`HTTP20Connection`: the ``http.client``-style, thread-safe HTTP/2
+client connection.
+
+One object stands for "HTTP/2 to this origin". Underneath it is a
+:class:`~hyper.http20._session.Session` (one socket, one engine), replaced
+transparently by a new one when the server sends GOAWAY or the connection
+fails: streams already open on the old session finish there (it is kept in
+``_draining`` until they do), new requests go to the new one. Stream ids keep
+rising across sessions, so an id names one request for the object's
+lifetime.
+
+Requests may be made, and responses read, from any number of threads at
+once; see :mod:`hyper.http20._session` for how the socket is shared without
+a background thread.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+import stat
+import threading
+import time
+from collections.abc import Iterable, Iterator, Mapping
+from typing import Any, Optional, TypeVar, Union
+from urllib.parse import urlsplit
+
+from hyper.common.connect import ProxyHeaders, open_socket
+from hyper.common.decoder import accept_encoding
+from hyper.common.exceptions import ConnectionError as HyperConnectionError
+from hyper.common.headers import HTTPHeaderMap
+from hyper.common.util import HTTPVersion, to_bytestring, to_host_port_tuple
+from hyper.http20._session import Session
+from hyper.http20._streambuf import StreamBuffer
+from hyper.http20.config import EngineConfig
+from hyper.http20.engine import Engine
+from hyper.http20.errors import ErrorCodes
+from hyper.http20.exceptions import StreamStateError
+from hyper.http20.response import HTTP20Push, HTTP20Response
+from hyper.http20.window import BaseFlowControlManager, FlowControlManager
+
+__all__ = ["HTTP20Connection"]
+
+_T = TypeVar("_T")
+_Str = Union[str, bytes]
+HeadersArg = Union[HTTPHeaderMap, Mapping[Any, Any], Iterable[tuple[Any, Any]], None]
+Timeout = Union[float, tuple[Optional[float], Optional[float]], None]
+
+# How many fresh connections one request tries when each refuses new streams
+# (GOAWAY straight after the preface) before giving up.
+_MAX_CONNECT_ATTEMPTS = 3
+# The most bytes read from a file-like body at once; the peer's window (and
+# frame size) bounds it further, so memory per upload stays bounded.
+_UPLOAD_CHUNK = 1 << 20
+_USER_AGENT = b"hyper/"
+
+
+def _user_agent() -> bytes:
+    from hyper import __version__
+
+    return _USER_AGENT + __version__.encode("ascii")
+
+
+class _PendingRequest:
+    """A request started with ``putrequest`` whose headers are not sent yet."""
+
+    __slots__ = ("method", "selector", "headers")
+
+    def __init__(self, method: _Str, selector: _Str) -> None:
+        self.method = method
+        self.selector = selector
+        self.headers: list[tuple[Any, Any]] = []
+
+
+class _Body:
+    """A request body, sorted by kind: a buffer, a file-like, or an iterable."""
+
+    __slots__ = ("buffer", "file", "iterable", "length")
+
+    def __init__(self, body: Any) -> None:
+        self.buffer: bytes | memoryview | None = None
+        self.file: Any = None
+        self.iterable: Iterable[Any] | None = None
+        self.length: int | None = None
+        if isinstance(body, str):
+            body = body.encode("utf-8")
+        if isinstance(body, bytes):
+            self.buffer = body
+            self.length = len(body)
+        elif isinstance(body, (bytearray, memoryview)):
+            view = memoryview(body).cast("B")
+            self.buffer = view
+            self.length = len(view)
+        elif hasattr(body, "read"):
+            self.file = body
+            self.length = _file_length(body)
+        elif isinstance(body, Iterable):
+            self.iterable = body
+        else:
+            raise TypeError(f"cannot send a body of type {type(body).__name__}")
+
+    @property
+    def is_empty(self) -> bool:
+        return self.length == 0
+
+
+def _file_length(body: Any) -> int | None:
+    """The bytes left in a file-like body, when that can be known cheaply."""
+    if isinstance(body, io.TextIOBase):
+        return None  # characters, not bytes; and tell() is opaque
+    try:
+        info = os.fstat(body.fileno())
+        if stat.S_ISREG(info.st_mode):
+            return max(0, info.st_size - body.tell())
+    except (AttributeError, OSError, ValueError):
+        pass
+    try:
+        if body.seekable():
+            position = body.tell()
+            end = body.seek(0, io.SEEK_END)
+            body.seek(position)
+            return max(0, int(end) - int(position))
+    except (AttributeError, OSError, ValueError):
+        pass
+    return None
+
+
+def _split_timeout(timeout: Timeout) -> tuple[float | None, float | None]:
+    if timeout is None:
+        return None, None
+    if isinstance(timeout, tuple):
+        connect, read = timeout
+        return connect, read
+    return float(timeout), float(timeout)
+
+
+def _header_pairs(headers: HeadersArg) -> list[tuple[Any, Any]]:
+    if headers is None:
+        return []
+    if isinstance(headers, HTTPHeaderMap):
+        return list(headers.iter_raw())
+    if isinstance(headers, Mapping):
+        pairs: Iterable[tuple[Any, Any]] = headers.items()
+    else:
+        pairs = headers
+    out = []
+    for name, value in pairs:
+        if isinstance(value, int) and not isinstance(value, bool):
+            value = str(value)  # http.client accepts numbers (content-length=5)
+        out.append((name, value))
+    return out
+
+
+def _lower_name(name: Any) -> bytes:
+    if isinstance(name, str):
+        return name.lower().encode("utf-8", "replace")
+    if isinstance(name, bytes):
+        return name.lower()
+    return b""  # not a name at all: the engine rejects it with a clear error
+
+
+class HTTP20Connection:
+    """
+    An HTTP/2 connection to one server, shared safely by any number of threads.
+
+    :param host: the host to connect to, optionally with a port:
+        ``'example.com'``, ``'example.com:8443'``, ``'[::1]:8443'``.
+    :param port: the port; default 443 (or the one in ``host``).
+    :param secure: use TLS; defaults to ``port == 443``. A plaintext
+        connection speaks HTTP/2 with prior knowledge (h2c).
+    :param window_manager: the :class:`BaseFlowControlManager` subclass that
+        decides when to give receive window back (default
+        :class:`FlowControlManager`).
+    :param enable_push: let the server push responses (see
+        :meth:`get_pushes` and :attr:`HTTP20Response.pushes`).
+    :param ssl_context: the ``ssl.SSLContext`` to use instead of hyper's
+        default (:func:`hyper.tls.init_context`).
+    :param proxy_host: an HTTP proxy to tunnel through (CONNECT), optionally
+        with a port (default 8080).
+    :param proxy_port: the proxy's port.
+    :param proxy_headers: extra headers for the CONNECT request (e.g.
+        ``Proxy-Authorization``).
+    :param force_proto: the protocol to assume instead of what ALPN says.
+    :param timeout: seconds, or a ``(connect, read)`` pair. The read timeout
+        bounds each waiting call (a ``getresponse``, a ``read``, a wait for
+        flow-control window or a free stream slot) and raises
+        :class:`hyper.common.exceptions.TimeoutError` for that call only.
+    """
+
+    version = HTTPVersion.http20
+
+    def __init__(
+        self,
+        host: str,
+        port: int | None = None,
+        secure: bool | None = None,
+        window_manager: type[BaseFlowControlManager] | None = None,
+        enable_push: bool = False,
+        ssl_context: Any = None,
+        proxy_host: str | None = None,
+        proxy_port: int | None = None,
+        proxy_headers: ProxyHeaders = None,
+        force_proto: str | None = None,
+        timeout: Timeout = None,
+        **kwargs: Any,
+    ) -> None:
+        if port is None:
+            self.host, self.port = to_host_port_tuple(host, default_port=443)
+        else:
+            self.host, self.port = host, int(port)
+        self.secure = self.port == 443 if secure is None else bool(secure)
+        self.ssl_context = ssl_context
+        self.force_proto = force_proto
+        if proxy_host and proxy_port is None:
+            proxy_host, proxy_port = to_host_port_tuple(proxy_host, default_port=8080)
+        self.proxy_host = proxy_host or None
+        self.proxy_port = proxy_port if proxy_host else None
+        self.proxy_headers = proxy_headers
+        self.timeout = timeout
+        self._connect_timeout, self._read_timeout = _split_timeout(timeout)
+        self._window_manager = window_manager or FlowControlManager
+        self._enable_push = enable_push
+
+        default_port = 443 if self.secure else 80
+        host_text = f"[{self.host}]" if ":" in self.host else self.host
+        if not host_text.isascii():
+            host_text = host_text.encode("idna").decode("ascii")
+        authority = host_text if self.port == default_port else f"{host_text}:{self.port}"
+        self._authority = authority.encode("ascii")
+        self._scheme = b"https" if self.secure else b"http"
+        self._user_agent = _user_agent()
+        self._accept_encoding = accept_encoding()
+
+        self._session: Session | None = None
+        # Replaced sessions whose streams have not all finished yet.
+        self._draining: list[Session] = []
+        # Serialises connecting; held while a new socket is set up, and only then.
+        self._connect_lock = threading.Lock()
+        self._next_stream_id = 1
+        self._pending: dict[int, _PendingRequest] = {}
+        # putrequest ids that had to move to a fresh id at endheaders.
+        self._aliases: dict[int, int] = {}
+        self._local = threading.local()
+        self._last_stream_id: int | None = None
+
+    # ------------------------------------------------------------------
+    # Connecting
+
+    def connect(self) -> None:
+        """
+        Connect (TCP, TLS with ALPN ``h2``, preface, SETTINGS exchange) unless
+        already connected.
+
+        :raises ConnectionError: the server could not be reached or does not
+            speak HTTP/2.
+        :raises TimeoutError: the connect timeout passed.
+
+        Concurrency: thread-safe; concurrent calls make one connection.
+        """
+        self._usable_session()
+
+    def _usable_session(self) -> Session:
+        session = self._session
+        if session is not None and session.is_usable:
+            return session
+        with self._connect_lock:
+            session = self._session
+            if session is not None and session.is_usable:
+                return session
+            if session is not None:
+                self._session = None
+                self._retire(session)
+            session = self._session = self._new_session()
+            return session
+
+    def _new_session(self) -> Session:
+        sock, proto = open_socket(
+            self.host,
+            self.port,
+            secure=self.secure,
+            connect_timeout=self._connect_timeout,
+            ssl_context=self.ssl_context,
+            force_proto=self.force_proto,
+            proxy_host=self.proxy_host,
+            proxy_port=self.proxy_port,
+            proxy_headers=self.proxy_headers,
+        )
+        if self.secure and proto != "h2" and self.force_proto is None:
+            sock.close()
+            raise HyperConnectionError(
+                f"{self.host}:{self.port} did not agree to HTTP/2 (ALPN chose {proto!r}); "
+                "hyper.HTTPConnection falls back to HTTP/1.1"
+            )
+        engine = Engine(
+            EngineConfig(
+                client_side=True,
+                window_manager=self._window_manager,
+                clock=time.monotonic,
+                enable_push=self._enable_push,
+            )
+        )
+        first_id = self._next_stream_id
+        if first_id > 2**31 - 1 and not self._draining:
+            first_id = 1  # every id was used; no older stream can clash
+        session = Session(sock, engine, read_timeout=self._read_timeout, first_stream_id=first_id)
+        handshake_timeout = self._connect_timeout
+        if handshake_timeout is None:
+            handshake_timeout = self._read_timeout
+        session.start(handshake_timeout)
+        return session
+
+    def _retire(self, session: Session) -> None:
+        """Keep a replaced session until its open streams are done."""
+        self._next_stream_id = max(self._next_stream_id, session.next_stream_id)
+        draining = [s for s in self._draining if not s.is_finished]
+        if not session.is_finished:
+            draining.append(session)
+        self._draining = draining
+
+    def _sessions(self) -> Iterator[Session]:
+        session = self._session
+        if session is not None:
+            yield session
+        yield from self._draining
+
+    # ------------------------------------------------------------------
+    # Requests
+
+    def request(
+        self,
+        method: _Str,
+        url: _Str,
+        body: Any = None,
+        headers: HeadersArg = None,
+    ) -> int:
+        """
+        Send a request and return its stream id (for :meth:`getresponse`).
+
+        :param method: the method, e.g. ``'GET'``.
+        :param url: the path (``'/index.html?q=1'``), or an absolute URL.
+        :param body: bytes, str (sent as UTF-8), a file-like object, or an
+            iterable of bytes. Streamed at the server's frame size as flow
+            control allows, never read whole into memory; a content-length is
+            sent when the size is known.
+        :param headers: a dict, an :class:`HTTPHeaderMap` or a list of
+            ``(name, value)`` pairs; str or bytes.
+        :raises StreamResetError: the server reset the stream before
+            answering while the body was being sent.
+        :raises TimeoutError: no stream slot or send window within the read
+            timeout.
+
+        Concurrency: thread-safe. When the server's MAX_CONCURRENT_STREAMS is
+        reached, waits for a slot (bounded by the read timeout).
+        """
+        plan = None if body is None else _Body(body)
+        fields = self._build_headers(method, url, headers, plan.length if plan else None)
+        end_stream = plan is None or plan.is_empty
+        data = plan.buffer if plan is not None and not end_stream else None
+        session, stream, taken = self._open(fields, end_stream, data)
+        if plan is not None and not end_stream:
+            self._upload(session, stream, plan, taken if data is not None else None, final=True)
+        self._remember(stream.stream_id)
+        return stream.stream_id
+
+    def putrequest(self, method: _Str, selector: _Str, **kwargs: Any) -> int:
+        """
+        Start a request whose headers are added with :meth:`putheader` and
+        sent by :meth:`endheaders`; returns its stream id.
+
+        Concurrency: thread-safe; each call gets its own id.
+        """
+        stream_id = self._usable_session().reserve_id()
+        self._pending[stream_id] = _PendingRequest(method, selector)
+        self._remember(stream_id)
+        return stream_id
+
+    def putheader(
+        self,
+        header: _Str,
+        argument: _Str,
+        stream_id: int | None = None,
+        replace: bool = False,
+    ) -> None:
+        """
+        Add a header to a request started with :meth:`putrequest` (sent by
+        :meth:`endheaders`). ``replace`` drops earlier values of that header.
+
+        Concurrency: thread-safe for different requests.
+        """
+        pending = self._pending_request(stream_id)
+        if replace:
+            wanted = _lower_name(header)
+            pending.headers = [(n, v) for n, v in pending.headers if _lower_name(n) != wanted]
+        pending.headers.append((header, argument))
+
+    def endheaders(
+        self,
+        message_body: Any = None,
+        final: bool = False,
+        stream_id: int | None = None,
+    ) -> None:
+        """
+        Send the headers of a request started with :meth:`putrequest`, then
+        ``message_body`` if given. ``final`` ends the request; otherwise more
+        body follows with :meth:`send`.
+
+        Concurrency: thread-safe for different requests.
+        """
+        stream_id = self._resolve(stream_id)
+        pending = self._pending_request(stream_id)
+        del self._pending[stream_id]
+        plan = None if message_body is None else _Body(message_body)
+        length = plan.length if plan is not None and final else None
+        fields = self._build_headers(pending.method, pending.selector, pending.headers, length)
+        end_stream = final and (plan is None or plan.is_empty)
+        data = plan.buffer if plan is not None and not end_stream else None
+        session, stream, taken = self._open(fields, end_stream, data, final, stream_id)
+        if stream.stream_id != stream_id:
+            self._aliases[stream_id] = stream.stream_id
+        if plan is not None and not end_stream:
+            self._upload(session, stream, plan, taken if data is not None else None, final)
+
+    def send(self, data: Any, final: bool = False, stream_id: int | None = None) -> None:
+        """
+        Send more of a request body (after ``endheaders`` without ``final``),
+        waiting for flow-control window as needed; ``final`` ends the request.
+
+        Concurrency: thread-safe for different requests.
+        """
+        session, stream = self._find(stream_id)
+        self._upload(session, stream, _Body(data), None, final)
+
+    def _open(
+        self,
+        fields: list[tuple[Any, Any]],
+        end_stream: bool,
+        data: bytes | memoryview | None = None,
+        data_ends: bool = True,
+        stream_id: int | None = None,
+    ) -> tuple[Session, StreamBuffer, int]:
+        for _ in range(_MAX_CONNECT_ATTEMPTS):
+            session = self._usable_session()
+            opened = session.open_stream(fields, end_stream, data, data_ends, stream_id)
+            if opened is not None:
+                stream, taken = opened
+                return session, stream, taken
+        raise HyperConnectionError(
+            f"{self.host}:{self.port} refused new streams on {_MAX_CONNECT_ATTEMPTS} "
+            "fresh connections in a row (GOAWAY)"
+        )
+
+    def _upload(
+        self,
+        session: Session,
+        stream: StreamBuffer,
+        plan: _Body,
+        taken: int | None,
+        final: bool,
+    ) -> None:
+        """
+        Send the rest of a body. ``taken`` is how much of a buffer body
+        ``open_stream`` already sent (with END_STREAM if ``final`` and it all
+        went), None if nothing was attempted yet.
+        """
+        if plan.buffer is not None:
+            rest = plan.buffer
+            if taken is not None:
+                if taken >= len(rest):
+                    return
+                rest = memoryview(rest)[taken:]
+            session.send_data(stream, rest, final)
+            return
+        if plan.file is not None:
+            source = plan.file
+            while True:
+                window = session.wait_send_window(stream)
+                size = min(max(window, session.max_frame_size), _UPLOAD_CHUNK)
+                chunk = source.read(size)
+                if not chunk:
+                    break
+                if isinstance(chunk, str):
+                    chunk = chunk.encode("utf-8")
+                if not session.send_data(stream, chunk, False):
+                    return
+        else:
+            for chunk in plan.iterable or ():
+                if isinstance(chunk, str):
+                    chunk = chunk.encode("utf-8")
+                if chunk and not session.send_data(stream, chunk, False):
+                    return
+        if final:
+            session.send_data(stream, b"", True)
+
+    def _build_headers(
+        self, method: _Str, url: _Str, headers: HeadersArg, content_length: int | None
+    ) -> list[tuple[Any, Any]]:
+        """The request's header block: pseudo-headers, the caller's fields,
+        then the defaults the caller did not set."""
+        path = to_bytestring(url)
+        authority = self._authority
+        if path[:7].lower() == b"http://" or path[:8].lower() == b"https://":
+            parts = urlsplit(path)
+            authority = parts.netloc or authority
+            path = parts.path or b"/"
+            if parts.query:
+                path += b"?" + parts.query
+        user = _header_pairs(headers)
+        present = {_lower_name(name) for name, _ in user}
+        fields: list[tuple[Any, Any]] = []
+        if b":method" not in present:
+            fields.append((b":method", to_bytestring(method)))
+        if b":scheme" not in present:
+            fields.append((b":scheme", self._scheme))
+        if b":authority" not in present and b"host" not in present:
+            fields.append((b":authority", authority))
+        if b":path" not in present:
+            fields.append((b":path", path))
+        fields.extend(user)
+        if b"accept-encoding" not in present:
+            fields.append((b"accept-encoding", self._accept_encoding))
+        if b"user-agent" not in present:
+            fields.append((b"user-agent", self._user_agent))
+        if content_length is not None and b"content-length" not in present:
+            fields.append((b"content-length", b"%d" % content_length))
+        return fields
+
+    def _pending_request(self, stream_id: int | None) -> _PendingRequest:
+        stream_id = self._resolve(stream_id)
+        pending = self._pending.get(stream_id)
+        if pending is None:
+            raise StreamStateError(
+                f"stream {stream_id} has no request waiting for its headers (putrequest)"
+            )
+        return pending
+
+    def _resolve(self, stream_id: int | None) -> int:
+        if stream_id is None:
+            stream_id = getattr(self._local, "stream_id", None) or self._last_stream_id
+            if stream_id is None:
+                raise StreamStateError("no request has been made on this connection")
+        return stream_id
+
+    def _remember(self, stream_id: int) -> None:
+        self._local.stream_id = stream_id
+        self._last_stream_id = stream_id
+
+    def _find(self, stream_id: int | None) -> tuple[Session, StreamBuffer]:
+        stream_id = self._resolve(stream_id)
+        stream_id = self._aliases.get(stream_id, stream_id)
+        for session in self._sessions():
+            stream = session.streams.get(stream_id)
+            if stream is not None:
+                return session, stream
+        raise StreamStateError(
+            f"no stream {stream_id} on this connection: never requested, or its "
+            "response was already read or closed"
+        )
+
+    # ------------------------------------------------------------------
+    # Responses
+
+    def getresponse(self, stream_id: int | None = None) -> HTTP20Response:
+        """
+        Wait for the response to a request and return it. 1xx responses are
+        skipped (kept on ``response.informational``).
+
+        :param stream_id: the id :meth:`request` returned; None means the
+            most recent request made by this thread.
+        :raises StreamRefusedError: the server did not process the request
+            (REFUSED_STREAM, or above a GOAWAY's last stream); safe to retry.
+        :raises StreamResetError: the server reset the stream.
+        :raises TimeoutError: no response within the read timeout (the
+            request stays pending; call again to keep waiting).
+        :raises ConnectionError: the connection failed.
+
+        Concurrency: thread-safe.
+        """
+        session, stream = self._find(stream_id)
+        if stream.claimed:
+            raise StreamStateError(f"the response on stream {stream.stream_id} was already taken")
+        session.wait_response(stream)
+        stream.claimed = True
+        if stream_id is not None:
+            self._aliases.pop(stream_id, None)
+        return HTTP20Response(stream, session)
+
+    get_response = getresponse
+
+    def get_pushes(
+        self, stream_id: int | None = None, capture_all: bool = False
+    ) -> Iterator[HTTP20Push]:
+        """
+        Yield the resources the server promised on a stream. Not idempotent:
+        a promise is yielded once. Without ``capture_all`` only the promises
+        already received are yielded; with it, the generator also waits for
+        more until the stream ends (its body is then buffered, unread).
+
+        Concurrency: thread-safe; one generator per stream at a time.
+        """
+        session, stream = self._find(stream_id)
+        while True:
+            fresh, more = session.next_pushes(stream, capture_all)
+            yield from fresh
+            if not capture_all or not more:
+                return
+
+    def ping(self, opaque_data: _Str) -> float:
+        """
+        Send a PING with 8 bytes of ``opaque_data`` and wait for its ACK.
+
+        :returns: the round-trip time in seconds.
+        Concurrency: thread-safe.
+        """
+        data = to_bytestring(opaque_data)
+        if len(data) != 8:
+            raise ValueError("PING data must be exactly 8 bytes")
+        return self._usable_session().ping(data)
+
+    # ------------------------------------------------------------------
+    # Closing
+
+    def close(self, error_code: int | None = None) -> None:
+        """
+        Close the connection: send GOAWAY (``error_code``, default NO_ERROR),
+        fail every waiting call, close the socket. The object may be used
+        again afterwards: the next request connects anew.
+
+        Concurrency: thread-safe.
+        """
+        with self._connect_lock:
+            sessions = list(self._sessions())
+            for session in sessions:
+                self._next_stream_id = max(self._next_stream_id, session.next_stream_id)
+            self._session = None
+            self._draining = []
+        self._pending.clear()
+        self._aliases.clear()
+        code = ErrorCodes.NO_ERROR if error_code is None else error_code
+        for session in sessions:
+            session.close(code)
+
+    def __enter__(self: _T) -> _T:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        scheme = self._scheme.decode()
+        return f"<HTTP20Connection {scheme}://{self._authority.decode()}>"
