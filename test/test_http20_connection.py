@@ -1,0 +1,808 @@
+"""
+Socket-level tests of :class:`hyper.HTTP20Connection` against scripted peers
+(``test/peer.py``) on loopback: requests and bodies, flow control, the
+low-level API, push, resets, GOAWAY, stalls, bad peers, threads, TLS, proxies.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import errno
+import io
+import select
+import socket
+import ssl
+import threading
+import tracemalloc
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any
+
+import pytest
+import trustme
+from hyperframe.frame import (
+    DataFrame,
+    GoAwayFrame,
+    HeadersFrame,
+    PingFrame,
+    RstStreamFrame,
+)
+from peer import TIMEOUT, Peer, PeerConnection, Request, echo, serving
+
+import hyper
+from hyper import HTTP20Connection, HTTPHeaderMap
+from hyper.common import exceptions as common_exc
+from hyper.http20 import exceptions as h2_exc
+from hyper.http20.errors import ErrorCodes
+from hyper.tls import init_context
+
+# The client's read timeout in tests that do not test timeouts: generous, a
+# hang still fails well inside pytest's 60 s.
+CLIENT_TIMEOUT = TIMEOUT
+# The read timeout in tests that provoke one: the wait *is* the behaviour
+# under test, not a synchronisation sleep.
+SHORT_TIMEOUT = 0.2
+
+SETTINGS_MAX_CONCURRENT_STREAMS = 0x3
+SETTINGS_INITIAL_WINDOW_SIZE = 0x4
+
+
+@contextlib.contextmanager
+def client(
+    script: Any, connections: int = 1, **kwargs: Any
+) -> Iterator[tuple[HTTP20Connection, Peer]]:
+    """A peer running ``script`` and a connection to it, both closed after."""
+    kwargs.setdefault("timeout", CLIENT_TIMEOUT)
+    tls = kwargs.pop("peer_tls", None)
+    with Peer(script, connections=connections, tls=tls) as peer, HTTP20Connection(
+        peer.address, **kwargs
+    ) as conn:
+        yield conn, peer
+
+
+def fields(request: Request) -> dict[bytes, bytes]:
+    return request.fields
+
+
+# ---------------------------------------------------------------------------
+# TLS material
+
+
+@pytest.fixture(scope="module")
+def ca() -> trustme.CA:
+    return trustme.CA()
+
+
+@pytest.fixture(scope="module")
+def server_tls(ca: trustme.CA) -> Any:
+    """Make a server context offering ``protocols`` by ALPN."""
+
+    def make(protocols: tuple[str, ...] = ("h2",)) -> ssl.SSLContext:
+        context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+        ca.issue_cert("127.0.0.1", "localhost").configure_cert(context)
+        context.set_alpn_protocols(list(protocols))
+        return context
+
+    return make
+
+
+@pytest.fixture(scope="module")
+def client_tls(ca: trustme.CA, tmp_path_factory: pytest.TempPathFactory) -> ssl.SSLContext:
+    path = tmp_path_factory.mktemp("ca") / "ca.pem"
+    ca.cert_pem.write_to_path(str(path))
+    return init_context(cert_path=str(path))
+
+
+# ---------------------------------------------------------------------------
+
+
+class TestConstruction:
+    def test_host_may_carry_the_port(self) -> None:
+        conn = HTTP20Connection("example.com:8443")
+        assert (conn.host, conn.port, conn.secure) == ("example.com", 8443, False)
+
+    def test_default_port_is_443_and_secure(self) -> None:
+        conn = HTTP20Connection("example.com")
+        assert (conn.port, conn.secure) == (443, True)
+        assert conn._authority == b"example.com"
+
+    def test_ipv6_literal_with_port(self) -> None:
+        conn = HTTP20Connection("[::1]:8443", secure=True)
+        assert (conn.host, conn.port) == ("::1", 8443)
+        assert conn._authority == b"[::1]:8443"
+
+    def test_timeout_may_be_a_connect_read_pair(self) -> None:
+        conn = HTTP20Connection("example.com", timeout=(1.5, 7))
+        assert (conn._connect_timeout, conn._read_timeout) == (1.5, 7)
+
+    def test_package_exports(self) -> None:
+        assert hyper.__version__ == "1.0.0.dev0"
+        assert set(hyper.__all__) >= {
+            "HTTP20Connection", "HTTP20Response", "HTTP20Push", "HTTPHeaderMap", "__version__"
+        }  # fmt: skip
+
+
+class TestRequest:
+    def test_get_sends_pseudo_headers_then_defaults(self) -> None:
+        with client(serving(echo)) as (conn, peer):
+            stream_id = conn.request("GET", "/path?q=1")
+            assert conn.getresponse(stream_id).read() == b"/path?q=1\n"
+        request = peer.conns[0].requests[stream_id]
+        names = [name for name, _ in request.headers]
+        assert names[:4] == [b":method", b":scheme", b":authority", b":path"]
+        assert request.fields[b":method"] == b"GET"
+        assert request.fields[b":scheme"] == b"http"
+        assert request.fields[b":authority"] == peer.address.encode()
+        assert request.fields[b"user-agent"] == b"hyper/" + hyper.__version__.encode()
+        assert b"gzip" in request.fields[b"accept-encoding"]
+        assert b"content-length" not in request.fields
+        assert request.ended
+
+    def test_host_header_becomes_authority(self) -> None:
+        with client(serving(echo)) as (conn, peer):
+            conn.request("GET", "/", headers={"Host": "example.org"})
+            conn.getresponse().read()
+        request = peer.conns[0].requests[1]
+        assert request.fields[b":authority"] == b"example.org"
+        assert b"host" not in request.fields
+
+    def test_user_headers_override_defaults(self) -> None:
+        headers = [("User-Agent", "mine/1"), ("Accept-Encoding", "identity"), ("x-a", b"1")]
+        with client(serving(echo)) as (conn, peer):
+            conn.request("GET", "/", headers=headers)
+            conn.getresponse().read()
+        request = peer.conns[0].requests[1]
+        assert request.fields[b"user-agent"] == b"mine/1"
+        assert request.fields[b"accept-encoding"] == b"identity"
+        assert request.fields[b"x-a"] == b"1"
+        assert [n for n, _ in request.headers].count(b"user-agent") == 1
+
+    def test_header_map_is_sent_raw(self) -> None:
+        headers = HTTPHeaderMap([("x-list", "a, b"), ("x-list", "c")])
+        with client(serving(echo)) as (conn, peer):
+            conn.request("GET", "/", headers=headers)
+            conn.getresponse().read()
+        values = [v for n, v in peer.conns[0].requests[1].headers if n == b"x-list"]
+        assert values == [b"a, b", b"c"]
+
+    def test_absolute_url_gives_path_and_authority(self) -> None:
+        with client(serving(echo)) as (conn, peer):
+            conn.request("GET", "http://example.net/a/b?c")
+            assert conn.getresponse().read() == b"/a/b?c\n"
+        assert peer.conns[0].requests[1].fields[b":authority"] == b"example.net"
+
+    def test_head_response_has_no_body(self) -> None:
+        def handler(conn: PeerConnection, request: Request) -> None:
+            conn.respond(request.stream_id, headers=[(b"content-length", b"100")])
+
+        with client(serving(handler)) as (conn, _):
+            response = conn.getresponse(conn.request("HEAD", "/"))
+            assert response.headers[b"content-length"] == [b"100"]
+            assert response.read() == b""
+
+    def test_post_bytes_sets_content_length(self) -> None:
+        with client(serving(echo)) as (conn, peer):
+            stream_id = conn.request("POST", "/up", body=b"hello world")
+            assert conn.getresponse(stream_id).read() == b"/up\nhello world"
+        assert peer.conns[0].requests[stream_id].fields[b"content-length"] == b"11"
+
+    def test_str_body_is_utf8_with_its_byte_length(self) -> None:
+        with client(serving(echo)) as (conn, peer):
+            conn.request("PUT", "/", body="h\u00e9llo")
+            assert conn.getresponse().read() == "/\nh\u00e9llo".encode()
+        assert peer.conns[0].requests[1].fields[b"content-length"] == b"6"
+
+    def test_empty_body_ends_with_the_headers(self) -> None:
+        with client(serving(echo)) as (conn, peer):
+            conn.request("POST", "/", body=b"")
+            assert conn.getresponse().read() == b"/\n"
+        request = peer.conns[0].requests[1]
+        assert request.fields[b"content-length"] == b"0"
+        assert not any(isinstance(f, DataFrame) for f in peer.conns[0].frames)
+
+    def test_file_body_is_streamed_with_its_length(self, tmp_path: Path) -> None:
+        payload = bytes(range(256)) * 1000
+        path = tmp_path / "body.bin"
+        path.write_bytes(payload)
+        with client(serving(echo)) as (conn, peer), path.open("rb") as body:
+            body.read(6)  # only what is left is sent
+            conn.request("POST", "/", body=body)
+            assert conn.getresponse().read() == b"/\n" + payload[6:]
+        assert peer.conns[0].requests[1].fields[b"content-length"] == b"%d" % (len(payload) - 6)
+
+    def test_bytesio_body_has_a_length(self) -> None:
+        with client(serving(echo)) as (conn, peer):
+            conn.request("POST", "/", body=io.BytesIO(b"abc" * 100))
+            assert conn.getresponse().read() == b"/\n" + b"abc" * 100
+        assert peer.conns[0].requests[1].fields[b"content-length"] == b"300"
+
+    def test_iterable_body_is_sent_without_length(self) -> None:
+        def chunks() -> Iterator[bytes]:
+            yield b"one,"
+            yield b""
+            yield b"two,"
+            yield b"three"
+
+        with client(serving(echo)) as (conn, peer):
+            conn.request("POST", "/", body=chunks())
+            assert conn.getresponse().read() == b"/\none,two,three"
+        assert b"content-length" not in peer.conns[0].requests[1].fields
+
+    def test_unsupported_body_type_raises_type_error(self) -> None:
+        with client(serving(echo)) as (conn, _), pytest.raises(TypeError):
+            conn.request("POST", "/", body=12)
+
+    def test_invalid_header_raises_and_connection_stays_usable(self) -> None:
+        with client(serving(echo)) as (conn, _):
+            with pytest.raises(h2_exc.InvalidHeaderError):
+                conn.request("GET", "/", headers={"x-bad": "a\r\nb"})
+            conn.request("GET", "/ok")
+            assert conn.getresponse().read() == b"/ok\n"
+
+    def test_getresponse_without_request_is_an_error(self) -> None:
+        conn = HTTP20Connection("127.0.0.1:1")
+        with pytest.raises(h2_exc.StreamStateError):
+            conn.getresponse()
+
+    def test_response_cannot_be_taken_twice(self) -> None:
+        with client(serving(echo)) as (conn, _):
+            stream_id = conn.request("GET", "/")
+            response = conn.getresponse(stream_id)
+            with pytest.raises(h2_exc.StreamStateError):
+                conn.getresponse(stream_id)
+            response.read()
+
+
+class TestUploadFlowControl:
+    def _tiny_window_peer(self) -> Any:
+        # Stream windows of 1000 bytes; the connection window stays 65535,
+        # so a large upload needs both kinds of WINDOW_UPDATE.
+        return serving(echo, settings={SETTINGS_INITIAL_WINDOW_SIZE: 1000})
+
+    def test_bytes_upload_completes_as_window_updates_arrive(self) -> None:
+        payload = bytes(range(256)) * 1200  # 300 KiB
+        with client(self._tiny_window_peer()) as (conn, peer):
+            conn.request("POST", "/", body=payload)
+            assert conn.getresponse().read() == b"/\n" + payload
+        frames = [f for f in peer.conns[0].frames if isinstance(f, DataFrame)]
+        assert max(len(f.data) for f in frames) <= 1000
+        assert sum(len(f.data) for f in frames) == len(payload)
+
+    def test_file_upload_is_read_in_bounded_chunks(self) -> None:
+        payload = b"x" * (3 * 1024 * 1024)
+        sizes: list[int] = []
+
+        class Recording(io.BytesIO):
+            def read(self, size: int | None = -1) -> bytes:
+                sizes.append(-1 if size is None else size)
+                return super().read(size)
+
+        with client(self._tiny_window_peer()) as (conn, _):
+            conn.request("POST", "/", body=Recording(payload))
+            assert len(conn.getresponse().read()) == len(payload) + 2
+        assert len(sizes) > 3
+        assert all(0 < size <= 1024 * 1024 for size in sizes)
+
+    def test_iterable_upload_with_tiny_windows(self) -> None:
+        parts = [bytes([i]) * 5000 for i in range(40)]
+        with client(self._tiny_window_peer()) as (conn, _):
+            conn.request("POST", "/", body=iter(parts))
+            assert conn.getresponse().read() == b"/\n" + b"".join(parts)
+
+    def test_upload_waiting_for_window_times_out_alone(self) -> None:
+        """A sender blocked on flow control gets TimeoutError; the connection
+        still answers other requests."""
+
+        def script(conn: PeerConnection) -> None:
+            conn.auto_window = False
+            conn.handshake({SETTINGS_INITIAL_WINDOW_SIZE: 10})
+            upload = conn.expect_request()
+            other = conn.next_request()
+            assert other is not None
+            conn.respond(other.stream_id, body=b"other")
+            conn.send(conn.factory.rst_stream(upload.stream_id, ErrorCodes.CANCEL))
+            conn.read_until_closed()
+
+        with client(script, timeout=SHORT_TIMEOUT) as (conn, _):
+            with pytest.raises(common_exc.TimeoutError):
+                conn.request("POST", "/", body=b"y" * 100)
+            conn.request("GET", "/other")
+            assert conn.getresponse().read() == b"other"
+
+
+class TestLowLevelAPI:
+    def test_putrequest_putheader_endheaders_send(self) -> None:
+        with client(serving(echo)) as (conn, peer):
+            stream_id = conn.putrequest("POST", "/low")
+            conn.putheader("content-type", "text/plain", stream_id)
+            conn.putheader("x-a", "1")
+            conn.putheader("X-A", "2", replace=True)
+            conn.endheaders()
+            conn.send(b"part1,")
+            conn.send(b"part2", final=True)
+            assert conn.get_response(stream_id).read() == b"/low\npart1,part2"
+        request = peer.conns[0].requests[stream_id]
+        assert [v for n, v in request.headers if n == b"x-a"] == [b"2"]
+        assert request.fields[b"content-type"] == b"text/plain"
+
+    def test_endheaders_with_final_body(self) -> None:
+        with client(serving(echo)) as (conn, peer):
+            conn.putrequest("PUT", "/x")
+            conn.endheaders(message_body=b"all", final=True)
+            assert conn.getresponse().read() == b"/x\nall"
+        assert peer.conns[0].requests[1].fields[b"content-length"] == b"3"
+
+    def test_interleaved_putrequests_keep_their_ids_usable(self) -> None:
+        with client(serving(echo)) as (conn, _):
+            first = conn.putrequest("GET", "/first")
+            second = conn.putrequest("GET", "/second")
+            conn.endheaders(final=True, stream_id=second)
+            conn.endheaders(final=True, stream_id=first)  # ids must rise: moved
+            assert conn.getresponse(first).read() == b"/first\n"
+            assert conn.getresponse(second).read() == b"/second\n"
+
+
+class TestPush:
+    @staticmethod
+    def _pushing(conn: PeerConnection) -> None:
+        conn.handshake()
+        request = conn.expect_complete_request()
+        conn.push(request.stream_id, 2, [
+            (b":method", b"GET"), (b":scheme", b"http"),
+            (b":authority", b"localhost"), (b":path", b"/style.css"), (b"x-pushed", b"yes"),
+        ])  # fmt: skip
+        conn.respond(request.stream_id, body=b"page")
+        conn.respond(2, headers=[(b"content-type", b"text/css")], body=b"css")
+        conn.read_until_closed()
+
+    def test_pushes_are_on_the_response_after_its_body(self) -> None:
+        with client(self._pushing, enable_push=True) as (conn, _):
+            response = conn.getresponse(conn.request("GET", "/"))
+            assert response.read() == b"page"
+            (push,) = response.pushes
+            assert (push.method, push.scheme, push.path) == (b"GET", b"http", b"/style.css")
+            assert push.authority == b"localhost"
+            assert push.getrequestheaders()[b"x-pushed"] == [b"yes"]
+            pushed = push.getresponse()
+            assert pushed.headers[b"content-type"] == [b"text/css"]
+            assert pushed.read() == b"css"
+            assert push.get_response() is pushed
+            assert conn._session is not None and conn._session.streams == {}
+
+    def test_get_pushes_capture_all(self) -> None:
+        with client(self._pushing, enable_push=True) as (conn, _):
+            stream_id = conn.request("GET", "/")
+            pushes = list(conn.get_pushes(stream_id, capture_all=True))
+            assert [p.path for p in pushes] == [b"/style.css"]
+            assert list(conn.get_pushes(stream_id)) == []  # not idempotent
+            assert conn.getresponse(stream_id).read() == b"page"
+            assert pushes[0].getresponse().read() == b"css"
+
+    def test_cancel_resets_the_pushed_stream(self) -> None:
+        def script(conn: PeerConnection) -> None:
+            conn.handshake()
+            request = conn.expect_complete_request()
+            conn.push(request.stream_id, 2, [
+                (b":method", b"GET"), (b":scheme", b"http"),
+                (b":authority", b"localhost"), (b":path", b"/big"),
+            ])  # fmt: skip
+            conn.respond(request.stream_id, body=b"page")
+            conn.send_headers(2, [(b":status", b"200")])
+            conn.send_body(2, b"z" * 1000, end_stream=False)
+            conn.expect_frame(RstStreamFrame, 2)
+            conn.read_until_closed()
+
+        with client(script, enable_push=True) as (conn, peer):
+            response = conn.getresponse(conn.request("GET", "/"))
+            assert response.read() == b"page"
+            response.pushes[0].cancel()
+            conn.ping(b"syncsync")  # the RST_STREAM went out before this PING
+            assert conn._session is not None and conn._session.streams == {}
+        resets = [f for f in peer.conns[0].frames if isinstance(f, RstStreamFrame)]
+        assert [(f.stream_id, f.error_code) for f in resets] == [(2, ErrorCodes.CANCEL)]
+
+    def test_push_refused_when_push_is_disabled(self) -> None:
+        """Without enable_push the client says so in SETTINGS."""
+        with client(serving(echo)) as (conn, peer):
+            conn.connect()
+        assert peer.conns[0].client_settings.get(0x2) == 0
+
+
+class TestStreamErrors:
+    def test_reset_stream_fails_only_that_stream(self) -> None:
+        def script(conn: PeerConnection) -> None:
+            conn.handshake()
+            first = conn.expect_complete_request()
+            second = conn.expect_complete_request()
+            conn.send(conn.factory.rst_stream(first.stream_id, ErrorCodes.INTERNAL_ERROR))
+            conn.respond(second.stream_id, body=b"fine")
+            conn.read_until_closed()
+
+        with client(script) as (conn, _):
+            first = conn.request("GET", "/1")
+            second = conn.request("GET", "/2")
+            with pytest.raises(h2_exc.StreamResetError) as info:
+                conn.getresponse(first)
+            assert info.value.stream_id == first
+            assert info.value.error_code == ErrorCodes.INTERNAL_ERROR
+            assert not isinstance(info.value, h2_exc.StreamRefusedError)
+            assert conn.getresponse(second).read() == b"fine"
+
+    def test_reset_mid_body_raises_from_read(self) -> None:
+        def script(conn: PeerConnection) -> None:
+            conn.handshake()
+            request = conn.expect_complete_request()
+            conn.send_headers(request.stream_id, [(b":status", b"200")])
+            conn.send_body(request.stream_id, b"partial", end_stream=False)
+            conn.send(conn.factory.rst_stream(request.stream_id, ErrorCodes.CANCEL))
+            conn.read_until_closed()
+
+        with client(script) as (conn, _):
+            response = conn.getresponse(conn.request("GET", "/"))
+            with pytest.raises(h2_exc.StreamResetError):
+                response.read()
+            assert conn._session is not None and conn._session.streams == {}
+
+    def test_refused_stream_is_safe_to_retry(self) -> None:
+        def script(conn: PeerConnection) -> None:
+            conn.handshake()
+            request = conn.expect_complete_request()
+            conn.send(conn.factory.rst_stream(request.stream_id, ErrorCodes.REFUSED_STREAM))
+            conn.read_until_closed()
+
+        with client(script) as (conn, _):
+            stream_id = conn.request("GET", "/")
+            with pytest.raises(h2_exc.StreamRefusedError, match="safe to retry"):
+                conn.getresponse(stream_id)
+
+
+class TestGoaway:
+    def test_streams_above_last_id_are_refused_and_next_request_reconnects(self) -> None:
+        def script(conn: PeerConnection) -> None:
+            conn.handshake()
+            if conn.index == 0:
+                first = conn.expect_complete_request()
+                conn.expect_complete_request()
+                conn.goaway(first.stream_id)
+                conn.respond(first.stream_id, body=b"one")
+            else:
+                request = conn.expect_complete_request()
+                conn.respond(request.stream_id, body=b"again " + bytes(request.path))
+            conn.read_until_closed()
+
+        with client(script, connections=2) as (conn, peer):
+            first = conn.request("GET", "/1")
+            second = conn.request("GET", "/2")
+            with pytest.raises(h2_exc.StreamRefusedError, match="GOAWAY"):
+                conn.getresponse(second)
+            assert conn.getresponse(first).read() == b"one"
+            third = conn.request("GET", "/3")
+            assert third > second
+            assert conn.getresponse(third).read() == b"again /3"
+            assert len(peer.conns) == 2
+        # The drained first connection was closed with a GOAWAY of our own.
+        assert peer.conns[0].goaway_frames()
+
+    def test_goaway_before_any_request(self) -> None:
+        def script(conn: PeerConnection) -> None:
+            conn.handshake()
+            if conn.index == 0:
+                conn.goaway(0)
+            else:
+                request = conn.expect_complete_request()
+                conn.respond(request.stream_id, body=b"second connection")
+            conn.read_until_closed()
+
+        with client(script, connections=2) as (conn, _):
+            conn.connect()
+            conn.ping(b"12345678")  # reads the GOAWAY
+            assert conn.getresponse(conn.request("GET", "/")).read() == b"second connection"
+
+
+class TestConnectionErrors:
+    def test_stalled_response_times_out_and_connection_survives(self) -> None:
+        def script(conn: PeerConnection) -> None:
+            conn.handshake()
+            slow = conn.expect_complete_request()
+            fast = conn.expect_complete_request()  # sent after the timeout
+            conn.respond(fast.stream_id, body=b"fast")
+            conn.respond(slow.stream_id, body=b"slow")
+            conn.read_until_closed()
+
+        with client(script, timeout=SHORT_TIMEOUT) as (conn, _):
+            slow = conn.request("GET", "/slow")
+            with pytest.raises(common_exc.TimeoutError) as info:
+                conn.getresponse(slow)
+            assert isinstance(info.value, TimeoutError)  # the builtin too
+            fast = conn.request("GET", "/fast")
+            assert conn.getresponse(fast).read() == b"fast"
+            assert conn.getresponse(slow).read() == b"slow"
+
+    def test_garbage_is_a_protocol_error_with_goaway_on_the_wire(self) -> None:
+        def script(conn: PeerConnection) -> None:
+            conn.handshake()
+            conn.expect_complete_request()
+            conn.send(conn.factory.raw_frame(0x0, 0, 0, b"data on stream zero"))
+            conn.read_until_closed()
+
+        with client(script) as (conn, peer):
+            first = conn.request("GET", "/1")
+            second = conn.request("GET", "/2")
+            with pytest.raises(h2_exc.ProtocolError):
+                conn.getresponse(first)
+            with pytest.raises(h2_exc.ProtocolError):
+                conn.getresponse(second)
+        (goaway,) = peer.conns[0].goaway_frames()
+        assert goaway.error_code == ErrorCodes.PROTOCOL_ERROR
+
+    def test_server_that_is_not_http2(self) -> None:
+        def script(conn: PeerConnection) -> None:
+            conn.send(b"HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\n\r\n")
+            conn.read_until_closed()
+
+        with client(script) as (conn, _), pytest.raises(h2_exc.ProtocolError):
+            conn.connect()
+
+    def test_socket_closed_mid_body(self) -> None:
+        def script(conn: PeerConnection) -> None:
+            conn.handshake()
+            request = conn.expect_complete_request()
+            conn.send_headers(request.stream_id, [(b":status", b"200")])
+            conn.send_body(request.stream_id, b"x" * 1000, end_stream=False)
+            conn.sock.shutdown(socket.SHUT_RDWR)
+
+        with client(script) as (conn, _):
+            response = conn.getresponse(conn.request("GET", "/"))
+            with pytest.raises(h2_exc.ConnectionTerminatedError) as info:
+                response.read()
+            assert isinstance(info.value, ConnectionResetError)
+            assert isinstance(info.value, common_exc.ConnectionResetError)
+            with pytest.raises(h2_exc.ConnectionTerminatedError):
+                response.read(10)  # and again: the failure sticks
+
+    def test_connection_refused(self) -> None:
+        with socket.create_server(("127.0.0.1", 0)) as spare:
+            port = spare.getsockname()[1]
+        conn = HTTP20Connection("127.0.0.1", port, timeout=CLIENT_TIMEOUT)
+        with pytest.raises(common_exc.ConnectionError) as info:
+            conn.connect()
+        assert isinstance(info.value, ConnectionError)
+        assert info.value.errno == errno.ECONNREFUSED
+        assert isinstance(info.value.__cause__, ConnectionRefusedError)
+
+    def test_close_sends_goaway_and_the_object_reconnects(self) -> None:
+        with client(serving(echo), connections=2) as (conn, peer):
+            assert conn.getresponse(conn.request("GET", "/a")).read() == b"/a\n"
+            conn.close()
+            assert conn.getresponse(conn.request("GET", "/b")).read() == b"/b\n"
+        first = peer.conns[0]
+        assert [g.error_code for g in first.goaway_frames()] == [ErrorCodes.NO_ERROR]
+        assert first.closed
+        assert list(peer.conns[1].requests) == [3]  # ids keep rising
+
+    def test_ping_returns_round_trip_time(self) -> None:
+        with client(serving(echo)) as (conn, peer):
+            rtt = conn.ping(b"abcdefgh")
+            assert 0 <= rtt < CLIENT_TIMEOUT
+        pings = [f for f in peer.conns[0].frames if isinstance(f, PingFrame)]
+        assert [p.opaque_data for p in pings] == [b"abcdefgh"]
+
+
+class TestThreads:
+    def test_max_concurrent_streams_1_with_8_threads(self) -> None:
+        """Requests wait for the single slot; the peer never sees a second
+        request while one is unanswered."""
+        violations: list[int] = []
+
+        def handler(conn: PeerConnection, request: Request) -> None:
+            # Anything the client already sent must not open another stream.
+            while select.select([conn.sock], [], [], 0)[0]:
+                before = len(conn.requests)
+                if conn.read_frame() is None:
+                    break
+                if len(conn.requests) > before:
+                    violations.append(request.stream_id)
+            conn.respond(request.stream_id, body=bytes(request.path))
+
+        script = serving(handler, settings={SETTINGS_MAX_CONCURRENT_STREAMS: 1})
+        with client(script) as (conn, _):
+
+            def work(n: int) -> bool:
+                ok = True
+                for i in range(10):
+                    path = f"/{n}/{i}"
+                    ok &= conn.getresponse(conn.request("GET", path)).read() == path.encode()
+                return ok
+
+            with ThreadPoolExecutor(8) as pool:
+                assert all(pool.map(work, range(8)))
+        assert violations == []
+
+    def test_8_threads_100_requests_each(self) -> None:
+        def handler(conn: PeerConnection, request: Request) -> None:
+            size = int(request.path.rsplit(b"/", 1)[1])
+            conn.respond(request.stream_id, body=request.path * size)
+
+        with client(serving(handler)) as (conn, _):
+
+            def work(n: int) -> int:
+                good = 0
+                for i in range(100):
+                    path = f"/t{n}/{i * 37 % 400}"
+                    body = conn.getresponse(conn.request("GET", path)).read()
+                    good += body == path.encode() * int(path.rsplit("/", 1)[1])
+                return good
+
+            with ThreadPoolExecutor(8) as pool:
+                assert list(pool.map(work, range(8))) == [100] * 8
+            session = conn._session
+            assert session is not None
+            assert session.streams == {}
+            assert session.engine.open_outbound_streams == 0
+
+    def test_memory_stays_flat_over_many_requests(self) -> None:
+        """Memory allocated by hyper's own code (the peer in this process is
+        not counted) does not grow with the number of requests."""
+        hyper_files = tracemalloc.Filter(True, str(Path(hyper.__file__).parent / "*"))
+        with client(serving(echo)) as (conn, _):
+            for _ in range(200):  # warm up caches, the HPACK table, the engine
+                conn.getresponse(conn.request("GET", "/warm")).read()
+            tracemalloc.start()
+            try:
+                before = tracemalloc.take_snapshot().filter_traces([hyper_files])
+                rounds = 2000
+                for _ in range(rounds):
+                    conn.getresponse(conn.request("GET", "/loop")).read()
+                after = tracemalloc.take_snapshot().filter_traces([hyper_files])
+            finally:
+                tracemalloc.stop()
+            growth = sum(stat.size_diff for stat in after.compare_to(before, "filename"))
+            session = conn._session
+            assert session is not None and session.streams == {}
+            # The engine remembers recently closed ids (bounded at 65536,
+            # about 100 bytes each); anything kept per request beyond that
+            # would show here.
+            assert growth / rounds < 300, after.compare_to(before, "lineno")[:5]
+
+    def test_unread_stream_holds_at_most_its_window(self) -> None:
+        big = b"b" * (3 << 20)
+
+        def script(conn: PeerConnection) -> None:
+            conn.handshake()
+            first = conn.expect_complete_request()
+            second = conn.expect_complete_request()
+            conn.send_headers(first.stream_id, [(b":status", b"200")])
+            conn.send_body(first.stream_id, big[: 1 << 20], end_stream=False)
+            conn.respond(second.stream_id, body=b"small")
+            conn.send_body(first.stream_id, big[1 << 20 :])  # waits for window
+            conn.read_until_closed()
+
+        with client(script) as (conn, _):
+            first = conn.request("GET", "/big")
+            second = conn.request("GET", "/small")
+            big_response = conn.getresponse(first)
+            assert conn.getresponse(second).read() == b"small"
+            session = conn._session
+            assert session is not None
+            assert session.streams[first].buffered <= 1 << 20
+            assert big_response.read() == big
+
+
+class TestTLS:
+    def test_get_over_tls_with_alpn(self, server_tls: Any, client_tls: ssl.SSLContext) -> None:
+        with client(serving(echo), peer_tls=server_tls(), secure=True,
+                    ssl_context=client_tls) as (conn, peer):  # fmt: skip
+            assert conn.getresponse(conn.request("GET", "/tls")).read() == b"/tls\n"
+        assert peer.conns[0].requests[1].fields[b":scheme"] == b"https"
+
+    def test_server_without_h2_gets_a_clear_error(
+        self, server_tls: Any, client_tls: ssl.SSLContext
+    ) -> None:
+        def script(conn: PeerConnection) -> None:
+            conn.read_until_closed()
+
+        with client(script, peer_tls=server_tls(("http/1.1",)), secure=True,
+                    ssl_context=client_tls) as (conn, _):  # fmt: skip
+            error = pytest.raises(common_exc.ConnectionError, match=r"http/1\.1")
+            with error:
+                conn.connect()
+
+    def test_untrusted_certificate(self, server_tls: Any) -> None:
+        other = trustme.CA()
+        context = init_context()
+        other.configure_trust(context)
+
+        def script(conn: PeerConnection) -> None:
+            raise AssertionError("the handshake should have failed")
+
+        with Peer(script, tls=server_tls()) as peer:
+            conn = HTTP20Connection(peer.address, secure=True, ssl_context=context,
+                                    timeout=CLIENT_TIMEOUT)  # fmt: skip
+            with pytest.raises(common_exc.ConnectionError, match="TLS") as info:
+                conn.connect()
+            assert isinstance(info.value.__cause__, ssl.SSLCertVerificationError)
+        assert peer.tls_errors
+
+
+class _TunnelProxy:
+    """A minimal HTTP CONNECT proxy for one tunnel, in a thread."""
+
+    def __init__(self, answer: bytes | None = None) -> None:
+        self.listener = socket.create_server(("127.0.0.1", 0))
+        self.listener.settimeout(TIMEOUT)
+        self.port = self.listener.getsockname()[1]
+        self.answer = answer
+        self.request = b""
+        self.thread = threading.Thread(target=self._run, daemon=True)
+        self.thread.start()
+
+    def _run(self) -> None:
+        client_sock, _ = self.listener.accept()
+        client_sock.settimeout(TIMEOUT)
+        while b"\r\n\r\n" not in self.request:
+            chunk = client_sock.recv(4096)
+            if not chunk:
+                return
+            self.request += chunk
+        if self.answer is not None:
+            client_sock.sendall(self.answer)
+            client_sock.close()
+            return
+        target = self.request.split(b" ")[1].decode()
+        host, port = target.rsplit(":", 1)
+        upstream = socket.create_connection((host, int(port)), timeout=TIMEOUT)
+        client_sock.sendall(b"HTTP/1.1 200 Connection established\r\n\r\n")
+
+        def pipe(src: socket.socket, dst: socket.socket) -> None:
+            with contextlib.suppress(OSError):
+                while True:
+                    data = src.recv(65536)
+                    if not data:
+                        break
+                    dst.sendall(data)
+            with contextlib.suppress(OSError):
+                dst.shutdown(socket.SHUT_WR)
+
+        back = threading.Thread(target=pipe, args=(upstream, client_sock), daemon=True)
+        back.start()
+        pipe(client_sock, upstream)
+        back.join(TIMEOUT)
+        client_sock.close()
+        upstream.close()
+
+    def close(self) -> None:
+        self.thread.join(TIMEOUT)
+        self.listener.close()
+
+
+class TestProxy:
+    def test_request_through_a_connect_tunnel(self) -> None:
+        with Peer(serving(echo)) as peer:
+            proxy = _TunnelProxy()
+            with HTTP20Connection(peer.address, proxy_host=f"127.0.0.1:{proxy.port}",
+                                  proxy_headers={"Proxy-Authorization": "Basic eDp5"},
+                                  timeout=CLIENT_TIMEOUT) as conn:  # fmt: skip
+                assert conn.getresponse(conn.request("GET", "/via")).read() == b"/via\n"
+            proxy.close()
+        assert proxy.request.startswith(f"CONNECT {peer.address} HTTP/1.1\r\n".encode())
+        assert b"\r\nProxy-Authorization: Basic eDp5\r\n" in proxy.request
+
+    def test_proxy_refusing_the_tunnel(self) -> None:
+        answer = b"HTTP/1.1 407 Proxy Authentication Required\r\nProxy-Authenticate: Basic\r\n\r\n"
+        proxy = _TunnelProxy(answer)
+        conn = HTTP20Connection("example.com", 80, proxy_host="127.0.0.1",
+                                proxy_port=proxy.port, timeout=CLIENT_TIMEOUT)  # fmt: skip
+        with pytest.raises(common_exc.ProxyError, match="407") as info:
+            conn.connect()
+        assert info.value.response.status == 407
+        assert info.value.response.headers[b"proxy-authenticate"] == [b"Basic"]
+        proxy.close()
+
+
+def test_goaway_frames_helper_sees_headers_frames_too() -> None:
+    """Sanity check of the peer: it decodes our header blocks."""
+    with client(serving(echo)) as (conn, peer):
+        conn.getresponse(conn.request("GET", "/")).read()
+    assert any(isinstance(f, HeadersFrame) for f in peer.conns[0].frames)
+    assert not any(isinstance(f, GoAwayFrame) and f.error_code for f in peer.conns[0].frames)
