@@ -137,8 +137,8 @@ def _translate(what: str) -> Iterator[None]:
 
 
 def _with_errno(error: HyperConnectionError, cause: OSError) -> HyperConnectionError:
+    # errno only: with strerror set too, str() would drop our message.
     error.errno = cause.errno
-    error.strerror = cause.strerror
     return error
 
 
