@@ -456,6 +456,8 @@ class Session:
     def ping(self, opaque_data: bytes) -> float:
         """Send a PING and return the seconds until its ACK arrived."""
         with self.cond:
+            if self._abandoned:
+                self._reap()
             if self.error is not None:
                 raise clone_error(self.error)
             if opaque_data in self._pings:
@@ -470,6 +472,8 @@ class Session:
                 self._await(lambda: self._pings[opaque_data] is not None, "the PING ACK")
             finally:
                 acked = self._pings.pop(opaque_data)
+                self._check_drained()
+        self._after()
         return (acked or start) - start
 
     # ------------------------------------------------------------------
@@ -581,9 +585,10 @@ class Session:
             handler = handlers.get(type(event))
             if handler is not None:
                 handler(event)
+        if self._abandoned:
+            self._reap()
         self._queue_output()
-        if self.engine.goaway_received is not None and not streams:
-            self._drained_after_goaway()
+        self._check_drained()
 
     # -- event handlers -----------------------------------------------------
 
@@ -755,6 +760,16 @@ class Session:
         self._teardown_wanted = True
         self.cond.notify_all()
 
+    def _check_drained(self) -> None:
+        """After GOAWAY, close once no stream (and no PING) is left."""
+        if (
+            self.error is None
+            and self.engine.goaway_received is not None
+            and not self.streams
+            and not self._pings
+        ):
+            self._drained_after_goaway()
+
     def _drained_after_goaway(self) -> None:
         """The server sent GOAWAY and every stream is done: close politely."""
         goaway = self._goaway
@@ -807,8 +822,7 @@ class Session:
     def _forget(self, stream: StreamBuffer) -> None:
         if self.streams.get(stream.stream_id) is stream:
             del self.streams[stream.stream_id]
-            if not self.streams and self.error is None and self.engine.goaway_received is not None:
-                self._drained_after_goaway()
+            self._check_drained()
 
     def _release_locked(self, stream: StreamBuffer) -> None:
         stream.chunks.clear()

@@ -88,6 +88,9 @@ class HTTP20Response:
             except Exception as exc:
                 self._decoder_error = exc
         self._body_done = False  # every raw body byte has been taken
+        # Decoded bytes a read() collected before it failed (a timeout, say):
+        # handed out first by the next read, so nothing is lost.
+        self._carry = b""
         self._closed = False
         self._msg: http.client.HTTPMessage | None = None
 
@@ -116,6 +119,13 @@ class HTTP20Response:
             return self._read_all(decoder)
         if amt == 0:
             return b""
+        if self._carry:
+            carry = self._carry
+            if amt >= len(carry):
+                self._carry = b""
+                return carry
+            self._carry = carry[amt:]
+            return carry[:amt]
         if decoder is None:
             chunks = self._next_raw(amt)
             if not chunks:
@@ -135,7 +145,16 @@ class HTTP20Response:
         if self._closed:
             return
         decoder = self._get_decoder() if decode_content else None
+        if self._carry:
+            carry, self._carry = self._carry, b""
+            yield carry
         while True:
+            # Output still inside the decoder (from an earlier bounded read)
+            # comes out in bounded pieces before more input goes in.
+            while decoder is not None and decoder.has_unconsumed_tail:
+                out = decoder.decompress(b"", _DECODED_CHUNK)
+                if out:
+                    yield out
             chunks = self._next_raw(None)
             if not chunks:
                 break
@@ -184,19 +203,26 @@ class HTTP20Response:
 
     def _read_all(self, decoder: Decoder | None) -> bytes:
         parts: list[bytes] = []
-        if decoder is not None and decoder.has_unconsumed_tail:
-            parts.append(decoder.decompress(b""))
-        while True:
-            chunks = self._next_raw(None)
-            if not chunks:
-                break
-            if decoder is None:
-                parts.extend(chunks)
-            else:
-                for chunk in chunks:
-                    parts.append(decoder.decompress(chunk))
-        if decoder is not None:
-            parts.append(decoder.flush())
+        if self._carry:
+            parts.append(self._carry)
+            self._carry = b""
+        try:
+            if decoder is not None and decoder.has_unconsumed_tail:
+                parts.append(decoder.decompress(b""))
+            while True:
+                chunks = self._next_raw(None)
+                if not chunks:
+                    break
+                if decoder is None:
+                    parts.extend(chunks)
+                else:
+                    for chunk in chunks:
+                        parts.append(decoder.decompress(chunk))
+            if decoder is not None:
+                parts.append(decoder.flush())
+        except BaseException:
+            self._carry = b"".join(parts)
+            raise
         self._finish()
         return parts[0] if len(parts) == 1 else b"".join(parts)
 
