@@ -40,7 +40,7 @@ import threading
 from collections import deque
 from collections.abc import Callable
 from time import monotonic
-from typing import Union
+from typing import Any, Union
 
 from hyper.common.exceptions import ConnectionResetError as _ResetError
 from hyper.common.exceptions import TimeoutError as HyperTimeoutError
@@ -150,15 +150,15 @@ class Session:
         self._close_when_read = False
         self._sock_closed = False
         self._goaway: ConnectionTerminated | None = None
-        handlers: dict[type, Callable[[object], None]] = {
-            ResponseReceived: self._on_response,  # type: ignore[dict-item]
-            InformationalResponseReceived: self._on_informational,  # type: ignore[dict-item]
-            TrailersReceived: self._on_trailers,  # type: ignore[dict-item]
-            StreamReset: self._on_reset,  # type: ignore[dict-item]
-            PushPromiseReceived: self._on_push,  # type: ignore[dict-item]
-            ConnectionTerminated: self._on_goaway,  # type: ignore[dict-item]
-            PingAcknowledged: self._on_ping_ack,  # type: ignore[dict-item]
-            RemoteSettingsChanged: self._on_settings,  # type: ignore[dict-item]
+        handlers: dict[type, Callable[[Any], None]] = {
+            ResponseReceived: self._on_response,
+            InformationalResponseReceived: self._on_informational,
+            TrailersReceived: self._on_trailers,
+            StreamReset: self._on_reset,
+            PushPromiseReceived: self._on_push,
+            ConnectionTerminated: self._on_goaway,
+            PingAcknowledged: self._on_ping_ack,
+            RemoteSettingsChanged: self._on_settings,
         }
         self._handlers = handlers
 

@@ -112,7 +112,7 @@ def _file_length(body: Any) -> int | None:
     try:
         info = os.fstat(body.fileno())
         if stat.S_ISREG(info.st_mode):
-            return max(0, info.st_size - body.tell())
+            return max(0, info.st_size - int(body.tell()))
     except (AttributeError, OSError, ValueError):
         pass
     try:
