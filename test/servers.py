@@ -511,6 +511,19 @@ def nginx_version() -> tuple[int, ...]:
     return tuple(int(part) for part in match.groups())
 
 
+def nginx_goaway_log(server: Server) -> list[tuple[int, int, int, str]]:
+    """(connection serial, request number on it, status, uri) per request so far on the
+    ``goaway`` port of an nginx from :func:`start_nginx`."""
+    path = server.workdir / "goaway-access.log"
+    if not path.exists():
+        return []
+    entries = []
+    for line in path.read_text().splitlines():
+        conn, n, status, uri = line.split(" ", 3)
+        entries.append((int(conn), int(n), int(status), uri))
+    return entries
+
+
 _NGINX_CONF = """\
 daemon off;
 master_process off;
@@ -557,10 +570,14 @@ http {{
             return 200 "posted\\n";
         }}
     }}
+    log_format connections '$connection $connection_requests $status $request_uri';
     server {{
         {listen_goaway}
         keepalive_requests {keepalive_requests};
         root {docroot};
+        # One line per request with nginx's connection serial number, so a test can
+        # count the connections a client really made.
+        access_log {workdir}/goaway-access.log connections;
     }}
     server {{
         # HTTP/1.1 only: ALPN offers http/1.1 and nothing else.
@@ -577,8 +594,8 @@ def start_nginx(pki: PKI, docroot: Docroot, workdir: Path) -> Server:
     ``ports["tls"]`` (``port``): HTTP/2, gzip (on the fly for text/html, text/css and
     precompressed ``text.txt.gz`` through ``gzip_static``), ``/dav/`` accepting PUT (read
     back with GET), ``/post`` accepting any POST body. ``ports["goaway"]``: HTTP/2 with
-    ``keepalive_requests`` :data:`NGINX_KEEPALIVE_REQUESTS`. ``ports["h1"]``: HTTP/1.1
-    only.
+    ``keepalive_requests`` :data:`NGINX_KEEPALIVE_REQUESTS`, logging each request's
+    connection (:func:`nginx_goaway_log`). ``ports["h1"]``: HTTP/1.1 only.
     """
     exe = binary("nginx")
     version = nginx_version()

@@ -1,0 +1,186 @@
+"""Interop: HTTP20Connection against h2o, over TLS and as h2c with prior knowledge.
+
+h2o compresses on the fly (``compress: ON``: gzip and br), serves the precompressed
+``text.txt.gz`` (``file.send-compressed``), and answers POST/PUT to /upload with the
+body's length. One h2o serves the module.
+"""
+
+from __future__ import annotations
+
+import gzip
+import hashlib
+import os
+from collections.abc import Iterator
+
+import brotli
+import pytest
+import servers
+from servers import MiB
+
+pytestmark = pytest.mark.interop
+
+
+@pytest.fixture(scope="module")
+def docroot(tmp_path_factory: pytest.TempPathFactory) -> servers.Docroot:
+    return servers.session_docroot(tmp_path_factory)
+
+
+@pytest.fixture(scope="module")
+def h2o(
+    require_binary, tmp_path_factory: pytest.TempPathFactory, docroot: servers.Docroot
+) -> Iterator[servers.Server]:
+    require_binary("h2o")
+    pki = servers.session_pki(tmp_path_factory)
+    workdir = servers.work_dir(tmp_path_factory, "h2o")
+    with servers.start_h2o(pki, docroot, workdir) as server:
+        yield server
+
+
+@pytest.fixture
+def connection_class():
+    from hyper.http20.connection import HTTP20Connection
+
+    return HTTP20Connection
+
+
+@pytest.fixture
+def conn(h2o: servers.Server, connection_class):
+    c = connection_class(h2o.authority, secure=True, ssl_context=h2o.ssl_context())
+    yield c
+    c.close()
+
+
+@pytest.fixture
+def h2c_conn(h2o: servers.Server, connection_class):
+    c = connection_class(f"{h2o.host}:{h2o.ports['plain']}", secure=False)
+    yield c
+    c.close()
+
+
+def get(conn, path: str, **kwargs):
+    stream_id = conn.request("GET", path, **kwargs)
+    return conn.getresponse(stream_id)
+
+
+class TestFixture:
+    """Both listeners serve HTTP/2 to a client that is not hyper."""
+
+    def test_curl_fetches_small_file_over_h2(self, require_binary, h2o):
+        require_binary("curl")
+        assert servers.curl_get(h2o, "/small.txt") == ("2", servers.SMALL_BODY)
+
+    def test_curl_fetches_small_file_over_h2c_prior_knowledge(self, require_binary, h2o):
+        require_binary("curl")
+        result = servers.curl_get(
+            h2o,
+            "/small.txt",
+            port=h2o.ports["plain"],
+            scheme="http",
+            http="--http2-prior-knowledge",
+        )
+        assert result == ("2", servers.SMALL_BODY)
+
+    def test_curl_upgrades_to_h2c(self, require_binary, h2o):
+        require_binary("curl")
+        result = servers.curl_get(h2o, "/small.txt", port=h2o.ports["plain"], scheme="http")
+        assert result == ("2", servers.SMALL_BODY)
+
+
+class TestMethods:
+    def test_get_small_file(self, conn):
+        resp = get(conn, "/small.txt")
+        assert resp.status == 200
+        assert resp.read() == servers.SMALL_BODY
+
+    def test_head_has_headers_and_no_body(self, conn):
+        resp = conn.getresponse(conn.request("HEAD", "/1k.bin"))
+        assert resp.status == 200
+        assert resp.headers["content-length"] == [b"1024"]
+        assert resp.read() == b""
+
+    def test_get_missing_file_is_404(self, conn):
+        resp = get(conn, "/no-such-file")
+        assert resp.status == 404
+        resp.read()
+
+    def test_post_body_reaches_the_server(self, conn):
+        body = os.urandom(300 * 1024)
+        resp = conn.getresponse(conn.request("POST", "/upload", body=body))
+        assert resp.status == 200
+        assert resp.read() == b"%d\n" % len(body)
+
+
+class TestBodies:
+    def test_64m_download_in_pieces_matches_checksum(self, conn, docroot):
+        docroot.ensure("64m.bin")
+        digest, size = servers.sha256_of_stream(get(conn, "/64m.bin").read)
+        assert (digest, size) == (docroot.sha256("64m.bin"), 64 * MiB)
+
+    def test_iterable_upload_reaches_the_server(self, conn):
+        def body() -> Iterator[bytes]:
+            for _ in range(16):
+                yield os.urandom(MiB)
+
+        resp = conn.getresponse(conn.request("POST", "/upload", body=body()))
+        assert resp.status == 200
+        assert resp.read() == b"%d\n" % (16 * MiB)
+
+    def test_64m_file_upload_reaches_the_server(self, conn, docroot):
+        with open(docroot.ensure("64m.bin"), "rb") as f:
+            resp = conn.getresponse(conn.request("PUT", "/upload", body=f))
+        assert resp.status == 200
+        assert resp.read() == b"%d\n" % (64 * MiB)
+
+
+class TestCompression:
+    def test_gzip_on_the_fly_is_decoded(self, conn, docroot):
+        resp = get(conn, "/index.html", headers={"accept-encoding": "gzip"})
+        assert resp.headers["content-encoding"] == [b"gzip"]
+        assert resp.read() == docroot.read("index.html")
+
+    def test_brotli_on_the_fly_is_decoded(self, conn, docroot):
+        resp = get(conn, "/index.html", headers={"accept-encoding": "br"})
+        assert resp.headers["content-encoding"] == [b"br"]
+        assert resp.read() == docroot.read("index.html")
+
+    def test_brotli_raw_bytes_decode_to_the_file(self, conn, docroot):
+        resp = get(conn, "/index.html", headers={"accept-encoding": "br"})
+        raw = resp.read(decode_content=False)
+        assert brotli.decompress(raw) == docroot.read("index.html")
+
+    def test_precompressed_file_is_decoded(self, conn, docroot):
+        resp = get(conn, "/text.txt", headers={"accept-encoding": "gzip"})
+        assert resp.headers["content-encoding"] == [b"gzip"]
+        raw_expected = docroot.read("text.txt.gz")
+        assert gzip.decompress(raw_expected) == docroot.read("text.txt")
+        assert resp.read() == docroot.read("text.txt")
+
+    def test_default_accept_encoding_gets_a_decoded_body(self, conn, docroot):
+        resp = get(conn, "/index.html")
+        assert resp.headers["content-encoding"] in ([b"gzip"], [b"br"])
+        assert resp.read() == docroot.read("index.html")
+
+
+class TestCleartext:
+    def test_h2c_prior_knowledge_get(self, h2c_conn, docroot):
+        resp = get(h2c_conn, "/1m.bin")
+        assert resp.status == 200
+        assert hashlib.sha256(resp.read()).hexdigest() == docroot.sha256("1m.bin")
+
+    def test_h2c_prior_knowledge_upload(self, h2c_conn):
+        body = os.urandom(MiB)
+        resp = h2c_conn.getresponse(h2c_conn.request("POST", "/upload", body=body))
+        assert resp.read() == b"%d\n" % len(body)
+
+
+class TestConcurrency:
+    def test_100_streams_from_8_threads_on_one_connection(self, conn, docroot):
+        results = servers.run_concurrent_gets(
+            conn,
+            docroot,
+            ["small.txt", "1k.bin", "1m.bin", "text.txt", "index.html"],
+            total=100,
+            threads=8,
+        )
+        assert len(results) == 100
+        assert all(results.values()), results
