@@ -505,12 +505,16 @@ class Engine:
         request it answers; then send its response with ``send_headers``.
 
         :raises LocalProtocolError: this is a client, or the peer disabled push.
+        :raises ConnectionError: the peer sent GOAWAY.
         """
         if self.client_side:
             raise LocalProtocolError("clients cannot push")
         if not self.remote_settings[SettingCodes.ENABLE_PUSH]:
             raise LocalProtocolError("the peer disabled server push")
         self._check_usable()
+        if self._goaway_received is not None:
+            # 6.8: a promise opens a stream, which GOAWAY's receiver must not do.
+            raise ConnectionError("the peer sent GOAWAY: no new pushes")
         parent = self._get_stream(stream_id)
         if parent.state not in _CAN_SEND_PUSH_ON:
             raise StreamStateError(f"cannot push on stream {stream_id}")
