@@ -1068,6 +1068,9 @@ class Engine:
             return
         if parent is None or parent.state not in _CAN_RECV_PUSH_ON:
             self._fail(ProtocolError, f"PUSH_PROMISE on stream {stream_id} which is not open")
+        if self._goaway_sent is not None and promised > self._goaway_sent:
+            self._forget(promised, True)  # 6.8: above our GOAWAY, ignored
+            return
         if not self.config.enable_push:
             self._refuse_promise(promised, ErrorCodes.REFUSED_STREAM)
             return
