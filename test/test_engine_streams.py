@@ -1021,6 +1021,33 @@ class TestPushEnabled:
         client.receive_data(factory.push_promise(1, 2, PUSHED_REQUEST))
         expect_stream_error(client, factory.data(2, b"too early"), 2, PROTOCOL_ERROR)
 
+    def test_promise_after_our_goaway_is_ignored(self, factory: FrameFactory) -> None:
+        """6.8: after our GOAWAY, new streams the server initiates are not processed."""
+        client = push_client(factory)
+        client.receive_data(factory.push_promise(1, 2, PUSHED_REQUEST))
+        client.close()
+        frames = drained(client)
+        assert [(type(f), f.last_stream_id) for f in frames] == [(GoAwayFrame, 2)]
+        added = [(b"x-late", b"z" * 20)]
+        events = client.receive_data(
+            factory.push_promise(1, 4, PUSHED_REQUEST + added)
+            + factory.headers(4, RESPONSE_200)
+            + factory.data(4, b"ignored", end_stream=True)
+        )
+        assert events == []
+        assert drained(client) == []
+        assert client.stream_state(4) == "CLOSED" and 4 not in client._streams
+        # Promised stream 2 is below last-stream-id and still completes; HPACK kept up.
+        events = client.receive_data(
+            factory.headers(2, RESPONSE_200 + added, end_stream=True)
+            + factory.headers(1, RESPONSE_200, end_stream=True)
+        )
+        assert events == [
+            ResponseReceived(2, RESPONSE_200 + added, True),
+            ResponseReceived(1, RESPONSE_200, True),
+        ]
+        assert client._streams == {} and client._reserved_remote == 0
+
     def test_client_can_cancel_a_promise(self, factory: FrameFactory) -> None:
         client = push_client(factory)
         client.receive_data(factory.push_promise(1, 2, PUSHED_REQUEST))
@@ -1070,6 +1097,17 @@ class TestServerPushSending:
         with pytest.raises(StreamStateError):
             server.push_stream(1, 2, PUSHED_REQUEST)
         drained(server)
+
+    def test_no_push_after_the_client_sent_goaway(self, factory: FrameFactory) -> None:
+        """6.8: the receiver of GOAWAY opens no new streams, pushed ones included."""
+        server = self._server(factory)
+        server.receive_data(factory.goaway(1, ErrorCodes.NO_ERROR))
+        with pytest.raises(HyperConnectionError):
+            server.push_stream(1, 2, PUSHED_REQUEST)
+        assert server.data_to_send() == b""
+        assert server.stream_state(2) == "IDLE"
+        server.send_headers(1, RESPONSE_200, end_stream=True)
+        assert [type(f) for f in drained(server)] == [HeadersFrame]
 
     def test_push_on_closed_parent_raises(self, factory: FrameFactory) -> None:
         server = self._server(factory)
