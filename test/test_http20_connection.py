@@ -696,6 +696,20 @@ class TestTLS:
             assert conn.getresponse(conn.request("GET", "/tls")).read() == b"/tls\n"
         assert peer.conns[0].requests[1].fields[b":scheme"] == b"https"
 
+    def test_large_bodies_both_ways_over_tls(
+        self, server_tls: Any, client_tls: ssl.SSLContext
+    ) -> None:
+        """Several TLS records per read step (see Session._gather_records)."""
+        payload = bytes(range(256)) * (12 * 1024)  # 3 MiB
+
+        def handler(conn: PeerConnection, request: Request) -> None:
+            conn.respond(request.stream_id, body=bytes(request.body) + payload)
+
+        with client(serving(handler), peer_tls=server_tls(), secure=True,
+                    ssl_context=client_tls) as (conn, _):  # fmt: skip
+            conn.request("PUT", "/", body=payload[:300000])
+            assert conn.getresponse().read() == payload[:300000] + payload
+
     def test_server_without_h2_gets_a_clear_error(
         self, server_tls: Any, client_tls: ssl.SSLContext
     ) -> None:

@@ -36,6 +36,8 @@ from __future__ import annotations
 
 import copy
 import socket
+import ssl
+import sys
 import threading
 from collections import deque
 from collections.abc import Callable
@@ -81,10 +83,28 @@ _IDLE_TIMEOUT = 3600.0
 _TIMEOUT_SLACK = 0.01
 # How long closing waits for a busy writer before giving up on sending GOAWAY.
 _CLOSE_TIMEOUT = 1.0
+# The most a TLS record carries: 16 KiB of plaintext plus its overhead.
+_TLS_RECORD_MAX = 16384 + 256
+# The socket timeout while gathering complete TLS records (see _gather_records).
+_GATHER_TIMEOUT = 0.001
 _LAST_STREAM_ID = 2**31 - 1
 # ``_await``'s default: the session's read timeout.
 _READ_TIMEOUT = -1.0
 _STATE_CLOSED = "CLOSED"
+
+
+try:
+    import fcntl
+    import termios
+
+    _HAVE_FIONREAD = True
+except ImportError:  # Windows: one TLS record per read step
+    _HAVE_FIONREAD = False
+
+
+def _fionread(fd: int) -> int:
+    """Bytes waiting in the kernel's receive buffer of ``fd``."""
+    return int.from_bytes(fcntl.ioctl(fd, termios.FIONREAD, b"\0\0\0\0"), sys.byteorder)
 
 
 class ConnectionLostError(ConnectionTerminatedError, _ResetError):
@@ -137,6 +157,7 @@ class Session:
         self._buf = bytearray(_READ_SIZE)
         self._view = memoryview(self._buf)
         self._resting = read_timeout if read_timeout else _IDLE_TIMEOUT
+        self._gather = _HAVE_FIONREAD and isinstance(sock, ssl.SSLSocket)
         sock.settimeout(self._resting)
         self._next_id = first_stream_id
         self._settings_seen = False
@@ -535,6 +556,8 @@ class Session:
                         sock.settimeout(self._resting)
                 else:
                     count = sock.recv_into(self._buf)
+                if count > 0 and self._gather:
+                    count = self._gather_records(count)
             except socket.timeout:
                 count = -1
             except OSError as exc:  # reset, TLS failure, closed under us
@@ -559,6 +582,46 @@ class Session:
                 self._after()
             finally:
                 cond.acquire()
+
+    def _gather_records(self, count: int) -> int:
+        """
+        A TLS socket returns one record (at most 16 KiB) per recv. Take the
+        records that are already complete in the kernel's buffer too, so one
+        read step (one engine call, one wake-up) handles up to the whole
+        buffer: on a 256 MiB download this halved the Python work per byte.
+        A record is taken only when all of it is there (its 5-byte header,
+        peeked on the raw socket, gives its length). A record OpenSSL handles
+        itself (a TLS 1.3 session ticket) makes it read on into the next one,
+        which may be incomplete: the short timeout bounds that wait.
+        """
+        sock = self.sock
+        view = self._view
+        size = len(view)
+        fd = sock.fileno()
+        peek = socket.socket.recv
+        try:
+            if _fionread(fd) < 5:
+                return count  # the common case for small responses: one syscall
+        except OSError:
+            return count
+        sock.settimeout(_GATHER_TIMEOUT)
+        try:
+            while size - count >= _TLS_RECORD_MAX:
+                available = _fionread(fd)
+                if available < 5:
+                    break
+                header = peek(sock, 5, socket.MSG_PEEK)
+                if len(header) < 5 or available < 5 + (header[3] << 8 | header[4]):
+                    break
+                got = sock.recv_into(view[count:])
+                if got <= 0:
+                    break
+                count += got
+        except OSError:
+            pass  # a timeout, or a failure the next read step meets and reports
+        finally:
+            sock.settimeout(self._resting)
+        return count
 
     def _receive(self, count: int) -> None:
         try:
