@@ -364,7 +364,8 @@ class Engine:
     ) -> None:
         """
         Queue GOAWAY. Streams the peer opened up to ``last_stream_id`` (default:
-        the highest it opened) may finish; no new stream opens after this.
+        the highest it opened) may finish; those above it are closed now and
+        frames on them ignored. No new stream opens after this.
         """
         if last_stream_id is None:
             last_stream_id = self._highest_remote_id
@@ -373,6 +374,11 @@ class Engine:
             last_stream_id = min(last_stream_id, self._goaway_sent)
         self._goaway_sent = last_stream_id
         self._out.append(fr.goaway(last_stream_id, error_code, additional_data))
+        # 6.8: we just told the peer its streams above last-stream-id were not
+        # processed; it will treat them as refused, so we drop them too.
+        remote = 0 if self.client_side else 1
+        for sid in [s for s in self._streams if s > last_stream_id and s % 2 == remote]:
+            self._close_stream(self._streams[sid], reset_by_us=True)
 
     # ------------------------------------------------------------------
     # Stream commands
