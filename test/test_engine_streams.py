@@ -590,6 +590,30 @@ class TestGoawaySent:
         frames = drained(server)
         assert [(type(f), f.last_stream_id) for f in frames] == [(GoAwayFrame, 3)] * 3
 
+    def test_streams_above_an_explicit_last_stream_id_are_dropped(
+        self, factory: FrameFactory
+    ) -> None:
+        """6.8: announcing last-stream-id 1 says 3 and 5 were never processed."""
+        server = make_server(factory)
+        for sid in (1, 3, 5):
+            server.receive_data(factory.headers(sid, POST_REQUEST))
+        server.close(last_stream_id=1)
+        assert [f.last_stream_id for f in drained(server)] == [1]
+        assert server.open_inbound_streams == 1
+        assert server.stream_state(3) == server.stream_state(5) == "CLOSED"
+        with pytest.raises(StreamStateError):
+            server.send_headers(3, RESPONSE_200)
+        # The client's frames on them are ignored, and stream 1 carries on.
+        events = server.receive_data(
+            factory.data(3, b"x", end_stream=True)
+            + factory.headers(5, TRAILERS, end_stream=True)
+            + factory.data(1, b"y", end_stream=True)
+        )
+        assert events == [DataReceived(1, b"y", 1, True)]
+        assert [type(f) for f in drained(server)] == []
+        server.send_headers(1, RESPONSE_200, end_stream=True)
+        assert server._streams == {}
+
     def test_graceful_shutdown_keeps_streams_below_and_ignores_those_above(
         self, factory: FrameFactory
     ) -> None:
