@@ -991,6 +991,14 @@ class Engine:
         if new_state is None:
             self._stream_error(stream_id, illegal_receive_code(state), events)
             return
+        if (
+            state == RESERVED_REMOTE
+            and self._open_remote >= self.local_settings[SettingCodes.MAX_CONCURRENT_STREAMS]
+        ):
+            # 5.1.2 (MUST): answering a promise opens the stream, so our
+            # concurrency limit applies to pushed responses too.
+            self._stream_error(stream_id, ErrorCodes.REFUSED_STREAM, events)
+            return
         try:
             if stream.headers_done:
                 # A second block is trailers and must end the stream (8.1).
