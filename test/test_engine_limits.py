@@ -557,6 +557,21 @@ class TestConcurrencyLimits:
         assert client.local_flow_control_window(1) == 0
         assert client.data_to_send() == b""
 
+    def test_client_refuses_pushed_responses_over_its_limit(self, factory: FrameFactory) -> None:
+        """5.1.2: answering a promise opens a stream, which our limit caps (MUST)."""
+        client = make_client(factory, enable_push=True, max_concurrent_streams=1)
+        client.send_headers(1, CLIENT_REQUEST, end_stream=True)
+        client.data_to_send()
+        client.receive_data(
+            factory.push_promise(1, 2, PUSHED_REQUEST) + factory.push_promise(1, 4, PUSHED_REQUEST)
+        )
+        events = client.receive_data(factory.headers(2, RESPONSE_200))
+        assert events == [ResponseReceived(2, RESPONSE_200, False)]
+        events = client.receive_data(factory.headers(4, RESPONSE_200))
+        assert events == [StreamReset(4, REFUSED_STREAM, False)]
+        assert [(f.stream_id, f.error_code) for f in drained(client)] == [(4, REFUSED_STREAM)]
+        assert client.open_inbound_streams == 1 and client._reserved_remote == 0
+
     def test_server_pushes_respect_the_clients_limit(self, factory: FrameFactory) -> None:
         """Reserved streams don't count (5.1.2), but answering a promise opens one."""
         server = make_server(factory)
