@@ -500,6 +500,78 @@ class TestGoaway:
             assert conn.getresponse(conn.request("GET", "/")).read() == b"second connection"
 
 
+class TestIdleConnection:
+    def test_goaway_received_while_idle_means_a_new_connection(self) -> None:
+        def script(conn: PeerConnection) -> None:
+            conn.handshake()
+            request = conn.expect_complete_request()
+            conn.respond(request.stream_id, body=b"conn %d" % conn.index)
+            if conn.index == 0:
+                conn.goaway(request.stream_id)
+            conn.read_until_closed()
+
+        with client(script, connections=2) as (conn, _):
+            assert conn.getresponse(conn.request("GET", "/")).read() == b"conn 0"
+            _wait_readable(conn)
+            assert conn.getresponse(conn.request("GET", "/")).read() == b"conn 1"
+
+    def test_server_closing_an_idle_connection_means_a_new_connection(self) -> None:
+        def script(conn: PeerConnection) -> None:
+            conn.handshake()
+            request = conn.expect_complete_request()
+            conn.respond(request.stream_id, body=b"conn %d" % conn.index)
+            if conn.index == 0:
+                conn.sock.shutdown(socket.SHUT_RDWR)  # an idle timeout, say
+            else:
+                conn.read_until_closed()
+
+        with client(script, connections=2) as (conn, _):
+            assert conn.getresponse(conn.request("GET", "/")).read() == b"conn 0"
+            _wait_readable(conn)
+            assert conn.getresponse(conn.request("GET", "/")).read() == b"conn 1"
+
+    def test_local_reset_frees_a_slot_for_a_thread_blocked_reading(self) -> None:
+        """With MAX_CONCURRENT_STREAMS=1, closing a response early frees the
+        slot even while the thread waiting for it is blocked in recv."""
+
+        def script(conn: PeerConnection) -> None:
+            conn.handshake({SETTINGS_MAX_CONCURRENT_STREAMS: 1})
+            first = conn.expect_complete_request()
+            conn.send_headers(first.stream_id, [(b":status", b"200")])
+            conn.send_body(first.stream_id, b"never read to the end", end_stream=False)
+            second = conn.expect_complete_request()
+            assert conn.requests[first.stream_id].reset == ErrorCodes.CANCEL
+            conn.respond(second.stream_id, body=b"second")
+            conn.read_until_closed()
+
+        # A read timeout longer than the wait below: only the wake-up can
+        # finish in time.
+        with client(script, timeout=3 * TIMEOUT) as (conn, _):
+            first = conn.getresponse(conn.request("GET", "/1"))
+            session = conn._session
+            assert session is not None
+            reading = threading.Event()
+            read_step = session._read_step
+
+            def signalling_read_step(timeout: float | None) -> None:
+                reading.set()
+                read_step(timeout)
+
+            session._read_step = signalling_read_step  # type: ignore[method-assign]
+            with ThreadPoolExecutor(1) as pool:
+                second = pool.submit(lambda: conn.getresponse(conn.request("GET", "/2")).read())
+                assert reading.wait(TIMEOUT)
+                first.close()
+                assert second.result(TIMEOUT) == b"second"
+
+
+def _wait_readable(conn: HTTP20Connection) -> None:
+    """Block until the server's next move reached our socket (no sleeping)."""
+    session = conn._session
+    if session is not None and session.error is None:
+        select.select([session.sock], [], [], TIMEOUT)
+
+
 class TestConnectionErrors:
     def test_stalled_response_times_out_and_connection_survives(self) -> None:
         def script(conn: PeerConnection) -> None:

@@ -35,6 +35,7 @@ There is no background thread. The invariants:
 from __future__ import annotations
 
 import copy
+import select
 import socket
 import ssl
 import sys
@@ -85,8 +86,13 @@ _TIMEOUT_SLACK = 0.01
 _CLOSE_TIMEOUT = 1.0
 # The most a TLS record carries: 16 KiB of plaintext plus its overhead.
 _TLS_RECORD_MAX = 16384 + 256
-# The socket timeout while gathering complete TLS records (see _gather_records).
+# The socket timeout while gathering complete TLS records (see _gather_records),
+# and for a read step taking in what arrived while the connection was idle:
+# the data is there, only an incomplete TLS record could make it wait.
 _GATHER_TIMEOUT = 0.001
+_POLL_TIMEOUT = _GATHER_TIMEOUT
+# The opaque data of PINGs sent only to make a blocked reader wake up.
+_WAKE_PING = b"hyper\x00wk"
 _LAST_STREAM_ID = 2**31 - 1
 # ``_await``'s default: the session's read timeout.
 _READ_TIMEOUT = -1.0
@@ -158,6 +164,12 @@ class Session:
         self._view = memoryview(self._buf)
         self._resting = read_timeout if read_timeout else _IDLE_TIMEOUT
         self._gather = _HAVE_FIONREAD and isinstance(sock, ssl.SSLSocket)
+        self._poller: Any = None
+        if hasattr(select, "poll"):  # not on Windows; select() fails past fd 1023
+            self._poller = select.poll()
+            self._poller.register(sock.fileno(), select.POLLIN)
+        # Threads waiting in open_stream for a free slot.
+        self._slot_waiters = 0
         sock.settimeout(self._resting)
         self._next_id = first_stream_id
         self._settings_seen = False
@@ -265,10 +277,20 @@ class Session:
         with self.cond:
             if self._abandoned:
                 self._reap()
-            self._await(
-                lambda: not self.is_usable or engine.can_open_stream(),
-                "a free stream slot (the server's MAX_CONCURRENT_STREAMS)",
-            )
+            if not self._reading and self.error is None and self._input_pending():
+                # Whatever the server sent while we were idle (a GOAWAY, or
+                # EOF after an idle timeout) is taken in first, so a dead
+                # connection is replaced before a request is lost on it.
+                self._read_step(_POLL_TIMEOUT)
+            if self.is_usable and not engine.can_open_stream():
+                self._slot_waiters += 1
+                try:
+                    self._await(
+                        lambda: not self.is_usable or engine.can_open_stream(),
+                        "a free stream slot (the server's MAX_CONCURRENT_STREAMS)",
+                    )
+                finally:
+                    self._slot_waiters -= 1
             if not self.is_usable:
                 return None
             if stream_id is None or stream_id < engine.get_next_available_stream_id():
@@ -306,6 +328,7 @@ class Session:
             with self.cond:
                 if not self._can_send(stream):
                     return False
+                open_before = engine.open_outbound_streams
                 if offset == 0:
                     taken = engine.send_data(stream_id, data, end_stream)
                 else:
@@ -313,6 +336,8 @@ class Session:
                         view = memoryview(data).cast("B")
                     taken = engine.send_data(stream_id, view[offset:], end_stream)
                 offset += taken
+                if engine.open_outbound_streams < open_before:
+                    self._slot_freed()  # our END_STREAM closed the stream
                 self._queue_output()
             self._flush(block=True)
             if offset >= total:
@@ -582,6 +607,29 @@ class Session:
                 self._after()
             finally:
                 cond.acquire()
+
+    def _input_pending(self) -> bool:
+        """Whether the socket has input (or EOF) waiting: one poll, no wait."""
+        sock = self.sock
+        if isinstance(sock, ssl.SSLSocket) and sock.pending():
+            return True
+        try:
+            if self._poller is not None:
+                return bool(self._poller.poll(0))
+            return bool(select.select([sock], [], [], 0)[0])
+        except (OSError, ValueError):
+            return True  # let a read step meet and report the failure
+
+    def _slot_freed(self) -> None:
+        """
+        A local action (our END_STREAM, our RST_STREAM) freed a stream slot.
+        Threads waiting for one on ``cond`` are woken; but one of them may be
+        the reader, blocked in recv for as long as the server stays silent,
+        and only input wakes that one: a PING makes the server send some.
+        """
+        self.cond.notify_all()
+        if self._slot_waiters and self._reading and self.error is None:
+            self.engine.ping(_WAKE_PING)
 
     def _gather_records(self, count: int) -> int:
         """
@@ -894,8 +942,8 @@ class Session:
             stream_id = stream.stream_id
             if self.engine.stream_state(stream_id) != _STATE_CLOSED:
                 self.engine.reset_stream(stream_id, ErrorCodes.CANCEL)
+                self._slot_freed()
                 self._queue_output()
-                self.cond.notify_all()  # a stream slot may have freed up
         self._forget(stream)
 
     def _reap(self) -> None:
