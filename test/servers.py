@@ -524,6 +524,31 @@ def nginx_goaway_log(server: Server) -> list[tuple[int, int, int, str]]:
     return entries
 
 
+# nginx writes a request's log line just after the response's last bytes leave, so a
+# client can be a moment ahead of the log. A log that lags longer than this is a failure.
+LOG_TIMEOUT = 5.0
+
+
+def wait_for_nginx_goaway_log(
+    server: Server, start: int, count: int
+) -> list[tuple[int, int, int, str]]:
+    """The goaway port's log entries from index ``start``, once there are ``count`` of
+    them (:data:`LOG_TIMEOUT`); fewer after the deadline is returned as is, for the
+    caller's assertion to report."""
+    deadline = time.monotonic() + LOG_TIMEOUT
+    while True:
+        entries = nginx_goaway_log(server)[start:]
+        if len(entries) >= count or time.monotonic() >= deadline:
+            return entries
+        try:
+            # The pause between reads is a wait on nginx itself, as in _wait_ready.
+            server.proc.wait(timeout=POLL_INTERVAL)
+        except subprocess.TimeoutExpired:
+            pass
+        else:
+            return nginx_goaway_log(server)[start:]
+
+
 _NGINX_CONF = """\
 daemon off;
 master_process off;

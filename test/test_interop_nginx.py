@@ -207,13 +207,46 @@ class TestGoaway:
                 assert resp.read() == servers.SMALL_BODY, f"request {i}"
         finally:
             c.close()
-        log = servers.nginx_goaway_log(nginx)[before:]
+        log = servers.wait_for_nginx_goaway_log(nginx, before, total)
         assert [uri for _, _, _, uri in log] == [f"/small.txt?request={i}" for i in range(total)]
         # nginx's view: 50 + 50 + 20 requests on three connections, so hyper reconnected
         # after each GOAWAY instead of failing or opening a connection per request.
         per_connection = collections.Counter(conn for conn, _, _, _ in log)
         limit = servers.NGINX_KEEPALIVE_REQUESTS
         assert sorted(per_connection.values(), reverse=True) == [limit, limit, total - 2 * limit]
+
+    def test_pipelined_requests_past_last_stream_id_are_safe_to_retry(
+        self, connection_class, nginx
+    ):
+        """60 requests at once: nginx serves 50, then GOAWAY. Each of the other 10 either
+        went out on a new connection (hyper saw the GOAWAY first) and succeeded, or fails
+        as not processed; nginx's log confirms that those were never processed, and a
+        retry succeeds."""
+        from hyper.http20.exceptions import StreamRefusedError
+
+        limit = servers.NGINX_KEEPALIVE_REQUESTS
+        before = len(servers.nginx_goaway_log(nginx))
+        c = _connect(connection_class, nginx, port=nginx.ports["goaway"])
+        refused = []
+        try:
+            stream_ids = [c.request("GET", f"/small.txt?pipelined={i}") for i in range(60)]
+            for i, stream_id in enumerate(stream_ids):
+                try:
+                    resp = c.getresponse(stream_id)
+                except StreamRefusedError as e:
+                    assert "safe to retry" in str(e)
+                    refused.append(i)
+                    continue
+                assert (resp.status, resp.read()) == (200, servers.SMALL_BODY), f"request {i}"
+            log = servers.wait_for_nginx_goaway_log(nginx, before, 60 - len(refused))
+            served = {uri for _, _, _, uri in log}
+            assert served == {f"/small.txt?pipelined={i}" for i in range(60) if i not in refused}
+            assert all(i >= limit for i in refused)
+            for i in refused:
+                resp = get(c, f"/small.txt?pipelined={i}")
+                assert (resp.status, resp.read()) == (200, servers.SMALL_BODY)
+        finally:
+            c.close()
 
 
 class TestALPN:
