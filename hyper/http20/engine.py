@@ -803,6 +803,9 @@ class Engine:
         stream.recv_window -= flow_length
         state = stream.state
         if state != OPEN and state != HALF_CLOSED_LOCAL:
+            if state == RESERVED_LOCAL or state == RESERVED_REMOTE:
+                # 5.1: DATA on a reserved stream is a connection error (MUST).
+                self._fail(ProtocolError, f"DATA on reserved stream {stream_id}")
             self._stream_error(stream_id, illegal_receive_code(state), events)
             return
         if not stream.headers_done:
@@ -989,6 +992,9 @@ class Engine:
         state = stream.state
         new_state = NEXT_STATE.get(state * 16 + RECV_HEADERS)
         if new_state is None:
+            if state == RESERVED_LOCAL:
+                # 5.1: the peer may not send HEADERS on a stream we reserved (MUST).
+                self._fail(ProtocolError, f"HEADERS on reserved stream {stream_id}")
             self._stream_error(stream_id, illegal_receive_code(state), events)
             return
         if (
@@ -1279,6 +1285,9 @@ class Engine:
             if self._is_idle(stream_id) and stream_id not in self._closed:
                 self._fail(ProtocolError, f"WINDOW_UPDATE on idle stream {stream_id}")
             return  # closed: may cross our END_STREAM or RST (5.1)
+        if stream.state == RESERVED_REMOTE:
+            # 5.1: reserved (remote) takes only HEADERS, RST_STREAM, PRIORITY (MUST).
+            self._fail(ProtocolError, f"WINDOW_UPDATE on reserved stream {stream_id}")
         if increment == 0:
             self._stream_error(stream_id, ErrorCodes.PROTOCOL_ERROR, events)
             return
