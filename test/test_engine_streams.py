@@ -1040,10 +1040,33 @@ class TestPushEnabled:
         assert not any(isinstance(e, PushPromiseReceived) for e in events)
         assert client.stream_state(1) == "HALF_CLOSED_LOCAL"
 
-    def test_data_on_reserved_stream_is_stream_error(self, factory: FrameFactory) -> None:
+    @pytest.mark.parametrize("kind", ["DATA", "WINDOW_UPDATE", "CONTINUATION"])
+    def test_frames_other_than_headers_on_reserved_remote_are_connection_errors(
+        self, factory: FrameFactory, kind: str
+    ) -> None:
+        """5.1 reserved (remote): only HEADERS, RST_STREAM and PRIORITY (MUST)."""
         client = push_client(factory)
         client.receive_data(factory.push_promise(1, 2, PUSHED_REQUEST))
-        expect_stream_error(client, factory.data(2, b"too early"), 2, PROTOCOL_ERROR)
+        frame = {
+            "DATA": factory.data(2, b"too early"),
+            "WINDOW_UPDATE": factory.window_update(2, 10),
+            "CONTINUATION": factory.continuation(2, factory.encode(RESPONSE_200), True),
+        }[kind]
+        expect_connection_error(client, frame, PROTOCOL_ERROR, last_stream_id=2)
+
+    @pytest.mark.parametrize("kind", ["RST_STREAM", "PRIORITY"])
+    def test_rst_and_priority_on_reserved_remote_are_accepted(
+        self, factory: FrameFactory, kind: str
+    ) -> None:
+        client = push_client(factory)
+        client.receive_data(factory.push_promise(1, 2, PUSHED_REQUEST))
+        if kind == "PRIORITY":
+            assert expect_quiet(client, factory.priority(2, depends_on=1)) == []
+            assert client.stream_state(2) == "RESERVED_REMOTE"
+        else:
+            events = client.receive_data(factory.rst_stream(2, ErrorCodes.CANCEL))
+            assert events == [StreamReset(2, ErrorCodes.CANCEL, True)]
+            assert drained(client) == [] and client._reserved_remote == 0
 
     def test_promise_after_our_goaway_is_ignored(self, factory: FrameFactory) -> None:
         """6.8: after our GOAWAY, new streams the server initiates are not processed."""
@@ -1114,6 +1137,26 @@ class TestServerPushSending:
         with pytest.raises(StreamStateError):
             server.push_stream(1, promised, PUSHED_REQUEST)
         assert server.data_to_send() == b""
+
+    @pytest.mark.parametrize("kind", ["DATA", "HEADERS"])
+    def test_data_or_headers_on_reserved_local_are_connection_errors(
+        self, factory: FrameFactory, kind: str
+    ) -> None:
+        """5.1 reserved (local): only RST_STREAM, PRIORITY and WINDOW_UPDATE (MUST)."""
+        server = self._server(factory)
+        server.push_stream(1, 2, PUSHED_REQUEST)
+        drained(server)
+        frame = {
+            "DATA": factory.data(2, b"x"),
+            "HEADERS": factory.headers(2, TRAILERS, end_stream=True),
+        }[kind]
+        expect_connection_error(server, frame, PROTOCOL_ERROR, last_stream_id=1)
+
+    def test_window_update_on_reserved_local_is_accepted(self, factory: FrameFactory) -> None:
+        server = self._server(factory)
+        server.push_stream(1, 2, PUSHED_REQUEST)
+        drained(server)
+        assert expect_quiet(server, factory.window_update(2, 5)) == [WindowUpdated(2, 5)]
 
     def test_promised_ids_increase(self, factory: FrameFactory) -> None:
         server = self._server(factory)
