@@ -75,8 +75,8 @@ def illegal_receive_code(state: int) -> int:
     """
     The stream error for a HEADERS or DATA frame the table refuses. A peer
     writing to a stream it already ended gets STREAM_CLOSED (5.1, 6.1);
-    anything else (DATA on a reserved stream, HEADERS on a stream we
-    reserved) is a PROTOCOL_ERROR.
+    anything else is a PROTOCOL_ERROR. The engine never gets here for a
+    reserved stream: 5.1 makes those connection errors.
     """
     if state in (HALF_CLOSED_REMOTE, CLOSED):
         return ErrorCodes.STREAM_CLOSED
