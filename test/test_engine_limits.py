@@ -291,6 +291,19 @@ class TestEmptyFrames:
         assert all(isinstance(e, DataReceived) and e.data == b"" for e in events)
         assert goaway_of(server).last_stream_id == 1
 
+    def test_server_flooding_a_client_with_empty_data_gets_goaway(
+        self, factory: FrameFactory
+    ) -> None:
+        """A19: a malicious server gets the same treatment."""
+        client = make_client(factory)
+        client.send_headers(1, CLIENT_REQUEST, end_stream=True)
+        client.data_to_send()
+        client.receive_data(factory.headers(1, RESPONSE_200))
+        i, _, exc = feed_until_error(client, lambda i: factory.data(1, b""), 5000)
+        assert exc.error_code == CALM and i == 1000
+        goaway = goaway_of(client)
+        assert goaway.error_code == CALM and goaway.last_stream_id == 0
+
     def test_empty_header_fragments_flood_is_enhance_your_calm(
         self, factory: FrameFactory
     ) -> None:
