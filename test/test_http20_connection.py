@@ -592,19 +592,28 @@ class TestConnectionErrors:
             assert conn.getresponse(slow).read() == b"slow"
 
     def test_garbage_is_a_protocol_error_with_goaway_on_the_wire(self) -> None:
+        """Every waiter gets the ProtocolError; GOAWAY(PROTOCOL_ERROR) goes out;
+        the next request uses a new connection."""
+
         def script(conn: PeerConnection) -> None:
             conn.handshake()
-            conn.expect_complete_request()
-            conn.send(conn.factory.raw_frame(0x0, 0, 0, b"data on stream zero"))
+            if conn.index == 0:
+                conn.expect_complete_request()
+                conn.expect_complete_request()
+                conn.send(conn.factory.raw_frame(0x0, 0, 0, b"data on stream zero"))
+            else:
+                request = conn.expect_complete_request()
+                conn.respond(request.stream_id, body=b"fresh")
             conn.read_until_closed()
 
-        with client(script) as (conn, peer):
+        with client(script, connections=2) as (conn, peer):
             first = conn.request("GET", "/1")
             second = conn.request("GET", "/2")
             with pytest.raises(h2_exc.ProtocolError):
                 conn.getresponse(first)
             with pytest.raises(h2_exc.ProtocolError):
                 conn.getresponse(second)
+            assert conn.getresponse(conn.request("GET", "/3")).read() == b"fresh"
         (goaway,) = peer.conns[0].goaway_frames()
         assert goaway.error_code == ErrorCodes.PROTOCOL_ERROR
 
