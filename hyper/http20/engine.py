@@ -803,7 +803,7 @@ class Engine:
         stream.recv_window -= flow_length
         state = stream.state
         if state != OPEN and state != HALF_CLOSED_LOCAL:
-            if state == RESERVED_LOCAL or state == RESERVED_REMOTE:
+            if state in (RESERVED_LOCAL, RESERVED_REMOTE):
                 # 5.1: DATA on a reserved stream is a connection error (MUST).
                 self._fail(ProtocolError, f"DATA on reserved stream {stream_id}")
             self._stream_error(stream_id, illegal_receive_code(state), events)
