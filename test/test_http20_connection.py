@@ -300,13 +300,15 @@ class TestUploadFlowControl:
             upload = conn.expect_request()
             other = conn.next_request()
             assert other is not None
+            assert upload.reset == ErrorCodes.CANCEL  # the client gave up on it
             conn.respond(other.stream_id, body=b"other")
-            conn.send(conn.factory.rst_stream(upload.stream_id, ErrorCodes.CANCEL))
             conn.read_until_closed()
 
         with client(script, timeout=SHORT_TIMEOUT) as (conn, _):
             with pytest.raises(common_exc.TimeoutError):
                 conn.request("POST", "/", body=b"y" * 100)
+            session = conn._session
+            assert session is not None and session.streams == {}  # reset, forgotten
             conn.request("GET", "/other")
             assert conn.getresponse().read() == b"other"
 

@@ -359,7 +359,14 @@ class HTTP20Connection:
         data = plan.buffer if plan is not None and not end_stream else None
         session, stream, taken = self._open(fields, end_stream, data)
         if plan is not None and not end_stream:
-            self._upload(session, stream, plan, taken if data is not None else None, final=True)
+            try:
+                self._upload(
+                    session, stream, plan, taken if data is not None else None, final=True
+                )
+            except BaseException:
+                # The caller never learns this stream's id: free it (reset).
+                session.release(stream)
+                raise
         self._remember(stream.stream_id)
         return stream.stream_id
 
