@@ -797,8 +797,15 @@ class Session:
                             parts.append(queue.popleft())
                         data = b"".join(parts)
                     failure = self._write(data)
-            finally:
+            except BaseException as exc:
+                # Interrupted (KeyboardInterrupt, say), perhaps mid-frame: the
+                # byte stream can no longer be trusted, so the connection ends.
                 lock.release()
+                with self.cond:
+                    self._lost(exc)
+                self._teardown()
+                raise
+            lock.release()
             if failure is not None:
                 with self.cond:
                     self._lost(failure)
