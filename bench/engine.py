@@ -135,9 +135,7 @@ def h2_requests(total: int, in_flight: int) -> None:
         finished = 0
         for event in client.receive_data(server.data_to_send()):
             if type(event) is h2.events.DataReceived:
-                client.acknowledge_received_data(
-                    event.flow_controlled_length, event.stream_id
-                )
+                client.acknowledge_received_data(event.flow_controlled_length, event.stream_id)
             elif type(event) is h2.events.StreamEnded:
                 finished += 1
         assert finished == batch

@@ -13,6 +13,7 @@ from collections.abc import Sequence
 
 from hyper import __version__
 
+
 def _build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="hyper", description="HTTP/2 for Python.")
     parser.add_argument("--version", action="version", version=f"hyper {__version__}")

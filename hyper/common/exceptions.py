@@ -20,11 +20,11 @@ class SocketError(HyperError, OSError):
     """An error occurred during a socket operation."""
 
 
-class ConnectionResetError(HyperError, builtins.ConnectionResetError):  # noqa: A001
+class ConnectionResetError(HyperError, builtins.ConnectionResetError):
     """The connection was closed or reset by the peer unexpectedly."""
 
 
-class TimeoutError(HyperError, builtins.TimeoutError):  # noqa: A001
+class TimeoutError(HyperError, builtins.TimeoutError):
     """A connect or read timed out."""
 
 
@@ -49,7 +49,7 @@ class MissingCertFile(HyperError, FileNotFoundError):
     """The certificate file could not be found."""
 
 
-class ConnectionError(HyperError, builtins.ConnectionError):  # noqa: A001
+class ConnectionError(HyperError, builtins.ConnectionError):
     """An error occurred while connecting to a host."""
 
 

@@ -27,8 +27,18 @@ from hyperframe.frame import (
 PREFACE = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n"
 
 # Frame types (RFC 9113 section 6).
-DATA, HEADERS, PRIORITY, RST_STREAM, SETTINGS, PUSH_PROMISE, PING, GOAWAY, WINDOW_UPDATE, \
-    CONTINUATION = range(10)
+(
+    DATA,
+    HEADERS,
+    PRIORITY,
+    RST_STREAM,
+    SETTINGS,
+    PUSH_PROMISE,
+    PING,
+    GOAWAY,
+    WINDOW_UPDATE,
+    CONTINUATION,
+) = range(10)
 
 # Flag bits, tested directly (never as sets of strings).
 FLAG_END_STREAM = 0x1
@@ -48,7 +58,8 @@ def frame_header(length: int, frame_type: int, flags: int, stream_id: int) -> by
 
 
 def read_u32(data: memoryview, offset: int = 0) -> int:
-    return _U32.unpack_from(data, offset)[0]
+    value: int = _U32.unpack_from(data, offset)[0]
+    return value
 
 
 def iter_settings(body: memoryview) -> list[tuple[int, int]]:
@@ -82,7 +93,9 @@ def goaway(last_stream_id: int, error_code: int, debug: bytes = b"") -> bytes:
     return frame.serialize()
 
 
-def push_promise(stream_id: int, promised_stream_id: int, block: bytes, end_headers: bool) -> bytes:
+def push_promise(
+    stream_id: int, promised_stream_id: int, block: bytes, end_headers: bool
+) -> bytes:
     frame = PushPromiseFrame(
         stream_id, promised_stream_id, block, flags=("END_HEADERS",) if end_headers else ()
     )

@@ -27,10 +27,9 @@ from __future__ import annotations
 
 from collections import deque
 from collections.abc import Callable, Iterable
-from typing import NoReturn, Union
+from typing import NoReturn, Union, cast
 
-from hpack import Decoder, Encoder, NeverIndexedHeaderTuple
-from hpack import OversizedHeaderListError
+from hpack import Decoder, Encoder, NeverIndexedHeaderTuple, OversizedHeaderListError
 
 from hyper.http20 import _frames as fr
 from hyper.http20 import _headers
@@ -56,18 +55,15 @@ from hyper.http20._stream import (
     IDLE,
     NEXT_STATE,
     OPEN,
-    RECV_DATA,
     RECV_END_STREAM,
     RECV_HEADERS,
     RECV_PUSH_PROMISE,
     RECV_RST_STREAM,
     RESERVED_LOCAL,
     RESERVED_REMOTE,
-    SEND_DATA,
     SEND_END_STREAM,
     SEND_HEADERS,
     SEND_PUSH_PROMISE,
-    SEND_RST_STREAM,
     STATE_NAMES,
     Stream,
     illegal_receive_code,
@@ -401,9 +397,10 @@ class Engine:
             if stream_id in self._closed:
                 raise StreamStateError(f"stream {stream_id} is closed")
             stream = self._new_local_stream(stream_id)
-        elif stream.state == RESERVED_LOCAL and self._open_local >= self.remote_settings[
-            SettingCodes.MAX_CONCURRENT_STREAMS
-        ]:
+        elif (
+            stream.state == RESERVED_LOCAL
+            and self._open_local >= self.remote_settings[SettingCodes.MAX_CONCURRENT_STREAMS]
+        ):
             raise TooManyStreamsError("peer's MAX_CONCURRENT_STREAMS reached")
         new_state = NEXT_STATE.get(stream.state * 16 + SEND_HEADERS)
         if new_state is None:
@@ -590,9 +587,7 @@ class Engine:
         if block is not None:
             return block
         sensitive = _headers.sensitive
-        fields = [
-            NeverIndexedHeaderTuple(n, v) if sensitive(n, v) else (n, v) for n, v in headers
-        ]
+        fields = [NeverIndexedHeaderTuple(n, v) if sensitive(n, v) else (n, v) for n, v in headers]
         block = self._encoder.encode(fields)
         if block.translate(None, _ONE_BYTE_INDEXED):
             cache.clear()
@@ -772,14 +767,13 @@ class Engine:
 
     # -- DATA -------------------------------------------------------------
 
-    def _recv_data(self, flags: int, stream_id: int, body: memoryview, events: list[Event]) -> None:
+    def _recv_data(
+        self, flags: int, stream_id: int, body: memoryview, events: list[Event]
+    ) -> None:
         if stream_id == 0:
             self._fail(ProtocolError, "DATA on stream 0")
         flow_length = len(body)
-        if flags & FLAG_PADDED:
-            payload = self._unpad(body)
-        else:
-            payload = body
+        payload = self._unpad(body) if flags & FLAG_PADDED else body
         # Connection window first: every DATA frame counts, whatever its
         # stream's fate (6.1, 6.9).
         if flow_length > self._recv_window:
@@ -816,9 +810,7 @@ class Engine:
             self._glitch("empty DATA frames")
         received = stream.received_length = stream.received_length + size
         expected = stream.expected_length
-        if expected is not None and (
-            received > expected or (end_stream and received != expected)
-        ):
+        if expected is not None and (received > expected or (end_stream and received != expected)):
             # 8.1.1: content-length disagrees with the body: malformed.
             self._stream_error(stream_id, ErrorCodes.PROTOCOL_ERROR, events)
             return
@@ -851,7 +843,9 @@ class Engine:
 
     # -- HEADERS, PUSH_PROMISE, CONTINUATION --------------------------------
 
-    def _recv_headers(self, flags: int, stream_id: int, body: memoryview, events: list[Event]) -> None:
+    def _recv_headers(
+        self, flags: int, stream_id: int, body: memoryview, events: list[Event]
+    ) -> None:
         if stream_id == 0:
             self._fail(ProtocolError, "HEADERS on stream 0")
         pos = 0
@@ -897,7 +891,9 @@ class Engine:
         pos += 4
         if pos + pad > length:
             self._fail(ProtocolError, "PUSH_PROMISE padding exceeds the frame payload")
-        self._start_block(stream_id, PUSH_PROMISE, flags, promised, body[pos : length - pad], events)
+        self._start_block(
+            stream_id, PUSH_PROMISE, flags, promised, body[pos : length - pad], events
+        )
 
     def _start_block(
         self,
@@ -948,18 +944,20 @@ class Engine:
         if cached is not None:
             return list(cached)
         try:
-            headers = self._decoder.decode(data, raw=True)
+            headers = cast(list[tuple[bytes, bytes]], self._decoder.decode(data, raw=True))
         except OversizedHeaderListError as exc:
             self._fail_from(HeaderListTooLargeError, "header list larger than the limit", exc)
-        except Exception as exc:  # noqa: BLE001 - any HPACK failure loses the table
+        except Exception as exc:  # any HPACK failure loses the table
             self._fail_from(HPACKDecodingError, f"HPACK decoding failed: {exc}", exc)
         if data.translate(None, _ONE_BYTE_INDEXED):
             cache.clear()
         elif len(cache) < _BLOCK_CACHE_SIZE:
             cache[data] = tuple(headers)
-        return headers  # type: ignore[no-any-return]
+        return headers
 
-    def _fail_from(self, exc_type: type[ConnectionError], message: str, cause: BaseException) -> NoReturn:
+    def _fail_from(
+        self, exc_type: type[ConnectionError], message: str, cause: BaseException
+    ) -> NoReturn:
         try:
             self._fail(exc_type, message)
         except ConnectionError as exc:
@@ -1041,7 +1039,7 @@ class Engine:
     def _open_remote_stream(self, stream_id: int, events: list[Event]) -> Stream | None:
         """A HEADERS frame for a stream we do not track: open it, or refuse it."""
         if stream_id in self._closed or not self._is_idle(stream_id):
-            if stream_id in self._closed and self._closed[stream_id]:
+            if self._closed.get(stream_id):
                 return None  # reset by us: already decoded, ignore (5.1)
             if self.client_side or stream_id in self._closed:
                 self._stream_error(stream_id, ErrorCodes.STREAM_CLOSED, events)
@@ -1098,8 +1096,11 @@ class Engine:
             self._refuse_promise(promised, ErrorCodes.REFUSED_STREAM)
             self._glitch("too many reserved streams")
             return
-        stream = Stream(promised, self.remote_settings[SettingCodes.INITIAL_WINDOW_SIZE],
-                        self.local_settings[SettingCodes.INITIAL_WINDOW_SIZE])
+        stream = Stream(
+            promised,
+            self.remote_settings[SettingCodes.INITIAL_WINDOW_SIZE],
+            self.local_settings[SettingCodes.INITIAL_WINDOW_SIZE],
+        )
         self._streams[promised] = stream
         self._set_state(stream, NEXT_STATE[IDLE * 16 + RECV_PUSH_PROMISE])
         try:
@@ -1119,12 +1120,16 @@ class Engine:
 
     # -- Control frames -----------------------------------------------------
 
-    def _recv_priority(self, flags: int, stream_id: int, body: memoryview, events: list[Event]) -> None:
+    def _recv_priority(
+        self, flags: int, stream_id: int, body: memoryview, events: list[Event]
+    ) -> None:
         if stream_id == 0:
             self._fail(ProtocolError, "PRIORITY on stream 0")
         if len(body) != 5:
-            if stream_id not in self._streams and stream_id not in self._closed and self._is_idle(
-                stream_id
+            if (
+                stream_id not in self._streams
+                and stream_id not in self._closed
+                and self._is_idle(stream_id)
             ):
                 # 6.4: RST_STREAM is never sent on an idle stream, so this
                 # stream error can only be reported as a connection error.
@@ -1138,7 +1143,9 @@ class Engine:
         if stream_id not in self._streams:
             self._glitch("PRIORITY on idle or closed streams")
 
-    def _recv_rst_stream(self, flags: int, stream_id: int, body: memoryview, events: list[Event]) -> None:
+    def _recv_rst_stream(
+        self, flags: int, stream_id: int, body: memoryview, events: list[Event]
+    ) -> None:
         if stream_id == 0:
             self._fail(ProtocolError, "RST_STREAM on stream 0")
         if len(body) != 4:
@@ -1154,7 +1161,9 @@ class Engine:
         self._set_state(stream, NEXT_STATE[stream.state * 16 + RECV_RST_STREAM])
         events.append(StreamReset(stream_id, fr.read_u32(body), True))
 
-    def _recv_settings(self, flags: int, stream_id: int, body: memoryview, events: list[Event]) -> None:
+    def _recv_settings(
+        self, flags: int, stream_id: int, body: memoryview, events: list[Event]
+    ) -> None:
         if stream_id != 0:
             self._fail(ProtocolError, "SETTINGS on a stream")
         if flags & FLAG_ACK:
@@ -1175,7 +1184,11 @@ class Engine:
             try:
                 _check_setting(setting, value, local=False, client_side=self.client_side)
             except LocalProtocolError as exc:
-                code = FlowControlError if setting == SettingCodes.INITIAL_WINDOW_SIZE else ProtocolError
+                code = (
+                    FlowControlError
+                    if setting == SettingCodes.INITIAL_WINDOW_SIZE
+                    else ProtocolError
+                )
                 self._fail(code, str(exc))
             if setting == SettingCodes.INITIAL_WINDOW_SIZE:
                 # 6.9.2: every stream's send window moves by the difference.
@@ -1183,7 +1196,9 @@ class Engine:
                 for stream in self._streams.values():
                     stream.send_window += delta
                     if stream.send_window > MAX_WINDOW:
-                        self._fail(FlowControlError, "INITIAL_WINDOW_SIZE overflows a stream window")
+                        self._fail(
+                            FlowControlError, "INITIAL_WINDOW_SIZE overflows a stream window"
+                        )
             elif setting == SettingCodes.HEADER_TABLE_SIZE:
                 # In order, so [0, 4096] yields two size updates (L3, RFC 7541 4.2).
                 size = min(value, self.config.max_encoder_table_size)
@@ -1234,7 +1249,9 @@ class Engine:
             local[setting] = value
         events.append(SettingsAcknowledged(dict(changes)))
 
-    def _recv_ping(self, flags: int, stream_id: int, body: memoryview, events: list[Event]) -> None:
+    def _recv_ping(
+        self, flags: int, stream_id: int, body: memoryview, events: list[Event]
+    ) -> None:
         if stream_id != 0:
             self._fail(ProtocolError, "PING on a stream")
         if len(body) != 8:
@@ -1248,7 +1265,9 @@ class Engine:
         self._queue_control(fr.ping(data, ack=True))
         events.append(PingReceived(data))
 
-    def _recv_goaway(self, flags: int, stream_id: int, body: memoryview, events: list[Event]) -> None:
+    def _recv_goaway(
+        self, flags: int, stream_id: int, body: memoryview, events: list[Event]
+    ) -> None:
         if stream_id != 0:
             self._fail(ProtocolError, "GOAWAY on a stream")
         if len(body) < 8:
@@ -1298,22 +1317,19 @@ class Engine:
         events.append(WindowUpdated(stream_id, increment))
 
 
+# Allowed values of the settings with limits (RFC 9113 6.5.2, RFC 8441 3).
+_SETTING_BOUNDS = {
+    SettingCodes.ENABLE_PUSH: (0, 1),
+    SettingCodes.INITIAL_WINDOW_SIZE: (0, MAX_WINDOW),
+    SettingCodes.MAX_FRAME_SIZE: (MIN_FRAME_SIZE, MAX_FRAME_SIZE),
+    SettingCodes.ENABLE_CONNECT_PROTOCOL: (0, 1),
+}
+
+
 def _check_setting(setting: int, value: int, *, local: bool, client_side: bool) -> None:
     """Raise LocalProtocolError for a value RFC 9113 6.5.2 forbids."""
-    if setting == SettingCodes.ENABLE_PUSH:
-        if value not in (0, 1):
-            raise LocalProtocolError(f"ENABLE_PUSH must be 0 or 1, got {value}")
-        if value == 1 and (client_side != local):
-            raise LocalProtocolError("a server cannot enable push")
-    elif setting == SettingCodes.INITIAL_WINDOW_SIZE:
-        if value > MAX_WINDOW:
-            raise LocalProtocolError(f"INITIAL_WINDOW_SIZE {value} above 2**31-1")
-    elif setting == SettingCodes.MAX_FRAME_SIZE:
-        if not MIN_FRAME_SIZE <= value <= MAX_FRAME_SIZE:
-            raise LocalProtocolError(f"MAX_FRAME_SIZE {value} outside 2**14..2**24-1")
-    elif setting == SettingCodes.ENABLE_CONNECT_PROTOCOL:
-        if value not in (0, 1):
-            raise LocalProtocolError(f"ENABLE_CONNECT_PROTOCOL must be 0 or 1, got {value}")
-    if local and not 0 <= value <= 2**32 - 1:
-        raise LocalProtocolError(f"setting value {value} out of range")
-
+    low, high = _SETTING_BOUNDS.get(setting, (0, 2**32 - 1))
+    if not low <= value <= high:
+        raise LocalProtocolError(f"setting 0x{setting:x} = {value} outside {low}..{high}")
+    if setting == SettingCodes.ENABLE_PUSH and value == 1 and client_side != local:
+        raise LocalProtocolError("a server cannot enable push")

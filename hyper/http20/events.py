@@ -26,7 +26,8 @@ class Event:
             getattr(self, n) == getattr(other, n) for n in self.__slots__
         )
 
-    __hash__ = None
+    # Value equality with mutable fields (headers): unhashable, like a list.
+    __hash__ = None  # type: ignore[assignment]
 
 
 class RequestReceived(Event):

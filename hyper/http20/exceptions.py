@@ -28,7 +28,7 @@ class HTTP20Error(HyperError):
     """The base class for all of hyper's HTTP/2-related exceptions."""
 
 
-class ConnectionError(HTTP20Error, builtins.ConnectionError):  # noqa: A001
+class ConnectionError(HTTP20Error, builtins.ConnectionError):
     """The HTTP/2 connection ended; ``error_code`` says why (when known)."""
 
     error_code: int = ErrorCodes.NO_ERROR
