@@ -34,19 +34,24 @@ There is no background thread. The invariants:
 
 from __future__ import annotations
 
-import copy
-import select
 import socket
 import ssl
-import sys
 import threading
 from collections import deque
 from collections.abc import Callable
 from time import monotonic
-from typing import Any, Union
+from typing import Any, Union, cast
 
-from hyper.common.exceptions import ConnectionResetError as _ResetError
 from hyper.common.exceptions import TimeoutError as HyperTimeoutError
+from hyper.http20._sockio import (
+    GATHER_TIMEOUT,
+    HAVE_FIONREAD,
+    ConnectionLostError,
+    InputPoller,
+    clone_error,
+    gather_tls_records,
+    write_all,
+)
 from hyper.http20._streambuf import StreamBuffer
 from hyper.http20.engine import Engine
 from hyper.http20.errors import ErrorCodes, error_name
@@ -84,52 +89,15 @@ _IDLE_TIMEOUT = 3600.0
 _TIMEOUT_SLACK = 0.01
 # How long closing waits for a busy writer before giving up on sending GOAWAY.
 _CLOSE_TIMEOUT = 1.0
-# The most a TLS record carries: 16 KiB of plaintext plus its overhead.
-_TLS_RECORD_MAX = 16384 + 256
-# The socket timeout while gathering complete TLS records (see _gather_records),
-# and for a read step taking in what arrived while the connection was idle:
-# the data is there, only an incomplete TLS record could make it wait.
-_GATHER_TIMEOUT = 0.001
-_POLL_TIMEOUT = _GATHER_TIMEOUT
+# The timeout of a read step taking in what arrived while the connection was
+# idle: the data is there; only an incomplete TLS record could make it wait.
+_POLL_TIMEOUT = GATHER_TIMEOUT
 # The opaque data of PINGs sent only to make a blocked reader wake up.
 _WAKE_PING = b"hyper\x00wk"
 _LAST_STREAM_ID = 2**31 - 1
 # ``_await``'s default: the session's read timeout.
 _READ_TIMEOUT = -1.0
 _STATE_CLOSED = "CLOSED"
-
-
-try:
-    import fcntl
-    import termios
-
-    _HAVE_FIONREAD = True
-except ImportError:  # Windows: one TLS record per read step
-    _HAVE_FIONREAD = False
-
-
-def _fionread(fd: int) -> int:
-    """Bytes waiting in the kernel's receive buffer of ``fd``."""
-    return int.from_bytes(fcntl.ioctl(fd, termios.FIONREAD, b"\0\0\0\0"), sys.byteorder)
-
-
-class ConnectionLostError(ConnectionTerminatedError, _ResetError):
-    """
-    The socket closed or failed under a live connection. Both an HTTP/2
-    :class:`ConnectionTerminatedError` and a ``ConnectionResetError`` (hyper's
-    and the builtin), so either ``except`` catches it.
-    """
-
-
-def clone_error(error: BaseException) -> BaseException:
-    """A fresh copy of a shared failure, caused by it, for one more waiter."""
-    try:
-        clone = copy.copy(error)
-    except Exception:
-        return error
-    if clone is not error:
-        clone.__cause__ = error
-    return clone
 
 
 class Session:
@@ -163,11 +131,8 @@ class Session:
         self._buf = bytearray(_READ_SIZE)
         self._view = memoryview(self._buf)
         self._resting = read_timeout if read_timeout else _IDLE_TIMEOUT
-        self._gather = _HAVE_FIONREAD and isinstance(sock, ssl.SSLSocket)
-        self._poller: Any = None
-        if hasattr(select, "poll"):  # not on Windows; select() fails past fd 1023
-            self._poller = select.poll()
-            self._poller.register(sock.fileno(), select.POLLIN)
+        self._gather = HAVE_FIONREAD and isinstance(sock, ssl.SSLSocket)
+        self._poller = InputPoller(sock)
         # Threads waiting in open_stream for a free slot.
         self._slot_waiters = 0
         sock.settimeout(self._resting)
@@ -277,7 +242,7 @@ class Session:
         with self.cond:
             if self._abandoned:
                 self._reap()
-            if not self._reading and self.error is None and self._input_pending():
+            if not self._reading and self.error is None and self._poller.has_input():
                 # Whatever the server sent while we were idle (a GOAWAY, or
                 # EOF after an idle timeout) is taken in first, so a dead
                 # connection is replaced before a request is lost on it.
@@ -483,9 +448,6 @@ class Session:
         self._after()
         return fresh, more
 
-    def trailers(self, stream: StreamBuffer) -> list[tuple[bytes, bytes]] | None:
-        return stream.trailers
-
     def release(self, stream: StreamBuffer) -> None:
         """
         The application is done with the stream: forget its buffer and, if
@@ -582,7 +544,8 @@ class Session:
                 else:
                     count = sock.recv_into(self._buf)
                 if count > 0 and self._gather:
-                    count = self._gather_records(count)
+                    tls_sock = cast(ssl.SSLSocket, sock)  # _gather says so
+                    count = gather_tls_records(tls_sock, self._view, count, self._resting)
             except socket.timeout:
                 count = -1
             except OSError as exc:  # reset, TLS failure, closed under us
@@ -608,18 +571,6 @@ class Session:
             finally:
                 cond.acquire()
 
-    def _input_pending(self) -> bool:
-        """Whether the socket has input (or EOF) waiting: one poll, no wait."""
-        sock = self.sock
-        if isinstance(sock, ssl.SSLSocket) and sock.pending():
-            return True
-        try:
-            if self._poller is not None:
-                return bool(self._poller.poll(0))
-            return bool(select.select([sock], [], [], 0)[0])
-        except (OSError, ValueError):
-            return True  # let a read step meet and report the failure
-
     def _slot_freed(self) -> None:
         """
         A local action (our END_STREAM, our RST_STREAM) freed a stream slot.
@@ -630,46 +581,6 @@ class Session:
         self.cond.notify_all()
         if self._slot_waiters and self._reading and self.error is None:
             self.engine.ping(_WAKE_PING)
-
-    def _gather_records(self, count: int) -> int:
-        """
-        A TLS socket returns one record (at most 16 KiB) per recv. Take the
-        records that are already complete in the kernel's buffer too, so one
-        read step (one engine call, one wake-up) handles up to the whole
-        buffer: on a 256 MiB download this halved the Python work per byte.
-        A record is taken only when all of it is there (its 5-byte header,
-        peeked on the raw socket, gives its length). A record OpenSSL handles
-        itself (a TLS 1.3 session ticket) makes it read on into the next one,
-        which may be incomplete: the short timeout bounds that wait.
-        """
-        sock = self.sock
-        view = self._view
-        size = len(view)
-        fd = sock.fileno()
-        peek = socket.socket.recv
-        try:
-            if _fionread(fd) < 5:
-                return count  # the common case for small responses: one syscall
-        except OSError:
-            return count
-        sock.settimeout(_GATHER_TIMEOUT)
-        try:
-            while size - count >= _TLS_RECORD_MAX:
-                available = _fionread(fd)
-                if available < 5:
-                    break
-                header = peek(sock, 5, socket.MSG_PEEK)
-                if len(header) < 5 or available < 5 + (header[3] << 8 | header[4]):
-                    break
-                got = sock.recv_into(view[count:])
-                if got <= 0:
-                    break
-                count += got
-        except OSError:
-            pass  # a timeout, or a failure the next read step meets and reports
-        finally:
-            sock.settimeout(self._resting)
-        return count
 
     def _receive(self, count: int) -> None:
         try:
@@ -796,7 +707,7 @@ class Session:
                         while queue:
                             parts.append(queue.popleft())
                         data = b"".join(parts)
-                    failure = self._write(data)
+                    failure = write_all(self.sock, data, self.read_timeout)
             except BaseException as exc:
                 # Interrupted (KeyboardInterrupt, say), perhaps mid-frame: the
                 # byte stream can no longer be trusted, so the connection ends.
@@ -811,35 +722,6 @@ class Session:
                     self._lost(failure)
                 self._teardown()
                 return
-
-    def _write(self, data: bytes) -> BaseException | None:
-        """Write all of ``data``; return the failure instead of raising it."""
-        sock = self.sock
-        total = len(data)
-        sent = 0
-        view: memoryview | None = None
-        stalled_since: float | None = None
-        while sent < total:
-            try:
-                sent += sock.send(data if view is None else view[sent:])
-            except socket.timeout:
-                # No byte went out within the socket's current timeout. Only
-                # a stall of a whole read timeout fails the connection.
-                if self.read_timeout is not None:
-                    now = monotonic()
-                    if stalled_since is None:
-                        stalled_since = now
-                    elif now - stalled_since >= self.read_timeout:
-                        return HyperTimeoutError(
-                            f"the server accepted no data for {self.read_timeout} s"
-                        )
-                continue
-            except OSError as exc:
-                return exc
-            stalled_since = None
-            if view is None and sent < total:
-                view = memoryview(data)
-        return None
 
     # ------------------------------------------------------------------
     # Failure and teardown
@@ -909,7 +791,7 @@ class Session:
             if got:
                 queue = self._outq
                 if queue and not self._sock_closed:
-                    self._write(b"".join(queue))
+                    write_all(self.sock, b"".join(queue), self.read_timeout)
                 queue.clear()
             try:
                 # Wakes a reader blocked in recv and a writer blocked in send.
