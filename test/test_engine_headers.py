@@ -710,14 +710,8 @@ class TestOutboundHeaders:
         fields = decode_sent(parse_frames(client.data_to_send()))
         assert [type(f) for f in fields[-2:]] == [NeverIndexedHeaderTuple] * 2
 
-    @pytest.mark.xfail(
-        strict=True,
-        reason="H8 / RFC 7541 6.2.3: prepare_outbound (hyper/http20/_headers.py) rebuilds "
-        "every field as a plain tuple, so a NeverIndexedHeaderTuple the caller forwards "
-        "(e.g. a proxy re-sending a received field) is sent indexable",
-    )
     def test_never_indexed_field_from_the_caller_stays_never_indexed(self) -> None:
-        client = make_client()
+        """H8 / RFC 7541 6.2.3: a forwarded never-indexed field is re-sent as such."""
         client = make_client()
         field = NeverIndexedHeaderTuple(b"x-secret", b"forwarded")
         client.send_headers(7, [*CLIENT_REQUEST, field], end_stream=True)

@@ -37,6 +37,7 @@ from hyper.http20.exceptions import (
     FrameSizeError,
     HeaderListTooLargeError,
     ProtocolError,
+    SettingsTimeoutError,
 )
 
 HTS = SettingCodes.HEADER_TABLE_SIZE
@@ -614,18 +615,35 @@ class TestLocalSettingsTakeEffectOnAck:
 
 
 class TestSettingsTimeout:
-    @pytest.mark.xfail(
-        strict=True,
-        reason="S12: the engine has no timer API (no settings_timeout config, no "
-        "check_timeouts(now)); an unACKed SETTINGS is never escalated to SETTINGS_TIMEOUT",
-    )
     def test_unacked_settings_times_out_with_settings_timeout(self) -> None:
+        """S12: SETTINGS unacknowledged past the timeout -> GOAWAY(SETTINGS_TIMEOUT)."""
         now = [0.0]
-        config = EngineConfig(client_side=False, clock=lambda: now[0], settings_timeout=10.0)  # type: ignore[call-arg]
+        config = EngineConfig(client_side=False, clock=lambda: now[0], settings_timeout=10.0)
         server = Engine(config)
         server.initiate_connection()
         server.data_to_send()
+        now[0] = 9.5
+        server.check_timeouts()  # not yet overdue: nothing happens
+        assert server.data_to_send() == b""
         now[0] = 11.0
-        server.check_timeouts()  # type: ignore[attr-defined]
+        with pytest.raises(SettingsTimeoutError) as info:
+            server.check_timeouts()
+        assert info.value.error_code == ErrorCodes.SETTINGS_TIMEOUT
         [goaway] = parse_frames(server.data_to_send())
         assert goaway.error_code == ErrorCodes.SETTINGS_TIMEOUT
+
+    def test_acknowledged_settings_never_time_out(self, factory: FrameFactory) -> None:
+        now = [0.0]
+        server = Engine(EngineConfig(client_side=False, clock=lambda: now[0]))
+        server.initiate_connection()
+        server.data_to_send()
+        server.receive_data(factory.preface() + factory.settings() + factory.settings(ack=True))
+        now[0] = 1000.0
+        server.check_timeouts()
+        assert server.error is None
+
+    def test_without_a_clock_there_is_no_timeout(self) -> None:
+        server = Engine(EngineConfig(client_side=False))
+        server.initiate_connection()
+        server.check_timeouts()
+        assert server.error is None

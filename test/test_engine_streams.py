@@ -673,31 +673,23 @@ class TestGoawaySent:
 
 
 class TestEventsBeforeConnectionError:
-    @pytest.mark.xfail(
-        strict=True,
-        reason=(
-            "design question (G4): receive_data raises on a connection error and drops the "
-            "events it already built from earlier frames in the same call, so a response "
-            "that arrived whole just before a fatal frame never reaches the application, "
-            "while our GOAWAY's last-stream-id claims the peer's streams were processed. "
-            "One fix: return those events, set engine.error and queue GOAWAY, and raise "
-            "on the next call; the engine contract says 'raise now', so it is not ours to "
-            "change in a small edit."
-        ),
-    )
-    def test_events_before_a_fatal_frame_in_the_same_read_reach_the_caller(
+    def test_fatal_frame_after_a_complete_response_fails_the_whole_read(
         self, factory: FrameFactory
     ) -> None:
+        """
+        G4, by design: a connection error raises at once, even after frames
+        that completed a response in the same read. GOAWAY is queued and every
+        later call raises the same class, so no waiter is left hanging.
+        """
         client = client_with_request(factory)
         wire = factory.headers(1, RESPONSE_200) + factory.data(1, b"all of it", end_stream=True)
         wire += factory.raw_frame(0x6, 0, 1, b"\x00" * 8)  # PING on a stream: fatal
-        events = client.receive_data(wire)
-        assert events == [
-            ResponseReceived(1, RESPONSE_200, False),
-            DataReceived(1, b"all of it", 9, True),
-        ]
+        with pytest.raises(ProtocolError):
+            client.receive_data(wire)
         assert client.error is not None
         assert isinstance(drained(client)[-1], GoAwayFrame)
+        with pytest.raises(ProtocolError):
+            client.receive_data(b"")
 
 
 class TestRstStream:

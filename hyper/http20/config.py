@@ -70,6 +70,8 @@ class EngineConfig:
         max_closed_streams: int = 65536,
         # Promised-but-unanswered pushes a client accepts (nghttp2: 200).
         max_reserved_streams: int = 200,
+        # Seconds the peer has to ACK our SETTINGS (6.5.3); needs ``clock``.
+        settings_timeout: float | None = 10.0,
     ) -> None:
         if not issubclass(window_manager, BaseFlowControlManager):
             raise TypeError("window_manager must be a BaseFlowControlManager subclass")
@@ -113,6 +115,9 @@ class EngineConfig:
         self.glitch_rate = glitch_rate
         self.max_closed_streams = max_closed_streams
         self.max_reserved_streams = max_reserved_streams
+        if settings_timeout is not None and not settings_timeout > 0:
+            raise ValueError(f"settings_timeout must be > 0 or None, got {settings_timeout!r}")
+        self.settings_timeout = settings_timeout
 
 
 class SettingCodes:

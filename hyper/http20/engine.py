@@ -103,6 +103,7 @@ from hyper.http20.exceptions import (
     LocalProtocolError,
     NoAvailableStreamIDError,
     ProtocolError,
+    SettingsTimeoutError,
     StreamStateError,
     TooManyStreamsError,
 )
@@ -170,6 +171,7 @@ class Engine:
         self.local_settings: dict[int, int] = dict(DEFAULT_SETTINGS)
         self.remote_settings: dict[int, int] = dict(DEFAULT_SETTINGS)
         self._pending_settings: deque[dict[int, int]] = deque()
+        self._settings_sent_at: deque[float] = deque()
 
         self._encoder = Encoder()
         self._decoder = Decoder(max_header_list_size=config.max_header_list_size)
@@ -332,7 +334,7 @@ class Engine:
             self._out.append(PREFACE)
         changes = {k: v for k, v in wanted.items() if self.local_settings[k] != v}
         self._out.append(fr.settings(changes))
-        self._pending_settings.append(changes)
+        self._expect_settings_ack(changes)
         increment = cfg.connection_window_size - self._recv_window
         if increment > 0:
             self._out.append(fr.window_update(0, increment))
@@ -343,7 +345,28 @@ class Engine:
         for setting, value in changes.items():
             _check_setting(setting, value, local=True, client_side=self.client_side)
         self._out.append(fr.settings(dict(changes)))
-        self._pending_settings.append(dict(changes))
+        self._expect_settings_ack(dict(changes))
+
+    def _expect_settings_ack(self, changes: dict[int, int]) -> None:
+        self._pending_settings.append(changes)
+        clock = self.config.clock
+        self._settings_sent_at.append(clock() if clock is not None else 0.0)
+
+    def check_timeouts(self) -> None:
+        """
+        End the connection if the peer is overdue: our SETTINGS not
+        acknowledged within ``config.settings_timeout`` seconds (RFC 9113
+        6.5.3, SETTINGS_TIMEOUT). Needs ``config.clock``; front-ends call this
+        while they wait.
+
+        :raises SettingsTimeoutError: after queueing GOAWAY(SETTINGS_TIMEOUT).
+        """
+        clock = self.config.clock
+        limit = self.config.settings_timeout
+        if clock is None or limit is None or not self._settings_sent_at or self._error:
+            return
+        if clock() - self._settings_sent_at[0] > limit:
+            self._fail(SettingsTimeoutError, f"SETTINGS not acknowledged within {limit} s")
 
     def ping(self, opaque_data: bytes) -> None:
         """Queue a PING carrying 8 bytes; the answer is a ``PingAcknowledged``."""
@@ -546,7 +569,11 @@ class Engine:
 
     def _check_usable(self) -> None:
         if self._error is not None:
-            raise ConnectionError(f"connection failed: {self._error}", self._error.error_code)
+            self._raise_failed(self._error)
+
+    @staticmethod
+    def _raise_failed(error: ConnectionError) -> NoReturn:
+        raise type(error)(f"connection failed earlier: {error}", error.error_code) from error
 
     def _get_stream(self, stream_id: int) -> Stream:
         stream = self._streams.get(stream_id)
@@ -584,10 +611,17 @@ class Engine:
         key = tuple(headers)
         cache = self._encode_cache
         block = cache.get(key)
-        if block is not None:
+        # Tuples compare equal whatever their class, so a never-indexed field
+        # could match a cached indexed block: those always go through hpack.
+        if block is not None and NeverIndexedHeaderTuple not in map(type, key):
             return block
         sensitive = _headers.sensitive
-        fields = [NeverIndexedHeaderTuple(n, v) if sensitive(n, v) else (n, v) for n, v in headers]
+        fields = [
+            # RFC 7541 6.2.3: a field that came never-indexed stays so.
+            f if type(f) is NeverIndexedHeaderTuple or not sensitive(f[0], f[1])
+            else NeverIndexedHeaderTuple(f[0], f[1])
+            for f in headers
+        ]  # fmt: skip
         block = self._encoder.encode(fields)
         if block.translate(None, _ONE_BYTE_INDEXED):
             cache.clear()
@@ -710,11 +744,13 @@ class Engine:
         Feed bytes from the peer; return what happened.
 
         :raises ProtocolError: (or a subclass) the peer broke a connection-level
-            rule; GOAWAY is queued in ``data_to_send()``.
-        :raises ConnectionError: the engine already failed earlier.
+            rule; GOAWAY is queued in ``data_to_send()`` and :attr:`error` set.
+            Events from earlier frames of the same call are not returned: the
+            connection is over, and every stream on it fails with this error.
+        :raises ConnectionError: the engine failed earlier (same class and code).
         """
         if self._error is not None:
-            raise ConnectionError(f"connection failed: {self._error}", self._error.error_code)
+            self._raise_failed(self._error)
         if self._inbuf:
             self._inbuf += data
             view = memoryview(self._inbuf)
@@ -1170,6 +1206,7 @@ class Engine:
             if len(body):
                 self._fail(FrameSizeError, "SETTINGS ACK with a payload")
             if self._pending_settings:
+                self._settings_sent_at.popleft()
                 self._apply_local_settings(self._pending_settings.popleft(), events)
             return
         if len(body) % 6:

@@ -66,6 +66,12 @@ class StreamClosedError(ProtocolError):
     error_code = ErrorCodes.STREAM_CLOSED
 
 
+class SettingsTimeoutError(ProtocolError):
+    """The peer did not acknowledge our SETTINGS in time (RFC 9113 6.5.3)."""
+
+    error_code = ErrorCodes.SETTINGS_TIMEOUT
+
+
 class HPACKDecodingError(ProtocolError):
     """A header block could not be decoded; the HPACK state is lost."""
 
