@@ -664,6 +664,32 @@ class TestConnectionErrors:
         assert first.closed
         assert list(peer.conns[1].requests) == [3]  # ids keep rising
 
+    def test_close_wakes_a_thread_blocked_on_a_response(self) -> None:
+        def script(conn: PeerConnection) -> None:
+            conn.handshake()
+            conn.expect_complete_request()  # never answered
+            conn.read_until_closed()
+
+        with client(script) as (conn, peer):
+            stream_id = conn.request("GET", "/")
+            session = conn._session
+            assert session is not None
+            reading = threading.Event()
+            read_step = session._read_step
+
+            def signalling_read_step(timeout: float | None) -> None:
+                reading.set()
+                read_step(timeout)
+
+            session._read_step = signalling_read_step  # type: ignore[method-assign]
+            with ThreadPoolExecutor(1) as pool:
+                waiting = pool.submit(conn.getresponse, stream_id)
+                assert reading.wait(TIMEOUT)
+                conn.close()
+                with pytest.raises(h2_exc.ConnectionError, match="closed by the client"):
+                    waiting.result(TIMEOUT)
+        assert [g.error_code for g in peer.conns[0].goaway_frames()] == [ErrorCodes.NO_ERROR]
+
     def test_ping_returns_round_trip_time(self) -> None:
         with client(serving(echo)) as (conn, peer):
             rtt = conn.ping(b"abcdefgh")
