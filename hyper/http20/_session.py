@@ -815,6 +815,10 @@ class Session:
         if not self._sock_closed:
             self._sock_closed = True
             self.sock.close()
+            # A retired session may linger until its streams are read: it
+            # needs its receive buffer no more.
+            self._buf = bytearray()
+            self._view = memoryview(self._buf)
 
     # ------------------------------------------------------------------
     # Releasing streams (called with ``cond`` held)
