@@ -38,6 +38,8 @@ def h2o(
 
 @pytest.fixture
 def connection_class():
+    # Imported per test, not at module level: TestFixture (curl) keeps testing the server
+    # fixture even when the client cannot be imported.
     from hyper.http20.connection import HTTP20Connection
 
     return HTTP20Connection
