@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+from hyper.http20.exceptions import LocalProtocolError
 from hyper.http20.window import BaseFlowControlManager, FlowControlManager
 
 MAX_WINDOW = 2**31 - 1
@@ -142,3 +143,21 @@ DEFAULT_SETTINGS: dict[int, int] = {
     SettingCodes.MAX_HEADER_LIST_SIZE: 2**32 - 1,
     SettingCodes.ENABLE_CONNECT_PROTOCOL: 0,
 }
+
+
+# Allowed values of the settings with limits (RFC 9113 6.5.2, RFC 8441 3).
+_SETTING_BOUNDS = {
+    SettingCodes.ENABLE_PUSH: (0, 1),
+    SettingCodes.INITIAL_WINDOW_SIZE: (0, MAX_WINDOW),
+    SettingCodes.MAX_FRAME_SIZE: (MIN_FRAME_SIZE, MAX_FRAME_SIZE),
+    SettingCodes.ENABLE_CONNECT_PROTOCOL: (0, 1),
+}
+
+
+def check_setting(setting: int, value: int, *, local: bool, client_side: bool) -> None:
+    """Raise LocalProtocolError for a value RFC 9113 6.5.2 forbids."""
+    low, high = _SETTING_BOUNDS.get(setting, (0, 2**32 - 1))
+    if not low <= value <= high:
+        raise LocalProtocolError(f"setting 0x{setting:x} = {value} outside {low}..{high}")
+    if setting == SettingCodes.ENABLE_PUSH and value == 1 and client_side != local:
+        raise LocalProtocolError("a server cannot enable push")
