@@ -25,6 +25,8 @@ Invariants:
 
 from __future__ import annotations
 
+import base64
+
 from hpack import NeverIndexedHeaderTuple
 
 from hyper.http20 import _frames as fr
@@ -42,6 +44,8 @@ from hyper.http20._stream import (
     IDLE,
     NEXT_STATE,
     OPEN,
+    RECV_END_STREAM,
+    RECV_HEADERS,
     RESERVED_LOCAL,
     SEND_END_STREAM,
     SEND_HEADERS,
@@ -58,6 +62,7 @@ from hyper.http20.exceptions import (
     ConnectionError,
     LocalProtocolError,
     NoAvailableStreamIDError,
+    ProtocolError,
     SettingsTimeoutError,
     StreamStateError,
     TooManyStreamsError,
@@ -176,6 +181,59 @@ class Engine(Receiver):
 
     def initiate_connection(self) -> None:
         """Queue the preface (client) and our SETTINGS and window increase."""
+        changes = self._initial_settings()
+        if self.client_side:
+            self._out.append(PREFACE)
+        self._out.append(fr.settings(changes))
+        self._expect_settings_ack(changes)
+        self._open_connection_window()
+
+    def initiate_upgrade_connection(self, settings_header: bytes | None = None) -> bytes:
+        """
+        Start HTTP/2 over an HTTP/1.1 ``Upgrade: h2c`` exchange (RFC 7540
+        3.2; RFC 9113 deprecates it, but servers such as h2o still offer it).
+
+        Client: call before sending the upgrade request, put the returned
+        value in its ``HTTP2-Settings`` header, and send ``data_to_send()``
+        once the server answered 101. The request becomes stream 1,
+        half-closed (local); its response arrives as on any stream.
+
+        Server: pass the client's ``HTTP2-Settings`` header value; it is
+        applied as the client's first SETTINGS (the 101 acknowledges it) and
+        stream 1 opens half-closed (remote). Returns ``b''``.
+
+        :raises ProtocolError: (server) the header is not valid SETTINGS.
+        """
+        if self.client_side:
+            changes = self._initial_settings()
+            payload = fr.settings(changes)[9:]
+            self.initiate_connection()
+            stream = self._new_local_stream(1)
+            stream.headers_sent = True
+            self._set_state(stream, NEXT_STATE[IDLE * 16 + SEND_HEADERS])
+            self._set_state(stream, NEXT_STATE[stream.state * 16 + SEND_END_STREAM])
+            return base64.urlsafe_b64encode(payload).rstrip(b"=")
+        if settings_header is None:
+            raise LocalProtocolError("a server needs the client's HTTP2-Settings header")
+        try:
+            padded = settings_header + b"=" * (-len(settings_header) % 4)
+            payload = base64.b64decode(padded, altchars=b"-_", validate=True)
+        except (ValueError, TypeError):
+            self._fail(ProtocolError, "HTTP2-Settings is not base64url")
+        self._recv_settings(0, 0, memoryview(payload), [])
+        self._out.clear()  # the 101 response is the acknowledgement
+        self._control_queued = 0
+        self.initiate_connection()
+        stream = Stream(1, self.remote_settings[SettingCodes.INITIAL_WINDOW_SIZE],
+                        self.local_settings[SettingCodes.INITIAL_WINDOW_SIZE])  # fmt: skip
+        self._streams[1] = stream
+        self._highest_remote_id = 1
+        stream.headers_done = True
+        self._set_state(stream, NEXT_STATE[IDLE * 16 + RECV_HEADERS])
+        self._set_state(stream, NEXT_STATE[stream.state * 16 + RECV_END_STREAM])
+        return b""
+
+    def _initial_settings(self) -> dict[int, int]:
         cfg = self.config
         wanted = {
             SettingCodes.HEADER_TABLE_SIZE: cfg.header_table_size,
@@ -187,11 +245,10 @@ class Engine(Receiver):
         if self.client_side:
             # A server MUST NOT send ENABLE_PUSH=1; ours just leaves it out.
             wanted[SettingCodes.ENABLE_PUSH] = 1 if cfg.enable_push else 0
-            self._out.append(PREFACE)
-        changes = {k: v for k, v in wanted.items() if self.local_settings[k] != v}
-        self._out.append(fr.settings(changes))
-        self._expect_settings_ack(changes)
-        increment = cfg.connection_window_size - self._recv_window
+        return {k: v for k, v in wanted.items() if self.local_settings[k] != v}
+
+    def _open_connection_window(self) -> None:
+        increment = self.config.connection_window_size - self._recv_window
         if increment > 0:
             self._out.append(fr.window_update(0, increment))
             self._recv_window += increment
