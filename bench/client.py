@@ -2,7 +2,7 @@
 
 Usage::
 
-    python bench/client.py                  # all scenarios, 5 rounds, about 3 minutes
+    python bench/client.py                  # all scenarios, 5 rounds, about a minute
     python bench/client.py --quick          # small counts, one round: a smoke run
     python bench/client.py --scenario b --scenario c --rounds 3
 
