@@ -128,8 +128,9 @@ class HTTP20Response:
             return carry[:amt]
         if decoder is None:
             chunks = self._next_raw(amt)
-            if not chunks:
+            if self._body_done:
                 self._finish()
+            if not chunks:
                 return b""
             return chunks[0] if len(chunks) == 1 else b"".join(chunks)
         return self._read_decoded(decoder, amt)
@@ -196,8 +197,11 @@ class HTTP20Response:
     def _next_raw(self, limit: int | None) -> list[bytes]:
         if self._body_done:
             return []
-        chunks = self._session.read(self._stream, limit)
-        if not chunks:
+        stream = self._stream
+        chunks = self._session.read(stream, limit)
+        # Drained (END_STREAM seen, nothing left) is final: no need to ask
+        # the session again just to hear "the end".
+        if not chunks or (stream.ended and not stream.chunks):
             self._body_done = True
         return chunks
 
@@ -409,4 +413,3 @@ class HTTP20Push:
 
     def __repr__(self) -> str:
         return f"<HTTP20Push {self.method!r} {self.path!r} stream {self.stream_id}>"
-
