@@ -16,20 +16,22 @@ Shared by the HTTP/1.1 and HTTP/2 front-ends: it knows nothing about either.
 
 from __future__ import annotations
 
+import base64
 import contextlib
 import socket
 import ssl
 import time
 from collections.abc import Iterable, Iterator, Mapping
 from typing import NamedTuple, Union
+from urllib.parse import unquote
 
 from hyper.common.exceptions import ConnectionError as HyperConnectionError
 from hyper.common.exceptions import HyperError, ProxyError
 from hyper.common.exceptions import TimeoutError as HyperTimeoutError
 from hyper.common.headers import HTTPHeaderMap
-from hyper.common.util import to_bytestring
+from hyper.common.util import to_bytestring, to_host_port_tuple
 
-__all__ = ["ProxyResponse", "open_socket"]
+__all__ = ["ProxyResponse", "open_socket", "split_proxy"]
 
 _Str = Union[str, bytes]
 ProxyHeaders = Union[HTTPHeaderMap, Mapping[_Str, _Str], Iterable[tuple[_Str, _Str]], None]
@@ -37,14 +39,81 @@ ProxyHeaders = Union[HTTPHeaderMap, Mapping[_Str, _Str], Iterable[tuple[_Str, _S
 # A proxy's answer to CONNECT is a status line and a few headers; anything
 # longer is not a proxy we can talk to (and must not grow memory).
 _MAX_PROXY_HEAD = 65536
+# The body of a refused tunnel is an error page (tinyproxy's is about 400
+# bytes, squid's about 4 KiB); more than this is cut off.
+_MAX_PROXY_BODY = 65536
+# The most time spent reading that error page: the error is the refusal, so a
+# proxy that sends a page without ending it must not turn it into a hang.
+_PROXY_BODY_TIMEOUT = 2.0
+# The port of a proxy given without one (the historic hyper default).
+DEFAULT_PROXY_PORT = 8080
 
 
 class ProxyResponse(NamedTuple):
-    """What a proxy answered to CONNECT, carried by :class:`ProxyError`."""
+    """What a proxy answered to CONNECT, carried by :class:`ProxyError`.
+
+    ``body`` is the proxy's error page, up to 64 KiB of it (empty when the
+    answer had none, or was chunked).
+    """
 
     status: int
     reason: str
     headers: HTTPHeaderMap
+    body: bytes = b""
+
+
+def split_proxy(
+    proxy_host: str | None,
+    proxy_port: int | None = None,
+    proxy_headers: ProxyHeaders = None,
+) -> tuple[str | None, int | None, ProxyHeaders]:
+    """
+    Read a ``proxy_host`` that may carry a port and ``user:password@``
+    (percent-encoded as in a URL), and an optional ``http://`` prefix.
+
+    :returns: ``(host, port, headers)``: the port defaults to 8080, and the
+        headers gain ``Proxy-Authorization: Basic ...`` built from the
+        userinfo unless ``proxy_headers`` already has one. ``(None, None,
+        proxy_headers)`` when there is no proxy.
+    :raises ValueError: the host or port is not valid.
+    """
+    if not proxy_host:
+        return None, None, proxy_headers
+    text = proxy_host
+    scheme, sep, rest = text.partition("://")
+    if sep:
+        if scheme.lower() != "http":
+            raise ValueError(f"only http:// proxies are supported, not {proxy_host!r}")
+        text = rest.rstrip("/")
+    userinfo, at, hostport = text.rpartition("@")
+    if not at:
+        hostport = text
+    if proxy_port is None:
+        host, port = to_host_port_tuple(hostport, default_port=DEFAULT_PROXY_PORT)
+    else:
+        host, port = hostport, int(proxy_port)
+        if host.startswith("[") and host.endswith("]"):
+            host = host[1:-1]
+    if at and not _has_header(proxy_headers, b"proxy-authorization"):
+        user, _, password = userinfo.partition(":")
+        credentials = f"{unquote(user)}:{unquote(password)}".encode()
+        auth = b"Basic " + base64.b64encode(credentials)
+        proxy_headers = [*_header_pairs(proxy_headers), (b"Proxy-Authorization", auth)]
+    return host, port, proxy_headers
+
+
+def _header_pairs(headers: ProxyHeaders) -> list[tuple[_Str, _Str]]:
+    if headers is None:
+        return []
+    if isinstance(headers, HTTPHeaderMap):
+        return list(headers.iter_raw())
+    if isinstance(headers, Mapping):
+        return list(headers.items())
+    return list(headers)
+
+
+def _has_header(headers: ProxyHeaders, name: bytes) -> bool:
+    return any(to_bytestring(n).lower() == name for n, _ in _header_pairs(headers))
 
 
 def open_socket(
@@ -75,7 +144,7 @@ def open_socket(
     """
     deadline = None if connect_timeout is None else time.monotonic() + connect_timeout
     if proxy_host:
-        dial_host, dial_port = proxy_host, proxy_port or 8080
+        dial_host, dial_port = proxy_host, proxy_port or DEFAULT_PROXY_PORT
     else:
         dial_host, dial_port = host, port
     where = f"{dial_host}:{dial_port}"
@@ -147,18 +216,11 @@ def _tunnel(sock: socket.socket, host: str, port: int, headers: ProxyHeaders) ->
     authority = f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
     target = authority.encode("ascii")
     lines = [b"CONNECT " + target + b" HTTP/1.1", b"Host: " + target]
-    if headers is not None:
-        if isinstance(headers, HTTPHeaderMap):
-            pairs: Iterable[tuple[_Str, _Str]] = headers.iter_raw()
-        elif isinstance(headers, Mapping):
-            pairs = headers.items()
-        else:
-            pairs = headers
-        for name, value in pairs:
-            field = to_bytestring(name) + b": " + to_bytestring(value)
-            if b"\r" in field or b"\n" in field or b"\x00" in field:
-                raise ValueError(f"invalid proxy header {name!r}")
-            lines.append(field)
+    for name, value in _header_pairs(headers):
+        field = to_bytestring(name) + b": " + to_bytestring(value)
+        if b"\r" in field or b"\n" in field or b"\x00" in field:
+            raise ValueError(f"invalid proxy header {name!r}")
+        lines.append(field)
     sock.sendall(b"\r\n".join(lines) + b"\r\n\r\n")
     head = _read_head(sock)
     status_line, _, rest = head.partition(b"\r\n")
@@ -173,8 +235,43 @@ def _tunnel(sock: socket.socket, host: str, port: int, headers: ProxyHeaders) ->
         if sep:
             fields.append((name.strip(), value.strip()))
     if not 200 <= status < 300:
-        answer = ProxyResponse(status, reason, HTTPHeaderMap._from_raw(fields))
+        header_map = HTTPHeaderMap._from_raw(fields)
+        answer = ProxyResponse(status, reason, header_map, _read_error_body(sock, header_map))
         raise ProxyError(f"the proxy refused the tunnel to {authority}: {status} {reason}", answer)
+
+
+def _read_error_body(sock: socket.socket, headers: HTTPHeaderMap) -> bytes:
+    """
+    Read the error page that came with a refused CONNECT: ``content-length``
+    bytes, or up to EOF when there is no length (proxies close after a
+    refusal). A chunked page is not decoded and left unread. Best effort and
+    bounded in size and time: whatever arrived is returned, never an error.
+    """
+    if b"chunked" in b",".join(headers.get(b"transfer-encoding", [])).lower():
+        return b""
+    lengths = headers.get(b"content-length", [])
+    want = _MAX_PROXY_BODY
+    if lengths:
+        try:
+            want = min(int(lengths[0]), _MAX_PROXY_BODY)
+        except ValueError:
+            return b""
+    body = bytearray()
+    timeout = sock.gettimeout()
+    deadline = time.monotonic() + min(timeout or _PROXY_BODY_TIMEOUT, _PROXY_BODY_TIMEOUT)
+    try:
+        while len(body) < want:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                break
+            sock.settimeout(left)
+            chunk = sock.recv(want - len(body))
+            if not chunk:
+                break
+            body += chunk
+    except OSError:  # a timeout or a reset ends the page where it is
+        pass
+    return bytes(body)
 
 
 def _read_head(sock: socket.socket) -> bytes:
