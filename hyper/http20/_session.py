@@ -163,19 +163,35 @@ class Session:
     # ------------------------------------------------------------------
     # Lifecycle
 
-    def start(self, timeout: float | None) -> None:
+    def start(
+        self, timeout: float | None, *, upgraded: bool = False, received: bytes = b""
+    ) -> None:
         """
         Send the preface and our SETTINGS, then wait for the server's
         SETTINGS, so the first requests already honour its limits
         (MAX_CONCURRENT_STREAMS above all). Tears the socket down on failure.
+
+        :param upgraded: the engine already made an h2c upgrade
+            (``initiate_upgrade_connection``, which queued the preface): stream
+            1 carries the response to the HTTP/1.1 request that asked for it.
+        :param received: bytes read past the ``101`` response; HTTP/2 already.
         """
         try:
             with self.cond:
-                self.engine.initiate_connection()
+                if upgraded:
+                    self.streams[1] = StreamBuffer(1)
+                else:
+                    self.engine.initiate_connection()
                 self._queue_output()
             self._flush(block=True)
             with self.cond:
+                for start in range(0, len(received), _READ_SIZE):
+                    piece = received[start : start + _READ_SIZE]
+                    self._buf[: len(piece)] = piece
+                    if self.error is None:
+                        self._receive(len(piece))
                 self._await(lambda: self._settings_seen, "the server's SETTINGS", timeout)
+            self._after()  # the SETTINGS ACK, when the SETTINGS came in ``received``
         except BaseException:
             self.close()
             raise

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import io
 import os
+import socket
 import stat
 import threading
 import time
@@ -26,7 +27,7 @@ from collections.abc import Iterable, Iterator, Mapping
 from typing import Any, Optional, TypeVar, Union
 from urllib.parse import urlsplit
 
-from hyper.common.connect import ProxyHeaders, open_socket
+from hyper.common.connect import ProxyHeaders, open_socket, split_proxy
 from hyper.common.decoder import accept_encoding
 from hyper.common.exceptions import ConnectionError as HyperConnectionError
 from hyper.common.headers import HTTPHeaderMap
@@ -177,10 +178,11 @@ class HTTP20Connection:
     :param ssl_context: the ``ssl.SSLContext`` to use instead of hyper's
         default (:func:`hyper.tls.init_context`).
     :param proxy_host: an HTTP proxy to tunnel through (CONNECT), optionally
-        with a port (default 8080).
+        with a port (default 8080) and ``user:password@`` (sent as
+        ``Proxy-Authorization: Basic``).
     :param proxy_port: the proxy's port.
     :param proxy_headers: extra headers for the CONNECT request (e.g.
-        ``Proxy-Authorization``).
+        ``Proxy-Authorization``), sent to the proxy only.
     :param force_proto: the protocol to assume instead of what ALPN says.
     :param timeout: seconds, or a ``(connect, read)`` pair. The read timeout
         bounds each waiting call (a ``getresponse``, a ``read``, a wait for
@@ -212,11 +214,9 @@ class HTTP20Connection:
         self.secure = self.port == 443 if secure is None else bool(secure)
         self.ssl_context = ssl_context
         self.force_proto = force_proto
-        if proxy_host and proxy_port is None:
-            proxy_host, proxy_port = to_host_port_tuple(proxy_host, default_port=8080)
-        self.proxy_host = proxy_host or None
-        self.proxy_port = proxy_port if proxy_host else None
-        self.proxy_headers = proxy_headers
+        self.proxy_host, self.proxy_port, self.proxy_headers = split_proxy(
+            proxy_host, proxy_port, proxy_headers
+        )
         self.timeout = timeout
         self._connect_timeout, self._read_timeout = _split_timeout(timeout)
         self._window_manager = window_manager or FlowControlManager
@@ -243,6 +243,8 @@ class HTTP20Connection:
         self._aliases: dict[int, int] = {}
         self._local = threading.local()
         self._last_stream_id: int | None = None
+        # The engine of an h2c upgrade in progress (see _prepare_upgrade).
+        self._upgrade_engine: Engine | None = None
 
     # ------------------------------------------------------------------
     # Connecting
@@ -292,7 +294,10 @@ class HTTP20Connection:
                 f"{self.host}:{self.port} did not agree to HTTP/2 (ALPN chose {proto!r}); "
                 "hyper.HTTPConnection falls back to HTTP/1.1"
             )
-        engine = Engine(
+        return self._start_session(sock, self._new_engine())
+
+    def _new_engine(self) -> Engine:
+        return Engine(
             EngineConfig(
                 client_side=True,
                 window_manager=self._window_manager,
@@ -300,15 +305,68 @@ class HTTP20Connection:
                 enable_push=self._enable_push,
             )
         )
-        first_id = self._next_stream_id
+
+    def _start_session(
+        self, sock: socket.socket, engine: Engine, upgraded: bool = False, received: bytes = b""
+    ) -> Session:
+        first_id = 3 if upgraded else self._next_stream_id
         if first_id > 2**31 - 1 and not self._draining:
             first_id = 1  # every id was used; no older stream can clash
         session = Session(sock, engine, read_timeout=self._read_timeout, first_stream_id=first_id)
         handshake_timeout = self._connect_timeout
         if handshake_timeout is None:
             handshake_timeout = self._read_timeout
-        session.start(handshake_timeout)
+        session.start(handshake_timeout, upgraded=upgraded, received=received)
         return session
+
+    # Hooks for hyper.HTTPConnection, private by convention: nothing else
+    # calls them. HTTPConnection opens the socket (to learn what ALPN chose,
+    # or to try an h2c upgrade over HTTP/1.1) and hands it over here, so no
+    # socket travels inside an exception or into a private attribute.
+
+    def _prepare_upgrade(self) -> bytes:
+        """
+        Begin an h2c upgrade (RFC 7540 3.2) on a connection not yet
+        connected: returns the ``HTTP2-Settings`` value for the HTTP/1.1
+        request carrying ``Upgrade: h2c``. After the server's ``101``, call
+        :meth:`_adopt_socket`; without one, drop this object.
+
+        Concurrency: call before the connection is shared.
+        """
+        if self._session is not None or self._next_stream_id != 1:
+            raise StreamStateError("an h2c upgrade must be the connection's first request")
+        engine = self._new_engine()
+        settings = engine.initiate_upgrade_connection()
+        self._upgrade_engine = engine
+        return settings
+
+    def _adopt_socket(self, sock: socket.socket, received: bytes = b"") -> None:
+        """
+        Speak HTTP/2 on ``sock``, a socket already connected: TLS where ALPN
+        chose ``h2``, plaintext with prior knowledge, or plaintext after a
+        ``101`` answering :meth:`_prepare_upgrade`'s request, whose response
+        then arrives on stream 1 (``received``: what was read past the 101).
+        Sends the preface and waits for the server's SETTINGS; the socket is
+        closed if that fails. Later reconnections open their own sockets.
+
+        :raises ConnectionError: the connection failed during the handshake.
+        :raises TimeoutError: no SETTINGS within the connect timeout.
+
+        Concurrency: call before the connection is shared.
+        """
+        engine, self._upgrade_engine = self._upgrade_engine, None
+        upgraded = engine is not None
+        with self._connect_lock:
+            if self._session is not None:
+                sock.close()
+                raise StreamStateError("this connection already has a socket")
+            session = self._start_session(
+                sock, engine or self._new_engine(), upgraded=upgraded, received=received
+            )
+            self._session = session
+        if upgraded:
+            self._next_stream_id = 3
+            self._remember(1)
 
     def _retire(self, session: Session) -> None:
         """Keep a replaced session until its open streams are done."""
