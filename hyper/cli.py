@@ -1,24 +1,419 @@
-"""The ``hyper`` command line.
+"""The ``hyper`` command line: make one HTTP request, write the body to stdout.
 
-``hyper --version`` and ``hyper demo`` (hyper talking HTTP/2 to itself on
-loopback, see :mod:`hyper.demo`) exist for now; the full client
-(``hyper GET https://...``) comes later.
+``hyper [options] [METHOD] URL [ITEM ...]``, as the historic hyper tool (and
+httpie): ``Header:Value``, ``name==value`` (query) and ``name=value`` (JSON
+body) items, with the curl spellings people expect (``-v``, ``-o``, ``-k``,
+``--data``, ``--fail``) and curl's exit statuses. ``hyper demo`` runs
+:mod:`hyper.demo` instead.
+
+Everything about HTTP (protocol choice, TLS, framing, content decoding) is the
+connection's business; this module only parses arguments, builds one request
+and copies the response out. The body is never decoded as text: the bytes go
+to ``sys.stdout.buffer`` or the ``-o`` file piece by piece as they arrive.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
+import json
+import logging
+import os
+import re
+import socket
+import ssl
 import sys
-from collections.abc import Sequence
+import time
+import traceback
+from collections.abc import Iterator, Sequence
+from typing import IO, Callable, NamedTuple, Protocol, TextIO
+from urllib.parse import urlencode
 
 from hyper import __version__
+from hyper.common.headers import HTTPHeaderMap
+from hyper.common.util import parse_url
+from hyper.http20.connection import HTTP20Connection
+
+EXIT_OK = 0
+EXIT_ERROR = 1  # a bad item, URL or file, or any failure without a code of its own
+EXIT_USAGE = 2  # argparse: unknown option, missing URL
+EXIT_CONNECT = 7  # curl: could not connect, or the connection failed
+EXIT_HTTP = 22  # curl --fail: the server answered 400 or above
+EXIT_TIMEOUT = 28  # curl: operation timed out
+
+_EPILOG = """\
+items:
+  Header:Value    a request header
+  name==value     a query parameter, URL-encoded and added to the URL
+  name=value      a JSON body field (sets content-type: application/json)
+  A backslash escapes ':' or '=' in a name.
+
+URL: the scheme defaults to https and the host to localhost, so
+'hyper /path' is https://localhost/path and 'hyper :8443/x' is
+https://localhost:8443/x. METHOD, written in capitals, defaults to GET, or
+POST when there is a body. 'hyper demo' runs hyper against itself.
+
+exit status:
+  0   success (any HTTP status, unless --fail)
+  1   a bad item, URL or file, or another error
+  2   bad command-line usage
+  7   could not connect, or the connection failed (TLS errors too)
+  22  --fail and the server answered with a status of 400 or more
+  28  timed out
+"""
+
+# A redraw costs a terminal write; ten a second looks live and costs nothing.
+_REDRAW_INTERVAL = 0.1
+# A METHOD is a token written in capitals (GET, POST, PROPFIND, M-SEARCH); a
+# lower-case first word is the URL, so "hyper localhost /x" is never a method.
+_METHOD = re.compile(r"[A-Z][A-Z_-]*\Z")
+_SEPARATORS = ("==", ":", "=")  # "==" before "=" where both start
+
+
+class _CommandError(Exception):
+    """A failure this module reports itself, with the exit status to use."""
+
+    def __init__(self, message: str, status: int = EXIT_ERROR) -> None:
+        super().__init__(message)
+        self.status = status
+
+
+class _Response(Protocol):
+    """What the command reads from a response (HTTP/1.1 and HTTP/2 alike)."""
+
+    @property
+    def status(self) -> int: ...
+    @property
+    def reason(self) -> str: ...
+    @property
+    def headers(self) -> HTTPHeaderMap: ...
+    def read_chunked(self, decode_content: bool = True) -> Iterator[bytes]: ...
+
+
+class _Items(NamedTuple):
+    headers: list[tuple[str, str]]
+    query: list[tuple[str, str]]
+    json: dict[str, str]
+
+
+class _Target(NamedTuple):
+    secure: bool
+    host: str
+    port: int
+    path: str  # the request target: path and query
+
+
+# ---------------------------------------------------------------------------
+# Parsing (pure functions)
+
+
+def _split_item(item: str) -> tuple[str, str, str]:
+    """Split an ITEM at its first unescaped separator: ``(name, separator, value)``."""
+    name: list[str] = []
+    i = 0
+    while i < len(item):
+        if item[i] == "\\" and i + 1 < len(item) and item[i + 1] in ":=\\":
+            name.append(item[i + 1])
+            i += 2
+            continue
+        for sep in _SEPARATORS:
+            if item.startswith(sep, i):
+                return "".join(name), sep, item[i + len(sep) :]
+        name.append(item[i])
+        i += 1
+    raise _CommandError(f"{item!r} is not Header:Value, name==value or name=value")
+
+
+def _parse_items(items: Sequence[str]) -> _Items:
+    """Sort ITEMs into headers, query parameters and JSON fields, in order given.
+
+    :raises _CommandError: an item has no separator or an empty name.
+    """
+    parsed = _Items([], [], {})
+    for item in items:
+        name, sep, value = _split_item(item)
+        if not name:
+            raise _CommandError(f"{item!r} has an empty name")
+        if sep == ":":
+            parsed.headers.append((name.strip(), value.strip()))
+        elif sep == "==":
+            parsed.query.append((name, value))
+        else:
+            parsed.json[name] = value
+    return parsed
+
+
+def _split_words(words: Sequence[str]) -> tuple[str | None, str, list[str]]:
+    """``[METHOD] URL [ITEM ...]`` -> (method or None, url, items)."""
+    if len(words) >= 2 and _METHOD.match(words[0]):
+        return words[0], words[1], list(words[2:])
+    return None, words[0], list(words[1:])
+
+
+def _parse_url(text: str, query: Sequence[tuple[str, str]] = ()) -> _Target:
+    """Complete ``text`` (https, localhost) and add the query parameters.
+
+    :raises _CommandError: not an http(s) URL hyper can use.
+    """
+    if text.startswith(":"):
+        text = "localhost" + text
+    if text.startswith("/"):
+        text = "https://localhost" + text
+    elif "://" not in text:
+        text = "https://" + text
+    try:
+        scheme, host, port, path = parse_url(text)
+    except ValueError as exc:
+        raise _CommandError(str(exc)) from None
+    if query:
+        path += ("&" if "?" in path else "?") + urlencode(query)
+    return _Target(scheme == "https", host, port, path)
+
+
+# ---------------------------------------------------------------------------
+# The request
+
+
+def _ssl_context(args: argparse.Namespace) -> ssl.SSLContext:
+    from hyper.tls import init_context
+
+    context = init_context(cert_path=args.cacert)
+    if args.insecure:
+        context.check_hostname = False
+        context.verify_mode = ssl.CERT_NONE
+    return context
+
+
+def _open_connection(target: _Target, args: argparse.Namespace) -> HTTP20Connection:
+    """A connection to ``target`` as the options ask (nothing is sent yet)."""
+    return HTTP20Connection(
+        target.host,
+        target.port,
+        secure=target.secure,
+        ssl_context=_ssl_context(args) if target.secure else None,
+        force_proto="h2" if args.h2 else None,
+        timeout=args.timeout,
+    )
+
+
+def _open_body(data: str | None, stack: contextlib.ExitStack) -> bytes | IO[bytes] | None:
+    """The ``--data`` body: a file or stdin (streamed, never read whole), or the text."""
+    if data is None:
+        return None
+    if data in ("-", "@-"):
+        return sys.stdin.buffer
+    if data.startswith("@"):
+        try:
+            return stack.enter_context(open(data[1:], "rb"))
+        except OSError as exc:
+            raise _CommandError(f"cannot read {data[1:]!r}: {exc.strerror}") from exc
+    # os.fsencode undoes the surrogateescape decoding of argv: the bytes typed are sent.
+    return os.fsencode(data)
+
+
+def _has_header(headers: Sequence[tuple[str, str]], name: str) -> bool:
+    return any(n.lower() == name for n, _ in headers)
+
+
+# ---------------------------------------------------------------------------
+# Output
+
+
+def _human(size: float) -> str:
+    if size < 1024:
+        return f"{size:.0f} B"
+    for unit in ("KiB", "MiB", "GiB"):
+        size /= 1024
+        if size < 1024:
+            return f"{size:.1f} {unit}"
+    return f"{size / 1024:.1f} TiB"
+
+
+class _Progress:
+    """A one-line download meter, redrawn at most every :data:`_REDRAW_INTERVAL`."""
+
+    def __init__(
+        self, out: TextIO, total: int | None, clock: Callable[[], float] = time.monotonic
+    ) -> None:
+        self.out = out
+        self.total = total
+        self.done = 0
+        self._clock = clock
+        self._start = clock()
+        self._drawn_at: float | None = None
+        self._width = 0
+
+    def update(self, size: int) -> None:
+        self.done += size
+        now = self._clock()
+        if self._drawn_at is None or now - self._drawn_at >= _REDRAW_INTERVAL:
+            self._draw(now)
+
+    def finish(self) -> None:
+        self._draw(self._clock())
+        self.out.write("\n")
+        self.out.flush()
+
+    def line(self, now: float) -> str:
+        text = _human(self.done)
+        if self.total:
+            text += f" / {_human(self.total)}  {100 * self.done // self.total:3d}%"
+        elapsed = now - self._start
+        if elapsed > 0:
+            text += f"  {_human(self.done / elapsed)}/s"
+        return text
+
+    def _draw(self, now: float) -> None:
+        self._drawn_at = now
+        text = self.line(now)
+        # Spaces wipe what is left of a longer earlier line.
+        self.out.write("\r" + text.ljust(self._width))
+        self.out.flush()
+        self._width = len(text)
+
+
+def _body_length(resp: _Response) -> int | None:
+    """Content-length, when it also counts the bytes we write (no content-encoding)."""
+    if resp.headers.get(b"content-encoding"):
+        return None
+    values = resp.headers.get(b"content-length")
+    try:
+        return int(values[0]) if values else None
+    except ValueError:
+        return None
+
+
+def _open_output(path: str) -> IO[bytes]:
+    try:
+        return open(path, "wb")
+    except OSError as exc:
+        raise _CommandError(f"cannot write {path!r}: {exc.strerror}") from exc
+
+
+def _save(resp: _Response, path: str) -> None:
+    progress = _Progress(sys.stderr, _body_length(resp)) if sys.stderr.isatty() else None
+    with _open_output(path) as f:
+        for chunk in resp.read_chunked():
+            f.write(chunk)
+            if progress is not None:
+                progress.update(len(chunk))
+    if progress is not None:
+        progress.finish()
+
+
+def _print_body(resp: _Response) -> None:
+    out = sys.stdout.buffer
+    try:
+        for chunk in resp.read_chunked():
+            out.write(chunk)
+            out.flush()  # a long stream shows up as it arrives
+    except BrokenPipeError:
+        # The reader went away (hyper ... | head): stop quietly, and point stdout at
+        # devnull so the interpreter's final flush does not fail again.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), out.fileno())
+        raise _CommandError("stdout closed before the body was written") from None
+
+
+def _show_request(
+    target: _Target, method: str, headers: Sequence[tuple[str, str]], version: str
+) -> None:
+    lines = [f"* connected to {target.host}:{target.port} ({version})"]
+    lines.append(f"> {method} {target.path} {version}")
+    lines += [f"> {name}: {value}" for name, value in headers]
+    print("\n".join(lines), ">", sep="\n", file=sys.stderr)
+
+
+def _show_response(resp: _Response, version: str) -> None:
+    lines = [f"< {version} {resp.status} {resp.reason}".rstrip()]
+    lines += [f"< {n.decode('latin-1')}: {v.decode('latin-1')}" for n, v in resp.headers]
+    print("\n".join(lines), "<", sep="\n", file=sys.stderr)
+
+
+# ---------------------------------------------------------------------------
+# The command
+
+
+def _words(args: argparse.Namespace) -> list[str]:
+    # argparse fills METHOD whenever there are two words; _split_words decides.
+    first = [] if args.method is None else [args.method]
+    return [*first, args.url, *args.items]
+
+
+def _fetch(args: argparse.Namespace) -> int:
+    method, url, words = _split_words(_words(args))
+    items = _parse_items(words)
+    target = _parse_url(url, items.query)
+    headers = list(items.headers)
+    with contextlib.ExitStack() as stack:
+        body = _open_body(args.data, stack)
+        if items.json:
+            if body is not None:
+                raise _CommandError("JSON items (name=value) and --data cannot be combined")
+            body = json.dumps(items.json).encode("utf-8")
+            if not _has_header(headers, "content-type"):
+                headers.append(("content-type", "application/json"))
+        method = method or ("GET" if body is None else "POST")
+
+        conn = _open_connection(target, args)
+        stack.callback(conn.close)
+        conn.connect()
+        if args.verbose:
+            _show_request(target, method, headers, conn.version.value)
+        conn.request(method, target.path, body=body, headers=HTTPHeaderMap(headers))
+        resp: _Response = conn.getresponse()
+        if args.verbose:
+            _show_response(resp, conn.version.value)
+        if args.fail and resp.status >= 400:
+            raise _CommandError(f"the server answered {resp.status}", EXIT_HTTP)
+        if args.output:
+            _save(resp, args.output)
+        else:
+            _print_body(resp)
+    return EXIT_OK
+
+
+def _exit_status(exc: BaseException) -> int:
+    # socket.timeout is only an alias of TimeoutError from Python 3.10 on.
+    if isinstance(exc, (TimeoutError, socket.timeout)):
+        return EXIT_TIMEOUT
+    if isinstance(exc, ConnectionError):  # hyper's connection errors subclass it
+        return EXIT_CONNECT
+    return EXIT_ERROR
+
+
+def _seconds(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        value = -1.0
+    if not value > 0:
+        raise argparse.ArgumentTypeError(f"not a positive number of seconds: {text!r}")
+    return value
 
 
 def _build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="hyper", description="HTTP/2 for Python.")
-    parser.add_argument("--version", action="version", version=f"hyper {__version__}")
-    commands = parser.add_subparsers(dest="command", metavar="COMMAND")
-    commands.add_parser("demo", help="run hyper against its own HTTP/2 server on loopback")
+    parser = argparse.ArgumentParser(
+        prog="hyper",
+        usage="hyper [-h] [--version] [--debug] [--h2] [options] [METHOD] URL [ITEM ...]",
+        description="Make an HTTP request (HTTP/2 where the server speaks it); "
+        "the response body goes to stdout.",
+        epilog=_EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    add = parser.add_argument
+    add("method", nargs="?", metavar="METHOD", help="GET, POST, PUT, ... (see below)")
+    add("url", metavar="URL", help="what to fetch (see below)")
+    add("items", nargs="*", metavar="ITEM", help="Header:Value, name==value or name=value")
+    add("--version", action="version", version=f"hyper {__version__}")
+    add("--debug", action="store_true", help="log at DEBUG level; tracebacks on errors")
+    add("--h2", action="store_true", help="speak HTTP/2 without negotiating it")
+    add("-v", "--verbose", action="store_true", help="show request and response heads")
+    add("-o", "--output", metavar="FILE", help="write the body to FILE")
+    add("-k", "--insecure", action="store_true", help="do not verify the certificate")
+    add("--cacert", metavar="FILE", help="trust the CA certificate(s) in FILE")
+    add("--timeout", type=_seconds, metavar="SECONDS", help="connect and read timeout")
+    add("--data", metavar="DATA", help="the body: TEXT, @FILE, or - for stdin")
+    add("--fail", action="store_true", help="exit 22 on an HTTP status of 400 or more")
     return parser
 
 
@@ -26,13 +421,25 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line and return the process exit status.
 
     :param argv: arguments without the program name; ``sys.argv[1:]`` when None.
-    :returns: 0 on success, 2 when no command is given (usage is printed).
+    :returns: one of the ``EXIT_*`` statuses (``hyper --help`` lists them).
     """
     parser = _build_parser()
-    args = parser.parse_args(argv)
-    if args.command == "demo":
+    args = parser.parse_intermixed_args(argv)
+    if _words(args) == ["demo"]:
         from hyper.demo import run_demo
 
         return run_demo()
-    parser.print_usage(sys.stderr)
-    return 2
+    if args.debug:
+        logging.basicConfig(stream=sys.stderr, format="%(name)s %(levelname)s: %(message)s")
+        logging.getLogger("hyper").setLevel(logging.DEBUG)
+    try:
+        return _fetch(args)
+    except KeyboardInterrupt:
+        return 130  # 128 + SIGINT, as a shell reports it
+    except Exception as exc:
+        if args.debug:
+            traceback.print_exc()
+        status = exc.status if isinstance(exc, _CommandError) else _exit_status(exc)
+        message = str(exc) or type(exc).__name__
+        print(f"hyper: error: {message}", file=sys.stderr)
+        return status
