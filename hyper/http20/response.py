@@ -74,8 +74,11 @@ class HTTP20Response(BaseResponse):
     def _next_raw(self, limit: int | None) -> list[bytes]:
         if self._body_done:
             return []
-        chunks = self._session.read(self._stream, limit)
-        if not chunks:
+        stream = self._stream
+        chunks = self._session.read(stream, limit)
+        # Drained (END_STREAM seen, nothing left) is final: no need to ask
+        # the session again just to hear "the end".
+        if not chunks or (stream.ended and not stream.chunks):
             self._body_done = True
         return chunks
 
