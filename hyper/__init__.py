@@ -3,10 +3,14 @@
 __version__ = "1.0.0.dev0"
 
 from hyper.common.headers import HTTPHeaderMap
+from hyper.http11.connection import HTTP11Connection
+from hyper.http11.response import HTTP11Response
 from hyper.http20.connection import HTTP20Connection
 from hyper.http20.response import HTTP20Push, HTTP20Response
 
 __all__ = [
+    "HTTP11Connection",
+    "HTTP11Response",
     "HTTP20Connection",
     "HTTP20Push",
     "HTTP20Response",

@@ -1,0 +1,169 @@
+"""
+Request-side pieces both HTTP versions need: sorting a body by kind (and
+knowing its length without reading it), turning the many header shapes
+callers pass into pairs, the ``(connect, read)`` timeout split and the
+default ``User-Agent``.
+
+A body is classified before anything is sent, so an unsupported type
+raises ``TypeError`` while the connection is still untouched. The items of
+an iterable (and what a file's ``read`` returns) can only be checked as
+they are sent.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+import stat
+from collections.abc import Iterable, Iterator, Mapping
+from typing import Any, Optional, Union
+
+from hyper.common.headers import HTTPHeaderMap
+
+__all__ = [
+    "HeadersArg",
+    "RequestBody",
+    "Timeout",
+    "file_length",
+    "header_pairs",
+    "lower_name",
+    "split_timeout",
+    "user_agent",
+]
+
+HeadersArg = Union[HTTPHeaderMap, Mapping[Any, Any], Iterable[tuple[Any, Any]], None]
+Timeout = Union[float, tuple[Optional[float], Optional[float]], None]
+
+
+def split_timeout(timeout: Timeout) -> tuple[float | None, float | None]:
+    """``(connect, read)`` from a number (both) or a pair."""
+    if timeout is None:
+        return None, None
+    if isinstance(timeout, tuple):
+        connect, read = timeout
+        return connect, read
+    return float(timeout), float(timeout)
+
+
+def user_agent() -> bytes:
+    """``hyper/<version>``."""
+    from hyper import __version__
+
+    return b"hyper/" + __version__.encode("ascii")
+
+
+def header_pairs(headers: HeadersArg) -> list[tuple[Any, Any]]:
+    """The caller's headers as a list of ``(name, value)``; numbers become
+    str, as ``http.client`` accepts them (``content-length=5``)."""
+    if headers is None:
+        return []
+    if isinstance(headers, HTTPHeaderMap):
+        return list(headers.iter_raw())
+    if isinstance(headers, Mapping):
+        pairs: Iterable[tuple[Any, Any]] = headers.items()
+    else:
+        pairs = headers
+    out = []
+    for name, value in pairs:
+        if isinstance(value, int) and not isinstance(value, bool):
+            value = str(value)
+        out.append((name, value))
+    return out
+
+
+def lower_name(name: Any) -> bytes:
+    """A header name lower-cased as bytes (b'' for what is not a name)."""
+    if isinstance(name, str):
+        return name.lower().encode("utf-8", "replace")
+    if isinstance(name, bytes):
+        return name.lower()
+    return b""
+
+
+class RequestBody:
+    """
+    A request body sorted by kind: ``buffer`` (bytes, or a str as UTF-8, or
+    a bytes-like object), ``file`` (anything with ``read``) or ``iterable``;
+    ``length`` when it is known without reading.
+
+    :raises TypeError: none of those kinds.
+    """
+
+    __slots__ = ("buffer", "file", "iterable", "length")
+
+    def __init__(self, body: Any) -> None:
+        self.buffer: bytes | memoryview | None = None
+        self.file: Any = None
+        self.iterable: Iterable[Any] | None = None
+        self.length: int | None = None
+        if isinstance(body, str):
+            body = body.encode("utf-8")
+        if isinstance(body, bytes):
+            self.buffer = body
+            self.length = len(body)
+        elif isinstance(body, (bytearray, memoryview)):
+            view = memoryview(body).cast("B")
+            self.buffer = view
+            self.length = len(view)
+        elif hasattr(body, "read"):
+            self.file = body
+            self.length = file_length(body)
+        elif isinstance(body, Iterable) and not isinstance(body, Mapping):
+            self.iterable = body
+        else:
+            raise TypeError(
+                f"cannot send a body of type {type(body).__name__}: use bytes, str, "
+                "a file or an iterable of bytes"
+            )
+
+    def chunks(self, size: int) -> Iterator[bytes | memoryview]:
+        """The body in pieces (a file read ``size`` bytes at a time); str
+        pieces are encoded as UTF-8, empty ones skipped.
+
+        :raises TypeError: an item that is not bytes-like or str.
+        """
+        if self.buffer is not None:
+            if self.buffer:
+                yield self.buffer
+            return
+        if self.file is not None:
+            read = self.file.read
+            while True:
+                chunk = read(size)
+                if not chunk:
+                    return
+                yield _as_bytes(chunk)
+        for chunk in self.iterable or ():
+            if chunk:
+                yield _as_bytes(chunk)
+
+
+def _as_bytes(chunk: Any) -> bytes | memoryview:
+    if type(chunk) is bytes:
+        return chunk
+    if isinstance(chunk, str):
+        return chunk.encode("utf-8")
+    if isinstance(chunk, (bytes, bytearray, memoryview)):
+        return memoryview(chunk).cast("B")
+    raise TypeError(f"a request body yielded {type(chunk).__name__}, not bytes")
+
+
+def file_length(body: Any) -> int | None:
+    """The bytes left in a file-like body, when that can be known cheaply."""
+    if isinstance(body, io.TextIOBase):
+        return None  # characters, not bytes; and tell() is opaque
+    try:
+        info = os.fstat(body.fileno())
+        if stat.S_ISREG(info.st_mode):
+            return max(0, info.st_size - int(body.tell()))
+    except (AttributeError, OSError, ValueError):
+        pass
+    try:
+        if body.seekable():
+            position = body.tell()
+            end = body.seek(0, io.SEEK_END)
+            body.seek(position)
+            return max(0, int(end) - int(position))
+    except (AttributeError, OSError, ValueError):
+        pass
+    return None

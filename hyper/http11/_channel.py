@@ -1,0 +1,215 @@
+"""
+One HTTP/1.1 socket and the ``h11`` state machine that speaks on it.
+
+A :class:`Channel` only moves bytes: it writes what ``h11`` produces and
+feeds ``h11`` what the socket gives, through one preallocated buffer
+(``recv_into``), and hands back ``h11`` events. It is the seam where the
+socket's errors become hyper's (the original kept as ``__cause__``):
+
+- a read or write timeout raises :class:`hyper.common.exceptions.TimeoutError`;
+  after a read timeout nothing is lost and the read may be retried;
+- garbage from the peer raises :class:`InvalidResponseError` (from ``h11``'s
+  ``RemoteProtocolError``);
+- the peer closing or resetting the connection where HTTP/1.1 does not
+  allow it (mid-head, mid-body) raises hyper's :class:`ConnectionResetError`;
+- any other socket or TLS failure raises hyper's :class:`ConnectionError`.
+
+After a failed read (but a timeout) the channel is closed: its ``h11``
+state is no longer trustworthy. A failed write leaves closing to the
+caller, which may still read an answer the server sent before it stopped
+reading.
+"""
+
+from __future__ import annotations
+
+import errno
+import select
+import socket
+import ssl
+from typing import Union, cast
+
+import h11
+
+from hyper.common.exceptions import ConnectionError as HyperConnectionError
+from hyper.common.exceptions import ConnectionResetError as HyperResetError
+from hyper.common.exceptions import HyperError, InvalidResponseError
+from hyper.common.exceptions import TimeoutError as HyperTimeoutError
+
+__all__ = ["Channel", "Event"]
+
+Event = Union[h11.Event, type[h11.PAUSED]]
+
+# The most a response head (status line, headers) or a chunk header may
+# take. h11's default, 16 KiB, refuses heads that real servers send (large
+# cookies, CSP headers); 64 KiB matches http.client's line limit.
+MAX_HEAD = 65536
+
+_RESET_ERRNOS = frozenset((errno.ECONNRESET, errno.EPIPE, errno.ECONNABORTED))
+
+
+class Channel:
+    """
+    A connected socket, its ``h11.Connection`` (client role) and its receive
+    buffer.
+
+    ``reused`` is True once a request/response cycle has completed on it;
+    ``received`` counts the bytes read in the current cycle (zero means the
+    server has said nothing yet, which is what makes a retry safe).
+    """
+
+    def __init__(self, sock: socket.socket, where: str, buffer_size: int) -> None:
+        self.sock = sock
+        self.where = where
+        self.h11 = h11.Connection(h11.CLIENT, max_incomplete_event_size=MAX_HEAD)
+        self._buffer = bytearray(buffer_size)
+        self._view = memoryview(self._buffer)
+        self.reused = False
+        self.received = 0
+        self.closed = False
+        self._eof = False
+
+    # ------------------------------------------------------------------
+    # Writing
+
+    def send(self, data: bytes | memoryview) -> None:
+        """Write all of ``data``. A failure leaves the socket open: the
+        server may have answered already (see the connection)."""
+        try:
+            self.sock.sendall(data)
+        except OSError as exc:
+            raise self._translate(exc, "sending the request") from exc
+
+    def send_data(self, chunk: bytes | memoryview) -> None:
+        """Write one piece of the request body, framed by ``h11``."""
+        # send_with_data_passthrough hands the payload back untouched, so a
+        # memoryview (of a bytearray body) goes out without a copy; h11 types
+        # it as bytes but only takes its len().
+        self.send_event(h11.Data(data=cast(bytes, chunk)))
+
+    def send_event(self, event: h11.Event) -> None:
+        """Serialise ``event`` with ``h11`` and write it."""
+        pieces = self.h11.send_with_data_passthrough(event)
+        if not pieces:
+            return
+        if len(pieces) == 1:
+            self.send(pieces[0])
+        elif isinstance(event, h11.Data) and len(event.data) > 65536:
+            # A large chunk goes out as is, beside its small framing.
+            for piece in pieces:
+                self.send(piece)
+        else:
+            self.send(b"".join(pieces))
+
+    # ------------------------------------------------------------------
+    # Reading
+
+    def next_event(self) -> Event:
+        """The next ``h11`` event, reading from the socket as needed."""
+        conn = self.h11
+        while True:
+            try:
+                event = conn.next_event()
+            except h11.RemoteProtocolError as exc:
+                self.close()
+                raise self._protocol_error(exc) from exc
+            if event is not h11.NEED_DATA:
+                return cast(Event, event)
+            self._fill()
+
+    def buffered_event(self) -> Event | None:
+        """The next event if what was already read holds one; never reads."""
+        try:
+            event = self.h11.next_event()
+        except h11.RemoteProtocolError as exc:
+            self.close()
+            raise self._protocol_error(exc) from exc
+        if event is h11.NEED_DATA:
+            return None
+        return cast(Event, event)
+
+    def _fill(self) -> None:
+        if self.closed:
+            raise HyperConnectionError(f"the connection to {self.where} is closed")
+        try:
+            count = self.sock.recv_into(self._view)
+        except socket.timeout as exc:  # TimeoutError on 3.10+, an OSError before
+            raise HyperTimeoutError(f"timed out reading from {self.where}") from exc
+        except OSError as exc:
+            self.close()
+            raise self._translate(exc, "reading the response") from exc
+        if count:
+            self.received += count
+            # h11 appends what it is given to its own bytearray, so a view of
+            # our buffer is enough (typed as bytes, taken as any bytes-like).
+            self.h11.receive_data(cast(bytes, self._view[:count]))
+        else:
+            self._eof = True
+            self.h11.receive_data(b"")
+
+    def _protocol_error(self, exc: h11.RemoteProtocolError) -> HyperError:
+        if not self._eof:
+            return InvalidResponseError(f"invalid HTTP/1.1 response from {self.where}: {exc}")
+        if not self.received:
+            return HyperResetError(f"{self.where} closed the connection without answering")
+        return HyperResetError(
+            f"{self.where} closed the connection before the response was complete ({exc})"
+        )
+
+    def _translate(self, exc: OSError, what: str) -> BaseException:
+        if isinstance(exc, HyperError):
+            return exc
+        if isinstance(exc, socket.timeout):
+            return HyperTimeoutError(f"timed out {what} ({self.where})")
+        if exc.errno in _RESET_ERRNOS or isinstance(exc, ssl.SSLEOFError):
+            return HyperResetError(f"{self.where} reset the connection while {what}")
+        return HyperConnectionError(f"{what} failed ({self.where}): {exc}")
+
+    # ------------------------------------------------------------------
+    # Between requests
+
+    def next_cycle(self) -> bool:
+        """After a response has ended: make the channel ready for another
+        request if both sides allow it (True), else close it (False)."""
+        conn = self.h11
+        if not self.closed and conn.our_state is h11.DONE and conn.their_state is h11.DONE:
+            conn.start_next_cycle()
+            self.reused = True
+            self.received = 0
+            return True
+        self.close()
+        return False
+
+    @property
+    def is_idle(self) -> bool:
+        """True when a new request may be sent."""
+        return not self.closed and self.h11.our_state is h11.IDLE
+
+    def is_stale(self) -> bool:
+        """
+        True when an idle keep-alive connection has input waiting: the server
+        closed it (EOF, a reset, a TLS close_notify) or sent something
+        unasked (a 408). Either way no request may go out on it. One poll,
+        without waiting.
+        """
+        if self.h11.trailing_data[0]:
+            return True  # bytes after the last response: never read them as the next
+        sock = self.sock
+        if isinstance(sock, ssl.SSLSocket) and sock.pending():
+            return True
+        try:
+            if hasattr(select, "poll"):  # select() fails past fd 1023
+                poller = select.poll()
+                poller.register(sock.fileno(), select.POLLIN)
+                return bool(poller.poll(0))
+            return bool(select.select([sock], [], [], 0)[0])
+        except (OSError, ValueError):
+            return True
+
+    def close(self) -> None:
+        """Close the socket (once)."""
+        if not self.closed:
+            self.closed = True
+            try:
+                self.sock.close()
+            except OSError:
+                pass

@@ -1,0 +1,677 @@
+"""
+:class:`HTTP11Connection`: an ``http.client``-style HTTP/1.1 client
+connection on ``h11``, keeping one socket alive across requests.
+
+One request is in flight at a time (HTTP/1.1 without pipelining). Its
+response's body is read straight off the socket; once it has been read to
+its end the socket serves the next request. A new request made before then
+first reads what is left of the previous response (see
+:mod:`hyper.http11.response` for the bound), so callers may interleave
+freely without desynchronising the socket.
+
+Reconnecting is transparent but only where it cannot repeat a request the
+server may have acted on: a kept-alive socket that shows input (EOF, a
+reset, an unasked 408) while idle is replaced before anything is sent; a
+request that meets a closed socket after being sent, before a single byte
+came back, is repeated once only if it is idempotent (RFC 9110 9.2.2) and
+its body is in memory.
+"""
+
+from __future__ import annotations
+
+import http.client
+import socket
+import ssl
+from collections import deque
+from typing import Any, NoReturn, TypeVar, Union, cast
+
+import h11
+
+from hyper.common._request import (
+    HeadersArg,
+    RequestBody,
+    Timeout,
+    header_pairs,
+    lower_name,
+    split_timeout,
+    user_agent,
+)
+from hyper.common.connect import ProxyHeaders, open_socket, split_proxy
+from hyper.common.decoder import accept_encoding
+from hyper.common.exceptions import ConnectionError as HyperConnectionError
+from hyper.common.exceptions import ConnectionResetError as HyperResetError
+from hyper.common.exceptions import HyperError, InvalidResponseError
+from hyper.common.exceptions import TimeoutError as HyperTimeoutError
+from hyper.common.util import HTTPVersion, parse_url, to_bytestring, to_host_port_tuple
+from hyper.http11._channel import Channel
+from hyper.http11.response import HTTP11Response
+
+__all__ = ["HTTP11Connection", "ImproperConnectionStateError"]
+
+_T = TypeVar("_T")
+_Str = Union[str, bytes]
+
+# RFC 9110 9.2.2: a request with one of these methods may be repeated when
+# the connection failed before any answer came.
+_IDEMPOTENT = frozenset((b"GET", b"HEAD", b"OPTIONS", b"TRACE", b"PUT", b"DELETE"))
+# http.client sends Content-Length: 0 for these when there is no body, so a
+# server expecting a body does not wait for one.
+_EXPECT_BODY = frozenset((b"POST", b"PUT", b"PATCH"))
+# A body at most this long goes out with the head in one write.
+_COALESCE = 65536
+# The most bytes read from a file body at once.
+_UPLOAD_CHUNK = 262144
+# What one recv_into may fill: a 64 KiB TCP read, or several TLS records'
+# worth when the kernel has them.
+_BUFFER_SIZE = 262144
+
+_http11_context: ssl.SSLContext | None = None
+
+
+def _default_context() -> ssl.SSLContext:
+    """hyper's default TLS context, offering only ``http/1.1`` through ALPN:
+    this connection cannot speak h2, so it must not let a server pick it.
+    Built once (loading the CA store is slow) and shared."""
+    global _http11_context
+    if _http11_context is None:
+        from hyper.tls import init_context
+
+        context = init_context()
+        context.set_alpn_protocols(["http/1.1"])
+        _http11_context = context
+    return _http11_context
+
+
+def _authority(host: str, port: int, default_port: int) -> bytes:
+    text = f"[{host}]" if ":" in host else host
+    if not text.isascii():
+        text = text.encode("idna").decode("ascii")
+    if port != default_port:
+        text = f"{text}:{port}"
+    return text.encode("ascii")
+
+
+class ImproperConnectionStateError(HyperError, http.client.ImproperConnectionState):
+    """A call that does not fit the connection's state: ``getresponse()``
+    with no request waiting, ``putheader()`` or ``send()`` with no request
+    open. Also an ``http.client.ImproperConnectionState``."""
+
+
+class _Sent:
+    """A request whose response head has not been read yet."""
+
+    __slots__ = ("replay", "informational", "upload_error")
+
+    def __init__(self, replay: tuple[h11.Request, bytes | memoryview | None] | None) -> None:
+        # The head and in-memory body, if repeating the request is safe.
+        self.replay = replay
+        self.informational: list[h11.InformationalResponse] = []
+        # Sending the body failed, but the server had answered already.
+        self.upload_error: BaseException | None = None
+
+
+class _Pending:
+    """A request started with ``putrequest``, headers not sent yet."""
+
+    __slots__ = ("method", "url", "headers")
+
+    def __init__(self, method: _Str, url: _Str) -> None:
+        self.method = method
+        self.url = url
+        self.headers: list[tuple[Any, Any]] = []
+
+
+class HTTP11Connection:
+    """
+    An HTTP/1.1 connection to one server, reused across requests.
+
+    :param host: the host, optionally with a port: ``'example.com'``,
+        ``'example.com:8080'``, ``'[::1]:8080'``.
+    :param port: the port; default 80 (or the one in ``host``).
+    :param secure: use TLS; defaults to ``port == 443``. ALPN offers only
+        ``http/1.1`` with the default context; with a caller's context that
+        offers ``h2``, a server choosing it is a ``ConnectionError``.
+    :param ssl_context: the ``ssl.SSLContext`` to use instead of hyper's.
+    :param proxy_host: an HTTP proxy, optionally with a port (default 8080)
+        and ``user:password@`` (sent as ``Proxy-Authorization: Basic``).
+        ``https`` targets go through a CONNECT tunnel; ``http`` targets are
+        requested from the proxy in absolute form.
+    :param proxy_port: the proxy's port.
+    :param proxy_headers: headers for the proxy: sent on the CONNECT for
+        ``https`` targets, on every request for ``http`` ones.
+    :param timeout: seconds, or a ``(connect, read)`` pair; the read timeout
+        bounds every wait for the server and raises
+        :class:`hyper.common.exceptions.TimeoutError`.
+
+    Other keyword arguments are accepted and ignored, so the arguments of
+    ``HTTP20Connection`` may be passed unchanged.
+
+    Concurrency: NOT thread-safe. One connection (and the responses it
+    returns) belongs to one thread at a time; use one per thread.
+    """
+
+    version = HTTPVersion.http11
+
+    def __init__(
+        self,
+        host: str,
+        port: int | None = None,
+        secure: bool | None = None,
+        ssl_context: ssl.SSLContext | None = None,
+        proxy_host: str | None = None,
+        proxy_port: int | None = None,
+        proxy_headers: ProxyHeaders = None,
+        timeout: Timeout = None,
+        **kwargs: Any,
+    ) -> None:
+        if port is None:
+            self.host, self.port = to_host_port_tuple(host, default_port=80)
+        else:
+            self.host, self.port = host, int(port)
+        self.secure = self.port == 443 if secure is None else bool(secure)
+        self.ssl_context = ssl_context
+        self.proxy_host, self.proxy_port, self.proxy_headers = split_proxy(
+            proxy_host, proxy_port, proxy_headers
+        )
+        self.timeout = timeout
+        self._connect_timeout, self._read_timeout = split_timeout(timeout)
+        #: Bytes one read from the socket may take (historic name).
+        self.network_buffer_size = _BUFFER_SIZE
+
+        scheme = "https" if self.secure else "http"
+        self._authority = _authority(self.host, self.port, 443 if self.secure else 80)
+        # Plain-http requests through a proxy name their target in full.
+        self._absolute = self.proxy_host is not None and not self.secure
+        self._origin = scheme.encode() + b"://" + self._authority
+        self._user_agent = user_agent()
+        self._accept_encoding = accept_encoding()
+
+        self._channel: Channel | None = None
+        # The response whose body is on the socket now, if any.
+        self._reading: HTTP11Response | None = None
+        # The request whose response head has not been read.
+        self._sent: _Sent | None = None
+        # Responses (or their failures) read on the caller's behalf before
+        # a new request, in request order, for getresponse().
+        self._ready: deque[HTTP11Response | BaseException] = deque()
+        self._pending: _Pending | None = None
+
+    # ------------------------------------------------------------------
+    # Connecting
+
+    def connect(self) -> None:
+        """
+        Connect (TCP, the proxy tunnel, TLS) unless connected already.
+
+        :raises ConnectionError: the server (or proxy) could not be reached,
+            or ALPN chose a protocol other than HTTP/1.1.
+        :raises ProxyError: the proxy refused the tunnel.
+        :raises TimeoutError: the connect timeout passed.
+
+        Concurrency: not thread-safe.
+        """
+        channel = self._channel
+        if channel is None or channel.closed:
+            self._channel = self._open()
+
+    def _open(self) -> Channel:
+        if self._absolute:
+            assert self.proxy_host is not None and self.proxy_port is not None
+            sock, _ = open_socket(
+                self.proxy_host,
+                self.proxy_port,
+                secure=False,
+                connect_timeout=self._connect_timeout,
+            )
+            where = f"the proxy {self.proxy_host}:{self.proxy_port}"
+        else:
+            context = self.ssl_context
+            if self.secure and context is None:
+                context = _default_context()
+            sock, proto = open_socket(
+                self.host,
+                self.port,
+                secure=self.secure,
+                connect_timeout=self._connect_timeout,
+                ssl_context=context,
+                proxy_host=self.proxy_host,
+                proxy_port=self.proxy_port,
+                proxy_headers=self.proxy_headers,
+            )
+            where = f"{self.host}:{self.port}"
+            if proto is not None and proto != "http/1.1":
+                sock.close()
+                raise HyperConnectionError(
+                    f"{where} chose {proto!r} through ALPN; HTTP11Connection speaks only "
+                    "HTTP/1.1 (offer only 'http/1.1', or use hyper.HTTPConnection)"
+                )
+        return self._attach(sock, where)
+
+    def _attach(self, sock: socket.socket, where: str | None = None) -> Channel:
+        """Use ``sock`` (connected, past TLS and ALPN) for the next requests.
+        Also the hand-over for ``hyper.HTTPConnection`` when ALPN picked
+        HTTP/1.1 on a socket it opened."""
+        try:
+            sock.settimeout(self._read_timeout)
+        except OSError as exc:
+            sock.close()
+            raise HyperConnectionError(f"the socket to {self.host}:{self.port} failed") from exc
+        channel = Channel(sock, where or f"{self.host}:{self.port}", self.network_buffer_size)
+        self._channel = channel
+        return channel
+
+    def _usable_channel(self) -> Channel:
+        """The channel for a new request: the kept-alive one if the server
+        has not closed it, else a new one."""
+        channel = self._channel
+        if channel is not None and (
+            not channel.is_idle or (channel.reused and channel.is_stale())
+        ):
+            channel.close()
+            channel = self._channel = None
+        if channel is None:
+            channel = self._open()
+        return channel
+
+    # ------------------------------------------------------------------
+    # Requests
+
+    def request(
+        self,
+        method: _Str,
+        url: _Str,
+        body: Any = None,
+        headers: HeadersArg = None,
+    ) -> None:
+        """
+        Send a request; read its response with :meth:`getresponse`.
+
+        :param method: the method, e.g. ``'GET'``.
+        :param url: the path (``'/index.html?q=1'``), or an absolute URL
+            (its host becomes the ``Host`` header).
+        :param body: bytes, str (sent as UTF-8), a file (sent with its size
+            as Content-Length, in chunks, never read whole) or an iterable
+            of bytes (sent chunked). Checked before anything is sent.
+        :param headers: a dict, an :class:`HTTPHeaderMap` or a list of
+            ``(name, value)`` pairs. ``Host``, ``Accept-Encoding`` (what
+            hyper can decode) and ``User-Agent`` are added unless given.
+        :raises TypeError: the body is of an unsupported type.
+        :raises ValueError: a header is invalid.
+        :raises ConnectionError: the connection failed.
+        :raises TimeoutError: the server took longer than the timeout.
+
+        Concurrency: not thread-safe.
+        """
+        plan = None if body is None else RequestBody(body)
+        head = self._build(method, url, header_pairs(headers), plan, final=True)
+        self._start(head, plan, final=True)
+
+    def putrequest(self, method: _Str, selector: _Str, **kwargs: Any) -> None:
+        """
+        Start a request whose headers are added with :meth:`putheader` and
+        sent by :meth:`endheaders`. Concurrency: not thread-safe.
+        """
+        self._pending = _Pending(method, selector)
+
+    def putheader(
+        self,
+        header: _Str,
+        argument: _Str,
+        stream_id: int | None = None,
+        replace: bool = False,
+    ) -> None:
+        """
+        Add a header to the request started with :meth:`putrequest`;
+        ``replace`` drops earlier values of that header. (``stream_id`` is
+        accepted for ``HTTP20Connection`` compatibility and ignored.)
+
+        Concurrency: not thread-safe.
+        """
+        pending = self._pending_request()
+        if replace:
+            wanted = lower_name(header)
+            pending.headers = [(n, v) for n, v in pending.headers if lower_name(n) != wanted]
+        pending.headers.append((header, argument))
+
+    def endheaders(
+        self,
+        message_body: Any = None,
+        final: bool = False,
+        stream_id: int | None = None,
+    ) -> None:
+        """
+        Send the request started with :meth:`putrequest`, then
+        ``message_body`` if given. With ``final`` the request ends here (its
+        Content-Length is the body's); otherwise more body may follow with
+        :meth:`send` (chunked, unless a Content-Length header was put), and
+        :meth:`getresponse` ends it.
+
+        Concurrency: not thread-safe.
+        """
+        pending = self._pending_request()
+        plan = None if message_body is None else RequestBody(message_body)
+        head = self._build(pending.method, pending.url, pending.headers, plan, final)
+        self._pending = None
+        self._start(head, plan, final)
+
+    def send(self, data: Any, final: bool = False, stream_id: int | None = None) -> None:
+        """
+        Send more of the body of a request begun with :meth:`endheaders`;
+        ``final`` ends it. Concurrency: not thread-safe.
+
+        :raises ImproperConnectionStateError: no request body is open.
+        """
+        channel = self._channel
+        if self._sent is None or channel is None or channel.h11.our_state is not h11.SEND_BODY:
+            raise ImproperConnectionStateError("no request body is being sent")
+        plan = RequestBody(data)
+        try:
+            for chunk in plan.chunks(_UPLOAD_CHUNK):
+                channel.send_data(chunk)
+            if final:
+                channel.send_event(h11.EndOfMessage())
+        except BaseException as exc:
+            self._fail_upload(channel, exc, self._sent)
+
+    def _pending_request(self) -> _Pending:
+        if self._pending is None:
+            raise ImproperConnectionStateError("no request was started with putrequest()")
+        return self._pending
+
+    def _build(
+        self,
+        method: _Str,
+        url: _Str,
+        user: list[tuple[Any, Any]],
+        plan: RequestBody | None,
+        final: bool,
+    ) -> h11.Request:
+        """The request head, checked by h11 without touching the socket."""
+        method_b = to_bytestring(method).upper()
+        target, authority = self._target(to_bytestring(url))
+        present = {lower_name(name) for name, _ in user}
+        fields = [(to_bytestring(name), to_bytestring(value)) for name, value in user]
+        if b"host" not in present:
+            fields.insert(0, (b"host", authority))
+        if b"accept-encoding" not in present:
+            fields.append((b"accept-encoding", self._accept_encoding))
+        if b"user-agent" not in present:
+            fields.append((b"user-agent", self._user_agent))
+        if b"content-length" not in present and b"transfer-encoding" not in present:
+            if plan is None and final:
+                if method_b in _EXPECT_BODY:
+                    fields.append((b"content-length", b"0"))
+            elif plan is not None and final and plan.length is not None:
+                fields.append((b"content-length", b"%d" % plan.length))
+            else:
+                fields.append((b"transfer-encoding", b"chunked"))
+        if self._absolute and self.proxy_headers is not None:
+            fields.extend(
+                (to_bytestring(name), to_bytestring(value))
+                for name, value in header_pairs(self.proxy_headers)
+            )
+        try:
+            return h11.Request(method=method_b, target=target, headers=fields)
+        except h11.LocalProtocolError as exc:
+            raise ValueError(f"invalid request: {exc}") from exc
+
+    def _target(self, url: bytes) -> tuple[bytes, bytes]:
+        """The request target and the Host value for ``url``."""
+        if url[:7].lower() == b"http://" or url[:8].lower() == b"https://":
+            scheme, host, port, path = parse_url(url)
+            authority = _authority(host, port, 443 if scheme == "https" else 80)
+            if self._absolute:
+                return scheme.encode() + b"://" + authority + path.encode(), authority
+            return path.encode(), authority
+        if not url.startswith(b"/") and url != b"*":
+            url = b"/" + url
+        if self._absolute:
+            return self._origin + url, self._authority
+        return url, self._authority
+
+    def _start(self, head: h11.Request, plan: RequestBody | None, final: bool) -> None:
+        """Settle what the last request left on the socket, then send."""
+        self._settle()
+        replay = None
+        if final and head.method in _IDEMPOTENT and (plan is None or plan.buffer is not None):
+            replay = (head, plan.buffer if plan is not None else None)
+        sent = _Sent(replay)
+        channel = self._usable_channel()
+        try:
+            self._transmit(channel, head, plan, final)
+        except (HyperResetError, HyperConnectionError) as exc:
+            if replay is None or not channel.reused or channel.received:
+                self._fail_upload(channel, exc, sent)
+            else:
+                # The kept-alive socket closed under a request it cannot have
+                # answered; one more try on a fresh socket.
+                channel.close()
+                channel = self._open()
+                try:
+                    self._transmit(channel, head, plan, final)
+                except BaseException as again:
+                    self._fail_upload(channel, again, sent)
+        except BaseException as exc:
+            self._fail_upload(channel, exc, sent)
+        self._sent = sent
+
+    def _transmit(
+        self, channel: Channel, head: h11.Request, plan: RequestBody | None, final: bool
+    ) -> None:
+        conn = channel.h11
+        data = conn.send(head)
+        buffer = plan.buffer if plan is not None else None
+        if buffer is not None and len(buffer) <= _COALESCE:
+            # Head and a small body in one write (the cast: see Channel.send_data).
+            parts = [data]
+            if buffer:
+                parts.extend(
+                    conn.send_with_data_passthrough(h11.Data(data=cast(bytes, buffer))) or ()
+                )
+            if final:
+                parts.append(conn.send(h11.EndOfMessage()) or b"")
+            channel.send(b"".join(parts))
+            return
+        if data:
+            channel.send(data)
+        if plan is not None:
+            for chunk in plan.chunks(_UPLOAD_CHUNK):
+                channel.send_data(chunk)
+        if final:
+            channel.send_event(h11.EndOfMessage())
+
+    def _fail_upload(self, channel: Channel, exc: BaseException, sent: _Sent) -> None:
+        """
+        Sending failed part way. If the server has already answered (a 413
+        before closing, say) the request stands and its response is
+        readable (``exc`` is kept as its context); otherwise the socket is
+        closed and ``exc`` raised.
+        """
+        if (
+            isinstance(exc, (HyperResetError, HyperConnectionError))
+            and not channel.closed
+            and channel.h11.their_state is not h11.ERROR
+            and channel.is_stale()
+        ):
+            sent.upload_error = exc
+            return
+        channel.close()
+        if self._channel is channel:
+            self._channel = None
+        self._sent = None
+        if isinstance(exc, h11.LocalProtocolError):
+            raise ValueError(f"invalid request body: {exc}") from exc
+        raise exc
+
+    # ------------------------------------------------------------------
+    # Responses
+
+    def getresponse(self, stream_id: int | None = None) -> HTTP11Response:
+        """
+        Wait for the response to the oldest request not yet answered and
+        return it. 1xx responses are skipped (kept on
+        ``response.informational``). ``stream_id`` is accepted for
+        ``HTTP20Connection`` compatibility and ignored.
+
+        :raises ImproperConnectionStateError: no request is waiting.
+        :raises InvalidResponseError: the server did not speak HTTP/1.1.
+        :raises ConnectionResetError: the server closed the connection
+            before a complete response head.
+        :raises TimeoutError: no response within the read timeout (call
+            again to keep waiting).
+
+        Concurrency: not thread-safe.
+        """
+        if self._ready:
+            ready = self._ready.popleft()
+            if isinstance(ready, BaseException):
+                raise ready
+            return ready
+        sent = self._sent
+        channel = self._channel
+        if sent is None or channel is None:
+            raise ImproperConnectionStateError("no request is waiting for its response")
+        if channel.h11.our_state is h11.SEND_BODY and sent.upload_error is None:
+            try:
+                channel.send_event(h11.EndOfMessage())  # a putrequest() body
+            except BaseException as exc:
+                self._fail_upload(channel, exc, sent)
+        return self._receive(channel, sent)
+
+    get_response = getresponse
+
+    def _receive(self, channel: Channel, sent: _Sent) -> HTTP11Response:
+        try:
+            head = self._read_head(channel, sent)
+        except HyperTimeoutError:
+            raise
+        except HyperResetError as exc:
+            if sent.replay is None or not channel.reused or channel.received:
+                self._lose(channel, sent, exc)
+            # RFC 9112 9.3.1.1: the server closed the kept-alive connection
+            # as the request crossed it; nothing came back, so repeating an
+            # idempotent request is safe. Once.
+            channel.close()
+            request, body = sent.replay
+            channel = self._open()
+            try:
+                self._transmit(channel, request, RequestBody(body) if body else None, True)
+                head = self._read_head(channel, sent)
+            except HyperTimeoutError:
+                raise
+            except BaseException as again:
+                self._lose(channel, sent, again)
+        except BaseException as exc:
+            self._lose(channel, sent, exc)
+        self._sent = None
+        if head.status_code == 101:
+            # Switching Protocols to the request's Upgrade: the socket now
+            # speaks something else; _switch_protocols() takes it.
+            return HTTP11Response(head, sent.informational, None, None)
+        response = HTTP11Response(head, sent.informational, channel, self)
+        self._reading = response
+        response._take_buffered()
+        return response
+
+    def _read_head(
+        self, channel: Channel, sent: _Sent
+    ) -> h11.Response | h11.InformationalResponse:
+        while True:
+            event = channel.next_event()
+            if type(event) is h11.Response:
+                return event
+            if type(event) is h11.InformationalResponse:
+                if event.status_code == 101 and channel.h11.their_state is h11.SWITCHED_PROTOCOL:
+                    return event
+                sent.informational.append(event)
+                continue
+            channel.close()
+            raise InvalidResponseError(f"expected a response from {channel.where}, got {event!r}")
+
+    def _lose(self, channel: Channel, sent: _Sent, exc: BaseException) -> NoReturn:
+        """Reading the response failed: drop the socket and raise (the
+        failure to send the body, if any, as the context)."""
+        channel.close()
+        if self._channel is channel:
+            self._channel = None
+        self._sent = None
+        if sent.upload_error is not None and exc.__context__ is None:
+            exc.__context__ = sent.upload_error
+        raise exc
+
+    def _settle(self) -> None:
+        """
+        Before a new request: read the head of a response nobody asked for
+        yet (kept for getresponse()), and the rest of an unfinished body.
+        """
+        if self._sent is not None and self._channel is not None:
+            try:
+                self._ready.append(self._receive(self._channel, self._sent))
+            except HyperTimeoutError:
+                raise
+            except HyperError as exc:
+                self._ready.append(exc)
+        reading = self._reading
+        if reading is not None:
+            self._reading = None
+            reading._drain(keep=not reading.closed)
+
+    def _response_ended(self, response: HTTP11Response, channel: Channel) -> None:
+        """A response's body was read to its end: the socket is free."""
+        if self._reading is response:
+            self._reading = None
+        if channel is self._channel:
+            if not channel.next_cycle():
+                self._channel = None
+        else:
+            channel.close()
+
+    def _switch_protocols(self) -> tuple[socket.socket, bytes]:
+        """
+        After a 101 (Switching Protocols) response: hand over the socket and
+        the bytes already read past the 101; this connection forgets both.
+        For ``hyper.HTTPConnection``'s h2c upgrade.
+
+        :raises ImproperConnectionStateError: no protocol switch happened.
+        """
+        channel = self._channel
+        if channel is None or channel.h11.their_state is not h11.SWITCHED_PROTOCOL:
+            raise ImproperConnectionStateError("the server did not switch protocols")
+        self._channel = None
+        data, _ = channel.h11.trailing_data
+        return channel.sock, data
+
+    # ------------------------------------------------------------------
+    # Closing
+
+    def close(self) -> None:
+        """
+        Close the socket. Responses still being read raise
+        ``ConnectionError`` past what they hold already. The object may be
+        used again: the next request connects anew.
+
+        Concurrency: not thread-safe.
+        """
+        reason = "the connection was closed before the response was read"
+        if self._reading is not None:
+            self._reading._detach(reason)
+        for ready in self._ready:
+            if isinstance(ready, HTTP11Response):
+                ready._detach(reason)
+        self._reading = None
+        self._ready.clear()
+        self._sent = None
+        self._pending = None
+        if self._channel is not None:
+            self._channel.close()
+            self._channel = None
+
+    def __enter__(self: _T) -> _T:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        scheme = "https" if self.secure else "http"
+        return f"<HTTP11Connection {scheme}://{self._authority.decode()}>"
