@@ -2,6 +2,7 @@
 
 __version__ = "1.0.0.dev0"
 
+from hyper.common.connection import HTTPConnection
 from hyper.common.headers import HTTPHeaderMap
 from hyper.http11.connection import HTTP11Connection
 from hyper.http11.response import HTTP11Response
@@ -14,6 +15,7 @@ __all__ = [
     "HTTP20Connection",
     "HTTP20Push",
     "HTTP20Response",
+    "HTTPConnection",
     "HTTPHeaderMap",
     "__version__",
 ]
