@@ -87,6 +87,10 @@ class HTTP11Response(BaseResponse):
         self._kept: deque[bytes] = deque()
         # Why the rest of the body cannot be read (after _kept runs out).
         self._lost: BaseException | None = None
+        # The body ended on the wire (what is kept may still be unread).
+        self._ended = False
+        # The socket the response came on, for fileno().
+        self._sock = channel.sock if channel is not None else None
         # Body bytes taken off the socket, and the Content-Length if any.
         self._received = 0
         self._expected = _content_length(raw)
@@ -100,23 +104,23 @@ class HTTP11Response(BaseResponse):
         if self._kept:
             return [self._take_kept(limit)]
         channel = self._channel
-        if channel is None:
+        if channel is None or self._ended:
             if self._lost is not None:
                 raise self._lost
             self._body_done = True
             return []
-        chunks: list[bytes] = []
         data = self._next_data(channel)
         if data is None:
-            return chunks
+            self._body_done = True
+            return []
         if limit is not None and len(data) > limit:
             self._pending = data
             self._pending_pos = limit
             return [data[:limit]]
-        chunks.append(data)
+        chunks = [data]
         if limit is None:
             # Whatever else is already parsed goes out in the same call.
-            while not self._body_done:
+            while not self._ended:
                 event = channel.buffered_event()
                 if event is None:
                     break
@@ -127,7 +131,7 @@ class HTTP11Response(BaseResponse):
 
     def _next_data(self, channel: Channel) -> bytes | None:
         """The next non-empty body piece from the socket; None at the end."""
-        while not self._body_done:
+        while not self._ended:
             data = self._on_event(channel.next_event())
             if data:
                 return data
@@ -147,7 +151,7 @@ class HTTP11Response(BaseResponse):
         return b""
 
     def _end_of_body(self) -> None:
-        self._body_done = True
+        self._ended = True
         channel, connection = self._channel, self._connection
         self._channel = self._connection = None
         if channel is not None and connection is not None:
@@ -177,13 +181,22 @@ class HTTP11Response(BaseResponse):
         reading: a bodiless response (HEAD, 204, 304) or a small body that
         arrived whole ends at once, and its socket is free straight away."""
         channel = self._channel
-        while channel is not None and not self._body_done:
-            event = channel.buffered_event()
-            if event is None:
-                return
-            data = self._on_event(event)
-            if data:
-                self._kept.append(data)
+        try:
+            while channel is not None and not self._ended:
+                event = channel.buffered_event()
+                if event is None:
+                    return
+                data = self._on_event(event)
+                if data:
+                    self._kept.append(data)
+        except HyperError as exc:
+            # Garbage after the head: the body's failure, raised by the read
+            # that reaches it (the channel is closed already).
+            self._channel = self._connection = None
+            self._lost = exc
+            return
+        if self._ended and not self._kept:
+            self._finish()
 
     def _drain(self, keep: bool) -> None:
         """
@@ -199,7 +212,7 @@ class HTTP11Response(BaseResponse):
         if self._pending and not keep:
             self._pending = b""
         try:
-            while not self._body_done:
+            while not self._ended:
                 data = self._next_data(channel)
                 if data is None:
                     return
@@ -264,14 +277,14 @@ class HTTP11Response(BaseResponse):
         super().close()
 
     def fileno(self) -> int:
-        """The file descriptor of the socket the body is read from.
+        """The file descriptor of the socket the response came on.
 
-        :raises SocketError: the body no longer has a socket (it was read to
-            its end, or the response was closed).
+        :raises SocketError: that socket is closed.
         """
-        if self._channel is None:
-            raise SocketError("this response is no longer reading from a socket")
-        return self._channel.sock.fileno()
+        fd = -1 if self._sock is None else self._sock.fileno()
+        if fd < 0:
+            raise SocketError("the socket this response came on is closed")
+        return fd
 
     def __repr__(self) -> str:
         return f"<HTTP11Response [{self.status}]>"
