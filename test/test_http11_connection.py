@@ -517,6 +517,15 @@ class TestPutRequest:
             assert conn.getresponse().read() == b"whole"
         assert only_request(peer).header(b"content-length") == b"5"
 
+    def test_next_request_ends_an_open_body(self) -> None:
+        with connected(echo_requests(2)) as (conn, peer):
+            conn.putrequest("POST", "/")
+            conn.endheaders(b"open")
+            conn.request("GET", "/")
+            assert conn.getresponse().read() == b"open"
+            assert conn.getresponse().read() == b""
+        assert peer.accepted == 1
+
     def test_misuse(self) -> None:
         conn = HTTP11Connection("example.com")
         with pytest.raises(ImproperConnectionStateError):

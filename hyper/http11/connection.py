@@ -531,16 +531,16 @@ class HTTP11Connection:
         channel = self._channel
         if sent is None or channel is None:
             raise ImproperConnectionStateError("no request is waiting for its response")
-        if channel.h11.our_state is h11.SEND_BODY and sent.upload_error is None:
-            try:
-                channel.send_event(h11.EndOfMessage())  # a putrequest() body
-            except BaseException as exc:
-                self._fail_upload(channel, exc, sent)
         return self._receive(channel, sent)
 
     get_response = getresponse
 
     def _receive(self, channel: Channel, sent: _Sent) -> HTTP11Response:
+        if channel.h11.our_state is h11.SEND_BODY and sent.upload_error is None:
+            try:
+                channel.send_event(h11.EndOfMessage())  # ends a putrequest() body
+            except BaseException as exc:
+                self._fail_upload(channel, exc, sent)
         try:
             head = self._read_head(channel, sent)
         except HyperTimeoutError:
