@@ -215,15 +215,12 @@ class HTTP11Connection:
             self._channel = self._open()
 
     def _open(self) -> Channel:
-        if self._absolute:
-            assert self.proxy_host is not None and self.proxy_port is not None
+        proxy_host, proxy_port = self.proxy_host, self.proxy_port
+        if self._absolute and proxy_host is not None and proxy_port is not None:
             sock, _ = open_socket(
-                self.proxy_host,
-                self.proxy_port,
-                secure=False,
-                connect_timeout=self._connect_timeout,
+                proxy_host, proxy_port, secure=False, connect_timeout=self._connect_timeout
             )
-            where = f"the proxy {self.proxy_host}:{self.proxy_port}"
+            where = f"the proxy {proxy_host}:{proxy_port}"
         else:
             context = self.ssl_context
             if self.secure and context is None:
@@ -553,8 +550,8 @@ class HTTP11Connection:
             # idempotent request is safe. Once.
             channel.close()
             request, body = sent.replay
-            channel = self._open()
             try:
+                channel = self._open()
                 self._transmit(channel, request, RequestBody(body) if body else None, True)
                 head = self._read_head(channel, sent)
             except HyperTimeoutError:
