@@ -25,14 +25,15 @@ import ssl
 import sys
 import time
 import traceback
-from collections.abc import Iterator, Sequence
-from typing import IO, Callable, NamedTuple, Protocol, TextIO
+from collections.abc import Sequence
+from typing import IO, Callable, NamedTuple, TextIO
 from urllib.parse import urlencode
 
 from hyper import __version__
+from hyper.common.connection import HTTPConnection
 from hyper.common.headers import HTTPHeaderMap
+from hyper.common.response import BaseResponse
 from hyper.common.util import parse_url
-from hyper.http20.connection import HTTP20Connection
 
 EXIT_OK = 0
 EXIT_ERROR = 1  # a bad item, URL or file, or any failure without a code of its own
@@ -76,18 +77,6 @@ class _CommandError(Exception):
     def __init__(self, message: str, status: int = EXIT_ERROR) -> None:
         super().__init__(message)
         self.status = status
-
-
-class _Response(Protocol):
-    """What the command reads from a response (HTTP/1.1 and HTTP/2 alike)."""
-
-    @property
-    def status(self) -> int: ...
-    @property
-    def reason(self) -> str: ...
-    @property
-    def headers(self) -> HTTPHeaderMap: ...
-    def read_chunked(self, decode_content: bool = True) -> Iterator[bytes]: ...
 
 
 class _Items(NamedTuple):
@@ -184,9 +173,9 @@ def _ssl_context(args: argparse.Namespace) -> ssl.SSLContext:
     return context
 
 
-def _open_connection(target: _Target, args: argparse.Namespace) -> HTTP20Connection:
+def _open_connection(target: _Target, args: argparse.Namespace) -> HTTPConnection:
     """A connection to ``target`` as the options ask (nothing is sent yet)."""
-    return HTTP20Connection(
+    return HTTPConnection(
         target.host,
         target.port,
         secure=target.secure,
@@ -272,11 +261,11 @@ class _Progress:
         self._width = len(text)
 
 
-def _body_length(resp: _Response) -> int | None:
+def _body_length(headers: HTTPHeaderMap) -> int | None:
     """Content-length, when it also counts the bytes we write (no content-encoding)."""
-    if resp.headers.get(b"content-encoding"):
+    if headers.get(b"content-encoding"):
         return None
-    values = resp.headers.get(b"content-length")
+    values = headers.get(b"content-length")
     try:
         return int(values[0]) if values else None
     except ValueError:
@@ -290,8 +279,8 @@ def _open_output(path: str) -> IO[bytes]:
         raise _CommandError(f"cannot write {path!r}: {exc.strerror}") from exc
 
 
-def _save(resp: _Response, path: str) -> None:
-    progress = _Progress(sys.stderr, _body_length(resp)) if sys.stderr.isatty() else None
+def _save(resp: BaseResponse, path: str) -> None:
+    progress = _Progress(sys.stderr, _body_length(resp.headers)) if sys.stderr.isatty() else None
     with _open_output(path) as f:
         for chunk in resp.read_chunked():
             f.write(chunk)
@@ -301,7 +290,7 @@ def _save(resp: _Response, path: str) -> None:
         progress.finish()
 
 
-def _print_body(resp: _Response) -> None:
+def _print_body(resp: BaseResponse) -> None:
     out = sys.stdout.buffer
     try:
         for chunk in resp.read_chunked():
@@ -323,9 +312,11 @@ def _show_request(
     print("\n".join(lines), ">", sep="\n", file=sys.stderr)
 
 
-def _show_response(resp: _Response, version: str) -> None:
+def _show_response(resp: BaseResponse, version: str) -> None:
     lines = [f"< {version} {resp.status} {resp.reason}".rstrip()]
-    lines += [f"< {n.decode('latin-1')}: {v.decode('latin-1')}" for n, v in resp.headers]
+    lines += [
+        f"< {n.decode('latin-1')}: {v.decode('latin-1')}" for n, v in resp.headers.iter_raw()
+    ]
     print("\n".join(lines), "<", sep="\n", file=sys.stderr)
 
 
@@ -359,8 +350,8 @@ def _fetch(args: argparse.Namespace) -> int:
         conn.connect()
         if args.verbose:
             _show_request(target, method, headers, conn.version.value)
-        conn.request(method, target.path, body=body, headers=HTTPHeaderMap(headers))
-        resp: _Response = conn.getresponse()
+        conn.request(method, target.path, body=body, headers=headers)
+        resp = conn.getresponse()
         if args.verbose:
             _show_response(resp, conn.version.value)
         if args.fail and resp.status >= 400:

@@ -11,6 +11,7 @@ import hashlib
 import io
 import os
 import pty
+import re
 import select
 import socket
 import subprocess
@@ -254,27 +255,16 @@ class TestProgress:
         assert _human(size) == text
 
 
-class _FakeResponse:
-    status = 200
-    reason = ""
-
-    def __init__(self, *headers: tuple[bytes, bytes]) -> None:
-        self.headers = HTTPHeaderMap(headers)
-
-    def read_chunked(self, decode_content: bool = True) -> Iterator[bytes]:
-        yield b""
-
-
 class TestBodyLength:
     def test_content_length_is_the_total(self) -> None:
-        assert _body_length(_FakeResponse((b"content-length", b"12"))) == 12
+        assert _body_length(HTTPHeaderMap([(b"content-length", b"12")])) == 12
 
     def test_no_total_for_encoded_or_missing_or_bad_length(self) -> None:
         """A gzip body's content-length does not count the decoded bytes written."""
-        encoded = _FakeResponse((b"content-length", b"12"), (b"content-encoding", b"gzip"))
+        encoded = HTTPHeaderMap([(b"content-length", b"12"), (b"content-encoding", b"gzip")])
         assert _body_length(encoded) is None
-        assert _body_length(_FakeResponse()) is None
-        assert _body_length(_FakeResponse((b"content-length", b"x"))) is None
+        assert _body_length(HTTPHeaderMap()) is None
+        assert _body_length(HTTPHeaderMap([(b"content-length", b"x")])) is None
 
 
 class TestExitStatus:
@@ -530,4 +520,66 @@ class TestAgainstNghttpd:
     def test_insecure_skips_verification(self, nghttpd: servers.Server) -> None:
         result = _run("-k", nghttpd.url("/small.txt"))
         assert result.returncode == 0, _err(result)
+        assert result.stdout == servers.SMALL_BODY
+
+
+# ---------------------------------------------------------------------------
+# Interop: protocol negotiation (nginx HTTP/1.1-only TLS port, h2o's plaintext port)
+
+
+@pytest.fixture(scope="module")
+def nginx(require_binary, tmp_path_factory: pytest.TempPathFactory) -> Iterator[servers.Server]:
+    require_binary("nginx")
+    pki = servers.session_pki(tmp_path_factory)
+    docroot = servers.session_docroot(tmp_path_factory)
+    workdir = servers.work_dir(tmp_path_factory, "nginx-cli")
+    with servers.start_nginx(pki, docroot, workdir) as server:
+        yield server
+
+
+@pytest.fixture(scope="module")
+def h2o(require_binary, tmp_path_factory: pytest.TempPathFactory) -> Iterator[servers.Server]:
+    require_binary("h2o")
+    pki = servers.session_pki(tmp_path_factory)
+    docroot = servers.session_docroot(tmp_path_factory)
+    workdir = servers.work_dir(tmp_path_factory, "h2o-cli")
+    with servers.start_h2o(pki, docroot, workdir) as server:
+        yield server
+
+
+@pytest.mark.interop
+class TestNegotiation:
+    def test_tls_server_without_h2_is_spoken_to_in_http11(self, nginx: servers.Server) -> None:
+        url = nginx.url("/small.txt", port=nginx.ports["h1"])
+        result = _run("-v", "--cacert", nginx.ca_path, url)
+        assert result.returncode == 0, _err(result)
+        assert "< HTTP/1.1 200 OK" in _err(result)
+        assert re.search(r"\n< date: \w{3}, \d", _err(result)), "header shown unsplit"
+        assert result.stdout == servers.SMALL_BODY
+
+    def test_tls_server_with_h2_is_spoken_to_in_http2(self, nginx: servers.Server) -> None:
+        result = _run("-v", "--cacert", nginx.ca_path, nginx.url("/small.txt"))
+        assert result.returncode == 0, _err(result)
+        assert "< HTTP/2 200" in _err(result)
+
+    def test_plaintext_get_upgrades_to_h2c(self, h2o: servers.Server) -> None:
+        url = h2o.url("/small.txt", port=h2o.ports["plain"], scheme="http")
+        result = _run("-v", url)
+        assert result.returncode == 0, _err(result)
+        assert "> GET /small.txt HTTP/1.1" in _err(result)  # asking for the upgrade
+        assert "< HTTP/2 200" in _err(result)
+        assert result.stdout == servers.SMALL_BODY
+
+    def test_plaintext_post_is_not_lost(self, h2o: servers.Server) -> None:
+        """h2o's /upload answers with the body's length: 17 bytes of JSON."""
+        url = h2o.url("/upload", port=h2o.ports["plain"], scheme="http")
+        result = _run(url, "name=value")
+        assert result.returncode == 0, _err(result)
+        assert result.stdout == b"17\n"
+
+    def test_h2_flag_means_prior_knowledge_on_plaintext(self, h2o: servers.Server) -> None:
+        url = h2o.url("/small.txt", port=h2o.ports["plain"], scheme="http")
+        result = _run("-v", "--h2", url)
+        assert result.returncode == 0, _err(result)
+        assert "> GET /small.txt HTTP/2" in _err(result)
         assert result.stdout == servers.SMALL_BODY
