@@ -297,7 +297,7 @@ def _print_body(resp: BaseResponse) -> None:
             out.write(chunk)
             out.flush()  # a long stream shows up as it arrives
     except BrokenPipeError:
-        # The reader went away (hyper ... | head): stop quietly, and point stdout at
+        # The reader went away (hyper ... | head): stop, and point stdout at
         # devnull so the interpreter's final flush does not fail again.
         os.dup2(os.open(os.devnull, os.O_WRONLY), out.fileno())
         raise _CommandError("stdout closed before the body was written") from None

@@ -583,3 +583,11 @@ class TestNegotiation:
         assert result.returncode == 0, _err(result)
         assert "> GET /small.txt HTTP/2" in _err(result)
         assert result.stdout == servers.SMALL_BODY
+
+    def test_stdin_body_streams_over_http11(self, h2o: servers.Server) -> None:
+        """A body of unknown length (a pipe) goes out chunked; h2o counts every byte."""
+        url = h2o.url("/upload", port=h2o.ports["plain"], scheme="http")
+        result = _run("-v", "--data", "-", url, stdin=os.urandom(700_000))
+        assert result.returncode == 0, _err(result)
+        assert "< HTTP/1.1 200" in _err(result)
+        assert result.stdout == b"700000\n"
