@@ -662,9 +662,7 @@ class Session:
                 message = f"stream {event.stream_id} was refused by the server; safe to retry"
             stream.error = StreamRefusedError(message, event.stream_id, event.error_code, True)
         else:
-            stream.error = StreamResetError(
-                "", event.stream_id, event.error_code, event.remote
-            )
+            stream.error = StreamResetError("", event.stream_id, event.error_code, event.remote)
 
     def _on_push(self, event: PushPromiseReceived) -> None:
         parent = self.streams.get(event.parent_stream_id)
