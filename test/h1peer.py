@@ -17,11 +17,9 @@ from __future__ import annotations
 
 import socket
 import ssl
-import threading
 from typing import Callable
 
-#: Seconds any one peer socket operation (or join) may take.
-TIMEOUT = 10.0
+from scripted_server import TIMEOUT, ScriptedServer
 
 
 class H1Request:
@@ -182,12 +180,14 @@ def chunked(*chunks: bytes, trailers: bytes = b"", headers: tuple[bytes, ...] = 
     return b"\r\n".join(lines) + b"\r\n\r\n" + body + b"0\r\n" + trailers + b"\r\n"
 
 
-class H1Peer:
+class H1Peer(ScriptedServer):
     """A listening scripted HTTP/1.1 server; use as a context manager.
 
     ``scripts``: one script for every connection, or a list with one per
     connection in accept order. ``accepted`` counts accepted connections.
     """
+
+    thread_name = "test-h1peer"
 
     def __init__(
         self,
@@ -196,25 +196,10 @@ class H1Peer:
         connections: int | None = None,
         tls: ssl.SSLContext | None = None,
     ) -> None:
-        if isinstance(scripts, list):
-            self.scripts = scripts
-        else:
-            self.scripts = [scripts] * (connections or 1)
-        self.tls = tls
-        self.host = "127.0.0.1"
-        self.port = 0
-        self.errors: list[BaseException] = []
+        if not isinstance(scripts, list):
+            scripts = [scripts] * (connections or 1)
+        super().__init__(scripts, tls)
         self.conns: list[H1Conn] = []
-        self.accepted = 0
-        #: Set once a script has returned and its socket is closed (per index).
-        self.finished = [threading.Event() for _ in self.scripts]
-        self._ready = threading.Event()
-        self._listener: socket.socket | None = None
-        self._thread: threading.Thread | None = None
-
-    @property
-    def address(self) -> str:
-        return f"{self.host}:{self.port}"
 
     @property
     def requests(self) -> list[H1Request]:
@@ -225,67 +210,5 @@ class H1Peer:
         self.start()
         return self
 
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
-
-    def start(self) -> None:
-        listener = socket.create_server((self.host, 0))
-        listener.settimeout(TIMEOUT)
-        self._listener = listener
-        self.port = listener.getsockname()[1]
-        self._thread = threading.Thread(target=self._run, name="test-h1peer", daemon=True)
-        self._thread.start()
-        if not self._ready.wait(TIMEOUT):
-            raise AssertionError("the peer thread did not start")
-
-    def _run(self) -> None:
-        assert self._listener is not None
-        self._ready.set()
-        for index, script in enumerate(self.scripts):
-            try:
-                sock, _ = self._listener.accept()
-            except OSError:
-                return  # stopped, or nobody came
-            self.accepted += 1
-            conn: H1Conn | None = None
-            try:
-                if self.tls is not None:
-                    sock.settimeout(TIMEOUT)
-                    sock = self.tls.wrap_socket(sock, server_side=True)
-                conn = H1Conn(sock, index)
-                self.conns.append(conn)
-                script(conn)
-            except BaseException as exc:
-                self.errors.append(exc)
-            finally:
-                if conn is not None:
-                    conn.close()
-                else:
-                    sock.close()
-                self.finished[index].set()
-
-    def wait_finished(self, index: int = 0) -> None:
-        """Wait until connection ``index``'s script has ended and its socket closed."""
-        if not self.finished[index].wait(TIMEOUT):
-            raise AssertionError(f"script {index} did not finish within {TIMEOUT} s")
-
-    def stop(self) -> None:
-        """Stop listening, wait for the scripts, re-raise what they raised."""
-        if self._listener is not None:
-            try:
-                self._listener.shutdown(socket.SHUT_RDWR)
-            except OSError:
-                pass
-            self._listener.close()
-        if self._thread is not None:
-            self._thread.join(TIMEOUT)
-            if self._thread.is_alive():
-                for conn in self.conns:
-                    try:
-                        conn.sock.shutdown(socket.SHUT_RDWR)
-                    except OSError:
-                        pass
-                self._thread.join(TIMEOUT)
-                self.errors.append(AssertionError("the peer script did not finish"))
-        if self.errors:
-            raise self.errors[0]
+    def make_conn(self, sock: socket.socket, index: int) -> H1Conn:
+        return H1Conn(sock, index)

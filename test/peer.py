@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import socket
 import ssl
-import threading
 from collections.abc import Iterable
 from typing import Any, Callable
 
@@ -38,9 +37,8 @@ from hyperframe.frame import (
     SettingsFrame,
     WindowUpdateFrame,
 )
+from scripted_server import TIMEOUT, ScriptedServer
 
-#: Seconds any one peer socket operation (or join) may take.
-TIMEOUT = 10.0
 _MAX_FRAME = 16384
 
 Headers = list[tuple[bytes, bytes]]
@@ -352,8 +350,16 @@ def echo(conn: PeerConnection, request: Request) -> None:
     conn.respond(request.stream_id, body=bytes(request.path) + b"\n" + bytes(request.body))
 
 
-class Peer:
-    """A listening scripted peer; use as a context manager."""
+class Peer(ScriptedServer):
+    """A listening scripted peer; use as a context manager.
+
+    ``script`` runs on each of ``connections`` connections. A failed TLS
+    handshake is recorded in ``tls_errors`` (expected when a test provokes it)
+    and the peer waits for the next connection.
+    """
+
+    thread_name = "test-peer"
+    tolerate_tls_errors = True
 
     def __init__(
         self,
@@ -362,87 +368,17 @@ class Peer:
         tls: ssl.SSLContext | None = None,
         connections: int = 1,
     ) -> None:
+        super().__init__([script] * connections, tls)
         self.script = script
-        self.tls = tls
         self.connections = connections
-        self.host = "127.0.0.1"
-        self.port = 0
-        self.errors: list[BaseException] = []
-        #: TLS handshakes that failed (expected when a test provokes it).
-        self.tls_errors: list[BaseException] = []
         self.conns: list[PeerConnection] = []
-        self._ready = threading.Event()
-        self._listener: socket.socket | None = None
-        self._thread: threading.Thread | None = None
-
-    @property
-    def address(self) -> str:
-        return f"{self.host}:{self.port}"
 
     def __enter__(self) -> Peer:
         self.start()
         return self
 
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
+    def prepare(self, sock: socket.socket) -> None:
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
 
-    def start(self) -> None:
-        listener = socket.create_server((self.host, 0))
-        listener.settimeout(TIMEOUT)
-        self._listener = listener
-        self.port = listener.getsockname()[1]
-        self._thread = threading.Thread(target=self._run, name="test-peer", daemon=True)
-        self._thread.start()
-        if not self._ready.wait(TIMEOUT):
-            raise AssertionError("the peer thread did not start")
-
-    def _run(self) -> None:
-        assert self._listener is not None
-        self._ready.set()
-        for index in range(self.connections):
-            try:
-                sock, _ = self._listener.accept()
-            except OSError:
-                return  # stopped, or nobody came
-            conn: PeerConnection | None = None
-            try:
-                sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-                if self.tls is not None:
-                    sock.settimeout(TIMEOUT)
-                    try:
-                        sock = self.tls.wrap_socket(sock, server_side=True)
-                    except (ssl.SSLError, OSError) as exc:
-                        self.tls_errors.append(exc)
-                        continue
-                conn = PeerConnection(sock, index)
-                self.conns.append(conn)
-                self.script(conn)
-            except BaseException as exc:
-                self.errors.append(exc)
-            finally:
-                if conn is not None:
-                    conn.close()
-                else:
-                    sock.close()
-
-    def stop(self) -> None:
-        """Stop listening, wait for the script, re-raise what it raised."""
-        if self._listener is not None:
-            try:
-                # Wakes the thread if it is still waiting in accept().
-                self._listener.shutdown(socket.SHUT_RDWR)
-            except OSError:
-                pass
-            self._listener.close()
-        if self._thread is not None:
-            self._thread.join(TIMEOUT)
-            if self._thread.is_alive():
-                for conn in self.conns:
-                    try:
-                        conn.sock.shutdown(socket.SHUT_RDWR)
-                    except OSError:
-                        pass
-                self._thread.join(TIMEOUT)
-                self.errors.append(AssertionError("the peer script did not finish"))
-        if self.errors:
-            raise self.errors[0]
+    def make_conn(self, sock: socket.socket, index: int) -> PeerConnection:
+        return PeerConnection(sock, index)

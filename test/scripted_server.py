@@ -1,0 +1,140 @@
+"""
+The plumbing both scripted servers share (:mod:`peer` for HTTP/2,
+:mod:`h1peer` for HTTP/1.1): a listener on 127.0.0.1, port 0; one thread,
+started behind a ready event, that accepts one connection per script in turn,
+optionally wraps it in TLS, and runs the script on it; and a ``stop`` that
+wakes the thread, waits for it and re-raises what a script raised.
+
+A subclass says how an accepted socket becomes a connection object
+(:meth:`ScriptedServer.make_conn`) and may prepare the raw socket first
+(:meth:`ScriptedServer.prepare`). Every socket operation has a timeout
+(:data:`TIMEOUT`); nothing sleeps.
+"""
+
+from __future__ import annotations
+
+import socket
+import ssl
+import threading
+from typing import Any, Callable
+
+#: Seconds any one peer socket operation (or join) may take.
+TIMEOUT = 10.0
+
+
+class ScriptedServer:
+    """A listening scripted server; use as a context manager.
+
+    ``scripts`` holds one script per connection, in accept order. ``accepted``
+    counts accepted connections; ``finished[i]`` is set once script ``i`` has
+    returned and its socket is closed.
+    """
+
+    #: The name of the serving thread.
+    thread_name = "test-scripted-server"
+    #: Whether a failed TLS handshake is only recorded in ``tls_errors`` (and the
+    #: next connection awaited) rather than failing the test.
+    tolerate_tls_errors = False
+
+    def __init__(self, scripts: list[Callable[[Any], None]], tls: ssl.SSLContext | None) -> None:
+        self.scripts = scripts
+        self.tls = tls
+        self.host = "127.0.0.1"
+        self.port = 0
+        self.errors: list[BaseException] = []
+        #: TLS handshakes that failed (expected when a test provokes it).
+        self.tls_errors: list[BaseException] = []
+        self.conns: list[Any] = []
+        self.accepted = 0
+        self.finished = [threading.Event() for _ in self.scripts]
+        self._ready = threading.Event()
+        self._listener: socket.socket | None = None
+        self._thread: threading.Thread | None = None
+
+    @property
+    def address(self) -> str:
+        return f"{self.host}:{self.port}"
+
+    def __enter__(self):
+        self.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    def prepare(self, sock: socket.socket) -> None:
+        """Adjust a freshly accepted socket (before TLS); nothing by default."""
+
+    def make_conn(self, sock: socket.socket, index: int) -> Any:
+        """The connection object a script drives (it has ``sock`` and ``close()``)."""
+        raise NotImplementedError
+
+    def start(self) -> None:
+        listener = socket.create_server((self.host, 0))
+        listener.settimeout(TIMEOUT)
+        self._listener = listener
+        self.port = listener.getsockname()[1]
+        self._thread = threading.Thread(target=self._run, name=self.thread_name, daemon=True)
+        self._thread.start()
+        if not self._ready.wait(TIMEOUT):
+            raise AssertionError("the peer thread did not start")
+
+    def _run(self) -> None:
+        assert self._listener is not None
+        self._ready.set()
+        for index, script in enumerate(self.scripts):
+            try:
+                sock, _ = self._listener.accept()
+            except OSError:
+                return  # stopped, or nobody came
+            self.accepted += 1
+            conn = None
+            try:
+                self.prepare(sock)
+                if self.tls is not None:
+                    sock.settimeout(TIMEOUT)
+                    try:
+                        sock = self.tls.wrap_socket(sock, server_side=True)
+                    except (ssl.SSLError, OSError) as exc:
+                        if not self.tolerate_tls_errors:
+                            raise
+                        self.tls_errors.append(exc)
+                        continue
+                conn = self.make_conn(sock, index)
+                self.conns.append(conn)
+                script(conn)
+            except BaseException as exc:
+                self.errors.append(exc)
+            finally:
+                if conn is not None:
+                    conn.close()
+                else:
+                    sock.close()
+                self.finished[index].set()
+
+    def wait_finished(self, index: int = 0) -> None:
+        """Wait until connection ``index``'s script has ended and its socket closed."""
+        if not self.finished[index].wait(TIMEOUT):
+            raise AssertionError(f"script {index} did not finish within {TIMEOUT} s")
+
+    def stop(self) -> None:
+        """Stop listening, wait for the scripts, re-raise what they raised."""
+        if self._listener is not None:
+            try:
+                # Wakes the thread if it is still waiting in accept().
+                self._listener.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
+            self._listener.close()
+        if self._thread is not None:
+            self._thread.join(TIMEOUT)
+            if self._thread.is_alive():
+                for conn in self.conns:
+                    try:
+                        conn.sock.shutdown(socket.SHUT_RDWR)
+                    except OSError:
+                        pass
+                self._thread.join(TIMEOUT)
+                self.errors.append(AssertionError("the peer script did not finish"))
+        if self.errors:
+            raise self.errors[0]
