@@ -1,8 +1,15 @@
 """
 Request-side pieces both HTTP versions need: sorting a body by kind (and
 knowing its length without reading it), turning the many header shapes
-callers pass into pairs, the ``(connect, read)`` timeout split and the
+callers pass into pairs, a request started with ``putrequest``, the
+``Host``/``:authority`` value, the ``(connect, read)`` timeout split and the
 default ``User-Agent``.
+
+This is hyper's shared internal module: the leading underscore keeps it out
+of the public API, while the names in ``__all__`` carry none because
+:mod:`hyper.http11`, :mod:`hyper.http20` and :mod:`hyper.common` are meant to
+import them (each is written once, here). Names that do start with ``_``
+stay private to this module.
 
 A body is classified before anything is sent, so an unsupported type
 raises ``TypeError`` while the connection is still untouched. The items of
@@ -22,8 +29,10 @@ from hyper.common.headers import HTTPHeaderMap
 
 __all__ = [
     "HeadersArg",
+    "PendingRequest",
     "RequestBody",
     "Timeout",
+    "authority",
     "file_length",
     "header_pairs",
     "lower_name",
@@ -78,6 +87,36 @@ def lower_name(name: Any) -> bytes:
     if isinstance(name, bytes):
         return name.lower()
     return b""
+
+
+def authority(host: str, port: int, default_port: int) -> bytes:
+    """The ``Host`` (``:authority``) value for ``host`` and ``port``: IPv6
+    literals bracketed, IDNA for non-ASCII names, the port only when it is
+    not ``default_port``."""
+    text = f"[{host}]" if ":" in host else host
+    if not text.isascii():
+        text = text.encode("idna").decode("ascii")
+    if port != default_port:
+        text = f"{text}:{port}"
+    return text.encode("ascii")
+
+
+class PendingRequest:
+    """A request started with ``putrequest`` whose headers are not sent yet."""
+
+    __slots__ = ("method", "url", "headers")
+
+    def __init__(self, method: str | bytes, url: str | bytes) -> None:
+        self.method = method
+        self.url = url
+        self.headers: list[tuple[Any, Any]] = []
+
+    def add_header(self, name: Any, value: Any, replace: bool = False) -> None:
+        """Add a field; ``replace`` first drops earlier ones of that name."""
+        if replace:
+            wanted = lower_name(name)
+            self.headers = [(n, v) for n, v in self.headers if lower_name(n) != wanted]
+        self.headers.append((name, value))
 
 
 class RequestBody:

@@ -29,8 +29,10 @@ import h11
 
 from hyper.common._request import (
     HeadersArg,
+    PendingRequest,
     RequestBody,
     Timeout,
+    authority,
     header_pairs,
     lower_name,
     split_timeout,
@@ -82,15 +84,6 @@ def _default_context() -> ssl.SSLContext:
     return _http11_context
 
 
-def _authority(host: str, port: int, default_port: int) -> bytes:
-    text = f"[{host}]" if ":" in host else host
-    if not text.isascii():
-        text = text.encode("idna").decode("ascii")
-    if port != default_port:
-        text = f"{text}:{port}"
-    return text.encode("ascii")
-
-
 class ImproperConnectionStateError(HyperError, http.client.ImproperConnectionState):
     """A call that does not fit the connection's state: ``getresponse()``
     with no request waiting, ``putheader()`` or ``send()`` with no request
@@ -108,17 +101,6 @@ class _Sent:
         self.informational: list[h11.InformationalResponse] = []
         # Sending the body failed, but the server had answered already.
         self.upload_error: BaseException | None = None
-
-
-class _Pending:
-    """A request started with ``putrequest``, headers not sent yet."""
-
-    __slots__ = ("method", "url", "headers")
-
-    def __init__(self, method: _Str, url: _Str) -> None:
-        self.method = method
-        self.url = url
-        self.headers: list[tuple[Any, Any]] = []
 
 
 class HTTP11Connection:
@@ -179,7 +161,7 @@ class HTTP11Connection:
         self.network_buffer_size = _BUFFER_SIZE
 
         scheme = "https" if self.secure else "http"
-        self._authority = _authority(self.host, self.port, 443 if self.secure else 80)
+        self._authority = authority(self.host, self.port, 443 if self.secure else 80)
         # Plain-http requests through a proxy name their target in full.
         self._absolute = self.proxy_host is not None and not self.secure
         self._origin = scheme.encode() + b"://" + self._authority
@@ -194,7 +176,7 @@ class HTTP11Connection:
         # Responses (or their failures) read on the caller's behalf before
         # a new request, in request order, for getresponse().
         self._ready: deque[HTTP11Response | BaseException] = deque()
-        self._pending: _Pending | None = None
+        self._pending: PendingRequest | None = None
 
     # ------------------------------------------------------------------
     # Connecting
@@ -308,7 +290,7 @@ class HTTP11Connection:
         Start a request whose headers are added with :meth:`putheader` and
         sent by :meth:`endheaders`. Concurrency: not thread-safe.
         """
-        self._pending = _Pending(method, selector)
+        self._pending = PendingRequest(method, selector)
 
     def putheader(
         self,
@@ -324,11 +306,7 @@ class HTTP11Connection:
 
         Concurrency: not thread-safe.
         """
-        pending = self._pending_request()
-        if replace:
-            wanted = lower_name(header)
-            pending.headers = [(n, v) for n, v in pending.headers if lower_name(n) != wanted]
-        pending.headers.append((header, argument))
+        self._pending_request().add_header(header, argument, replace)
 
     def endheaders(
         self,
@@ -370,7 +348,7 @@ class HTTP11Connection:
         except BaseException as exc:
             self._fail_upload(channel, exc, self._sent)
 
-    def _pending_request(self) -> _Pending:
+    def _pending_request(self) -> PendingRequest:
         if self._pending is None:
             raise ImproperConnectionStateError("no request was started with putrequest()")
         return self._pending
@@ -385,11 +363,11 @@ class HTTP11Connection:
     ) -> h11.Request:
         """The request head, checked by h11 without touching the socket."""
         method_b = to_bytestring(method).upper()
-        target, authority = self._target(to_bytestring(url))
+        target, host_value = self._target(to_bytestring(url))
         present = {lower_name(name) for name, _ in user}
         fields = [(to_bytestring(name), to_bytestring(value)) for name, value in user]
         if b"host" not in present:
-            fields.insert(0, (b"host", authority))
+            fields.insert(0, (b"host", host_value))
         if b"accept-encoding" not in present:
             fields.append((b"accept-encoding", self._accept_encoding))
         if b"user-agent" not in present:
@@ -416,10 +394,10 @@ class HTTP11Connection:
         """The request target and the Host value for ``url``."""
         if url[:7].lower() == b"http://" or url[:8].lower() == b"https://":
             scheme, host, port, path = parse_url(url)
-            authority = _authority(host, port, 443 if scheme == "https" else 80)
+            host_value = authority(host, port, 443 if scheme == "https" else 80)
             if self._absolute:
-                return scheme.encode() + b"://" + authority + path.encode(), authority
-            return path.encode(), authority
+                return scheme.encode() + b"://" + host_value + path.encode(), host_value
+            return path.encode(), host_value
         if not url.startswith(b"/") and url != b"*":
             url = b"/" + url
         if self._absolute:

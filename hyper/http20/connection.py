@@ -17,20 +17,27 @@ a background thread.
 
 from __future__ import annotations
 
-import io
-import os
 import socket
-import stat
 import threading
 import time
-from collections.abc import Iterable, Iterator, Mapping
-from typing import Any, Optional, TypeVar, Union
+from collections.abc import Iterator
+from typing import Any, TypeVar, Union
 from urllib.parse import urlsplit
 
+from hyper.common._request import (
+    HeadersArg,
+    PendingRequest,
+    RequestBody,
+    Timeout,
+    authority,
+    header_pairs,
+    lower_name,
+    split_timeout,
+    user_agent,
+)
 from hyper.common.connect import ProxyHeaders, open_socket, split_proxy
 from hyper.common.decoder import accept_encoding
 from hyper.common.exceptions import ConnectionError as HyperConnectionError
-from hyper.common.headers import HTTPHeaderMap
 from hyper.common.util import HTTPVersion, to_bytestring, to_host_port_tuple
 from hyper.http20._session import Session
 from hyper.http20._streambuf import StreamBuffer
@@ -45,8 +52,6 @@ __all__ = ["HTTP20Connection"]
 
 _T = TypeVar("_T")
 _Str = Union[str, bytes]
-HeadersArg = Union[HTTPHeaderMap, Mapping[Any, Any], Iterable[tuple[Any, Any]], None]
-Timeout = Union[float, tuple[Optional[float], Optional[float]], None]
 
 # How many fresh connections one request tries when each refuses new streams
 # (GOAWAY straight after the preface) before giving up.
@@ -54,111 +59,6 @@ _MAX_CONNECT_ATTEMPTS = 3
 # The most bytes read from a file-like body at once; the peer's window (and
 # frame size) bounds it further, so memory per upload stays bounded.
 _UPLOAD_CHUNK = 1 << 20
-_USER_AGENT = b"hyper/"
-
-
-def _user_agent() -> bytes:
-    from hyper import __version__
-
-    return _USER_AGENT + __version__.encode("ascii")
-
-
-class _PendingRequest:
-    """A request started with ``putrequest`` whose headers are not sent yet."""
-
-    __slots__ = ("method", "selector", "headers")
-
-    def __init__(self, method: _Str, selector: _Str) -> None:
-        self.method = method
-        self.selector = selector
-        self.headers: list[tuple[Any, Any]] = []
-
-
-class _Body:
-    """A request body, sorted by kind: a buffer, a file-like, or an iterable."""
-
-    __slots__ = ("buffer", "file", "iterable", "length")
-
-    def __init__(self, body: Any) -> None:
-        self.buffer: bytes | memoryview | None = None
-        self.file: Any = None
-        self.iterable: Iterable[Any] | None = None
-        self.length: int | None = None
-        if isinstance(body, str):
-            body = body.encode("utf-8")
-        if isinstance(body, bytes):
-            self.buffer = body
-            self.length = len(body)
-        elif isinstance(body, (bytearray, memoryview)):
-            view = memoryview(body).cast("B")
-            self.buffer = view
-            self.length = len(view)
-        elif hasattr(body, "read"):
-            self.file = body
-            self.length = _file_length(body)
-        elif isinstance(body, Iterable):
-            self.iterable = body
-        else:
-            raise TypeError(f"cannot send a body of type {type(body).__name__}")
-
-    @property
-    def is_empty(self) -> bool:
-        return self.length == 0
-
-
-def _file_length(body: Any) -> int | None:
-    """The bytes left in a file-like body, when that can be known cheaply."""
-    if isinstance(body, io.TextIOBase):
-        return None  # characters, not bytes; and tell() is opaque
-    try:
-        info = os.fstat(body.fileno())
-        if stat.S_ISREG(info.st_mode):
-            return max(0, info.st_size - int(body.tell()))
-    except (AttributeError, OSError, ValueError):
-        pass
-    try:
-        if body.seekable():
-            position = body.tell()
-            end = body.seek(0, io.SEEK_END)
-            body.seek(position)
-            return max(0, int(end) - int(position))
-    except (AttributeError, OSError, ValueError):
-        pass
-    return None
-
-
-def _split_timeout(timeout: Timeout) -> tuple[float | None, float | None]:
-    if timeout is None:
-        return None, None
-    if isinstance(timeout, tuple):
-        connect, read = timeout
-        return connect, read
-    return float(timeout), float(timeout)
-
-
-def _header_pairs(headers: HeadersArg) -> list[tuple[Any, Any]]:
-    if headers is None:
-        return []
-    if isinstance(headers, HTTPHeaderMap):
-        return list(headers.iter_raw())
-    if isinstance(headers, Mapping):
-        pairs: Iterable[tuple[Any, Any]] = headers.items()
-    else:
-        pairs = headers
-    out = []
-    for name, value in pairs:
-        if isinstance(value, int) and not isinstance(value, bool):
-            value = str(value)  # http.client accepts numbers (content-length=5)
-        out.append((name, value))
-    return out
-
-
-def _lower_name(name: Any) -> bytes:
-    if isinstance(name, str):
-        return name.lower().encode("utf-8", "replace")
-    if isinstance(name, bytes):
-        return name.lower()
-    return b""  # not a name at all: the engine rejects it with a clear error
 
 
 class HTTP20Connection:
@@ -218,18 +118,13 @@ class HTTP20Connection:
             proxy_host, proxy_port, proxy_headers
         )
         self.timeout = timeout
-        self._connect_timeout, self._read_timeout = _split_timeout(timeout)
+        self._connect_timeout, self._read_timeout = split_timeout(timeout)
         self._window_manager = window_manager or FlowControlManager
         self._enable_push = enable_push
 
-        default_port = 443 if self.secure else 80
-        host_text = f"[{self.host}]" if ":" in self.host else self.host
-        if not host_text.isascii():
-            host_text = host_text.encode("idna").decode("ascii")
-        authority = host_text if self.port == default_port else f"{host_text}:{self.port}"
-        self._authority = authority.encode("ascii")
+        self._authority = authority(self.host, self.port, 443 if self.secure else 80)
         self._scheme = b"https" if self.secure else b"http"
-        self._user_agent = _user_agent()
+        self._user_agent = user_agent()
         self._accept_encoding = accept_encoding()
 
         self._session: Session | None = None
@@ -238,7 +133,7 @@ class HTTP20Connection:
         # Serialises connecting; held while a new socket is set up, and only then.
         self._connect_lock = threading.Lock()
         self._next_stream_id = 1
-        self._pending: dict[int, _PendingRequest] = {}
+        self._pending: dict[int, PendingRequest] = {}
         # putrequest ids that had to move to a fresh id at endheaders.
         self._aliases: dict[int, int] = {}
         self._local = threading.local()
@@ -411,9 +306,9 @@ class HTTP20Connection:
         Concurrency: thread-safe. When the server's MAX_CONCURRENT_STREAMS is
         reached, waits for a slot (bounded by the read timeout).
         """
-        plan = None if body is None else _Body(body)
+        plan = None if body is None else RequestBody(body)
         fields = self._build_headers(method, url, headers, plan.length if plan else None)
-        end_stream = plan is None or plan.is_empty
+        end_stream = plan is None or plan.length == 0
         data = plan.buffer if plan is not None and not end_stream else None
         session, stream, taken = self._open(fields, end_stream, data)
         if plan is not None and not end_stream:
@@ -436,7 +331,7 @@ class HTTP20Connection:
         Concurrency: thread-safe; each call gets its own id.
         """
         stream_id = self._usable_session().reserve_id()
-        self._pending[stream_id] = _PendingRequest(method, selector)
+        self._pending[stream_id] = PendingRequest(method, selector)
         self._remember(stream_id)
         return stream_id
 
@@ -453,11 +348,7 @@ class HTTP20Connection:
 
         Concurrency: thread-safe for different requests.
         """
-        pending = self._pending_request(stream_id)
-        if replace:
-            wanted = _lower_name(header)
-            pending.headers = [(n, v) for n, v in pending.headers if _lower_name(n) != wanted]
-        pending.headers.append((header, argument))
+        self._pending_request(stream_id).add_header(header, argument, replace)
 
     def endheaders(
         self,
@@ -475,10 +366,10 @@ class HTTP20Connection:
         stream_id = self._resolve(stream_id)
         pending = self._pending_request(stream_id)
         del self._pending[stream_id]
-        plan = None if message_body is None else _Body(message_body)
+        plan = None if message_body is None else RequestBody(message_body)
         length = plan.length if plan is not None and final else None
-        fields = self._build_headers(pending.method, pending.selector, pending.headers, length)
-        end_stream = final and (plan is None or plan.is_empty)
+        fields = self._build_headers(pending.method, pending.url, pending.headers, length)
+        end_stream = final and (plan is None or plan.length == 0)
         data = plan.buffer if plan is not None and not end_stream else None
         session, stream, taken = self._open(fields, end_stream, data, final, stream_id)
         if stream.stream_id != stream_id:
@@ -494,7 +385,7 @@ class HTTP20Connection:
         Concurrency: thread-safe for different requests.
         """
         session, stream = self._find(stream_id)
-        self._upload(session, stream, _Body(data), None, final)
+        self._upload(session, stream, RequestBody(data), None, final)
 
     def _open(
         self,
@@ -519,7 +410,7 @@ class HTTP20Connection:
         self,
         session: Session,
         stream: StreamBuffer,
-        plan: _Body,
+        plan: RequestBody,
         taken: int | None,
         final: bool,
     ) -> None:
@@ -563,22 +454,22 @@ class HTTP20Connection:
         """The request's header block: pseudo-headers, the caller's fields,
         then the defaults the caller did not set."""
         path = to_bytestring(url)
-        authority = self._authority
+        host_value = self._authority
         if path[:7].lower() == b"http://" or path[:8].lower() == b"https://":
             parts = urlsplit(path)
-            authority = parts.netloc or authority
+            host_value = parts.netloc or host_value
             path = parts.path or b"/"
             if parts.query:
                 path += b"?" + parts.query
-        user = _header_pairs(headers)
-        present = {_lower_name(name) for name, _ in user}
+        user = header_pairs(headers)
+        present = {lower_name(name) for name, _ in user}
         fields: list[tuple[Any, Any]] = []
         if b":method" not in present:
             fields.append((b":method", to_bytestring(method)))
         if b":scheme" not in present:
             fields.append((b":scheme", self._scheme))
         if b":authority" not in present and b"host" not in present:
-            fields.append((b":authority", authority))
+            fields.append((b":authority", host_value))
         if b":path" not in present:
             fields.append((b":path", path))
         fields.extend(user)
@@ -590,7 +481,7 @@ class HTTP20Connection:
             fields.append((b"content-length", b"%d" % content_length))
         return fields
 
-    def _pending_request(self, stream_id: int | None) -> _PendingRequest:
+    def _pending_request(self, stream_id: int | None) -> PendingRequest:
         stream_id = self._resolve(stream_id)
         pending = self._pending.get(stream_id)
         if pending is None:
