@@ -106,6 +106,8 @@ class EngineCore:
         self._decoder = Decoder(max_header_list_size=config.max_header_list_size)
         self._encode_cache: dict[tuple[tuple[bytes, bytes], ...], bytes] = {}
         self._decode_cache: dict[bytes, tuple[tuple[bytes, bytes], ...]] = {}
+        # Dynamic-table lookups of the HPACK fast path, until the table changes.
+        self._index_cache: dict[int, tuple[bytes, bytes]] = {}
         self._decoder.max_allowed_table_size = DEFAULT_SETTINGS[SettingCodes.HEADER_TABLE_SIZE]
 
         self._out: list[Bytes] = []

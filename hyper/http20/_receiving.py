@@ -21,7 +21,6 @@ from hyper.http20._core import (
     _BLOCK_CACHE_SIZE,
     _CAN_RECV_PUSH_ON,
     _NO_BODY_STATUSES,
-    _ONE_BYTE_INDEXED,
     _SAFE_PUSH_METHODS,
     Bytes,
     EngineCore,
@@ -40,6 +39,7 @@ from hyper.http20._frames import (
     PUSH_PROMISE,
     SETTINGS,
 )
+from hyper.http20._hpack_fast import decode_stateless
 from hyper.http20._stream import (
     CLOSED,
     HALF_CLOSED_LOCAL,
@@ -347,20 +347,27 @@ class Receiver(EngineCore):
             self._on_header_block(cont[0], cont[1], cont[2], cont[3], memoryview(block), events)
 
     def _decode(self, block: memoryview) -> list[tuple[bytes, bytes]]:
+        # A block that cannot change the dynamic table decodes the same way
+        # until something else changes it: such blocks are cached, and the
+        # cache (and the fast path's memoised lookups) emptied whenever hpack
+        # decodes a block itself or our table limits change.
         data = bytes(block)
         cache = self._decode_cache
         cached = cache.get(data)
         if cached is not None:
             return list(cached)
-        try:
-            headers = cast(list[tuple[bytes, bytes]], self._decoder.decode(data, raw=True))
-        except OversizedHeaderListError as exc:
-            self._fail_from(HeaderListTooLargeError, "header list larger than the limit", exc)
-        except Exception as exc:  # any HPACK failure loses the table
-            self._fail_from(HPACKDecodingError, f"HPACK decoding failed: {exc}", exc)
-        if data.translate(None, _ONE_BYTE_INDEXED):
+        headers = decode_stateless(data, self._decoder, self._index_cache)
+        if headers is None:
             cache.clear()
-        elif len(cache) < _BLOCK_CACHE_SIZE:
+            self._index_cache.clear()
+            try:
+                decoded = self._decoder.decode(data, raw=True)
+            except OversizedHeaderListError as exc:
+                self._fail_from(HeaderListTooLargeError, "header list larger than the limit", exc)
+            except Exception as exc:  # any HPACK failure loses the table
+                self._fail_from(HPACKDecodingError, f"HPACK decoding failed: {exc}", exc)
+            return cast(list[tuple[bytes, bytes]], decoded)
+        if len(cache) < _BLOCK_CACHE_SIZE:
             cache[data] = tuple(headers)
         return headers
 
@@ -651,9 +658,11 @@ class Receiver(EngineCore):
                 # A cached block skips hpack's check that the peer shrank the
                 # table to the new limit (RFC 7541 4.2, checklist C6).
                 self._decode_cache.clear()
+                self._index_cache.clear()
             elif setting == SettingCodes.MAX_HEADER_LIST_SIZE:
                 self._decoder.max_header_list_size = value
                 self._decode_cache.clear()  # cached blocks were checked against the old cap
+                self._index_cache.clear()
             elif setting == SettingCodes.MAX_FRAME_SIZE:
                 self._max_inbound_frame = value
             local[setting] = value
