@@ -22,16 +22,17 @@ import socket
 import ssl
 import time
 from collections.abc import Iterable, Iterator, Mapping
-from typing import NamedTuple, Union
+from typing import Any, NamedTuple, Union
 from urllib.parse import unquote
 
+from hyper.common._request import Timeout, split_timeout
 from hyper.common.exceptions import ConnectionError as HyperConnectionError
 from hyper.common.exceptions import HyperError, ProxyError
 from hyper.common.exceptions import TimeoutError as HyperTimeoutError
 from hyper.common.headers import HTTPHeaderMap
 from hyper.common.util import to_bytestring, to_host_port_tuple
 
-__all__ = ["ProxyResponse", "open_socket", "split_proxy"]
+__all__ = ["ConnectionTarget", "ProxyResponse", "open_socket", "split_proxy"]
 
 _Str = Union[str, bytes]
 ProxyHeaders = Union[HTTPHeaderMap, Mapping[_Str, _Str], Iterable[tuple[_Str, _Str]], None]
@@ -100,6 +101,48 @@ def split_proxy(
         auth = b"Basic " + base64.b64encode(credentials)
         proxy_headers = [*_header_pairs(proxy_headers), (b"Proxy-Authorization", auth)]
     return host, port, proxy_headers
+
+
+class ConnectionTarget:
+    """
+    Where a connection goes, parsed once from the constructor arguments
+    :class:`~hyper.http11.connection.HTTP11Connection`,
+    :class:`~hyper.http20.connection.HTTP20Connection` and
+    :class:`~hyper.common.connection.HTTPConnection` share; each of them
+    starts by calling this ``__init__``.
+
+    Sets ``host`` and ``port`` (from ``host`` when ``port`` is None, else
+    ``default_port``), ``secure`` (default: ``port == 443``),
+    ``ssl_context``, the proxy's ``proxy_host``, ``proxy_port`` and
+    ``proxy_headers`` (see :func:`split_proxy`), ``timeout`` as given, and
+    its ``(connect, read)`` split as ``_connect_timeout`` and ``_read_timeout``.
+
+    :raises ValueError: a host, port or proxy that is not valid.
+    """
+
+    def __init__(
+        self,
+        host: str,
+        port: int | None,
+        secure: bool | None,
+        ssl_context: Any,
+        proxy_host: str | None,
+        proxy_port: int | None,
+        proxy_headers: ProxyHeaders,
+        timeout: Timeout,
+        default_port: int = 443,
+    ) -> None:
+        if port is None:
+            self.host, self.port = to_host_port_tuple(host, default_port=default_port)
+        else:
+            self.host, self.port = host, int(port)
+        self.secure = self.port == 443 if secure is None else bool(secure)
+        self.ssl_context = ssl_context
+        self.proxy_host, self.proxy_port, self.proxy_headers = split_proxy(
+            proxy_host, proxy_port, proxy_headers
+        )
+        self.timeout = timeout
+        self._connect_timeout, self._read_timeout = split_timeout(timeout)
 
 
 def _header_pairs(headers: ProxyHeaders) -> list[tuple[_Str, _Str]]:

@@ -30,10 +30,10 @@ import threading
 from collections.abc import Iterator
 from typing import Any, TypeVar, Union
 
-from hyper.common._request import HeadersArg, Timeout, header_pairs, lower_name, split_timeout
-from hyper.common.connect import ProxyHeaders, open_socket, split_proxy
+from hyper.common._request import HeadersArg, Timeout, header_pairs, lower_name
+from hyper.common.connect import ConnectionTarget, ProxyHeaders, open_socket
 from hyper.common.exceptions import HyperError
-from hyper.common.util import HTTPVersion, to_host_port_tuple
+from hyper.common.util import HTTPVersion
 from hyper.http11.connection import HTTP11Connection, ImproperConnectionStateError
 from hyper.http11.response import HTTP11Response
 from hyper.http20.connection import HTTP20Connection
@@ -62,7 +62,7 @@ def _is_empty_body(body: Any) -> bool:
     return body is None or (isinstance(body, (bytes, bytearray, str)) and not body)
 
 
-class HTTPConnection:
+class HTTPConnection(ConnectionTarget):
     """
     A connection to one origin speaking HTTP/2 or HTTP/1.1, whichever the
     server supports (see the module docstring for how that is decided).
@@ -102,17 +102,10 @@ class HTTPConnection:
         timeout: Timeout = None,
         **kwargs: Any,
     ) -> None:
-        if port is None:
-            self.host, self.port = to_host_port_tuple(host, default_port=443)
-        else:
-            self.host, self.port = host, int(port)
-        self.secure = self.port == 443 if secure is None else bool(secure)
-        self.ssl_context = ssl_context
-        self.force_proto = force_proto
-        self.proxy_host, self.proxy_port, self.proxy_headers = split_proxy(
-            proxy_host, proxy_port, proxy_headers
+        super().__init__(
+            host, port, secure, ssl_context, proxy_host, proxy_port, proxy_headers, timeout
         )
-        self.timeout = timeout
+        self.force_proto = force_proto
         self._window_manager = window_manager
         self._enable_push = enable_push
         self._kwargs = kwargs
@@ -195,7 +188,7 @@ class HTTPConnection:
             self.host,
             self.port,
             secure=True,
-            connect_timeout=split_timeout(self.timeout)[0],
+            connect_timeout=self._connect_timeout,
             ssl_context=self.ssl_context,
             force_proto=self.force_proto,
             proxy_host=self.proxy_host,

@@ -35,16 +35,15 @@ from hyper.common._request import (
     authority,
     header_pairs,
     lower_name,
-    split_timeout,
     user_agent,
 )
-from hyper.common.connect import ProxyHeaders, open_socket, split_proxy
+from hyper.common.connect import ConnectionTarget, ProxyHeaders, open_socket
 from hyper.common.decoder import accept_encoding
 from hyper.common.exceptions import ConnectionError as HyperConnectionError
 from hyper.common.exceptions import ConnectionResetError as HyperResetError
 from hyper.common.exceptions import HyperError, InvalidResponseError
 from hyper.common.exceptions import TimeoutError as HyperTimeoutError
-from hyper.common.util import HTTPVersion, parse_url, to_bytestring, to_host_port_tuple
+from hyper.common.util import HTTPVersion, parse_url, to_bytestring
 from hyper.http11._channel import Channel
 from hyper.http11.response import HTTP11Response
 
@@ -103,7 +102,7 @@ class _Sent:
         self.upload_error: BaseException | None = None
 
 
-class HTTP11Connection:
+class HTTP11Connection(ConnectionTarget):
     """
     An HTTP/1.1 connection to one server, reused across requests.
 
@@ -146,17 +145,17 @@ class HTTP11Connection:
         timeout: Timeout = None,
         **kwargs: Any,
     ) -> None:
-        if port is None:
-            self.host, self.port = to_host_port_tuple(host, default_port=80)
-        else:
-            self.host, self.port = host, int(port)
-        self.secure = self.port == 443 if secure is None else bool(secure)
-        self.ssl_context = ssl_context
-        self.proxy_host, self.proxy_port, self.proxy_headers = split_proxy(
-            proxy_host, proxy_port, proxy_headers
+        super().__init__(
+            host,
+            port,
+            secure,
+            ssl_context,
+            proxy_host,
+            proxy_port,
+            proxy_headers,
+            timeout,
+            default_port=80,
         )
-        self.timeout = timeout
-        self._connect_timeout, self._read_timeout = split_timeout(timeout)
         #: Bytes one read from the socket may take (historic name).
         self.network_buffer_size = _BUFFER_SIZE
 

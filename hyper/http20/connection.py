@@ -32,13 +32,12 @@ from hyper.common._request import (
     authority,
     header_pairs,
     lower_name,
-    split_timeout,
     user_agent,
 )
-from hyper.common.connect import ProxyHeaders, open_socket, split_proxy
+from hyper.common.connect import ConnectionTarget, ProxyHeaders, open_socket
 from hyper.common.decoder import accept_encoding
 from hyper.common.exceptions import ConnectionError as HyperConnectionError
-from hyper.common.util import HTTPVersion, to_bytestring, to_host_port_tuple
+from hyper.common.util import HTTPVersion, to_bytestring
 from hyper.http20._session import Session
 from hyper.http20._streambuf import StreamBuffer
 from hyper.http20.config import EngineConfig
@@ -61,7 +60,7 @@ _MAX_CONNECT_ATTEMPTS = 3
 _UPLOAD_CHUNK = 1 << 20
 
 
-class HTTP20Connection:
+class HTTP20Connection(ConnectionTarget):
     """
     An HTTP/2 connection to one server, shared safely by any number of threads.
 
@@ -107,18 +106,10 @@ class HTTP20Connection:
         timeout: Timeout = None,
         **kwargs: Any,
     ) -> None:
-        if port is None:
-            self.host, self.port = to_host_port_tuple(host, default_port=443)
-        else:
-            self.host, self.port = host, int(port)
-        self.secure = self.port == 443 if secure is None else bool(secure)
-        self.ssl_context = ssl_context
-        self.force_proto = force_proto
-        self.proxy_host, self.proxy_port, self.proxy_headers = split_proxy(
-            proxy_host, proxy_port, proxy_headers
+        super().__init__(
+            host, port, secure, ssl_context, proxy_host, proxy_port, proxy_headers, timeout
         )
-        self.timeout = timeout
-        self._connect_timeout, self._read_timeout = split_timeout(timeout)
+        self.force_proto = force_proto
         self._window_manager = window_manager or FlowControlManager
         self._enable_push = enable_push
 
