@@ -77,6 +77,10 @@ class DemoServer:
         self.port: int = self._listener.getsockname()[1]
         self._threads: list[threading.Thread] = []
         self._stopping = threading.Event()
+        # Open connections and their threads, so stop() can end them; guarded
+        # by _lock because the accept thread adds and each connection removes.
+        self._lock = threading.Lock()
+        self._conns: dict[socket.socket, threading.Thread] = {}
 
     def __enter__(self) -> DemoServer:
         self.start()
@@ -91,24 +95,60 @@ class DemoServer:
         self._threads.append(thread)
 
     def stop(self) -> None:
+        """Stop accepting, end every connection, and wait for the threads."""
         self._stopping.set()
-        self._listener.close()
+        # close() alone does not wake a thread blocked in accept(): the
+        # kernel keeps the socket open until that call returns. shutdown()
+        # does on Linux; where it refuses a listening socket, connecting to
+        # it does (the accept loop then sees _stopping).
+        try:
+            self._listener.shutdown(socket.SHUT_RDWR)
+        except OSError:
+            try:
+                socket.create_connection((self.host, self.port), timeout=1).close()
+            except OSError:
+                pass
         for thread in self._threads:
+            thread.join(timeout=5)
+        self._listener.close()
+        with self._lock:
+            conns = list(self._conns.items())
+        for sock, _ in conns:
+            # Wakes the thread's recv() (or fails its sendall()); the thread
+            # then closes the socket itself, so no descriptor is closed
+            # under a call still using it.
+            try:
+                sock.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass  # the peer already went
+        for _, thread in conns:
             thread.join(timeout=5)
 
     def _accept_loop(self) -> None:
-        while not self._stopping.is_set():
+        while True:
             try:
                 sock, _ = self._listener.accept()
             except OSError:
-                return  # listener closed by stop()
-            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-            thread = threading.Thread(
-                target=self._serve, args=(sock,), name="hyper-demo-conn", daemon=True
-            )
-            thread.start()
+                return  # listener shut down by stop()
+            with self._lock:
+                if self._stopping.is_set():
+                    sock.close()
+                    return
+                sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+                thread = threading.Thread(
+                    target=self._serve, args=(sock,), name="hyper-demo-conn", daemon=True
+                )
+                self._conns[sock] = thread
+                thread.start()
 
     def _serve(self, sock: socket.socket) -> None:
+        try:
+            self._converse(sock)
+        finally:
+            with self._lock:
+                self._conns.pop(sock, None)
+
+    def _converse(self, sock: socket.socket) -> None:
         engine = Engine(EngineConfig(client_side=False, clock=time.monotonic))
         engine.initiate_connection()
         bodies: dict[int, list[bytes]] = {}
