@@ -13,9 +13,13 @@ from __future__ import annotations
 
 import os
 import shutil
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 
 import pytest
+import servers
+from helpers import FrameFactory, make_client, make_server
+
+from hyper.http20.engine import Engine
 
 # ---------------------------------------------------------------------------
 # Section: external binaries (packaging/CI)
@@ -50,4 +54,77 @@ def require_binary() -> Callable[[str], str]:
 
 # ---------------------------------------------------------------------------
 # End of section: external binaries
+# ---------------------------------------------------------------------------
+
+
+# ---------------------------------------------------------------------------
+# Section: real servers (interop fixtures)
+#
+# One server of each kind per test module (module scope), all sharing the
+# session's CA and docroot (servers.session_pki, servers.session_docroot).
+# A module may still define a fixture of the same name to serve differently.
+# ---------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def docroot(tmp_path_factory: pytest.TempPathFactory) -> servers.Docroot:
+    return servers.session_docroot(tmp_path_factory)
+
+
+@pytest.fixture(scope="module")
+def nginx(require_binary, tmp_path_factory: pytest.TempPathFactory) -> Iterator[servers.Server]:
+    yield from servers.serve(require_binary, tmp_path_factory, "nginx", servers.start_nginx)
+
+
+@pytest.fixture(scope="module")
+def h2o(require_binary, tmp_path_factory: pytest.TempPathFactory) -> Iterator[servers.Server]:
+    yield from servers.serve(require_binary, tmp_path_factory, "h2o", servers.start_h2o)
+
+
+@pytest.fixture(scope="module")
+def nghttpd(require_binary, tmp_path_factory: pytest.TempPathFactory) -> Iterator[servers.Server]:
+    yield from servers.serve(require_binary, tmp_path_factory, "nghttpd", servers.start_nghttpd)
+
+
+@pytest.fixture
+def connection_class():
+    # Imported per test, not at module level: the curl fixture tests keep testing the
+    # server fixtures even when the client cannot be imported.
+    from hyper.http20.connection import HTTP20Connection
+
+    return HTTP20Connection
+
+
+# ---------------------------------------------------------------------------
+# End of section: real servers
+# ---------------------------------------------------------------------------
+
+
+# ---------------------------------------------------------------------------
+# Section: engine tests (test_engine_*.py)
+#
+# One FrameFactory per test, shared by the engine under test: the factory's
+# HPACK encoder and the engine's decoder must stay in step. ``client`` and
+# ``server`` are engines after the preface exchange (helpers.make_client,
+# helpers.make_server); a module may override them.
+# ---------------------------------------------------------------------------
+
+
+@pytest.fixture
+def factory() -> FrameFactory:
+    return FrameFactory()
+
+
+@pytest.fixture
+def client(factory: FrameFactory) -> Engine:
+    return make_client(factory)
+
+
+@pytest.fixture
+def server(factory: FrameFactory) -> Engine:
+    return make_server(factory)
+
+
+# ---------------------------------------------------------------------------
+# End of section: engine tests
 # ---------------------------------------------------------------------------

@@ -888,6 +888,30 @@ def work_dir(tmp_path_factory: Any, name: str) -> Path:
     return Path(tmp_path_factory.mktemp(name))
 
 
+def serve(
+    require_binary: Callable[[str], str],
+    tmp_path_factory: Any,
+    name: str,
+    start: Callable[[PKI, Docroot, Path], Server],
+) -> Iterator[Server]:
+    """Run the session's ``name`` server (``start`` is ``start_nginx`` and the like) for
+    as long as the generator is suspended: the body of a module-scoped fixture.
+
+    Skips (or fails in CI) when ``name`` is not installed.
+    """
+    require_binary(name)
+    pki = session_pki(tmp_path_factory)
+    docroot = session_docroot(tmp_path_factory)
+    with start(pki, docroot, work_dir(tmp_path_factory, name)) as server:
+        yield server
+
+
+def get(conn: Any, path: str, **kwargs: Any) -> Any:
+    """GET ``path`` on an ``HTTP20Connection`` and return its response."""
+    stream_id = conn.request("GET", path, **kwargs)
+    return conn.getresponse(stream_id)
+
+
 def standalone_workdir(prefix: str) -> Path:
     """A temporary directory outside pytest (for the benchmark); the caller removes it."""
     return Path(tempfile.mkdtemp(prefix=prefix))

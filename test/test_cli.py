@@ -460,16 +460,6 @@ class TestFailures:
 # Interop: nghttpd over TLS (ALPN h2, --echo-upload)
 
 
-@pytest.fixture(scope="module")
-def nghttpd(require_binary, tmp_path_factory: pytest.TempPathFactory) -> Iterator[servers.Server]:
-    require_binary("nghttpd")
-    pki = servers.session_pki(tmp_path_factory)
-    docroot = servers.session_docroot(tmp_path_factory)
-    workdir = servers.work_dir(tmp_path_factory, "nghttpd-cli")
-    with servers.start_nghttpd(pki, docroot, workdir) as server:
-        yield server
-
-
 @pytest.mark.interop
 class TestAgainstNghttpd:
     def test_get_prints_the_body(self, nghttpd: servers.Server) -> None:
@@ -525,26 +515,6 @@ class TestAgainstNghttpd:
 
 # ---------------------------------------------------------------------------
 # Interop: protocol negotiation (nginx HTTP/1.1-only TLS port, h2o's plaintext port)
-
-
-@pytest.fixture(scope="module")
-def nginx(require_binary, tmp_path_factory: pytest.TempPathFactory) -> Iterator[servers.Server]:
-    require_binary("nginx")
-    pki = servers.session_pki(tmp_path_factory)
-    docroot = servers.session_docroot(tmp_path_factory)
-    workdir = servers.work_dir(tmp_path_factory, "nginx-cli")
-    with servers.start_nginx(pki, docroot, workdir) as server:
-        yield server
-
-
-@pytest.fixture(scope="module")
-def h2o(require_binary, tmp_path_factory: pytest.TempPathFactory) -> Iterator[servers.Server]:
-    require_binary("h2o")
-    pki = servers.session_pki(tmp_path_factory)
-    docroot = servers.session_docroot(tmp_path_factory)
-    workdir = servers.work_dir(tmp_path_factory, "h2o-cli")
-    with servers.start_h2o(pki, docroot, workdir) as server:
-        yield server
 
 
 @pytest.mark.interop

@@ -515,27 +515,6 @@ class TestLowLevelAPI:
 # Real servers
 
 
-@pytest.fixture(scope="module")
-def docroot(tmp_path_factory: pytest.TempPathFactory) -> servers.Docroot:
-    return servers.session_docroot(tmp_path_factory)
-
-
-@pytest.fixture(scope="module")
-def nginx(require_binary, tmp_path_factory, docroot) -> Iterator[servers.Server]:
-    require_binary("nginx")
-    pki = servers.session_pki(tmp_path_factory)
-    with servers.start_nginx(pki, docroot, servers.work_dir(tmp_path_factory, "nginx")) as s:
-        yield s
-
-
-@pytest.fixture(scope="module")
-def h2o(require_binary, tmp_path_factory, docroot) -> Iterator[servers.Server]:
-    require_binary("h2o")
-    pki = servers.session_pki(tmp_path_factory)
-    with servers.start_h2o(pki, docroot, servers.work_dir(tmp_path_factory, "h2o")) as s:
-        yield s
-
-
 @pytest.mark.interop
 class TestNginx:
     def test_h2_port_speaks_http2(self, nginx) -> None:

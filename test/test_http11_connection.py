@@ -640,18 +640,6 @@ class TestTLS:
 # ---------------------------------------------------------------------------
 
 
-@pytest.fixture(scope="module")
-def nginx(
-    tmp_path_factory: pytest.TempPathFactory, require_binary: Any
-) -> Iterator[servers.Server]:
-    require_binary("nginx")
-    pki = servers.session_pki(tmp_path_factory)
-    docroot = servers.session_docroot(tmp_path_factory)
-    workdir = servers.work_dir(tmp_path_factory, "nginx-h11")
-    with servers.start_nginx(pki, docroot, workdir) as server:
-        yield server
-
-
 def nginx_h1(server: servers.Server, port_role: str = "h1") -> HTTP11Connection:
     """A connection offering only http/1.1 through ALPN (the main port also speaks h2)."""
     context = server.ssl_context()

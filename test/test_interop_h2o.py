@@ -15,34 +15,9 @@ from collections.abc import Iterator
 import brotli
 import pytest
 import servers
-from servers import MiB
+from servers import MiB, get
 
 pytestmark = pytest.mark.interop
-
-
-@pytest.fixture(scope="module")
-def docroot(tmp_path_factory: pytest.TempPathFactory) -> servers.Docroot:
-    return servers.session_docroot(tmp_path_factory)
-
-
-@pytest.fixture(scope="module")
-def h2o(
-    require_binary, tmp_path_factory: pytest.TempPathFactory, docroot: servers.Docroot
-) -> Iterator[servers.Server]:
-    require_binary("h2o")
-    pki = servers.session_pki(tmp_path_factory)
-    workdir = servers.work_dir(tmp_path_factory, "h2o")
-    with servers.start_h2o(pki, docroot, workdir) as server:
-        yield server
-
-
-@pytest.fixture
-def connection_class():
-    # Imported per test, not at module level: TestFixture (curl) keeps testing the server
-    # fixture even when the client cannot be imported.
-    from hyper.http20.connection import HTTP20Connection
-
-    return HTTP20Connection
 
 
 @pytest.fixture
@@ -57,11 +32,6 @@ def h2c_conn(h2o: servers.Server, connection_class):
     c = connection_class(f"{h2o.host}:{h2o.ports['plain']}", secure=False)
     yield c
     c.close()
-
-
-def get(conn, path: str, **kwargs):
-    stream_id = conn.request("GET", path, **kwargs)
-    return conn.getresponse(stream_id)
 
 
 class TestFixture:

@@ -16,7 +16,7 @@ from collections.abc import Iterator
 
 import pytest
 import servers
-from servers import KiB, MiB
+from servers import KiB, MiB, get
 
 pytestmark = pytest.mark.interop
 
@@ -26,31 +26,6 @@ TIMEOUT_SLACK = 2.0
 # Peak RSS may grow by less than this while a large body streams through (the issue's
 # "memory that stays flat": bounded by windows and read sizes, not by the body).
 MAX_RSS_GROWTH = 64 * MiB
-
-
-@pytest.fixture(scope="module")
-def docroot(tmp_path_factory: pytest.TempPathFactory) -> servers.Docroot:
-    return servers.session_docroot(tmp_path_factory)
-
-
-@pytest.fixture(scope="module")
-def nghttpd(
-    require_binary, tmp_path_factory: pytest.TempPathFactory, docroot: servers.Docroot
-) -> Iterator[servers.Server]:
-    require_binary("nghttpd")
-    pki = servers.session_pki(tmp_path_factory)
-    workdir = servers.work_dir(tmp_path_factory, "nghttpd")
-    with servers.start_nghttpd(pki, docroot, workdir) as server:
-        yield server
-
-
-@pytest.fixture
-def connection_class():
-    # Imported per test, not at module level: TestFixture (curl) keeps testing the server
-    # fixture even when the client cannot be imported.
-    from hyper.http20.connection import HTTP20Connection
-
-    return HTTP20Connection
 
 
 @pytest.fixture
@@ -67,11 +42,6 @@ def push_conn(nghttpd: servers.Server, connection_class):
     )
     yield c
     c.close()
-
-
-def get(conn, path: str, **kwargs):
-    stream_id = conn.request("GET", path, **kwargs)
-    return conn.getresponse(stream_id)
 
 
 class TestFixture:

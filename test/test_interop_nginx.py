@@ -16,36 +16,11 @@ from collections.abc import Iterator
 
 import pytest
 import servers
-from servers import MiB
+from servers import MiB, get
 
 pytestmark = pytest.mark.interop
 
 _upload_names = (f"/dav/upload-{n}.bin" for n in itertools.count())
-
-
-@pytest.fixture(scope="module")
-def docroot(tmp_path_factory: pytest.TempPathFactory) -> servers.Docroot:
-    return servers.session_docroot(tmp_path_factory)
-
-
-@pytest.fixture(scope="module")
-def nginx(
-    require_binary, tmp_path_factory: pytest.TempPathFactory, docroot: servers.Docroot
-) -> Iterator[servers.Server]:
-    require_binary("nginx")
-    pki = servers.session_pki(tmp_path_factory)
-    workdir = servers.work_dir(tmp_path_factory, "nginx")
-    with servers.start_nginx(pki, docroot, workdir) as server:
-        yield server
-
-
-@pytest.fixture
-def connection_class():
-    # Imported per test, not at module level: TestFixture (curl) keeps testing the server
-    # fixture even when the client cannot be imported.
-    from hyper.http20.connection import HTTP20Connection
-
-    return HTTP20Connection
 
 
 def _connect(connection_class, server: servers.Server, port: int | None = None, **kwargs):
@@ -62,11 +37,6 @@ def conn(nginx: servers.Server, connection_class):
     c = _connect(connection_class, nginx)
     yield c
     c.close()
-
-
-def get(conn, path: str, **kwargs):
-    stream_id = conn.request("GET", path, **kwargs)
-    return conn.getresponse(stream_id)
 
 
 class TestFixture:
