@@ -50,11 +50,6 @@ MAX_FRAME_SIZE = 0x5
 POST_REQUEST = [(b":method", b"POST"), *CLIENT_REQUEST[1:]]
 
 
-@pytest.fixture
-def factory() -> FrameFactory:
-    return FrameFactory()
-
-
 def drained(engine: Engine) -> list[Frame]:
     return parse_frames(engine.data_to_send())
 

@@ -49,21 +49,6 @@ PADDED = 0x8
 PRIORITY_FLAG = 0x20
 
 
-@pytest.fixture
-def factory() -> FrameFactory:
-    return FrameFactory()
-
-
-@pytest.fixture
-def server(factory: FrameFactory) -> Engine:
-    return make_server(factory)
-
-
-@pytest.fixture
-def client(factory: FrameFactory) -> Engine:
-    return make_client(factory)
-
-
 @pytest.fixture(params=["client", "server"])
 def engine(request: pytest.FixtureRequest, factory: FrameFactory) -> Engine:
     """Either role, after the preface exchange, with stream 1 open."""

@@ -54,16 +54,6 @@ MEMORY_BOUND = 2 * 1024 * 1024
 
 
 @pytest.fixture
-def factory() -> FrameFactory:
-    return FrameFactory()
-
-
-@pytest.fixture
-def server(factory: FrameFactory) -> Engine:
-    return make_server(factory)
-
-
-@pytest.fixture
 def client(factory: FrameFactory) -> Engine:
     engine = make_client(factory)
     for stream_id in (1, 3, 5):

@@ -76,11 +76,6 @@ class FakeClock:
 
 
 @pytest.fixture
-def factory() -> FrameFactory:
-    return FrameFactory()
-
-
-@pytest.fixture
 def clock() -> FakeClock:
     return FakeClock()
 

@@ -49,21 +49,6 @@ MHLS = SettingCodes.MAX_HEADER_LIST_SIZE
 ECP = SettingCodes.ENABLE_CONNECT_PROTOCOL
 
 
-@pytest.fixture
-def factory() -> FrameFactory:
-    return FrameFactory()
-
-
-@pytest.fixture
-def client(factory: FrameFactory) -> Engine:
-    return make_client(factory)
-
-
-@pytest.fixture
-def server(factory: FrameFactory) -> Engine:
-    return make_server(factory)
-
-
 @pytest.fixture(params=["client", "server"])
 def engine(request: pytest.FixtureRequest, factory: FrameFactory) -> Engine:
     """Either role, after the preface exchange."""

@@ -70,11 +70,6 @@ TRAILERS = [(b"x-checksum", b"abc")]
 # -- local helpers -------------------------------------------------------------
 
 
-@pytest.fixture
-def factory() -> FrameFactory:
-    return FrameFactory()
-
-
 def drained(engine: Engine) -> list[Frame]:
     """Every frame the engine queued, parsed back."""
     return parse_frames(engine.data_to_send())
