@@ -6,7 +6,9 @@ engines back to back with no sockets, so what is timed is framing, HPACK,
 state machines and flow control:
 
 - ``requests``: N request/response pairs, small headers, 1 KiB bodies, in
-  batches of ``--in-flight`` concurrent streams;
+  batches of ``--in-flight`` concurrent streams; once with the same request
+  repeated (HPACK block caches hit), once with a new ``:path`` each time (the
+  request blocks miss and go through hpack's encoder);
 - ``download``: one 64 MiB response body in 16 KiB DATA frames, the client
   acknowledging each chunk as consumed.
 
@@ -61,13 +63,21 @@ def hyper_pair() -> tuple[Engine, Engine]:
     return client, server
 
 
-def hyper_requests(total: int, in_flight: int) -> None:
+def request_for(n: int, vary: bool) -> list[tuple[bytes, bytes]]:
+    """The request headers; with ``vary`` each request has its own path."""
+    if not vary:
+        return REQUEST
+    return [*REQUEST[:2], (b":path", b"/item/%d" % n), *REQUEST[3:]]
+
+
+def hyper_requests(total: int, in_flight: int, vary: bool = False) -> None:
     client, server = hyper_pair()
     done = 0
     while done < total:
         batch = min(in_flight, total - done)
-        for _ in range(batch):
-            client.send_headers(client.get_next_available_stream_id(), REQUEST, end_stream=True)
+        for n in range(done, done + batch):
+            sid = client.get_next_available_stream_id()
+            client.send_headers(sid, request_for(n, vary), end_stream=True)
         for event in server.receive_data(client.data_to_send()):
             if type(event) is ev.RequestReceived:
                 server.send_headers(event.stream_id, RESPONSE)
@@ -121,13 +131,14 @@ def h2_pair() -> tuple[h2.connection.H2Connection, h2.connection.H2Connection]:
     return client, server
 
 
-def h2_requests(total: int, in_flight: int) -> None:
+def h2_requests(total: int, in_flight: int, vary: bool = False) -> None:
     client, server = h2_pair()
     done = 0
     while done < total:
         batch = min(in_flight, total - done)
-        for _ in range(batch):
-            client.send_headers(client.get_next_available_stream_id(), REQUEST, end_stream=True)
+        for n in range(done, done + batch):
+            sid = client.get_next_available_stream_id()
+            client.send_headers(sid, request_for(n, vary), end_stream=True)
         for event in server.receive_data(client.data_to_send()):
             if type(event) is h2.events.RequestReceived:
                 server.send_headers(event.stream_id, RESPONSE)
@@ -194,6 +205,10 @@ def main(argv: list[str] | None = None) -> None:
         f"{args.requests} requests, 1 KiB bodies, {args.in_flight} in flight": {
             "hyper": lambda: hyper_requests(args.requests, args.in_flight),
             "h2": lambda: h2_requests(args.requests, args.in_flight),
+        },
+        f"{args.requests} requests as above, each its own :path": {
+            "hyper": lambda: hyper_requests(args.requests, args.in_flight, vary=True),
+            "h2": lambda: h2_requests(args.requests, args.in_flight, vary=True),
         },
         f"{args.download_mib} MiB download, 16 KiB frames": {
             "hyper": lambda: hyper_download(size),
