@@ -14,12 +14,18 @@ from __future__ import annotations
 import os
 import shutil
 from collections.abc import Callable, Iterator
+from typing import TYPE_CHECKING
 
 import pytest
 import servers
-from helpers import FrameFactory, make_client, make_server
+import trustme
 
-from hyper.http20.engine import Engine
+if TYPE_CHECKING:
+    import ssl
+
+    from helpers import FrameFactory
+
+    from hyper.http20.engine import Engine
 
 # ---------------------------------------------------------------------------
 # Section: external binaries (packaging/CI)
@@ -106,25 +112,74 @@ def connection_class():
 # One FrameFactory per test, shared by the engine under test: the factory's
 # HPACK encoder and the engine's decoder must stay in step. ``client`` and
 # ``server`` are engines after the preface exchange (helpers.make_client,
-# helpers.make_server); a module may override them.
+# helpers.make_server); a module may override them. hyper is imported inside
+# the fixtures, so a broken client fails these tests, not the whole collection.
 # ---------------------------------------------------------------------------
 
 
 @pytest.fixture
 def factory() -> FrameFactory:
+    from helpers import FrameFactory
+
     return FrameFactory()
 
 
 @pytest.fixture
 def client(factory: FrameFactory) -> Engine:
+    from helpers import make_client
+
     return make_client(factory)
 
 
 @pytest.fixture
 def server(factory: FrameFactory) -> Engine:
+    from helpers import make_server
+
     return make_server(factory)
 
 
 # ---------------------------------------------------------------------------
 # End of section: engine tests
+# ---------------------------------------------------------------------------
+
+
+# ---------------------------------------------------------------------------
+# Section: TLS material for the scripted peers (peer.Peer, h1peer.H1Peer)
+#
+# One trustme CA per module; ``server_tls(protocols)`` is a server context with
+# a certificate for 127.0.0.1 and localhost offering ``protocols`` by ALPN;
+# ``client_tls`` is hyper's client context trusting the CA.
+# ---------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def ca() -> trustme.CA:
+    return trustme.CA()
+
+
+@pytest.fixture(scope="module")
+def server_tls(ca: trustme.CA) -> Callable[..., ssl.SSLContext]:
+    """Make a server context offering ``protocols`` by ALPN."""
+    import ssl
+
+    def make(protocols: tuple[str, ...] = ("h2",)) -> ssl.SSLContext:
+        context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+        ca.issue_cert("127.0.0.1", "localhost").configure_cert(context)
+        context.set_alpn_protocols(list(protocols))
+        return context
+
+    return make
+
+
+@pytest.fixture(scope="module")
+def client_tls(ca: trustme.CA, tmp_path_factory: pytest.TempPathFactory) -> ssl.SSLContext:
+    from hyper.tls import init_context
+
+    path = tmp_path_factory.mktemp("ca") / "ca.pem"
+    ca.cert_pem.write_to_path(str(path))
+    return init_context(cert_path=str(path))
+
+
+# ---------------------------------------------------------------------------
+# End of section: TLS material for the scripted peers
 # ---------------------------------------------------------------------------

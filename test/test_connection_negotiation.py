@@ -23,7 +23,6 @@ from typing import Any, Callable
 
 import pytest
 import servers
-import trustme
 from hyperframe.frame import SettingsFrame
 from peer import TIMEOUT, Peer, PeerConnection, echo, serving
 
@@ -33,7 +32,6 @@ from hyper.common import exceptions as common_exc
 from hyper.common.connection import UnsupportedOperationError
 from hyper.common.util import HTTPVersion
 from hyper.http20 import exceptions as h2_exc
-from hyper.tls import init_context
 
 # Read timeout of every client here: generous; a hang still fails inside pytest's 60 s.
 CLIENT_TIMEOUT = TIMEOUT
@@ -44,33 +42,6 @@ SERVER_POLL = 0.05
 SHORT_TIMEOUT = 0.2
 
 SWITCHING = b"HTTP/1.1 101 Switching Protocols\r\nConnection: Upgrade\r\nUpgrade: h2c\r\n\r\n"
-
-
-# ---------------------------------------------------------------------------
-# TLS material
-
-
-@pytest.fixture(scope="module")
-def ca() -> trustme.CA:
-    return trustme.CA()
-
-
-@pytest.fixture(scope="module")
-def server_tls(ca: trustme.CA) -> Callable[..., ssl.SSLContext]:
-    def make(protocols: tuple[str, ...]) -> ssl.SSLContext:
-        context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
-        ca.issue_cert("127.0.0.1").configure_cert(context)
-        context.set_alpn_protocols(list(protocols))
-        return context
-
-    return make
-
-
-@pytest.fixture(scope="module")
-def client_tls(ca: trustme.CA, tmp_path_factory: pytest.TempPathFactory) -> ssl.SSLContext:
-    path = tmp_path_factory.mktemp("ca") / "ca.pem"
-    ca.cert_pem.write_to_path(str(path))
-    return init_context(cert_path=str(path))
 
 
 # ---------------------------------------------------------------------------

@@ -66,35 +66,6 @@ def fields(request: Request) -> dict[bytes, bytes]:
 
 
 # ---------------------------------------------------------------------------
-# TLS material
-
-
-@pytest.fixture(scope="module")
-def ca() -> trustme.CA:
-    return trustme.CA()
-
-
-@pytest.fixture(scope="module")
-def server_tls(ca: trustme.CA) -> Any:
-    """Make a server context offering ``protocols`` by ALPN."""
-
-    def make(protocols: tuple[str, ...] = ("h2",)) -> ssl.SSLContext:
-        context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
-        ca.issue_cert("127.0.0.1", "localhost").configure_cert(context)
-        context.set_alpn_protocols(list(protocols))
-        return context
-
-    return make
-
-
-@pytest.fixture(scope="module")
-def client_tls(ca: trustme.CA, tmp_path_factory: pytest.TempPathFactory) -> ssl.SSLContext:
-    path = tmp_path_factory.mktemp("ca") / "ca.pem"
-    ca.cert_pem.write_to_path(str(path))
-    return init_context(cert_path=str(path))
-
-
-# ---------------------------------------------------------------------------
 
 
 class TestConstruction:
