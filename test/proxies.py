@@ -19,20 +19,24 @@ Invariants the tests rely on:
 
 from __future__ import annotations
 
-import os
-import signal
 import socket
 import subprocess
 import time
 from collections.abc import Sequence
 from pathlib import Path
 
-from servers import HOST, POLL_INTERVAL, READY_TIMEOUT, binary, free_ports
+from servers import (
+    HOST,
+    POLL_INTERVAL,
+    READY_TIMEOUT,
+    binary,
+    free_ports,
+    launch_with_retry,
+    stop_process,
+)
 
 # One connect-and-ask attempt while polling for readiness.
 ATTEMPT_TIMEOUT = 1.0
-# SIGTERM, then this long for a clean exit; then SIGKILL and this long for the reap.
-STOP_TIMEOUT = 5.0
 # How long tinyproxy keeps an idle connection (its ``Timeout``): longer than any test.
 IDLE_TIMEOUT = 60
 _LOG_TAIL = 4000
@@ -105,33 +109,13 @@ class Proxy:
 
     def stop(self) -> None:
         """SIGTERM the process group, wait, SIGKILL if needed. Safe to call twice."""
-        proc = self.proc
-        if proc.poll() is not None:
-            return
-        _signal_group(proc, signal.SIGTERM)
-        try:
-            proc.wait(timeout=STOP_TIMEOUT)
-            return
-        except subprocess.TimeoutExpired:
-            pass
-        _signal_group(proc, signal.SIGKILL)
-        proc.wait(timeout=STOP_TIMEOUT)
+        stop_process(self.proc)
 
     def __enter__(self) -> Proxy:
         return self
 
     def __exit__(self, *exc_info: object) -> None:
         self.stop()
-
-
-def _signal_group(proc: subprocess.Popen[bytes], sig: int) -> None:
-    # Only while the leader is unreaped: its pid (the group id) cannot be reused yet.
-    if proc.returncode is not None:
-        return
-    try:
-        os.killpg(proc.pid, sig)
-    except ProcessLookupError:
-        pass
 
 
 def _answers_as_tinyproxy(port: int) -> bool:
@@ -163,7 +147,8 @@ def start_tinyproxy(
     """
     exe = binary("tinyproxy")
     workdir.mkdir(parents=True, exist_ok=True)
-    for attempt in range(2):
+
+    def launch(attempt: int) -> Proxy:
         (port,) = free_ports(1)
         conf = _CONF.format(
             port=port,
@@ -184,19 +169,9 @@ def start_tinyproxy(
                 cwd=str(workdir),
                 start_new_session=True,
             )
-        proxy = Proxy(proc, port, workdir, basic_auth)
-        try:
-            _wait_ready(proxy)
-            return proxy
-        except ProxyStartError:
-            proxy.stop()
-            if attempt == 0 and "Address already in use" in proxy.log_tail():
-                continue
-            raise
-        except BaseException:
-            proxy.stop()
-            raise
-    raise AssertionError("unreachable")  # pragma: no cover
+        return Proxy(proc, port, workdir, basic_auth)
+
+    return launch_with_retry(launch, _wait_ready, ProxyStartError)
 
 
 def _wait_ready(proxy: Proxy) -> None:

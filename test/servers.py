@@ -49,7 +49,7 @@ import threading
 import time
 from collections.abc import Iterator, Sequence
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, Protocol, TypeVar
 
 import trustme
 
@@ -335,7 +335,7 @@ class Server:
 
     def stop(self) -> None:
         """SIGTERM the process group, wait, SIGKILL if needed. Safe to call twice."""
-        _stop_process(self.proc)
+        stop_process(self.proc)
 
     def __enter__(self) -> Server:
         return self
@@ -356,7 +356,8 @@ def _signal_group(proc: subprocess.Popen[bytes], sig: int) -> None:
         pass
 
 
-def _stop_process(proc: subprocess.Popen[bytes]) -> None:
+def stop_process(proc: subprocess.Popen[bytes]) -> None:
+    """SIGTERM ``proc``'s process group, wait, SIGKILL if needed. Safe to call twice."""
     if proc.poll() is not None:
         return
     _signal_group(proc, signal.SIGTERM)
@@ -388,7 +389,8 @@ def _launch(
     it needs into ``workdir``).
     """
     workdir.mkdir(parents=True, exist_ok=True)
-    for attempt in range(2):
+
+    def launch(attempt: int) -> Server:
         ports = dict(zip(roles, free_ports(len(roles))))
         argv = build(ports)
         log_path = workdir / f"{name}-{attempt}.log"
@@ -401,17 +403,45 @@ def _launch(
                 cwd=str(workdir),
                 start_new_session=True,
             )
-        server = Server(name, proc, ports, pki, docroot, workdir, log_path)
+        return Server(name, proc, ports, pki, docroot, workdir, log_path)
+
+    def wait_ready(server: Server) -> None:
+        _wait_ready(server, plain_roles)
+
+    return launch_with_retry(launch, wait_ready, ServerStartError)
+
+
+_Started = TypeVar("_Started", bound="_Stoppable")
+
+
+class _Stoppable(Protocol):
+    def stop(self) -> None: ...
+
+    def log_tail(self) -> str: ...
+
+
+def launch_with_retry(
+    launch: Callable[[int], _Started],
+    wait_ready: Callable[[_Started], None],
+    start_error: type[Exception],
+) -> _Started:
+    """``launch(attempt)`` a process, then ``wait_ready`` for it; stop it on any failure.
+
+    When the first attempt fails with ``start_error`` because its port was taken between
+    choosing it and binding it (EADDRINUSE in the log), try once more on fresh ports.
+    """
+    for attempt in range(2):
+        started = launch(attempt)
         try:
-            _wait_ready(server, plain_roles)
-            return server
-        except ServerStartError:
-            server.stop()
-            if attempt == 0 and _address_in_use(server.log_tail()):
+            wait_ready(started)
+            return started
+        except start_error:
+            started.stop()
+            if attempt == 0 and _address_in_use(started.log_tail()):
                 continue
             raise
         except BaseException:
-            server.stop()
+            started.stop()
             raise
     raise AssertionError("unreachable")  # pragma: no cover
 
@@ -904,6 +934,17 @@ def serve(
     docroot = session_docroot(tmp_path_factory)
     with start(pki, docroot, work_dir(tmp_path_factory, name)) as server:
         yield server
+
+
+def connect(connection_class: Any, server: Server, port: int | None = None, **kwargs: Any) -> Any:
+    """A ``connection_class`` connection over TLS to ``server`` (its main port by
+    default), trusting the session's CA."""
+    return connection_class(
+        f"{server.host}:{port or server.port}",
+        secure=True,
+        ssl_context=server.ssl_context(),
+        **kwargs,
+    )
 
 
 def get(conn: Any, path: str, **kwargs: Any) -> Any:
