@@ -22,7 +22,7 @@ pytestmark = pytest.mark.interop
 
 @pytest.fixture
 def conn(h2o: servers.Server, connection_class):
-    c = connection_class(h2o.authority, secure=True, ssl_context=h2o.ssl_context())
+    c = servers.connect(connection_class, h2o)
     yield c
     c.close()
 

@@ -30,16 +30,14 @@ MAX_RSS_GROWTH = 64 * MiB
 
 @pytest.fixture
 def conn(nghttpd: servers.Server, connection_class):
-    c = connection_class(nghttpd.authority, secure=True, ssl_context=nghttpd.ssl_context())
+    c = servers.connect(connection_class, nghttpd)
     yield c
     c.close()
 
 
 @pytest.fixture
 def push_conn(nghttpd: servers.Server, connection_class):
-    c = connection_class(
-        nghttpd.authority, secure=True, ssl_context=nghttpd.ssl_context(), enable_push=True
-    )
+    c = servers.connect(connection_class, nghttpd, enable_push=True)
     yield c
     c.close()
 

@@ -23,18 +23,9 @@ pytestmark = pytest.mark.interop
 _upload_names = (f"/dav/upload-{n}.bin" for n in itertools.count())
 
 
-def _connect(connection_class, server: servers.Server, port: int | None = None, **kwargs):
-    return connection_class(
-        f"{server.host}:{port or server.port}",
-        secure=True,
-        ssl_context=server.ssl_context(),
-        **kwargs,
-    )
-
-
 @pytest.fixture
 def conn(nginx: servers.Server, connection_class):
-    c = _connect(connection_class, nginx)
+    c = servers.connect(connection_class, nginx)
     yield c
     c.close()
 
@@ -171,7 +162,7 @@ class TestGoaway:
         """nginx ends the connection with GOAWAY after 50 requests; all 120 still succeed."""
         total = 120
         before = len(servers.nginx_goaway_log(nginx))
-        c = _connect(connection_class, nginx, port=nginx.ports["goaway"])
+        c = servers.connect(connection_class, nginx, port=nginx.ports["goaway"])
         try:
             for i in range(total):
                 resp = get(c, f"/small.txt?request={i}")
@@ -198,7 +189,7 @@ class TestGoaway:
 
         limit = servers.NGINX_KEEPALIVE_REQUESTS
         before = len(servers.nginx_goaway_log(nginx))
-        c = _connect(connection_class, nginx, port=nginx.ports["goaway"])
+        c = servers.connect(connection_class, nginx, port=nginx.ports["goaway"])
         refused = []
         try:
             stream_ids = [c.request("GET", f"/small.txt?pipelined={i}") for i in range(60)]
@@ -226,7 +217,7 @@ class TestALPN:
         """No h2 in ALPN: the error names the protocol the server chose."""
         from hyper.common.exceptions import HyperError
 
-        c = _connect(connection_class, nginx, port=nginx.ports["h1"])
+        c = servers.connect(connection_class, nginx, port=nginx.ports["h1"])
         try:
             with pytest.raises(HyperError, match=r"http/1\.1"):
                 c.request("GET", "/small.txt")
