@@ -556,8 +556,9 @@ class HTTP20Connection(ConnectionTarget):
         """
         Send a PING with 8 bytes of ``opaque_data`` and wait for its ACK.
 
-        :returns: the round-trip time in seconds.
         Concurrency: thread-safe.
+
+        :returns: the round-trip time in seconds.
         """
         data = to_bytestring(opaque_data)
         if len(data) != 8:
