@@ -236,7 +236,7 @@ def run_demo(out: TextIO = sys.stdout, requests: int = 1000, threads: int = 8) -
             conn.request("GET", "/")
             resp = conn.getresponse()
             page = resp.read()
-            pushed = [push.path for push in resp.pushes]
+            pushed = [push.path.decode() for push in resp.pushes]
             good &= _check("GET /", resp.status == 200 and page == _INDEX,
                            f"{resp.status}, {len(page)} bytes, pushed {pushed}", out)  # fmt: skip
 
