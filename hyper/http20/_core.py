@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from collections import deque
 from collections.abc import Callable, Iterable
-from typing import NoReturn, Union
+from typing import Any, NoReturn, Union
 
 from hpack import Decoder, Encoder
 
@@ -128,7 +128,7 @@ class EngineCore:
         self._max_inbound_frame = MIN_FRAME_SIZE
         # An unfinished header block: [stream id, frame type, flags, promised
         # id, fragments, CONTINUATION count, compressed bytes].
-        self._cont: list | None = None  # type: ignore[type-arg]
+        self._cont: list[Any] | None = None
 
         self._expect_preface = not self.client_side
         self._seen_settings = False
