@@ -13,7 +13,7 @@ error (connection: GOAWAY then raise; stream: RST_STREAM and an event).
 from __future__ import annotations
 
 from collections import deque
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from typing import Any, NoReturn, Union
 
 from hpack import Decoder, Encoder
@@ -22,9 +22,6 @@ from hyper.http20 import _frames as fr
 from hyper.http20._stream import (
     ACTIVE_STATES,
     CLOSED,
-    HALF_CLOSED_LOCAL,
-    HALF_CLOSED_REMOTE,
-    OPEN,
     RESERVED_REMOTE,
     Stream,
 )
@@ -45,21 +42,8 @@ from hyper.http20.exceptions import (
 )
 
 Bytes = Union[bytes, bytearray, memoryview]
-HeaderInput = Iterable[tuple[Union[str, bytes], Union[str, bytes]]]
 
-_MAX_STREAM_ID = 2**31 - 1
-_CAN_SEND_DATA = frozenset({OPEN, HALF_CLOSED_REMOTE})
-_CAN_RECV_PUSH_ON = frozenset({OPEN, HALF_CLOSED_LOCAL})
-_CAN_SEND_PUSH_ON = frozenset({OPEN, HALF_CLOSED_REMOTE})
-_SAFE_PUSH_METHODS = frozenset({b"GET", b"HEAD"})
-# Statuses whose responses carry no body whatever content-length says (8.1.1).
-_NO_BODY_STATUSES = frozenset({204, 304})
-# A header block made only of one-byte indexed fields (0x81-0xFE: index
-# 1-126) neither reads nor changes anything but the tables, so while the
-# tables stay the same, the same headers give the same block and back. HPACK
-# is most of the cost of a small request; these caches skip it for repeated
-# header sets. Any other block may change a table and empties the cache.
-_ONE_BYTE_INDEXED = bytes(range(0x80, 0xFF))
+# Entries in each of the engine's HPACK block caches (encoding and decoding).
 _BLOCK_CACHE_SIZE = 256
 
 

@@ -17,14 +17,7 @@ from hpack import OversizedHeaderListError
 
 from hyper.http20 import _frames as fr
 from hyper.http20 import _headers
-from hyper.http20._core import (
-    _BLOCK_CACHE_SIZE,
-    _CAN_RECV_PUSH_ON,
-    _NO_BODY_STATUSES,
-    _SAFE_PUSH_METHODS,
-    Bytes,
-    EngineCore,
-)
+from hyper.http20._core import _BLOCK_CACHE_SIZE, Bytes, EngineCore
 from hyper.http20._frames import (
     CONTINUATION,
     DATA,
@@ -88,6 +81,11 @@ from hyper.http20.exceptions import (
     LocalProtocolError,
     ProtocolError,
 )
+
+_CAN_RECV_PUSH_ON = frozenset({OPEN, HALF_CLOSED_LOCAL})
+_SAFE_PUSH_METHODS = frozenset({b"GET", b"HEAD"})
+# Statuses whose responses carry no body whatever content-length says (8.1.1).
+_NO_BODY_STATUSES = frozenset({204, 304})
 
 
 class Receiver(EngineCore):

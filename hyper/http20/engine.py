@@ -26,11 +26,14 @@ Invariants:
 from __future__ import annotations
 
 import base64
+from collections.abc import Iterable
+from typing import Union
 
 from hpack import NeverIndexedHeaderTuple
 
 from hyper.http20 import _frames as fr
 from hyper.http20 import _headers
+from hyper.http20._core import _BLOCK_CACHE_SIZE, Bytes
 from hyper.http20._frames import (
     CONTINUATION,
     DATA,
@@ -39,8 +42,10 @@ from hyper.http20._frames import (
     HEADERS,
     PREFACE,
 )
+from hyper.http20._receiving import Receiver
 from hyper.http20._stream import (
     HALF_CLOSED_LOCAL,
+    HALF_CLOSED_REMOTE,
     IDLE,
     NEXT_STATE,
     OPEN,
@@ -56,6 +61,7 @@ from hyper.http20._stream import (
 from hyper.http20.config import (
     EngineConfig,
     SettingCodes,
+    check_setting,
 )
 from hyper.http20.errors import ErrorCodes
 from hyper.http20.exceptions import (
@@ -70,19 +76,16 @@ from hyper.http20.exceptions import (
 
 __all__ = ["Engine", "EngineConfig", "SettingCodes"]
 
-from hyper.http20._core import (
-    _BLOCK_CACHE_SIZE,
-    _CAN_SEND_DATA,
-    _CAN_SEND_PUSH_ON,
-    _MAX_STREAM_ID,
-    _ONE_BYTE_INDEXED,
-    Bytes,
-    HeaderInput,
-)
-from hyper.http20._receiving import Receiver
-from hyper.http20.config import check_setting
+HeaderInput = Iterable[tuple[Union[str, bytes], Union[str, bytes]]]
 
-__all__ = ["Engine", "EngineConfig", "SettingCodes"]
+_MAX_STREAM_ID = 2**31 - 1
+_CAN_SEND_DATA = frozenset({OPEN, HALF_CLOSED_REMOTE})
+_CAN_SEND_PUSH_ON = frozenset({OPEN, HALF_CLOSED_REMOTE})
+# A block made only of one-byte indexed fields (0x81-0xFE: index 1-126)
+# changes no table, so the same headers encode to the same block for as long
+# as the encoder's table stays the same; any other block may change it and
+# empties the cache. Repeated request header sets skip hpack's encoder.
+_ONE_BYTE_INDEXED = bytes(range(0x80, 0xFF))
 
 
 class Engine(Receiver):
