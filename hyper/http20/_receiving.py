@@ -180,7 +180,11 @@ class Receiver(EngineCore):
         if stream_id == 0:
             self._fail(ProtocolError, "DATA on stream 0")
         flow_length = len(body)
-        payload = self._unpad(body) if flags & FLAG_PADDED else body
+        if flags & FLAG_PADDED:
+            start, stop = self._unpad(body, 0, "DATA")
+            payload = body[start:stop]
+        else:
+            payload = body
         # Connection window first: every DATA frame counts, whatever its
         # stream's fate (6.1, 6.9).
         if flow_length > self._recv_window:
@@ -228,13 +232,20 @@ class Receiver(EngineCore):
         if end_stream:
             self._set_state(stream, NEXT_STATE[state * 16 + RECV_END_STREAM])
 
-    def _unpad(self, body: memoryview) -> memoryview:
-        if len(body) < 1:
-            self._fail(FrameSizeError, "padded frame too short for its pad length")
-        pad = body[0]
-        if pad >= len(body):
-            self._fail(ProtocolError, "padding exceeds the frame payload")
-        return body[1 : len(body) - pad]
+    def _unpad(self, body: memoryview, fixed: int, what: str) -> tuple[int, int]:
+        """
+        Where a padded frame's fields start (after the pad-length byte) and its
+        payload stops (before the padding), with ``fixed`` bytes of fields
+        required. Too short for the fields: FRAME_SIZE_ERROR (4.2); padding
+        past the payload, counting the fields too: PROTOCOL_ERROR (6.1, 6.2, L4).
+        """
+        length = len(body)
+        if length < 1 + fixed:
+            self._fail(FrameSizeError, f"padded {what} too short for its fields")
+        stop = length - body[0]
+        if stop < 1 + fixed:
+            self._fail(ProtocolError, f"{what} padding exceeds the frame payload")
+        return 1, stop
 
     def _recv_on_missing_stream(self, stream_id: int, what: str, events: list[Event]) -> None:
         if stream_id in self._closed:
@@ -255,24 +266,15 @@ class Receiver(EngineCore):
     ) -> None:
         if stream_id == 0:
             self._fail(ProtocolError, "HEADERS on stream 0")
-        pos = 0
-        pad = 0
-        length = len(body)
+        fixed = 5 if flags & FLAG_PRIORITY else 0
         if flags & FLAG_PADDED:
-            if length < 1:
-                self._fail(FrameSizeError, "padded HEADERS too short")
-            pad = body[0]
-            pos = 1
-        depends_on_self = False
-        if flags & FLAG_PRIORITY:
-            if length < pos + 5:
+            pos, stop = self._unpad(body, fixed, "HEADERS")
+        else:
+            pos, stop = 0, len(body)
+            if stop < fixed:
                 self._fail(FrameSizeError, "HEADERS too short for its priority fields")
-            depends_on_self = (fr.read_u32(body, pos) & 0x7FFFFFFF) == stream_id
-            pos += 5
-        if pos + pad > length:
-            # L4: pad length counted together with the priority fields.
-            self._fail(ProtocolError, "HEADERS padding exceeds the frame payload")
-        fragment = body[pos : length - pad]
+        depends_on_self = bool(fixed) and (fr.read_u32(body, pos) & 0x7FFFFFFF) == stream_id
+        fragment = body[pos + fixed : stop]
         if depends_on_self:
             flags |= 0x100  # remembered until the block is decoded
         self._start_block(stream_id, HEADERS, flags, 0, fragment, events)
@@ -284,23 +286,14 @@ class Receiver(EngineCore):
             self._fail(ProtocolError, "PUSH_PROMISE on stream 0")
         if not self.client_side:
             self._fail(ProtocolError, "clients cannot send PUSH_PROMISE")
-        pos = 0
-        pad = 0
-        length = len(body)
         if flags & FLAG_PADDED:
-            if length < 1:
-                self._fail(FrameSizeError, "padded PUSH_PROMISE too short")
-            pad = body[0]
-            pos = 1
-        if length < pos + 4:
-            self._fail(FrameSizeError, "PUSH_PROMISE too short for its promised stream id")
+            pos, stop = self._unpad(body, 4, "PUSH_PROMISE")
+        else:
+            pos, stop = 0, len(body)
+            if stop < 4:
+                self._fail(FrameSizeError, "PUSH_PROMISE too short for its promised stream id")
         promised = fr.read_u32(body, pos) & 0x7FFFFFFF
-        pos += 4
-        if pos + pad > length:
-            self._fail(ProtocolError, "PUSH_PROMISE padding exceeds the frame payload")
-        self._start_block(
-            stream_id, PUSH_PROMISE, flags, promised, body[pos : length - pad], events
-        )
+        self._start_block(stream_id, PUSH_PROMISE, flags, promised, body[pos + 4 : stop], events)
 
     def _start_block(
         self,
