@@ -141,6 +141,16 @@ class EngineCore:
     def _raise_failed(error: ConnectionError) -> NoReturn:
         raise type(error)(f"connection failed earlier: {error}", error.error_code) from error
 
+    def _add_stream(self, stream_id: int) -> Stream:
+        """Track a new idle stream with the initial windows now in force."""
+        stream = Stream(
+            stream_id,
+            self.remote_settings[SettingCodes.INITIAL_WINDOW_SIZE],
+            self.local_settings[SettingCodes.INITIAL_WINDOW_SIZE],
+        )
+        self._streams[stream_id] = stream
+        return stream
+
     def _set_state(self, stream: Stream, new_state: int) -> None:
         old = stream.state
         if old == new_state:

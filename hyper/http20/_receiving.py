@@ -465,12 +465,7 @@ class Receiver(EngineCore):
             self._forget(stream_id, True)
             self._glitch("streams over the concurrency limit")
             return None
-        stream = Stream(
-            stream_id,
-            self.remote_settings[SettingCodes.INITIAL_WINDOW_SIZE],
-            self.local_settings[SettingCodes.INITIAL_WINDOW_SIZE],
-        )
-        self._streams[stream_id] = stream
+        stream = self._add_stream(stream_id)
         return stream
 
     def _on_push_promise(
@@ -503,12 +498,7 @@ class Receiver(EngineCore):
             self._refuse_promise(promised, ErrorCodes.REFUSED_STREAM)
             self._glitch("too many reserved streams")
             return
-        stream = Stream(
-            promised,
-            self.remote_settings[SettingCodes.INITIAL_WINDOW_SIZE],
-            self.local_settings[SettingCodes.INITIAL_WINDOW_SIZE],
-        )
-        self._streams[promised] = stream
+        stream = self._add_stream(promised)
         self._set_state(stream, NEXT_STATE[IDLE * 16 + RECV_PUSH_PROMISE])
         try:
             headers, method, length = _headers.inspect_request(headers)

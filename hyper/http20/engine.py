@@ -227,9 +227,7 @@ class Engine(Receiver):
         self._out.clear()  # the 101 response is the acknowledgement
         self._control_queued = 0
         self.initiate_connection()
-        stream = Stream(1, self.remote_settings[SettingCodes.INITIAL_WINDOW_SIZE],
-                        self.local_settings[SettingCodes.INITIAL_WINDOW_SIZE])  # fmt: skip
-        self._streams[1] = stream
+        stream = self._add_stream(1)
         self._highest_remote_id = 1
         stream.headers_done = True
         self._set_state(stream, NEXT_STATE[IDLE * 16 + RECV_HEADERS])
@@ -471,12 +469,7 @@ class Engine(Receiver):
         first, rest = block[:max_frame], block[max_frame:]
         self._out.append(fr.push_promise(stream_id, promised_stream_id, first, not rest))
         self._queue_continuations(stream_id, rest)
-        stream = Stream(
-            promised_stream_id,
-            self.remote_settings[SettingCodes.INITIAL_WINDOW_SIZE],
-            self.local_settings[SettingCodes.INITIAL_WINDOW_SIZE],
-        )
-        self._streams[promised_stream_id] = stream
+        stream = self._add_stream(promised_stream_id)
         self._next_local_id = promised_stream_id + 2
         self._set_state(stream, NEXT_STATE[IDLE * 16 + SEND_PUSH_PROMISE])
 
@@ -506,12 +499,7 @@ class Engine(Receiver):
             raise StreamStateError("servers open streams only with push_stream")
         if self._open_local >= self.remote_settings[SettingCodes.MAX_CONCURRENT_STREAMS]:
             raise TooManyStreamsError("peer's MAX_CONCURRENT_STREAMS reached")
-        stream = Stream(
-            stream_id,
-            self.remote_settings[SettingCodes.INITIAL_WINDOW_SIZE],
-            self.local_settings[SettingCodes.INITIAL_WINDOW_SIZE],
-        )
-        self._streams[stream_id] = stream
+        stream = self._add_stream(stream_id)
         self._next_local_id = stream_id + 2
         return stream
 
