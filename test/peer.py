@@ -54,6 +54,7 @@ class Request:
         self.body = bytearray()
         self.ended = ended
         self.reset: int | None = None  # RST_STREAM error code from the client
+        self.trailers: Headers | None = None  # the trailer block, if one came
 
     @property
     def method(self) -> bytes:
@@ -195,6 +196,7 @@ class PeerConnection:
             self.recv_stream_windows[stream_id] = self.local_initial_window
             self._new_requests.append(request)
         else:  # trailers
+            request.trailers = headers
             request.ended = True
 
     def wait_for(self, predicate: Callable[[], object], what: str = "a condition") -> None:

@@ -657,6 +657,24 @@ class TestOutboundHeaders:
         assert dict(event.headers)[b":authority"] == b"example.com"
         assert b"host" not in dict(event.headers)
 
+    @pytest.mark.parametrize("side", ["client", "server"])
+    def test_pseudo_header_in_outbound_trailers_is_refused(self, side: str) -> None:
+        """M2 outbound: trailers carry no pseudo-headers; nothing is queued."""
+        client, server = pair()
+        client.send_headers(1, CLIENT_REQUEST, end_stream=False)
+        pump(client, server)
+        if side == "client":
+            sender, bad = client, [(b":path", b"/evil"), (b"x-t", b"1")]
+        else:
+            server.send_headers(1, RESPONSE_200)
+            pump(server, client)
+            sender, bad = server, [(b":status", b"500")]
+        with pytest.raises(InvalidHeaderError):
+            sender.send_headers(1, bad, end_stream=True)
+        assert sender.data_to_send() == b""
+        sender.send_headers(1, [(b"x-t", b"1")], end_stream=True)
+        assert decode_sent(parse_frames(sender.data_to_send())) == [(b"x-t", b"1")]
+
     def test_te_trailers_is_kept(self) -> None:
         client = make_client()
         client.send_headers(7, [*CLIENT_REQUEST, (b"TE", b"Trailers")], end_stream=True)

@@ -68,6 +68,7 @@ from hyper.http20.config import (
 from hyper.http20.errors import ErrorCodes
 from hyper.http20.exceptions import (
     ConnectionError,
+    InvalidHeaderError,
     LocalProtocolError,
     NoAvailableStreamIDError,
     ProtocolError,
@@ -350,6 +351,9 @@ class Engine(Receiver):
             informational = block_headers[0][1][:1] == b"1"
         if stream.headers_sent and not end_stream:
             raise StreamStateError("trailers must end the stream (end_stream=True)")
+        if stream.headers_sent and block_headers and block_headers[0][0][:1] == b":":
+            # 8.1: a trailer section carries no pseudo-headers (M2, outbound).
+            raise InvalidHeaderError(f"trailers cannot carry {block_headers[0][0]!r}")
         if informational and end_stream:
             raise StreamStateError("an informational response cannot end the stream")
         if self.client_side and not stream.headers_sent:
