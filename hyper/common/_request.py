@@ -25,6 +25,7 @@ import stat
 from collections.abc import Iterable, Iterator, Mapping
 from typing import Any, NamedTuple, Optional, Union
 
+from hyper._version import __version__
 from hyper.common.headers import HTTPHeaderMap
 from hyper.common.util import parse_url
 
@@ -58,8 +59,6 @@ def split_timeout(timeout: Timeout) -> tuple[float | None, float | None]:
 
 def user_agent() -> bytes:
     """``hyper/<version>``."""
-    from hyper import __version__
-
     return b"hyper/" + __version__.encode("ascii")
 
 
