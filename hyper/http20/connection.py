@@ -146,9 +146,12 @@ class HTTP20Connection(ConnectionTarget):
 
         Concurrency: thread-safe; concurrent calls make one connection.
         """
-        self._usable_session()
+        self._usable_session().wait_settings(self._handshake_timeout())
 
     def _usable_session(self) -> Session:
+        """The session new streams go on, connecting when there is none. A
+        new session does not wait for the server's SETTINGS: the first
+        request goes out behind the preface (see ClientCore)."""
         session = self._session
         if session is not None and session.is_usable:
             return session
@@ -161,6 +164,11 @@ class HTTP20Connection(ConnectionTarget):
                 self._retire(session)
             session = self._session = self._new_session()
             return session
+
+    def _handshake_timeout(self) -> float | None:
+        if self._connect_timeout is None:
+            return self._read_timeout
+        return self._connect_timeout
 
     def _new_session(self) -> Session:
         sock, proto = open_socket(
@@ -199,10 +207,14 @@ class HTTP20Connection(ConnectionTarget):
         if first_id > 2**31 - 1 and not self._draining:
             first_id = 1  # every id was used; no older stream can clash
         session = Session(sock, engine, read_timeout=self._read_timeout, first_stream_id=first_id)
-        handshake_timeout = self._connect_timeout
-        if handshake_timeout is None:
-            handshake_timeout = self._read_timeout
-        session.start(handshake_timeout, upgraded=upgraded, received=received)
+        # After an h2c upgrade the server speaks first (SETTINGS, then the
+        # response on stream 1); waiting for it costs nothing.
+        session.start(
+            self._handshake_timeout(),
+            upgraded=upgraded,
+            received=received,
+            wait_settings=upgraded,
+        )
         return session
 
     # Hooks for hyper.HTTPConnection, private by convention: nothing else
@@ -511,7 +523,7 @@ class HTTP20Connection(ConnectionTarget):
         stream_id = self._resolve(stream_id)
         stream_id = self._aliases.get(stream_id, stream_id)
         for session in self._sessions():
-            stream = session.streams.get(stream_id)
+            stream = session.find(stream_id)
             if stream is not None:
                 return session, stream
         raise StreamStateError(
