@@ -330,7 +330,7 @@ class Engine(Receiver):
         :raises TooManyStreamsError: the peer's MAX_CONCURRENT_STREAMS is reached.
         """
         self._check_usable()
-        block_headers = _headers.prepare_outbound(headers, self.client_side)
+        block_headers = self._prepare(headers)
         stream = self._streams.get(stream_id)
         if stream is None:
             if stream_id in self._closed:
@@ -507,6 +507,28 @@ class Engine(Receiver):
         stream = self._add_stream(stream_id)
         self._next_local_id = stream_id + 2
         return stream
+
+    def _prepare(self, headers: HeaderInput) -> list[tuple[bytes, bytes]]:
+        """``prepare_outbound`` of the headers, from a cache when the same set
+        (same types, same values) was prepared before: validation was about
+        half of ``send_headers`` for a repeated request. The list returned
+        is shared; nothing changes it."""
+        key = tuple(headers)
+        # Tuples compare equal whatever their class: a never-indexed field
+        # must keep its class, so sets with one are never cached.
+        if NeverIndexedHeaderTuple in map(type, key):
+            return _headers.prepare_outbound(key, self.client_side)
+        cache = self._prepared_cache
+        try:
+            prepared = cache.get(key)
+        except TypeError:  # an unhashable item: let validation say what is wrong
+            return _headers.prepare_outbound(key, self.client_side)
+        if prepared is None:
+            prepared = _headers.prepare_outbound(key, self.client_side)
+            if len(cache) >= _BLOCK_CACHE_SIZE:
+                cache.clear()
+            cache[key] = prepared
+        return prepared
 
     def _encode(self, headers: list[tuple[bytes, bytes]]) -> bytes:
         key = tuple(headers)
