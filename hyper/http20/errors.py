@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import enum
 
+from hyper.common.exceptions import InvalidArgumentError
+
 
 class ErrorCodes(enum.IntEnum):
     """HTTP/2 error codes (RFC 9113 section 7)."""
@@ -75,6 +77,6 @@ def get_data(error_code: int) -> tuple[str, str, str]:
     :raises ValueError: if the code is not a registered HTTP/2 error code.
     """
     if error_code < 0 or error_code >= len(H2_ERRORS):
-        raise ValueError(f"Error code is invalid: {error_code!r}")
+        raise InvalidArgumentError(f"Error code is invalid: {error_code!r}")
     entry = H2_ERRORS[error_code]
     return entry["Name"], entry["Code"], entry["Description"]
