@@ -46,6 +46,12 @@ from hyper.http20.errors import ErrorCodes
 from hyper.http20.exceptions import StreamStateError
 from hyper.http20.response import HTTP20Push, HTTP20Response
 from hyper.http20.window import BaseFlowControlManager, FlowControlManager
+from hyper.tls import H2_NPN_PROTOCOLS as H2_NPN_PROTOCOLS
+from hyper.tls import H2C_PROTOCOL as H2C_PROTOCOL
+
+# Historic module-level names (hyper 0.7): the two above, and the window
+# every HTTP/2 stream starts with before SETTINGS change it (RFC 9113 6.9.2).
+DEFAULT_WINDOW_SIZE = 65535
 
 __all__ = ["HTTP20Connection"]
 

@@ -191,3 +191,17 @@ class HTTP20Push:
 
     def __repr__(self) -> str:
         return f"<HTTP20Push {self.method!r} {self.path!r} stream {self.stream_id}>"
+
+
+# ---------------------------------------------------------------------------
+# Historic module-level names (hyper 0.7), kept at the end of the module.
+
+from hyper.common.decoder import decompressors as decompressors  # noqa: E402
+
+
+def strip_headers(headers: HTTPHeaderMap) -> None:
+    """Delete every pseudo-header (a name starting with ``:``) from
+    ``headers``, in place. hyper's responses never hold any; historic code
+    called this on header maps of its own."""
+    for name in {name for name, _ in headers.items() if name.startswith(b":")}:
+        del headers[name]
