@@ -13,7 +13,6 @@ import zlib
 from collections.abc import Iterator
 from typing import Any
 
-import brotli
 import pytest
 from hyperframe.frame import PingFrame, RstStreamFrame
 from peer import TIMEOUT, Peer, PeerConnection, Request, serving
@@ -22,6 +21,11 @@ from hyper import HTTP20Connection, HTTP20Response, HTTPHeaderMap
 from hyper.common import exceptions as common_exc
 from hyper.common.util import HTTPVersion
 from hyper.http20.errors import ErrorCodes
+
+try:
+    import brotli
+except ImportError:  # PyPy: brotlicffi, the same API through cffi
+    import brotlicffi as brotli
 
 CLIENT_TIMEOUT = TIMEOUT
 SHORT_TIMEOUT = 0.2
