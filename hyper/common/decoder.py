@@ -33,17 +33,21 @@ from hyper.common.exceptions import DecodingError
 
 # brotli (the C extension, CPython) or brotlicffi (the same API through cffi,
 # PyPy): the dependency is declared per implementation, either one will do.
+# brotlicffi takes bytes only, not a memoryview of our buffer.
 try:
     import brotli
 
     _HAVE_BROTLI_MODULE = True
+    _BROTLI_WANTS_BYTES = False
 except ImportError:
     try:
         import brotlicffi as brotli
 
         _HAVE_BROTLI_MODULE = True
+        _BROTLI_WANTS_BYTES = True
     except ImportError:  # pragma: no cover - one of the two is a declared dependency
         _HAVE_BROTLI_MODULE = False
+        _BROTLI_WANTS_BYTES = False
 
 try:
     import zstandard
@@ -323,7 +327,8 @@ class _BrotliDecoder(Decoder):
                 chunk = memoryview(buf)[pos : pos + _IN_CHUNK]
                 self._pos = pos + len(chunk)
                 self._fed = True
-                piece: bytes = obj.process(chunk, output_buffer_limit=out_limit)
+                data = bytes(chunk) if _BROTLI_WANTS_BYTES else chunk
+                piece: bytes = obj.process(data, output_buffer_limit=out_limit)
             elif self._pending or not obj.can_accept_more_data():
                 piece = obj.process(b"", output_buffer_limit=out_limit)
                 if not piece:

@@ -75,11 +75,11 @@ class ConnectionError(HyperError, builtins.ConnectionError):
 class TLSUpgrade(ConnectionError):
     """
     The TLS handshake of an :class:`~hyper.http11.connection.HTTP11Connection`
-    negotiated ``negotiated`` (``'h2'``) through ALPN. ``sock`` is the
-    connected TLS socket, handed to whoever speaks that protocol
-    (:class:`~hyper.common.connection.HTTPConnection` catches this); whoever
-    catches it owns the socket and must close it. A ``ConnectionError``
-    too, for code that only wanted HTTP/1.1.
+    negotiated ``negotiated`` (``'h2'``) through ALPN. ``sock`` is the TLS
+    socket: open when :class:`~hyper.common.connection.HTTPConnection` asked
+    for h2 too (it catches this and speaks HTTP/2 on it), already closed when
+    an ``HTTP11Connection`` was used alone. A ``ConnectionError`` too, for
+    code that only wanted HTTP/1.1.
     """
 
     def __init__(self, negotiated: str, sock: Any) -> None:

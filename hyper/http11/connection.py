@@ -189,8 +189,8 @@ class HTTP11Connection(ConnectionTarget):
 
         :raises ConnectionError: the server (or proxy) could not be reached.
         :raises TLSUpgrade: ALPN chose a protocol other than HTTP/1.1 (a
-            caller's context offering ``h2``); it carries the open socket,
-            which the catcher must close or use. A ``ConnectionError`` too.
+            caller's context offering ``h2``); the socket it carries is
+            closed. A ``ConnectionError`` too.
         :raises ProxyError: the proxy refused the tunnel.
         :raises TimeoutError: the connect timeout passed.
 
@@ -228,7 +228,10 @@ class HTTP11Connection(ConnectionTarget):
             )
             where = f"{self.host}:{self.port}"
             if proto is not None and proto != "http/1.1":
-                # The historic hand-over: whoever catches it owns the socket.
+                # The historic hand-over to HTTPConnection, which asked for h2
+                # too and takes the socket. Alone, nobody would: close it.
+                if offer is None:
+                    sock.close()
                 raise TLSUpgrade(proto, sock)
         return self._attach(sock, where)
 
