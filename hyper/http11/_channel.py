@@ -10,7 +10,7 @@ socket's errors become hyper's (the original kept as ``__cause__``):
   after a read timeout nothing is lost and the read may be retried;
 - garbage from the peer raises :class:`InvalidResponseError` (from ``h11``'s
   ``RemoteProtocolError``): its :class:`LineTooLongError` when the head (or a
-  chunk size line) passes :data:`MAX_HEAD`, its :class:`ChunkedDecodeError`
+  chunk size line) passes :data:`MAX_HEAD` unfinished, its :class:`ChunkedDecodeError`
   when chunked framing is broken;
 - the peer closing or resetting the connection where HTTP/1.1 does not
   allow it (mid-head, mid-body) raises hyper's :class:`ConnectionResetError`;

@@ -219,8 +219,9 @@ class HTTP11Connection(ConnectionTarget):
                 connect_timeout=self._connect_timeout,
                 ssl_context=context,
                 # Alone, a caller's context is used as given; for
-                # HTTPConnection it offers h2 too (see _alpn_offer).
-                alpn_protocols=offer,
+                # HTTPConnection it offers h2 too (see _alpn_offer). hyper's
+                # own default contexts already offer what they should.
+                alpn_protocols=offer if self.ssl_context is not None else None,
                 force_proto=self._force_proto,
                 proxy_host=self.proxy_host,
                 proxy_port=self.proxy_port,
