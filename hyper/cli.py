@@ -8,7 +8,9 @@ body) items, with the curl spellings people expect (``-v``, ``-o``, ``-k``,
 
 Everything about HTTP (protocol choice, TLS, framing, content decoding) is the
 connection's business; this module only parses arguments, builds one request
-and copies the response out. The body is never decoded as text: the bytes go
+and copies the response out. The historic helpers (``parse_argument``,
+``set_url_info``, ``set_request_data``, ``request``...) sit at the end, over
+the same parser. The body is never decoded as text: the bytes go
 to ``sys.stdout.buffer`` or the ``-o`` file piece by piece as they arrive.
 """
 

@@ -7,6 +7,12 @@ passes ``server_hostname``), and ALPN offering ``h2`` then ``http/1.1``. The
 caller decides what to do with the protocol :func:`wrap_socket` reports; it
 never assumes ``h2``.
 
+This module is the one place hyper's default contexts are built and cached.
+Assign a context to ``hyper.tls._context`` (the historic way) to change the
+default of every connection. A context passed to a connection as
+``ssl_context`` gets the ALPN protocols that connection needs set on it when
+it connects (see :func:`hyper.common.connect.open_socket`).
+
 The names here are the historic ``hyper.tls`` ones.
 """
 

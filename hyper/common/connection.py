@@ -72,6 +72,8 @@ class HTTPConnection(ConnectionTarget):
     ``enable_push`` only matter once HTTP/2 is in use, and ``**kwargs`` are
     passed on to whichever connection class is used.
 
+    :param ssl_context: a context of your own (TLS unless ``secure=False``);
+        ALPN ``h2`` and ``http/1.1`` are set on it when connecting.
     :param force_proto: over TLS, the protocol to speak whatever ALPN says
         (``'h2'`` or ``'http/1.1'``); over plaintext, ``'h2'`` (or ``'h2c'``)
         means HTTP/2 with prior knowledge and ``'http/1.1'`` never asks for
