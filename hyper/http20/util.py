@@ -47,7 +47,5 @@ def h2_safe_headers(headers: Iterable[_P]) -> list[_P]:
     dropped = {b"connection"}
     for name, value in fields:
         if to_bytestring(name).lower() == b"connection":
-            dropped.update(
-                option.strip().lower() for option in to_bytestring(value).split(b",")
-            )
+            dropped.update(option.strip().lower() for option in to_bytestring(value).split(b","))
     return [field for field in fields if to_bytestring(field[0]).lower() not in dropped]

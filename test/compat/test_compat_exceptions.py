@@ -94,9 +94,10 @@ class TestMisuseIsAHyperErrorAndTheBuiltin:
         assert isinstance(info.value, common_exc.InvalidArgumentError)
 
     def test_http2_header_that_cannot_be_sent(self) -> None:
-        with Peer(serving(lambda conn, request: None)) as peer, HTTP20Connection(
-            peer.address, timeout=TIMEOUT
-        ) as conn:
+        with (
+            Peer(serving(lambda conn, request: None)) as peer,
+            HTTP20Connection(peer.address, timeout=TIMEOUT) as conn,
+        ):
             with pytest.raises(h2_exc.HPACKEncodingError) as info:
                 conn.request("GET", "/", headers={"x-bad": "a\nb"})
             assert isinstance(info.value, (h2_exc.InvalidHeaderError, ValueError))
@@ -111,9 +112,10 @@ class TestHTTP11ErrorsRaisedWhereTheyApply:
         """h11 bounds what it holds of an unfinished head: 1 MiB of header
         cannot arrive in one read, so the bound is passed half way."""
         head = b"HTTP/1.1 200 OK\r\nX-Huge: " + b"a" * (1 << 20) + b"\r\nContent-Length: 0\r\n\r\n"
-        with _h11_response_to_one_request(head) as peer, HTTP11Connection(
-            peer.address, timeout=TIMEOUT
-        ) as conn:
+        with (
+            _h11_response_to_one_request(head) as peer,
+            HTTP11Connection(peer.address, timeout=TIMEOUT) as conn,
+        ):
             conn.request("GET", "/")
             with pytest.raises(common_exc.LineTooLongError, match="65536"):
                 conn.getresponse()
@@ -125,18 +127,22 @@ class TestHTTP11ErrorsRaisedWhereTheyApply:
     )
     def test_broken_chunked_framing_is_chunked_decode_error(self, body: bytes) -> None:
         head = b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n"
-        with _h11_response_to_one_request(head + body) as peer, HTTP11Connection(
-            peer.address, timeout=TIMEOUT
-        ) as conn:
+        with (
+            _h11_response_to_one_request(head + body) as peer,
+            HTTP11Connection(peer.address, timeout=TIMEOUT) as conn,
+        ):
             conn.request("GET", "/")
             response = conn.getresponse()
             with pytest.raises(common_exc.ChunkedDecodeError):
                 response.read()
 
     def test_a_plain_ok_response_still_reads(self) -> None:
-        with _h11_response_to_one_request(
-            b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok"
-        ) as peer, HTTP11Connection(peer.address, timeout=TIMEOUT) as conn:
+        with (
+            _h11_response_to_one_request(
+                b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok"
+            ) as peer,
+            HTTP11Connection(peer.address, timeout=TIMEOUT) as conn,
+        ):
             conn.request("GET", "/")
             assert conn.getresponse().read() == b"ok"
 
