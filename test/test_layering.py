@@ -41,7 +41,7 @@ LAYERS: list[tuple[str, list[str]]] = [
         "hyper.http20.connection", "hyper.http20.response", "hyper.http20.*",
         "hyper.http11", "hyper.http11.*", "hyper.common.connection",
     ]),
-    ("app", ["hyper", "hyper.__main__", "hyper.cli", "hyper.demo"]),
+    ("app", ["hyper", "hyper.__main__", "hyper.cli", "hyper.demo", "hyper.compat"]),
 ]  # fmt: skip
 RANK = {name: rank for rank, (name, _) in enumerate(LAYERS)}
 
