@@ -17,13 +17,13 @@ from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING
 
 import pytest
-import servers
 import trustme
+from support import servers
 
 if TYPE_CHECKING:
     import ssl
 
-    from helpers import FrameFactory
+    from support.helpers import FrameFactory
 
     from hyper.http20.engine import Engine
 
@@ -119,21 +119,21 @@ def connection_class():
 
 @pytest.fixture
 def factory() -> FrameFactory:
-    from helpers import FrameFactory
+    from support.helpers import FrameFactory
 
     return FrameFactory()
 
 
 @pytest.fixture
 def client(factory: FrameFactory) -> Engine:
-    from helpers import make_client
+    from support.helpers import make_client
 
     return make_client(factory)
 
 
 @pytest.fixture
 def server(factory: FrameFactory) -> Engine:
-    from helpers import make_server
+    from support.helpers import make_server
 
     return make_server(factory)
 

@@ -7,7 +7,9 @@ it writes back.
 from __future__ import annotations
 
 import pytest
-from helpers import (
+from hpack import Decoder
+from hyperframe.frame import GoAwayFrame, HeadersFrame, SettingsFrame
+from support.helpers import (
     CLIENT_REQUEST,
     PREFACE,
     FrameFactory,
@@ -19,8 +21,6 @@ from helpers import (
     parse_frames,
     pump,
 )
-from hpack import Decoder
-from hyperframe.frame import GoAwayFrame, HeadersFrame, SettingsFrame
 
 from hyper.http20.config import SettingCodes
 from hyper.http20.engine import Engine, EngineConfig

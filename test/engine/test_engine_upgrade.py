@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import pytest
-from helpers import parse_frames
 from hyperframe.frame import GoAwayFrame
+from support.helpers import parse_frames
 
 from hyper.http20.config import EngineConfig, SettingCodes
 from hyper.http20.engine import Engine

@@ -3,7 +3,7 @@ Tests of :class:`hyper.HTTP11Connection`: the request on the wire (headers,
 every body kind, validation before sending), keep-alive reuse and when a
 new socket is (and is not) opened, unread bodies, proxies, TLS, timeouts,
 the ``putrequest`` spelling; against a scripted HTTP/1.1 server
-(``test/h1peer.py``) and against nginx (interop).
+(``test/support/h1peer.py``) and against nginx (interop).
 """
 
 from __future__ import annotations
@@ -19,9 +19,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import servers
 import trustme
-from h1peer import TIMEOUT, H1Conn, H1Peer, H1Request, chunked, ok, replying
+from support import servers
+from support.h1peer import TIMEOUT, H1Conn, H1Peer, H1Request, chunked, ok, replying
 
 import hyper
 from hyper import HTTP11Connection, HTTP11Response

@@ -12,14 +12,6 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from helpers import (
-    CLIENT_REQUEST,
-    RESPONSE_200,
-    FrameFactory,
-    make_client,
-    make_server,
-    parse_frames,
-)
 from hyperframe.frame import (
     DataFrame,
     Frame,
@@ -28,6 +20,14 @@ from hyperframe.frame import (
     PushPromiseFrame,
     RstStreamFrame,
     WindowUpdateFrame,
+)
+from support.helpers import (
+    CLIENT_REQUEST,
+    RESPONSE_200,
+    FrameFactory,
+    make_client,
+    make_server,
+    parse_frames,
 )
 
 from hyper.http20.engine import Engine

@@ -12,7 +12,8 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from helpers import (
+from hyperframe.frame import DataFrame, Frame, GoAwayFrame, RstStreamFrame, WindowUpdateFrame
+from support.helpers import (
     CLIENT_REQUEST,
     RESPONSE_200,
     FrameFactory,
@@ -20,7 +21,6 @@ from helpers import (
     make_server,
     parse_frames,
 )
-from hyperframe.frame import DataFrame, Frame, GoAwayFrame, RstStreamFrame, WindowUpdateFrame
 
 from hyper.http20.config import MAX_WINDOW, EngineConfig
 from hyper.http20.engine import Engine

@@ -9,7 +9,8 @@ from __future__ import annotations
 import struct
 
 import pytest
-from helpers import (
+from hyperframe.frame import PingFrame, RstStreamFrame, WindowUpdateFrame
+from support.helpers import (
     CLIENT_REQUEST,
     PREFACE,
     RESPONSE_200,
@@ -24,7 +25,6 @@ from helpers import (
     open_response,
     parse_frames,
 )
-from hyperframe.frame import PingFrame, RstStreamFrame, WindowUpdateFrame
 
 from hyper.http20.engine import Engine, EngineConfig
 from hyper.http20.errors import ErrorCodes

@@ -19,7 +19,7 @@ import socket
 import ssl
 from typing import Callable
 
-from scripted_server import TIMEOUT, ScriptedServer
+from support.scripted_server import TIMEOUT, ScriptedServer
 
 
 class H1Request:

@@ -21,7 +21,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-import servers
+from support import servers
 
 from hyper import __version__
 from hyper.cli import (

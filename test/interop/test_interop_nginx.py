@@ -15,8 +15,8 @@ import os
 from collections.abc import Iterator
 
 import pytest
-import servers
-from servers import MiB, get
+from support import servers
+from support.servers import MiB, get
 
 pytestmark = pytest.mark.interop
 

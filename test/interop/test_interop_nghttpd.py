@@ -15,8 +15,8 @@ import time
 from collections.abc import Iterator
 
 import pytest
-import servers
-from servers import KiB, MiB, get
+from support import servers
+from support.servers import KiB, MiB, get
 
 pytestmark = pytest.mark.interop
 

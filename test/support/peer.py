@@ -24,7 +24,6 @@ import ssl
 from collections.abc import Iterable
 from typing import Any, Callable
 
-from helpers import PREFACE, FrameFactory
 from hpack import Decoder
 from hyperframe.frame import (
     ContinuationFrame,
@@ -37,7 +36,9 @@ from hyperframe.frame import (
     SettingsFrame,
     WindowUpdateFrame,
 )
-from scripted_server import TIMEOUT, ScriptedServer
+
+from support.helpers import PREFACE, FrameFactory
+from support.scripted_server import TIMEOUT, ScriptedServer
 
 _MAX_FRAME = 16384
 

@@ -1,6 +1,6 @@
 """
 Socket-level tests of :class:`hyper.HTTP11Response` against a scripted
-HTTP/1.1 server (``test/h1peer.py``): status and headers, the
+HTTP/1.1 server (``test/support/h1peer.py``): status and headers, the
 ``http.client`` spellings, 1xx, trailers, every body framing, content
 decoding and its bounds, and the errors a broken server causes.
 """
@@ -16,7 +16,7 @@ from typing import Any
 import brotli
 import h11
 import pytest
-from h1peer import TIMEOUT, H1Conn, H1Peer, chunked, ok, replying
+from support.h1peer import TIMEOUT, H1Conn, H1Peer, chunked, ok, replying
 
 from hyper import HTTP11Connection, HTTP11Response, HTTPHeaderMap
 from hyper.common import exceptions as common_exc

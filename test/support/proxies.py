@@ -25,7 +25,7 @@ import time
 from collections.abc import Sequence
 from pathlib import Path
 
-from servers import (
+from support.servers import (
     HOST,
     POLL_INTERVAL,
     READY_TIMEOUT,

@@ -10,7 +10,9 @@ from __future__ import annotations
 import tracemalloc
 
 import pytest
-from helpers import (
+from hpack import Decoder, HeaderTuple, NeverIndexedHeaderTuple
+from hyperframe.frame import ContinuationFrame, HeadersFrame
+from support.helpers import (
     CLIENT_REQUEST,
     RESPONSE_200,
     FrameFactory,
@@ -24,8 +26,6 @@ from helpers import (
     parse_frames,
     pump,
 )
-from hpack import Decoder, HeaderTuple, NeverIndexedHeaderTuple
-from hyperframe.frame import ContinuationFrame, HeadersFrame
 
 from hyper.http20.engine import Engine
 from hyper.http20.errors import ErrorCodes

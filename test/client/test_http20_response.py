@@ -1,6 +1,6 @@
 """
 Socket-level tests of :class:`hyper.HTTP20Response` against scripted peers
-(``test/peer.py``): status and headers, the ``http.client`` spellings, 1xx,
+(``test/support/peer.py``): status and headers, the ``http.client`` spellings, 1xx,
 trailers, every way of reading a body, content decoding and its bounds.
 """
 
@@ -16,7 +16,7 @@ from typing import Any
 import brotli
 import pytest
 from hyperframe.frame import PingFrame, RstStreamFrame
-from peer import TIMEOUT, Peer, PeerConnection, Request, serving
+from support.peer import TIMEOUT, Peer, PeerConnection, Request, serving
 
 from hyper import HTTP20Connection, HTTP20Response, HTTPHeaderMap
 from hyper.common import exceptions as common_exc

@@ -17,8 +17,8 @@ from collections import deque
 from collections.abc import Callable
 
 import pytest
-from helpers import pair, parse_frames
 from hyperframe.frame import DataFrame, GoAwayFrame
+from support.helpers import pair, parse_frames
 
 from hyper.http20.engine import Engine
 from hyper.http20.errors import ErrorCodes

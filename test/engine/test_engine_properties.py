@@ -20,7 +20,9 @@ from __future__ import annotations
 import struct
 from typing import Any
 
-from helpers import (
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from support.helpers import (
     CLIENT_REQUEST,
     RESPONSE_200,
     FrameFactory,
@@ -29,8 +31,6 @@ from helpers import (
     pair,
     parse_frames,
 )
-from hypothesis import HealthCheck, given, settings
-from hypothesis import strategies as st
 
 from hyper.http20._stream import ACTIVE_STATES, RESERVED_REMOTE
 from hyper.http20.config import EngineConfig

@@ -1,6 +1,6 @@
 """
 Socket-level tests of :class:`hyper.HTTP20Connection` against scripted peers
-(``test/peer.py``) on loopback: requests and bodies, flow control, the
+(``test/support/peer.py``) on loopback: requests and bodies, flow control, the
 low-level API, push, resets, GOAWAY, stalls, bad peers, threads, TLS, proxies.
 """
 
@@ -28,7 +28,7 @@ from hyperframe.frame import (
     PingFrame,
     RstStreamFrame,
 )
-from peer import TIMEOUT, Peer, PeerConnection, Request, echo, serving
+from support.peer import TIMEOUT, Peer, PeerConnection, Request, echo, serving
 
 import hyper
 from hyper import HTTP20Connection, HTTPHeaderMap

@@ -14,8 +14,8 @@ from collections.abc import Iterator
 
 import brotli
 import pytest
-import servers
-from servers import MiB, get
+from support import servers
+from support.servers import MiB, get
 
 pytestmark = pytest.mark.interop
 

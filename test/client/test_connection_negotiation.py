@@ -3,7 +3,7 @@
 ``Upgrade: h2c`` handshake and prior knowledge, and falling back.
 
 Local peers on 127.0.0.1: the stdlib's ``http.server`` as a real HTTP/1.1-only
-server (plaintext and TLS), and scripted peers (``test/peer.py``) for HTTP/2
+server (plaintext and TLS), and scripted peers (``test/support/peer.py``) for HTTP/2
 and for upgrades that go wrong on purpose. Real servers (``interop``): nginx's
 h2 and HTTP/1.1-only TLS ports, h2o's plaintext port, which accepts
 ``Upgrade: h2c``.
@@ -22,9 +22,9 @@ from collections.abc import Iterator
 from typing import Any, Callable
 
 import pytest
-import servers
 from hyperframe.frame import SettingsFrame
-from peer import TIMEOUT, Peer, PeerConnection, echo, serving
+from support import servers
+from support.peer import TIMEOUT, Peer, PeerConnection, echo, serving
 
 import hyper
 from hyper import HTTPConnection

@@ -12,14 +12,6 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
-from helpers import (
-    CLIENT_REQUEST,
-    RESPONSE_200,
-    FrameFactory,
-    make_client,
-    make_server,
-    parse_frames,
-)
 from hyperframe.frame import (
     Frame,
     GoAwayFrame,
@@ -27,6 +19,14 @@ from hyperframe.frame import (
     PingFrame,
     RstStreamFrame,
     SettingsFrame,
+)
+from support.helpers import (
+    CLIENT_REQUEST,
+    RESPONSE_200,
+    FrameFactory,
+    make_client,
+    make_server,
+    parse_frames,
 )
 
 from hyper.http20.config import EngineConfig
