@@ -23,10 +23,6 @@ from support import servers
 if TYPE_CHECKING:
     import ssl
 
-    from support.helpers import FrameFactory
-
-    from hyper.http20.engine import Engine
-
 # ---------------------------------------------------------------------------
 # Section: external binaries (packaging/CI)
 # ---------------------------------------------------------------------------
@@ -103,43 +99,6 @@ def connection_class():
 
 # ---------------------------------------------------------------------------
 # End of section: real servers
-# ---------------------------------------------------------------------------
-
-
-# ---------------------------------------------------------------------------
-# Section: engine tests (test_engine_*.py)
-#
-# One FrameFactory per test, shared by the engine under test: the factory's
-# HPACK encoder and the engine's decoder must stay in step. ``client`` and
-# ``server`` are engines after the preface exchange (helpers.make_client,
-# helpers.make_server); a module may override them. hyper is imported inside
-# the fixtures, so a broken client fails these tests, not the whole collection.
-# ---------------------------------------------------------------------------
-
-
-@pytest.fixture
-def factory() -> FrameFactory:
-    from support.helpers import FrameFactory
-
-    return FrameFactory()
-
-
-@pytest.fixture
-def client(factory: FrameFactory) -> Engine:
-    from support.helpers import make_client
-
-    return make_client(factory)
-
-
-@pytest.fixture
-def server(factory: FrameFactory) -> Engine:
-    from support.helpers import make_server
-
-    return make_server(factory)
-
-
-# ---------------------------------------------------------------------------
-# End of section: engine tests
 # ---------------------------------------------------------------------------
 
 

@@ -24,7 +24,8 @@ from typing import Any, Callable
 import pytest
 from hyperframe.frame import SettingsFrame
 from support import servers
-from support.peer import TIMEOUT, Peer, PeerConnection, echo, serving
+from support.peer import Peer, PeerConnection, echo, serving
+from support.timeouts import CLIENT_TIMEOUT, SHORT_TIMEOUT, TIMEOUT
 
 import hyper
 from hyper import HTTPConnection
@@ -33,13 +34,8 @@ from hyper.common.connection import UnsupportedOperationError
 from hyper.common.util import HTTPVersion
 from hyper.http20 import exceptions as h2_exc
 
-# Read timeout of every client here: generous; a hang still fails inside pytest's 60 s.
-CLIENT_TIMEOUT = TIMEOUT
 # How long the stdlib server's loop may take to notice shutdown().
 SERVER_POLL = 0.05
-# The read timeout in tests that provoke one: the wait *is* the behaviour
-# under test, not a synchronisation sleep.
-SHORT_TIMEOUT = 0.2
 
 SWITCHING = b"HTTP/1.1 101 Switching Protocols\r\nConnection: Upgrade\r\nUpgrade: h2c\r\n\r\n"
 

@@ -28,7 +28,8 @@ from hyperframe.frame import (
     PingFrame,
     RstStreamFrame,
 )
-from support.peer import TIMEOUT, Peer, PeerConnection, Request, echo, serving
+from support.peer import Peer, PeerConnection, Request, echo, serving
+from support.timeouts import CLIENT_TIMEOUT, SHORT_TIMEOUT, TIMEOUT
 
 import hyper
 from hyper import HTTP20Connection, HTTPHeaderMap
@@ -36,13 +37,6 @@ from hyper.common import exceptions as common_exc
 from hyper.http20 import exceptions as h2_exc
 from hyper.http20.errors import ErrorCodes
 from hyper.tls import init_context
-
-# The client's read timeout in tests that do not test timeouts: generous, a
-# hang still fails well inside pytest's 60 s.
-CLIENT_TIMEOUT = TIMEOUT
-# The read timeout in tests that provoke one: the wait *is* the behaviour
-# under test, not a synchronisation sleep.
-SHORT_TIMEOUT = 0.2
 
 SETTINGS_MAX_CONCURRENT_STREAMS = 0x3
 SETTINGS_INITIAL_WINDOW_SIZE = 0x4

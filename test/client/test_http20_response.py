@@ -16,15 +16,14 @@ from typing import Any
 import brotli
 import pytest
 from hyperframe.frame import PingFrame, RstStreamFrame
-from support.peer import TIMEOUT, Peer, PeerConnection, Request, serving
+from support.peer import Peer, PeerConnection, Request, serving
+from support.timeouts import CLIENT_TIMEOUT, SHORT_TIMEOUT
 
 from hyper import HTTP20Connection, HTTP20Response, HTTPHeaderMap
 from hyper.common import exceptions as common_exc
 from hyper.common.util import HTTPVersion
 from hyper.http20.errors import ErrorCodes
 
-CLIENT_TIMEOUT = TIMEOUT
-SHORT_TIMEOUT = 0.2
 BODY = bytes(range(256)) * 400  # 100 KiB: several frames
 
 

@@ -19,16 +19,15 @@ from pathlib import Path
 
 import pytest
 from support import servers
-from support.peer import TIMEOUT, Peer, echo, serving
+from support.peer import Peer, echo, serving
 from support.proxies import Proxy, start_tinyproxy
+from support.timeouts import CLIENT_TIMEOUT, TIMEOUT
 
 from hyper import HTTP20Connection
 from hyper.common.connect import split_proxy
 from hyper.common.exceptions import ProxyError
 from hyper.common.util import HTTPVersion
 
-# Read timeout of every client here: generous; a hang still fails inside pytest's 60 s.
-CLIENT_TIMEOUT = TIMEOUT
 # tinyproxy takes only [-a-z0-9._] in BasicAuth credentials.
 USER, PASSWORD = "hyper", "s3cret.pass"
 # What tinyproxy 1.11 answers to a CONNECT with wrong credentials (see the test).

@@ -11,14 +11,12 @@ from pathlib import Path
 import pytest
 import trustme
 from cryptography.hazmat.primitives import serialization
+from support.timeouts import TIMEOUT
 
 from hyper import tls
 from hyper.common.exceptions import MissingCertFile
 from hyper.tls import init_context, wrap_socket
 
-# Every socket operation and every wait on the server thread gives up after
-# this long: a handshake on loopback takes milliseconds, so hitting it is a bug.
-_TIMEOUT = 10.0
 _HOST = "localhost"
 _REPLY = b"ok"
 
@@ -55,22 +53,22 @@ class _OneShotTLSServer:
 
     def start(self) -> None:
         self._thread.start()
-        assert self._ready.wait(_TIMEOUT), "server thread did not start listening"
+        assert self._ready.wait(TIMEOUT), "server thread did not start listening"
 
     def join(self) -> None:
-        self._thread.join(_TIMEOUT)
+        self._thread.join(TIMEOUT)
         assert not self._thread.is_alive(), "server thread did not finish"
 
     def _run(self) -> None:
         listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         try:
-            listener.settimeout(_TIMEOUT)
+            listener.settimeout(TIMEOUT)
             listener.bind(("127.0.0.1", 0))
             listener.listen(1)
             self.port = listener.getsockname()[1]
             self._ready.set()
             conn, _ = listener.accept()
-            conn.settimeout(_TIMEOUT)
+            conn.settimeout(TIMEOUT)
             with self._context.wrap_socket(conn, server_side=True) as tls_conn:
                 self.alpn = tls_conn.selected_alpn_protocol()
                 self.peer_cert = tls_conn.getpeercert()
@@ -113,7 +111,7 @@ def _start(servers: list[_OneShotTLSServer], context: ssl.SSLContext) -> _OneSho
 
 
 def _connect(port: int) -> socket.socket:
-    return socket.create_connection(("127.0.0.1", port), timeout=_TIMEOUT)
+    return socket.create_connection(("127.0.0.1", port), timeout=TIMEOUT)
 
 
 def _read_reply(sock: ssl.SSLSocket) -> bytes:

@@ -13,13 +13,14 @@ from typing import Any
 
 import pytest
 from hyperframe.frame import DataFrame, Frame, GoAwayFrame, RstStreamFrame, WindowUpdateFrame
-from support.helpers import (
+from support.frames import (
     CLIENT_REQUEST,
+    POST_REQUEST,
     RESPONSE_200,
     FrameFactory,
+    drained,
     make_client,
     make_server,
-    parse_frames,
 )
 
 from hyper.http20.config import MAX_WINDOW, EngineConfig
@@ -47,11 +48,6 @@ FLOW_CONTROL_ERROR = ErrorCodes.FLOW_CONTROL_ERROR
 PROTOCOL_ERROR = ErrorCodes.PROTOCOL_ERROR
 INITIAL_WINDOW_SIZE = 0x4
 MAX_FRAME_SIZE = 0x5
-POST_REQUEST = [(b":method", b"POST"), *CLIENT_REQUEST[1:]]
-
-
-def drained(engine: Engine) -> list[Frame]:
-    return parse_frames(engine.data_to_send())
 
 
 def updates(frames: list[Frame]) -> list[tuple[int, int]]:

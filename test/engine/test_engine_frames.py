@@ -10,7 +10,7 @@ import struct
 
 import pytest
 from hyperframe.frame import PingFrame, RstStreamFrame, WindowUpdateFrame
-from support.helpers import (
+from support.frames import (
     CLIENT_REQUEST,
     PREFACE,
     RESPONSE_200,

@@ -12,7 +12,7 @@ import tracemalloc
 import pytest
 from hpack import Decoder, HeaderTuple, NeverIndexedHeaderTuple
 from hyperframe.frame import ContinuationFrame, HeadersFrame
-from support.helpers import (
+from support.frames import (
     CLIENT_REQUEST,
     RESPONSE_200,
     FrameFactory,

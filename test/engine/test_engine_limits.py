@@ -13,17 +13,18 @@ from typing import Any
 
 import pytest
 from hyperframe.frame import (
-    Frame,
     GoAwayFrame,
     HeadersFrame,
     PingFrame,
     RstStreamFrame,
     SettingsFrame,
 )
-from support.helpers import (
+from support.frames import (
     CLIENT_REQUEST,
+    POST_REQUEST,
     RESPONSE_200,
     FrameFactory,
+    drained,
     make_client,
     make_server,
     parse_frames,
@@ -53,7 +54,6 @@ REFUSED_STREAM = ErrorCodes.REFUSED_STREAM
 MAX_CONCURRENT_STREAMS = 0x3
 INITIAL_WINDOW_SIZE = 0x4
 ENABLE_PUSH = 0x2
-POST_REQUEST = [(b":method", b"POST"), *CLIENT_REQUEST[1:]]
 PUSHED_REQUEST = [
     (b":method", b"GET"),
     (b":scheme", b"https"),
@@ -78,10 +78,6 @@ class FakeClock:
 @pytest.fixture
 def clock() -> FakeClock:
     return FakeClock()
-
-
-def drained(engine: Engine) -> list[Frame]:
-    return parse_frames(engine.data_to_send())
 
 
 def goaway_of(engine: Engine) -> GoAwayFrame:

@@ -22,8 +22,9 @@ from typing import Any
 
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from support.helpers import (
+from support.frames import (
     CLIENT_REQUEST,
+    POST_REQUEST,
     RESPONSE_200,
     FrameFactory,
     make_client,
@@ -49,7 +50,6 @@ from hyper.http20.exceptions import ProtocolError
 
 PREFACE = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n"
 FAST = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-POST_REQUEST = [(b":method", b"POST"), *CLIENT_REQUEST[1:]]
 
 
 def check_counters(engine: Engine) -> None:

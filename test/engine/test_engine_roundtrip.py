@@ -18,7 +18,7 @@ from collections.abc import Callable
 
 import pytest
 from hyperframe.frame import DataFrame, GoAwayFrame
-from support.helpers import pair, parse_frames
+from support.frames import pair, parse_frames
 
 from hyper.http20.engine import Engine
 from hyper.http20.errors import ErrorCodes

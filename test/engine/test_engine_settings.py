@@ -9,7 +9,7 @@ from __future__ import annotations
 import pytest
 from hpack import Decoder
 from hyperframe.frame import GoAwayFrame, HeadersFrame, SettingsFrame
-from support.helpers import (
+from support.frames import (
     CLIENT_REQUEST,
     PREFACE,
     FrameFactory,

@@ -14,17 +14,18 @@ from typing import Any
 import pytest
 from hyperframe.frame import (
     DataFrame,
-    Frame,
     GoAwayFrame,
     HeadersFrame,
     PushPromiseFrame,
     RstStreamFrame,
     WindowUpdateFrame,
 )
-from support.helpers import (
+from support.frames import (
     CLIENT_REQUEST,
+    POST_REQUEST,
     RESPONSE_200,
     FrameFactory,
+    drained,
     make_client,
     make_server,
     parse_frames,
@@ -58,21 +59,10 @@ PROTOCOL_ERROR = ErrorCodes.PROTOCOL_ERROR
 STREAM_CLOSED = ErrorCodes.STREAM_CLOSED
 REFUSED_STREAM = ErrorCodes.REFUSED_STREAM
 
-POST_REQUEST = [
-    (b":method", b"POST"),
-    (b":scheme", b"https"),
-    (b":path", b"/upload"),
-    (b":authority", b"example.com"),
-]
 TRAILERS = [(b"x-checksum", b"abc")]
 
 
 # -- local helpers -------------------------------------------------------------
-
-
-def drained(engine: Engine) -> list[Frame]:
-    """Every frame the engine queued, parsed back."""
-    return parse_frames(engine.data_to_send())
 
 
 def expect_connection_error(

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 from hyperframe.frame import GoAwayFrame
-from support.helpers import parse_frames
+from support.frames import parse_frames
 
 from hyper.http20.config import EngineConfig, SettingCodes
 from hyper.http20.engine import Engine

@@ -21,7 +21,8 @@ from typing import Any
 import pytest
 import trustme
 from support import servers
-from support.h1peer import TIMEOUT, H1Conn, H1Peer, H1Request, chunked, ok, replying
+from support.h1peer import H1Conn, H1Peer, H1Request, chunked, ok, replying
+from support.timeouts import CLIENT_TIMEOUT, SHORT_TIMEOUT, TIMEOUT
 
 import hyper
 from hyper import HTTP11Connection, HTTP11Response
@@ -31,8 +32,6 @@ from hyper.common.util import HTTPVersion
 from hyper.http11.connection import ImproperConnectionStateError
 from hyper.http11.response import DRAIN_LIMIT
 
-CLIENT_TIMEOUT = TIMEOUT
-SHORT_TIMEOUT = 0.3
 BODY = bytes(range(256)) * 400  # 100 KiB
 
 

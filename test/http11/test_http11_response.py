@@ -16,16 +16,13 @@ from typing import Any
 import brotli
 import h11
 import pytest
-from support.h1peer import TIMEOUT, H1Conn, H1Peer, chunked, ok, replying
+from support.h1peer import H1Conn, H1Peer, chunked, ok, replying
+from support.timeouts import CLIENT_TIMEOUT, SHORT_TIMEOUT, TIMEOUT
 
 from hyper import HTTP11Connection, HTTP11Response, HTTPHeaderMap
 from hyper.common import exceptions as common_exc
 from hyper.common.util import HTTPVersion
 
-CLIENT_TIMEOUT = TIMEOUT
-# Long enough that the rest of a body sent on loopback arrives well within
-# it, short enough to keep the suite fast.
-SHORT_TIMEOUT = 0.5
 BODY = bytes(range(256)) * 400  # 100 KiB
 
 

@@ -19,7 +19,8 @@ import socket
 import ssl
 from typing import Callable
 
-from support.scripted_server import TIMEOUT, ScriptedServer
+from support.scripted_server import ScriptedServer
+from support.timeouts import TIMEOUT
 
 
 class H1Request:

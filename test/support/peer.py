@@ -37,8 +37,9 @@ from hyperframe.frame import (
     WindowUpdateFrame,
 )
 
-from support.helpers import PREFACE, FrameFactory
-from support.scripted_server import TIMEOUT, ScriptedServer
+from support.frames import PREFACE, FrameFactory
+from support.scripted_server import ScriptedServer
+from support.timeouts import TIMEOUT
 
 _MAX_FRAME = 16384
 

@@ -18,8 +18,7 @@ import ssl
 import threading
 from typing import Any, Callable
 
-#: Seconds any one peer socket operation (or join) may take.
-TIMEOUT = 10.0
+from support.timeouts import TIMEOUT
 
 
 class ScriptedServer:

@@ -1,6 +1,8 @@
 """
-Shared helpers for the engine tests: a frame factory built on hyperframe and
-hpack, a parser for everything the engine writes, and ready-made engines.
+What the engine tests (and the scripted HTTP/2 peer) build frames with: a
+frame factory on hyperframe and hpack, a parser for everything the engine
+writes (:func:`parse_frames`, :func:`drained`), ready-made engines and the
+request header lists the tests share.
 
 The factory owns its own HPACK encoder, so one factory must talk to one
 engine for the whole test: every header block it builds changes the dynamic
@@ -41,6 +43,8 @@ CLIENT_REQUEST = [
     (b":path", b"/"),
     (b":authority", b"example.com"),
 ]
+#: CLIENT_REQUEST as a POST, for requests that carry a body.
+POST_REQUEST = [(b":method", b"POST"), *CLIENT_REQUEST[1:]]
 RESPONSE_200 = [(b":status", b"200")]
 
 HeaderList = Iterable[tuple[Any, Any]]
@@ -195,6 +199,11 @@ def parse_frames(data: bytes) -> list[Frame]:
     if len(view):
         pytest.fail(f"{len(view)} bytes left over after parsing the engine's output")
     return frames
+
+
+def drained(engine: Engine) -> list[Frame]:
+    """Every frame the engine has queued, parsed back (its output is drained)."""
+    return parse_frames(engine.data_to_send())
 
 
 def _handshake(engine: Engine, factory: FrameFactory, server_side: bool) -> Engine:
