@@ -4,7 +4,7 @@ and what a refused tunnel raises, for HTTP20Connection, HTTP11Connection and
 HTTPConnection.
 
 Scripted proxies on loopback cover the answers a real proxy does not give on
-purpose; tinyproxy (``test/support/proxies.py``) is the real proxy, with and without
+purpose; tinyproxy (``test/support/tinyproxy.py``) is the real proxy, with and without
 BasicAuth, in front of nginx (h2 and HTTP/1.1-only TLS ports) and h2o (its
 plaintext port).
 """
@@ -20,8 +20,8 @@ from pathlib import Path
 import pytest
 from support import servers
 from support.peer import Peer, echo, serving
-from support.proxies import Proxy, start_tinyproxy
 from support.timeouts import CLIENT_TIMEOUT, TIMEOUT
+from support.tinyproxy import Proxy, start_tinyproxy
 
 from hyper import HTTP20Connection
 from hyper.common.connect import split_proxy

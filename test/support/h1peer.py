@@ -19,7 +19,7 @@ import socket
 import ssl
 from typing import Callable
 
-from support.scripted_server import ScriptedServer
+from support.listener import ScriptedServer
 from support.timeouts import TIMEOUT
 
 

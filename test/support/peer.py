@@ -8,7 +8,7 @@ event, accepts ``connections`` connections in turn and runs ``script(conn)``
 on each, where ``conn`` is a :class:`PeerConnection`. The peer reads whole
 frames (it loops on ``recv`` until one is complete: one recv is not one
 frame), decodes header blocks with its own HPACK decoder, and builds what it
-sends with :class:`helpers.FrameFactory` (hyperframe + hpack). It honours
+sends with :class:`support.frames.FrameFactory` (hyperframe + hpack). It honours
 the client's flow-control windows when it sends bodies, so large responses
 work as with a real server.
 
@@ -38,7 +38,7 @@ from hyperframe.frame import (
 )
 
 from support.frames import PREFACE, FrameFactory
-from support.scripted_server import ScriptedServer
+from support.listener import ScriptedServer
 from support.timeouts import TIMEOUT
 
 _MAX_FRAME = 16384

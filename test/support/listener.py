@@ -13,9 +13,11 @@ A subclass says how an accepted socket becomes a connection object
 
 from __future__ import annotations
 
+import contextlib
 import socket
 import ssl
 import threading
+from collections.abc import Iterator
 from typing import Any, Callable
 
 from support.timeouts import TIMEOUT
@@ -137,3 +139,27 @@ class ScriptedServer:
                 self.errors.append(AssertionError("the peer script did not finish"))
         if self.errors:
             raise self.errors[0]
+
+
+@contextlib.contextmanager
+def silent_listener() -> Iterator[int]:
+    """A listening socket that never accepts: TCP connects, TLS never answers.
+
+    The kernel completes the handshake from the backlog, so a client gets as far as
+    sending its ClientHello and then waits forever for the reply.
+    """
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    try:
+        sock.bind(("127.0.0.1", 0))
+        sock.listen(16)
+        yield sock.getsockname()[1]
+    finally:
+        sock.close()
+
+
+@contextlib.contextmanager
+def refused_port() -> Iterator[int]:
+    """A port bound (so nobody else takes it) but not listening: connects are refused."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        yield sock.getsockname()[1]

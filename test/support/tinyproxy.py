@@ -1,4 +1,4 @@
-"""tinyproxy, started by the proxy tests, in the way :mod:`servers` starts servers.
+"""tinyproxy, started by the proxy tests, in the way :mod:`support.servers` starts servers.
 
 :func:`start_tinyproxy` writes a configuration into a fresh directory, starts
 ``tinyproxy -d -c CONF`` (foreground) on a free port of 127.0.0.1 in its own
@@ -25,7 +25,7 @@ import time
 from collections.abc import Sequence
 from pathlib import Path
 
-from support.servers import (
+from support.processes import (
     HOST,
     POLL_INTERVAL,
     READY_TIMEOUT,
