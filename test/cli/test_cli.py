@@ -21,7 +21,8 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from support import servers
+from support import listener, servers
+from support.listener import silent_listener
 
 from hyper import __version__
 from hyper.cli import (
@@ -410,10 +411,8 @@ def _read_pty(fd: int) -> str:
 
 @pytest.fixture
 def refused_port() -> Iterator[int]:
-    """A port bound (so nobody else takes it) but not listening: connects are refused."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        yield sock.getsockname()[1]
+    with listener.refused_port() as port:
+        yield port
 
 
 class TestFailures:
@@ -431,7 +430,7 @@ class TestFailures:
         assert "Traceback (most recent call last)" in _err(result)
 
     def test_server_that_never_answers_times_out_with_28(self) -> None:
-        with servers.silent_listener() as port:
+        with silent_listener() as port:
             started = time.monotonic()
             result = _run("--timeout", str(_CLI_TIMEOUT), f"https://127.0.0.1:{port}/")
             elapsed = time.monotonic() - started

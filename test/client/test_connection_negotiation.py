@@ -24,6 +24,7 @@ from typing import Any, Callable
 import pytest
 from hyperframe.frame import SettingsFrame
 from support import servers
+from support.listener import in_thread
 from support.peer import Peer, PeerConnection, echo, serving
 from support.timeouts import CLIENT_TIMEOUT, SHORT_TIMEOUT, TIMEOUT
 
@@ -33,9 +34,6 @@ from hyper.common import exceptions as common_exc
 from hyper.common.connection import UnsupportedOperationError
 from hyper.common.util import HTTPVersion
 from hyper.http20 import exceptions as h2_exc
-
-# How long the stdlib server's loop may take to notice shutdown().
-SERVER_POLL = 0.05
 
 SWITCHING = b"HTTP/1.1 101 Switching Protocols\r\nConnection: Upgrade\r\nUpgrade: h2c\r\n\r\n"
 
@@ -87,14 +85,8 @@ def h1_server(tls: ssl.SSLContext | None = None) -> Iterator[_H1Server]:
     server.seen = []
     if tls is not None:
         server.socket = tls.wrap_socket(server.socket, server_side=True)
-    thread = threading.Thread(target=server.serve_forever, args=(SERVER_POLL,), daemon=True)
-    thread.start()
-    try:
+    with in_thread(server):
         yield server
-    finally:
-        server.shutdown()
-        server.server_close()
-        thread.join(TIMEOUT)
 
 
 def _address(server: _H1Server) -> str:

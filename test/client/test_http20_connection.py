@@ -28,6 +28,7 @@ from hyperframe.frame import (
     PingFrame,
     RstStreamFrame,
 )
+from support.listener import Conn, Listener, refused_port
 from support.peer import Peer, PeerConnection, Request, echo, serving
 from support.timeouts import CLIENT_TIMEOUT, SHORT_TIMEOUT, TIMEOUT
 
@@ -610,11 +611,10 @@ class TestConnectionErrors:
                 response.read()  # and again: the failure sticks
 
     def test_connection_refused(self) -> None:
-        with socket.create_server(("127.0.0.1", 0)) as spare:
-            port = spare.getsockname()[1]
-        conn = HTTP20Connection("127.0.0.1", port, timeout=CLIENT_TIMEOUT)
-        with pytest.raises(common_exc.ConnectionError) as info:
-            conn.connect()
+        with refused_port() as port:
+            conn = HTTP20Connection("127.0.0.1", port, timeout=CLIENT_TIMEOUT)
+            with pytest.raises(common_exc.ConnectionError) as info:
+                conn.connect()
         assert isinstance(info.value, ConnectionError)
         assert info.value.errno == errno.ECONNREFUSED
         assert isinstance(info.value.__cause__, ConnectionRefusedError)
@@ -813,79 +813,61 @@ class TestTLS:
         assert peer.tls_errors
 
 
-class _TunnelProxy:
-    """A minimal HTTP CONNECT proxy for one tunnel, in a thread."""
+def _tunnel(answer: bytes | None = None) -> tuple[Listener, list[bytes]]:
+    """A minimal HTTP CONNECT proxy for one tunnel, and the request heads it reads.
 
-    def __init__(self, answer: bytes | None = None) -> None:
-        self.listener = socket.create_server(("127.0.0.1", 0))
-        self.listener.settimeout(TIMEOUT)
-        self.port = self.listener.getsockname()[1]
-        self.answer = answer
-        self.request = b""
-        self.thread = threading.Thread(target=self._run, daemon=True)
-        self.thread.start()
+    It answers ``answer`` and closes, or (by default) connects to the target and
+    relays both ways until each side has closed."""
+    heads: list[bytes] = []
 
-    def _run(self) -> None:
-        client_sock, _ = self.listener.accept()
-        client_sock.settimeout(TIMEOUT)
-        while b"\r\n\r\n" not in self.request:
-            chunk = client_sock.recv(4096)
-            if not chunk:
-                return
-            self.request += chunk
-        if self.answer is not None:
-            client_sock.sendall(self.answer)
-            client_sock.close()
+    def script(conn: Conn) -> None:
+        head = conn.read_until(b"\r\n\r\n")
+        heads.append(head)
+        if answer is not None:
+            conn.send(answer)
             return
-        target = self.request.split(b" ")[1].decode()
-        host, port = target.rsplit(":", 1)
-        upstream = socket.create_connection((host, int(port)), timeout=TIMEOUT)
-        client_sock.sendall(b"HTTP/1.1 200 Connection established\r\n\r\n")
+        host, port = head.split(b" ")[1].decode().rsplit(":", 1)
+        with socket.create_connection((host, int(port)), timeout=TIMEOUT) as upstream:
+            conn.send(b"HTTP/1.1 200 Connection established\r\n\r\n")
 
-        def pipe(src: socket.socket, dst: socket.socket) -> None:
-            with contextlib.suppress(OSError):
-                while True:
-                    data = src.recv(65536)
-                    if not data:
-                        break
-                    dst.sendall(data)
-            with contextlib.suppress(OSError):
-                dst.shutdown(socket.SHUT_WR)
+            def pipe(src: socket.socket, dst: socket.socket) -> None:
+                with contextlib.suppress(OSError):
+                    while data := src.recv(65536):
+                        dst.sendall(data)
+                with contextlib.suppress(OSError):
+                    dst.shutdown(socket.SHUT_WR)
 
-        back = threading.Thread(target=pipe, args=(upstream, client_sock), daemon=True)
-        back.start()
-        pipe(client_sock, upstream)
-        back.join(TIMEOUT)
-        client_sock.close()
-        upstream.close()
+            back = threading.Thread(target=pipe, args=(upstream, conn.sock), daemon=True)
+            back.start()
+            pipe(conn.sock, upstream)
+            back.join(TIMEOUT)
 
-    def close(self) -> None:
-        self.thread.join(TIMEOUT)
-        self.listener.close()
+    return Listener([script]), heads
 
 
 class TestProxy:
     def test_request_through_a_connect_tunnel(self) -> None:
-        with Peer(serving(echo)) as peer:
-            proxy = _TunnelProxy()
-            with HTTP20Connection(peer.address, proxy_host=f"127.0.0.1:{proxy.port}",
+        tunnel, heads = _tunnel()
+        with Peer(serving(echo)) as peer, tunnel as proxy:
+            with HTTP20Connection(peer.address, proxy_host=proxy.address,
                                   proxy_headers={"Proxy-Authorization": "Basic eDp5"},
                                   timeout=CLIENT_TIMEOUT) as conn:  # fmt: skip
                 assert conn.getresponse(conn.request("GET", "/via")).read() == b"/via\n"
-            proxy.close()
-        assert proxy.request.startswith(f"CONNECT {peer.address} HTTP/1.1\r\n".encode())
-        assert b"\r\nProxy-Authorization: Basic eDp5\r\n" in proxy.request
+            proxy.wait_finished()
+        (request,) = heads
+        assert request.startswith(f"CONNECT {peer.address} HTTP/1.1\r\n".encode())
+        assert b"\r\nProxy-Authorization: Basic eDp5\r\n" in request
 
     def test_proxy_refusing_the_tunnel(self) -> None:
         answer = b"HTTP/1.1 407 Proxy Authentication Required\r\nProxy-Authenticate: Basic\r\n\r\n"
-        proxy = _TunnelProxy(answer)
-        conn = HTTP20Connection("example.com", 80, proxy_host="127.0.0.1",
-                                proxy_port=proxy.port, timeout=CLIENT_TIMEOUT)  # fmt: skip
-        with pytest.raises(common_exc.ProxyError, match="407") as info:
-            conn.connect()
+        tunnel, _ = _tunnel(answer)
+        with tunnel as proxy:
+            conn = HTTP20Connection("example.com", 80, proxy_host="127.0.0.1",
+                                    proxy_port=proxy.port, timeout=CLIENT_TIMEOUT)  # fmt: skip
+            with pytest.raises(common_exc.ProxyError, match="407") as info:
+                conn.connect()
         assert info.value.response.status == 407
         assert info.value.response.headers[b"proxy-authenticate"] == [b"Basic"]
-        proxy.close()
 
 
 def test_goaway_frames_helper_sees_headers_frames_too() -> None:

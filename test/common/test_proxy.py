@@ -12,15 +12,14 @@ plaintext port).
 from __future__ import annotations
 
 import base64
-import socket
-import threading
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from support import servers
+from support.listener import Conn, Listener
 from support.peer import Peer, echo, serving
-from support.timeouts import CLIENT_TIMEOUT, TIMEOUT
+from support.timeouts import CLIENT_TIMEOUT
 from support.tinyproxy import Proxy, start_tinyproxy
 
 from hyper import HTTP20Connection
@@ -96,58 +95,33 @@ class TestSplitProxy:
 # Scripted proxies: what a refused tunnel carries
 
 
-class _RefusingProxy:
-    """Answers one CONNECT with ``answer``; closes after it only if ``close``."""
+def _refusing_proxy(answer: bytes, close: bool = True) -> tuple[Listener, list[bytes]]:
+    """A proxy answering one CONNECT with ``answer`` (closing after it only if
+    ``close``), and the request heads it reads."""
+    heads: list[bytes] = []
 
-    def __init__(self, answer: bytes, close: bool = True) -> None:
-        self.listener = socket.create_server(("127.0.0.1", 0))
-        self.listener.settimeout(TIMEOUT)
-        self.port = self.listener.getsockname()[1]
-        self.answer = answer
-        self.close_after = close
-        self.request = b""
-        self.errors: list[BaseException] = []
-        self.thread = threading.Thread(target=self._run, daemon=True)
-        self.thread.start()
+    def script(conn: Conn) -> None:
+        heads.append(conn.read_until(b"\r\n\r\n"))
+        conn.send(answer)
+        if not close:
+            # Hold the connection until the client closes it (a reset if it closed
+            # with our answer unread).
+            conn.read_until_closed()
 
-    def _run(self) -> None:
-        try:
-            sock, _ = self.listener.accept()
-            with sock:
-                sock.settimeout(TIMEOUT)
-                while b"\r\n\r\n" not in self.request:
-                    chunk = sock.recv(4096)
-                    if not chunk:
-                        return
-                    self.request += chunk
-                sock.sendall(self.answer)
-                if not self.close_after:
-                    try:
-                        sock.recv(1)  # hold the connection until the client closes it
-                    except ConnectionResetError:
-                        pass  # it closed with our answer unread: a reset, not a FIN
-        except BaseException as exc:  # re-raised by stop()
-            self.errors.append(exc)
-
-    def stop(self) -> None:
-        self.thread.join(TIMEOUT)
-        self.listener.close()
-        assert not self.thread.is_alive()
-        if self.errors:
-            raise self.errors[0]
+    return Listener([script]), heads
 
 
 def _refused(answer: bytes, close: bool = True, **kwargs: object) -> ProxyError:
-    proxy = _RefusingProxy(answer, close)
-    conn = HTTP20Connection(
-        "example.com", 443, proxy_host=f"127.0.0.1:{proxy.port}", timeout=CLIENT_TIMEOUT, **kwargs
-    )
-    try:
-        with pytest.raises(ProxyError) as info:
-            conn.connect()
-    finally:
-        conn.close()
-        proxy.stop()
+    proxy, _ = _refusing_proxy(answer, close)
+    with proxy:
+        conn = HTTP20Connection(
+            "example.com", 443, proxy_host=proxy.address, timeout=CLIENT_TIMEOUT, **kwargs
+        )
+        try:
+            with pytest.raises(ProxyError) as info:
+                conn.connect()
+        finally:
+            conn.close()
     return info.value
 
 
@@ -178,18 +152,19 @@ class TestRefusedTunnel:
         assert (error.response.status, error.response.body) == (403, b"")
 
     def test_userinfo_is_sent_as_basic_auth_on_the_connect(self) -> None:
-        proxy = _RefusingProxy(b"HTTP/1.1 403 Forbidden\r\nContent-Length: 0\r\n\r\n")
-        conn = HTTP20Connection(
-            "example.com",
-            443,
-            proxy_host=f"u%40x:p@127.0.0.1:{proxy.port}",
-            timeout=CLIENT_TIMEOUT,
-        )
-        with pytest.raises(ProxyError):
-            conn.connect()
-        proxy.stop()
-        assert proxy.request.startswith(b"CONNECT example.com:443 HTTP/1.1\r\n")
-        assert b"\r\nProxy-Authorization: " + _basic("u@x", "p") + b"\r\n" in proxy.request
+        proxy, heads = _refusing_proxy(b"HTTP/1.1 403 Forbidden\r\nContent-Length: 0\r\n\r\n")
+        with proxy:
+            conn = HTTP20Connection(
+                "example.com",
+                443,
+                proxy_host=f"u%40x:p@127.0.0.1:{proxy.port}",
+                timeout=CLIENT_TIMEOUT,
+            )
+            with pytest.raises(ProxyError):
+                conn.connect()
+        (request,) = heads
+        assert request.startswith(b"CONNECT example.com:443 HTTP/1.1\r\n")
+        assert b"\r\nProxy-Authorization: " + _basic("u@x", "p") + b"\r\n" in request
 
     def test_proxy_error_pickles_with_its_response(self) -> None:
         import pickle

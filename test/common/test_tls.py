@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import socket
 import ssl
-import threading
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 import trustme
 from cryptography.hazmat.primitives import serialization
+from support.listener import Conn, Listener
 from support.timeouts import TIMEOUT
 
 from hyper import tls
@@ -33,50 +33,41 @@ def client_cert(ca: trustme.CA) -> trustme.LeafCert:
     return ca.issue_cert("client.hyper.test")
 
 
-class _OneShotTLSServer:
+class _OneShotTLSServer(Listener):
     """Accepts one connection on 127.0.0.1, completes the TLS handshake,
-    records what was negotiated, and replies ``_REPLY``."""
+    records what was negotiated, and replies ``_REPLY``. A failed handshake
+    (the client may fail on purpose) is recorded in ``error``."""
+
+    tolerate_tls_errors = True
 
     def __init__(self, context: ssl.SSLContext) -> None:
-        self._context = context
-        self._ready = threading.Event()
-        self._thread = threading.Thread(target=self._run, daemon=True)
-        self.port = 0
+        super().__init__([self._answer], tls=context)
         self.alpn: str | None = None
         self.sni: str | None = None
         self.peer_cert: dict[str, object] | None = None
-        self.error: BaseException | None = None
+        self._late_error: OSError | None = None
         context.sni_callback = self._record_sni
 
     def _record_sni(self, sock: ssl.SSLObject, name: str | None, ctx: ssl.SSLContext) -> None:
         self.sni = name
 
-    def start(self) -> None:
-        self._thread.start()
-        assert self._ready.wait(TIMEOUT), "server thread did not start listening"
+    def _answer(self, conn: Conn) -> None:
+        tls_sock = conn.sock
+        assert isinstance(tls_sock, ssl.SSLSocket)
+        self.alpn = tls_sock.selected_alpn_protocol()
+        self.peer_cert = tls_sock.getpeercert()
+        try:
+            conn.send(_REPLY)
+        except OSError as exc:  # TLS 1.3: the client may refuse us after the handshake
+            self._late_error = exc
+
+    @property
+    def error(self) -> BaseException | None:
+        return self.tls_errors[0] if self.tls_errors else self._late_error
 
     def join(self) -> None:
-        self._thread.join(TIMEOUT)
-        assert not self._thread.is_alive(), "server thread did not finish"
-
-    def _run(self) -> None:
-        listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        try:
-            listener.settimeout(TIMEOUT)
-            listener.bind(("127.0.0.1", 0))
-            listener.listen(1)
-            self.port = listener.getsockname()[1]
-            self._ready.set()
-            conn, _ = listener.accept()
-            conn.settimeout(TIMEOUT)
-            with self._context.wrap_socket(conn, server_side=True) as tls_conn:
-                self.alpn = tls_conn.selected_alpn_protocol()
-                self.peer_cert = tls_conn.getpeercert()
-                tls_conn.sendall(_REPLY)
-        except OSError as exc:  # ssl.SSLError included: the client may fail on purpose
-            self.error = exc
-        finally:
-            listener.close()
+        """Wait until the one connection has been served (or its handshake failed)."""
+        self.wait_finished(0)
 
 
 def _server_context(
@@ -96,11 +87,11 @@ def _server_context(
 
 @pytest.fixture
 def serve() -> Iterator[list[_OneShotTLSServer]]:
-    """Servers started by a test are joined when it ends, pass or fail."""
+    """Servers started by a test are stopped when it ends, pass or fail."""
     servers: list[_OneShotTLSServer] = []
     yield servers
     for server in servers:
-        server.join()
+        server.stop()
 
 
 def _start(servers: list[_OneShotTLSServer], context: ssl.SSLContext) -> _OneShotTLSServer:

@@ -22,6 +22,7 @@ import pytest
 import trustme
 from support import servers
 from support.h1peer import H1Conn, H1Peer, H1Request, chunked, ok, replying
+from support.listener import silent_listener
 from support.timeouts import CLIENT_TIMEOUT, SHORT_TIMEOUT, TIMEOUT
 
 import hyper
@@ -480,7 +481,7 @@ class TestTimeouts:
             assert conn.getresponse().read() == b"late"
 
     def test_connect_timeout(self) -> None:
-        with servers.silent_listener() as port:
+        with silent_listener() as port:
             conn = HTTP11Connection("127.0.0.1", port, secure=True, timeout=SHORT_TIMEOUT)
             with pytest.raises(common_exc.TimeoutError):
                 conn.request("GET", "/")

@@ -16,6 +16,7 @@ from collections.abc import Iterator
 
 import pytest
 from support import servers
+from support.listener import silent_listener
 from support.servers import KiB, MiB, get
 
 pytestmark = pytest.mark.interop
@@ -258,7 +259,7 @@ class TestTimeouts:
     @pytest.mark.parametrize("timeout", [0.5, (0.5, 30.0)], ids=["number", "tuple"])
     def test_silent_tls_peer_times_out(self, connection_class, nghttpd, timeout):
         """A peer that accepts TCP but never answers the ClientHello: TimeoutError."""
-        with servers.silent_listener() as port:
+        with silent_listener() as port:
             c = connection_class(
                 f"127.0.0.1:{port}",
                 secure=True,

@@ -19,7 +19,7 @@ import socket
 import ssl
 from typing import Callable
 
-from support.listener import ScriptedServer
+from support.listener import Listener
 from support.timeouts import TIMEOUT
 
 
@@ -181,7 +181,7 @@ def chunked(*chunks: bytes, trailers: bytes = b"", headers: tuple[bytes, ...] = 
     return b"\r\n".join(lines) + b"\r\n\r\n" + body + b"0\r\n" + trailers + b"\r\n"
 
 
-class H1Peer(ScriptedServer):
+class H1Peer(Listener):
     """A listening scripted HTTP/1.1 server; use as a context manager.
 
     ``scripts``: one script for every connection, or a list with one per

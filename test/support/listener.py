@@ -1,20 +1,24 @@
 """
-The plumbing both scripted servers share (:mod:`peer` for HTTP/2,
-:mod:`h1peer` for HTTP/1.1): a listener on 127.0.0.1, port 0; one thread,
-started behind a ready event, that accepts one connection per script in turn,
-optionally wraps it in TLS, and runs the script on it; and a ``stop`` that
-wakes the thread, waits for it and re-raises what a script raised.
+The one listener every in-process test server uses: a socket on 127.0.0.1,
+port 0; one thread, started behind a ready event, that accepts one connection
+per script in turn, optionally wraps it in TLS, and runs the script on it; and
+a ``stop`` that wakes the thread, waits for it and re-raises what a script
+raised (a failed assertion in a script fails the test).
 
-A subclass says how an accepted socket becomes a connection object
-(:meth:`ScriptedServer.make_conn`) and may prepare the raw socket first
-(:meth:`ScriptedServer.prepare`). Every socket operation has a timeout
-(:data:`TIMEOUT`); nothing sleeps.
+``Listener(scripts)`` on its own hands each script a :class:`Conn` (a socket
+with a buffered ``read_until``); the scripted HTTP/2 peer (:mod:`support.peer`)
+and HTTP/1.1 peer (:mod:`support.h1peer`) subclass it and say how an accepted
+socket becomes their connection object (:meth:`Listener.make_conn`).
+:func:`in_thread` runs a stdlib ``socketserver`` server the same way, and
+:func:`silent_listener` and :func:`refused_port` are the two ports that never
+answer. Every socket operation has a timeout (:data:`TIMEOUT`); nothing sleeps.
 """
 
 from __future__ import annotations
 
 import contextlib
 import socket
+import socketserver
 import ssl
 import threading
 from collections.abc import Iterator
@@ -22,8 +26,64 @@ from typing import Any, Callable
 
 from support.timeouts import TIMEOUT
 
+#: How long a stdlib server's loop (:func:`in_thread`) may take to notice shutdown().
+SERVER_POLL = 0.05
 
-class ScriptedServer:
+
+class Conn:
+    """One accepted connection as a plain script drives it."""
+
+    def __init__(self, sock: socket.socket, index: int) -> None:
+        self.sock = sock
+        self.index = index
+        sock.settimeout(TIMEOUT)
+        self.buf = bytearray()
+
+    def read_until(self, marker: bytes) -> bytes:
+        """Everything up to and including ``marker`` (what follows stays buffered).
+
+        Returns what arrived (without the marker) if the client closes first.
+        """
+        while True:
+            end = self.buf.find(marker)
+            if end != -1:
+                data = bytes(self.buf[: end + len(marker)])
+                del self.buf[: end + len(marker)]
+                return data
+            try:
+                chunk = self.sock.recv(65536)
+            except (ConnectionResetError, BrokenPipeError):
+                chunk = b""
+            if not chunk:
+                data = bytes(self.buf)
+                self.buf.clear()
+                return data
+            self.buf += chunk
+
+    def read_until_closed(self) -> bytes:
+        """Everything the client sends until it closes (a reset counts as a close)."""
+        while True:
+            try:
+                chunk = self.sock.recv(65536)
+            except (ConnectionResetError, BrokenPipeError):
+                chunk = b""
+            if not chunk:
+                data = bytes(self.buf)
+                self.buf.clear()
+                return data
+            self.buf += chunk
+
+    def send(self, data: bytes) -> None:
+        self.sock.sendall(data)
+
+    def close(self) -> None:
+        try:
+            self.sock.close()
+        except OSError:
+            pass
+
+
+class Listener:
     """A listening scripted server; use as a context manager.
 
     ``scripts`` holds one script per connection, in accept order. ``accepted``
@@ -32,12 +92,14 @@ class ScriptedServer:
     """
 
     #: The name of the serving thread.
-    thread_name = "test-scripted-server"
+    thread_name = "test-listener"
     #: Whether a failed TLS handshake is only recorded in ``tls_errors`` (and the
     #: next connection awaited) rather than failing the test.
     tolerate_tls_errors = False
 
-    def __init__(self, scripts: list[Callable[[Any], None]], tls: ssl.SSLContext | None) -> None:
+    def __init__(
+        self, scripts: list[Callable[[Any], None]], tls: ssl.SSLContext | None = None
+    ) -> None:
         self.scripts = scripts
         self.tls = tls
         self.host = "127.0.0.1"
@@ -68,7 +130,7 @@ class ScriptedServer:
 
     def make_conn(self, sock: socket.socket, index: int) -> Any:
         """The connection object a script drives (it has ``sock`` and ``close()``)."""
-        raise NotImplementedError
+        return Conn(sock, index)
 
     def start(self) -> None:
         listener = socket.create_server((self.host, 0))
@@ -163,3 +225,21 @@ def refused_port() -> Iterator[int]:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         yield sock.getsockname()[1]
+
+
+@contextlib.contextmanager
+def in_thread(server: socketserver.BaseServer) -> Iterator[None]:
+    """Run a stdlib ``socketserver`` server (``http.server`` and the like) in a thread
+    for the ``with`` block; shut it down and join the thread after."""
+    thread = threading.Thread(
+        target=server.serve_forever, args=(SERVER_POLL,), name="test-stdlib-server", daemon=True
+    )
+    thread.start()
+    try:
+        yield
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join(TIMEOUT)
+        if thread.is_alive():
+            raise AssertionError("the stdlib server thread did not stop")

@@ -38,7 +38,7 @@ from hyperframe.frame import (
 )
 
 from support.frames import PREFACE, FrameFactory
-from support.listener import ScriptedServer
+from support.listener import Listener
 from support.timeouts import TIMEOUT
 
 _MAX_FRAME = 16384
@@ -352,7 +352,7 @@ def echo(conn: PeerConnection, request: Request) -> None:
     conn.respond(request.stream_id, body=bytes(request.path) + b"\n" + bytes(request.body))
 
 
-class Peer(ScriptedServer):
+class Peer(Listener):
     """A listening scripted peer; use as a context manager.
 
     ``script`` runs on each of ``connections`` connections. A failed TLS

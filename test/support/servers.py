@@ -34,7 +34,6 @@ from support.docroot import (
     session_docroot,
 )
 from support.h2o import start_h2o
-from support.listener import silent_listener
 from support.memory import PeakRSS
 from support.nghttpd import TRAILER_NAME, TRAILER_VALUE, start_nghttpd
 from support.nginx import (
@@ -95,7 +94,6 @@ __all__ = [
     "session_docroot",
     "session_pki",
     "sha256_of_stream",
-    "silent_listener",
     "standalone_workdir",
     "start_h2o",
     "start_nghttpd",
