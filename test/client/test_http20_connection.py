@@ -27,13 +27,14 @@ from hyperframe.frame import (
     HeadersFrame,
     PingFrame,
     RstStreamFrame,
+    WindowUpdateFrame,
 )
-from support.listener import Conn, Listener, refused_port
+from support.listener import Conn, Listener, refused_port, silent_listener
 from support.peer import Peer, PeerConnection, Request, echo, serving
-from support.timeouts import CLIENT_TIMEOUT, SHORT_TIMEOUT, TIMEOUT
+from support.timeouts import CLIENT_TIMEOUT, SHORT_TIMEOUT, TIMEOUT, wait
 
 import hyper
-from hyper import HTTP20Connection, HTTPHeaderMap
+from hyper import HTTP20Connection, HTTP20Response, HTTPHeaderMap
 from hyper.common import exceptions as common_exc
 from hyper.http20 import exceptions as h2_exc
 from hyper.http20.errors import ErrorCodes
@@ -71,16 +72,46 @@ class TestConstruction:
     def test_default_port_is_443_and_secure(self) -> None:
         conn = HTTP20Connection("example.com")
         assert (conn.port, conn.secure) == (443, True)
-        assert conn._authority == b"example.com"
+
+    def test_default_port_is_left_out_of_the_authority(
+        self, ca: trustme.CA, client_tls: ssl.SSLContext
+    ) -> None:
+        """Through a tunnel to a peer holding example.com's certificate: the CONNECT
+        names example.com:443 and the request's :authority is example.com."""
+        context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+        ca.issue_cert("example.com").configure_cert(context)
+        context.set_alpn_protocols(["h2"])
+        with Peer(serving(echo), tls=context) as peer:
+            tunnel, heads = _tunnel(upstream=peer.port)
+            with tunnel as proxy, HTTP20Connection(
+                "example.com", ssl_context=client_tls, proxy_host=proxy.address,
+                timeout=CLIENT_TIMEOUT,
+            ) as conn:  # fmt: skip
+                assert conn.getresponse(conn.request("GET", "/")).read() == b"/\n"
+        assert heads[0].startswith(b"CONNECT example.com:443 HTTP/1.1\r\n")
+        request = peer.conns[0].requests[1]
+        assert (request.fields[b":authority"], request.fields[b":scheme"]) == (
+            b"example.com", b"https"
+        )  # fmt: skip
 
     def test_ipv6_literal_with_port(self) -> None:
         conn = HTTP20Connection("[::1]:8443", secure=True)
         assert (conn.host, conn.port) == ("::1", 8443)
-        assert conn._authority == b"[::1]:8443"
+
+    def test_ipv6_literal_keeps_its_brackets_in_the_authority(self) -> None:
+        with Peer(serving(echo)) as peer:
+            tunnel, heads = _tunnel(upstream=peer.port)
+            with tunnel as proxy, HTTP20Connection(
+                "[::1]:8443", secure=False, proxy_host=proxy.address, timeout=CLIENT_TIMEOUT
+            ) as conn:
+                assert conn.getresponse(conn.request("GET", "/")).read() == b"/\n"
+        assert heads[0].startswith(b"CONNECT [::1]:8443 HTTP/1.1\r\n")
+        assert peer.conns[0].requests[1].fields[b":authority"] == b"[::1]:8443"
 
     def test_timeout_may_be_a_connect_read_pair(self) -> None:
+        """What each half bounds: TestConnectionErrors, the timeout-pair tests."""
         conn = HTTP20Connection("example.com", timeout=(1.5, 7))
-        assert (conn._connect_timeout, conn._read_timeout) == (1.5, 7)
+        assert conn.timeout == (1.5, 7)
 
     def test_package_exports(self) -> None:
         assert hyper.__version__ == "1.0.0.dev0"
@@ -257,26 +288,32 @@ class TestUploadFlowControl:
             assert conn.getresponse().read() == b"/\n" + b"".join(parts)
 
     def test_upload_waiting_for_window_times_out_alone(self) -> None:
-        """A sender blocked on flow control gets TimeoutError; the connection
-        still answers other requests."""
+        """A sender blocked on flow control gets TimeoutError and the stream is
+        reset (CANCEL) and forgotten: with a single stream slot, the next request
+        still gets through, and the connection answers it."""
+        answered = threading.Event()
 
         def script(conn: PeerConnection) -> None:
             conn.auto_window = False
-            conn.handshake({SETTINGS_INITIAL_WINDOW_SIZE: 10})
+            conn.handshake({SETTINGS_INITIAL_WINDOW_SIZE: 10, SETTINGS_MAX_CONCURRENT_STREAMS: 1})
             upload = conn.expect_request()
             other = conn.next_request()
             assert other is not None
             assert upload.reset == ErrorCodes.CANCEL  # the client gave up on it
+            assert len(upload.body) == 10  # and sent nothing beyond the window
             conn.respond(other.stream_id, body=b"other")
+            answered.set()
             conn.read_until_closed()
 
-        with client(script, timeout=SHORT_TIMEOUT) as (conn, _):
+        # Only the wait for window is short; the rest is ordered by the peer.
+        with client(script, timeout=(CLIENT_TIMEOUT, SHORT_TIMEOUT)) as (conn, peer):
             with pytest.raises(common_exc.TimeoutError):
                 conn.request("POST", "/", body=b"y" * 100)
-            session = conn._session
-            assert session is not None and session.streams == {}  # reset, forgotten
-            conn.request("GET", "/other")
-            assert conn.getresponse().read() == b"other"
+            other = conn.request("GET", "/other")  # a free slot: nothing to wait for
+            wait(answered, "the peer's answer")
+            assert conn.getresponse(other).read() == b"other"
+        resets = [f for f in peer.conns[0].frames if isinstance(f, RstStreamFrame)]
+        assert [(f.stream_id, f.error_code) for f in resets] == [(1, ErrorCodes.CANCEL)]
 
 
 class TestLowLevelAPI:
@@ -336,7 +373,6 @@ class TestPush:
             assert pushed.headers[b"content-type"] == [b"text/css"]
             assert pushed.read() == b"css"
             assert push.get_response() is pushed
-            assert conn._session is not None and conn._session.streams == {}
 
     def test_get_pushes_capture_all(self) -> None:
         with client(self._pushing, enable_push=True) as (conn, _):
@@ -359,6 +395,8 @@ class TestPush:
             conn.send_headers(2, [(b":status", b"200")])
             conn.send_body(2, b"z" * 1000, end_stream=False)
             conn.expect_frame(RstStreamFrame, 2)
+            following = conn.expect_complete_request()
+            conn.respond(following.stream_id, body=b"next")
             conn.read_until_closed()
 
         with client(script, enable_push=True) as (conn, peer):
@@ -366,7 +404,8 @@ class TestPush:
             assert response.read() == b"page"
             response.pushes[0].cancel()
             conn.ping(b"syncsync")  # the RST_STREAM went out before this PING
-            assert conn._session is not None and conn._session.streams == {}
+            # The connection goes on serving after the cancelled push.
+            assert conn.getresponse(conn.request("GET", "/next")).read() == b"next"
         resets = [f for f in peer.conns[0].frames if isinstance(f, RstStreamFrame)]
         assert [(f.stream_id, f.error_code) for f in resets] == [(2, ErrorCodes.CANCEL)]
 
@@ -399,18 +438,21 @@ class TestStreamErrors:
 
     def test_reset_mid_body_raises_from_read(self) -> None:
         def script(conn: PeerConnection) -> None:
-            conn.handshake()
+            conn.handshake({SETTINGS_MAX_CONCURRENT_STREAMS: 1})
             request = conn.expect_complete_request()
             conn.send_headers(request.stream_id, [(b":status", b"200")])
             conn.send_body(request.stream_id, b"partial", end_stream=False)
             conn.send(conn.factory.rst_stream(request.stream_id, ErrorCodes.CANCEL))
+            following = conn.expect_complete_request()
+            conn.respond(following.stream_id, body=b"next")
             conn.read_until_closed()
 
         with client(script) as (conn, _):
             response = conn.getresponse(conn.request("GET", "/"))
             with pytest.raises(h2_exc.StreamResetError):
                 response.read()
-            assert conn._session is not None and conn._session.streams == {}
+            # The reset stream is forgotten: its one slot serves the next request.
+            assert conn.getresponse(conn.request("GET", "/next")).read() == b"next"
 
     def test_refused_stream_is_safe_to_retry(self) -> None:
         def script(conn: PeerConnection) -> None:
@@ -479,8 +521,9 @@ class TestIdleConnection:
             conn.read_until_closed()
 
         with client(script, connections=2) as (conn, _):
-            assert conn.getresponse(conn.request("GET", "/")).read() == b"conn 0"
-            _wait_readable(conn)
+            response = conn.getresponse(conn.request("GET", "/"))
+            assert response.read() == b"conn 0"
+            _wait_readable(response)
             assert conn.getresponse(conn.request("GET", "/")).read() == b"conn 1"
 
     def test_server_closing_an_idle_connection_means_a_new_connection(self) -> None:
@@ -494,19 +537,28 @@ class TestIdleConnection:
                 conn.read_until_closed()
 
         with client(script, connections=2) as (conn, _):
-            assert conn.getresponse(conn.request("GET", "/")).read() == b"conn 0"
-            _wait_readable(conn)
+            response = conn.getresponse(conn.request("GET", "/"))
+            assert response.read() == b"conn 0"
+            _wait_readable(response)
             assert conn.getresponse(conn.request("GET", "/")).read() == b"conn 1"
 
     def test_local_reset_frees_a_slot_for_a_thread_blocked_reading(self) -> None:
         """With MAX_CONCURRENT_STREAMS=1, closing a response early frees the
         slot even while the thread waiting for it is blocked in recv."""
 
+        waiter_started = threading.Event()
+        waiter_reading = threading.Event()
+
         def script(conn: PeerConnection) -> None:
             conn.handshake({SETTINGS_MAX_CONCURRENT_STREAMS: 1})
             first = conn.expect_complete_request()
             conn.send_headers(first.stream_id, [(b":status", b"200")])
             conn.send_body(first.stream_id, b"never read to the end", end_stream=False)
+            wait(waiter_started, "the second request's thread")
+            # Only that thread is inside the connection now, waiting for the
+            # slot: its ACK shows it blocked reading.
+            conn.ping_client()
+            waiter_reading.set()
             second = conn.expect_complete_request()
             assert conn.requests[first.stream_id].reset == ErrorCodes.CANCEL
             conn.respond(second.stream_id, body=b"second")
@@ -516,48 +568,55 @@ class TestIdleConnection:
         # finish in time.
         with client(script, timeout=3 * TIMEOUT) as (conn, _):
             first = conn.getresponse(conn.request("GET", "/1"))
-            session = conn._session
-            assert session is not None
-            reading = threading.Event()
-            read_step = session._read_step
-
-            def signalling_read_step(timeout: float | None) -> None:
-                reading.set()
-                read_step(timeout)
-
-            session._read_step = signalling_read_step  # type: ignore[method-assign]
             with ThreadPoolExecutor(1) as pool:
                 second = pool.submit(lambda: conn.getresponse(conn.request("GET", "/2")).read())
-                assert reading.wait(TIMEOUT)
+                waiter_started.set()
+                wait(waiter_reading, "the second request's read")
                 first.close()
                 assert second.result(TIMEOUT) == b"second"
 
 
-def _wait_readable(conn: HTTP20Connection) -> None:
-    """Block until the server's next move reached our socket (no sleeping)."""
-    session = conn._session
-    if session is not None and session.error is None:
-        select.select([session.sock], [], [], TIMEOUT)
+def _wait_readable(response: HTTP20Response) -> None:
+    """Block until the server's next move reached the socket of the response's
+    connection (no sleeping). A closed socket (-1) means the client has seen it."""
+    fd = response.fileno()
+    if fd >= 0:
+        readable, _, _ = select.select([fd], [], [], TIMEOUT)
+        assert readable, f"the server made no move within {TIMEOUT} s"
 
 
 class TestConnectionErrors:
     def test_stalled_response_times_out_and_connection_survives(self) -> None:
+        """The read half of a (connect, read) timeout bounds the wait for a response."""
+        answered = threading.Event()
+
         def script(conn: PeerConnection) -> None:
             conn.handshake()
             slow = conn.expect_complete_request()
             fast = conn.expect_complete_request()  # sent after the timeout
             conn.respond(fast.stream_id, body=b"fast")
             conn.respond(slow.stream_id, body=b"slow")
+            answered.set()
             conn.read_until_closed()
 
-        with client(script, timeout=SHORT_TIMEOUT) as (conn, _):
+        with client(script, timeout=(CLIENT_TIMEOUT, SHORT_TIMEOUT)) as (conn, _):
             slow = conn.request("GET", "/slow")
             with pytest.raises(common_exc.TimeoutError) as info:
                 conn.getresponse(slow)
             assert isinstance(info.value, TimeoutError)  # the builtin too
             fast = conn.request("GET", "/fast")
+            wait(answered, "the peer's answers")  # so no read below has to wait
             assert conn.getresponse(fast).read() == b"fast"
             assert conn.getresponse(slow).read() == b"slow"
+
+    def test_connect_half_of_a_timeout_pair_bounds_the_tls_handshake(self) -> None:
+        """A server that accepts TCP but never answers the ClientHello."""
+        with silent_listener() as port:
+            conn = HTTP20Connection(
+                "127.0.0.1", port, secure=True, timeout=(SHORT_TIMEOUT, CLIENT_TIMEOUT)
+            )
+            with pytest.raises(common_exc.TimeoutError):
+                conn.connect()
 
     def test_garbage_is_a_protocol_error_with_goaway_on_the_wire(self) -> None:
         """Every waiter gets the ProtocolError; GOAWAY(PROTOCOL_ERROR) goes out;
@@ -630,26 +689,25 @@ class TestConnectionErrors:
         assert list(peer.conns[1].requests) == [3]  # ids keep rising
 
     def test_close_wakes_a_thread_blocked_on_a_response(self) -> None:
+        waiter_started = threading.Event()
+        waiter_reading = threading.Event()
+
         def script(conn: PeerConnection) -> None:
             conn.handshake()
             conn.expect_complete_request()  # never answered
+            wait(waiter_started, "the waiting thread's start")
+            # Only the waiting thread is inside the connection now: its ACK
+            # shows it reading, blocked on the response that never comes.
+            conn.ping_client()
+            waiter_reading.set()
             conn.read_until_closed()
 
         with client(script) as (conn, peer):
             stream_id = conn.request("GET", "/")
-            session = conn._session
-            assert session is not None
-            reading = threading.Event()
-            read_step = session._read_step
-
-            def signalling_read_step(timeout: float | None) -> None:
-                reading.set()
-                read_step(timeout)
-
-            session._read_step = signalling_read_step  # type: ignore[method-assign]
             with ThreadPoolExecutor(1) as pool:
                 waiting = pool.submit(conn.getresponse, stream_id)
-                assert reading.wait(TIMEOUT)
+                waiter_started.set()
+                wait(waiter_reading, "the waiting thread's read")
                 conn.close()
                 with pytest.raises(h2_exc.ConnectionError, match="closed by the client"):
                     waiting.result(TIMEOUT)
@@ -694,11 +752,15 @@ class TestThreads:
         assert violations == []
 
     def test_8_threads_100_requests_each(self) -> None:
+        """...and every stream is released after: the peer's limit of 100 open
+        streams then admits 100 requests at once."""
+
         def handler(conn: PeerConnection, request: Request) -> None:
             size = int(request.path.rsplit(b"/", 1)[1])
             conn.respond(request.stream_id, body=request.path * size)
 
-        with client(serving(handler)) as (conn, _):
+        script = serving(handler, settings={SETTINGS_MAX_CONCURRENT_STREAMS: 100})
+        with client(script) as (conn, _):
 
             def work(n: int) -> int:
                 good = 0
@@ -710,30 +772,35 @@ class TestThreads:
 
             with ThreadPoolExecutor(8) as pool:
                 assert list(pool.map(work, range(8))) == [100] * 8
-            session = conn._session
-            assert session is not None
-            assert session.streams == {}
-            assert session.engine.open_outbound_streams == 0
+            # A stream left open would make the 100th request wait for a slot
+            # (and time out): all 100 are sent before any response is read.
+            ids = [conn.request("GET", "/after/1") for _ in range(100)]
+            assert [conn.getresponse(i).read() for i in ids] == [b"/after/1"] * 100
 
-    def test_memory_stays_flat_over_many_requests(self) -> None:
+    @pytest.mark.parametrize(
+        ("exchange", "rounds"),
+        [("read", 2000), ("push-read", 500), ("push-cancelled", 500),
+         ("closed-mid-body", 500), ("reset-by-server", 500), ("dropped-unread", 500)],
+    )  # fmt: skip
+    def test_memory_stays_flat_over_many_requests(self, exchange: str, rounds: int) -> None:
         """Memory allocated by hyper's own code (the peer in this process is
-        not counted) does not grow with the number of requests."""
+        not counted) does not grow with the number of requests, however each
+        stream ends: nothing is kept per finished, cancelled or reset stream."""
         hyper_files = tracemalloc.Filter(True, str(Path(hyper.__file__).parent / "*"))
-        with client(serving(echo)) as (conn, _):
+        one_exchange = _EXCHANGES[exchange]
+        with client(serving(_exchange_handler), enable_push=True) as (conn, _):
             for _ in range(200):  # warm up caches, the HPACK table, the engine
-                conn.getresponse(conn.request("GET", "/warm")).read()
+                one_exchange(conn)
             tracemalloc.start()
             try:
                 before = tracemalloc.take_snapshot().filter_traces([hyper_files])
-                rounds = 2000
                 for _ in range(rounds):
-                    conn.getresponse(conn.request("GET", "/loop")).read()
+                    one_exchange(conn)
+                conn.ping(b"settled!")  # a dropped response is released by now
                 after = tracemalloc.take_snapshot().filter_traces([hyper_files])
             finally:
                 tracemalloc.stop()
             growth = sum(stat.size_diff for stat in after.compare_to(before, "filename"))
-            session = conn._session
-            assert session is not None and session.streams == {}
             # The engine remembers recently closed ids (bounded at 65536,
             # about 100 bytes each); anything kept per request beyond that
             # would show here.
@@ -752,15 +819,90 @@ class TestThreads:
             conn.send_body(first.stream_id, big[1 << 20 :])  # waits for window
             conn.read_until_closed()
 
-        with client(script) as (conn, _):
+        with client(script) as (conn, peer):
             first = conn.request("GET", "/big")
             second = conn.request("GET", "/small")
             big_response = conn.getresponse(first)
             assert conn.getresponse(second).read() == b"small"
-            session = conn._session
-            assert session is not None
-            assert session.streams[first].buffered <= 1 << 20
+            conn.ping(b"unread!!")  # the client has read all it was sent so far
             assert big_response.read() == big
+        # What the peer could send on the unread stream was the client's initial
+        # window (at most 1 MiB), and no window came back for it before the
+        # application started reading: so at most that much was ever buffered.
+        frames = peer.conns[0].frames
+        assert peer.conns[0].client_settings.get(SETTINGS_INITIAL_WINDOW_SIZE, 65535) <= 1 << 20
+        pings = [i for i, f in enumerate(frames) if isinstance(f, PingFrame)]
+        sync = next(i for i in pings if frames[i].opaque_data == b"unread!!")
+        assert not [
+            f for f in frames[:sync] if isinstance(f, WindowUpdateFrame) and f.stream_id == first
+        ]
+
+
+_PUSHED_REQUEST = [
+    (b":method", b"GET"), (b":scheme", b"http"),
+    (b":authority", b"localhost"), (b":path", b"/pushed"),
+]  # fmt: skip
+
+
+def _exchange_handler(conn: PeerConnection, request: Request) -> None:
+    """Serves the paths of :data:`_EXCHANGES`."""
+    sid = request.stream_id
+    if request.path == b"/push":
+        promised = conn.promise(sid, _PUSHED_REQUEST)
+        conn.respond(sid, body=b"page")
+        conn.respond(promised, body=b"pushed")
+    elif request.path == b"/partial":
+        conn.send_headers(sid, [(b":status", b"200")])
+        conn.send_body(sid, b"p" * 100, end_stream=False)
+    elif request.path == b"/reset":
+        conn.send_headers(sid, [(b":status", b"200")])
+        conn.send_body(sid, b"r" * 100, end_stream=False)
+        conn.send(conn.factory.rst_stream(sid, ErrorCodes.INTERNAL_ERROR))
+    else:
+        conn.respond(sid, body=b"body")
+
+
+def _read(conn: HTTP20Connection) -> None:
+    assert conn.getresponse(conn.request("GET", "/")).read() == b"body"
+
+
+def _push_read(conn: HTTP20Connection) -> None:
+    response = conn.getresponse(conn.request("GET", "/push"))
+    assert response.read() == b"page"
+    (push,) = response.pushes
+    assert push.getresponse().read() == b"pushed"
+
+
+def _push_cancelled(conn: HTTP20Connection) -> None:
+    response = conn.getresponse(conn.request("GET", "/push"))
+    assert response.read() == b"page"
+    response.pushes[0].cancel()
+
+
+def _closed_mid_body(conn: HTTP20Connection) -> None:
+    with conn.getresponse(conn.request("GET", "/partial")) as response:
+        assert response.read(5) == b"ppppp"
+
+
+def _reset_by_server(conn: HTTP20Connection) -> None:
+    response = conn.getresponse(conn.request("GET", "/reset"))
+    with pytest.raises(h2_exc.StreamResetError):
+        response.read()
+
+
+def _dropped_unread(conn: HTTP20Connection) -> None:
+    conn.getresponse(conn.request("GET", "/partial"))  # garbage at once, unread
+
+
+#: One request each, ending its stream in a different way.
+_EXCHANGES = {
+    "read": _read,
+    "push-read": _push_read,
+    "push-cancelled": _push_cancelled,
+    "closed-mid-body": _closed_mid_body,
+    "reset-by-server": _reset_by_server,
+    "dropped-unread": _dropped_unread,
+}
 
 
 class TestTLS:
@@ -813,11 +955,14 @@ class TestTLS:
         assert peer.tls_errors
 
 
-def _tunnel(answer: bytes | None = None) -> tuple[Listener, list[bytes]]:
+def _tunnel(
+    answer: bytes | None = None, upstream: int | None = None
+) -> tuple[Listener, list[bytes]]:
     """A minimal HTTP CONNECT proxy for one tunnel, and the request heads it reads.
 
-    It answers ``answer`` and closes, or (by default) connects to the target and
-    relays both ways until each side has closed."""
+    It answers ``answer`` and closes, or (by default) connects to the target (or
+    to port ``upstream`` of 127.0.0.1, whatever the target) and relays both ways
+    until each side has closed."""
     heads: list[bytes] = []
 
     def script(conn: Conn) -> None:
@@ -827,7 +972,9 @@ def _tunnel(answer: bytes | None = None) -> tuple[Listener, list[bytes]]:
             conn.send(answer)
             return
         host, port = head.split(b" ")[1].decode().rsplit(":", 1)
-        with socket.create_connection((host, int(port)), timeout=TIMEOUT) as upstream:
+        if upstream is not None:
+            host, port = "127.0.0.1", str(upstream)
+        with socket.create_connection((host, int(port)), timeout=TIMEOUT) as server:
             conn.send(b"HTTP/1.1 200 Connection established\r\n\r\n")
 
             def pipe(src: socket.socket, dst: socket.socket) -> None:
@@ -837,9 +984,9 @@ def _tunnel(answer: bytes | None = None) -> tuple[Listener, list[bytes]]:
                 with contextlib.suppress(OSError):
                     dst.shutdown(socket.SHUT_WR)
 
-            back = threading.Thread(target=pipe, args=(upstream, conn.sock), daemon=True)
+            back = threading.Thread(target=pipe, args=(server, conn.sock), daemon=True)
             back.start()
-            pipe(conn.sock, upstream)
+            pipe(conn.sock, server)
             back.join(TIMEOUT)
 
     return Listener([script]), heads

@@ -9,6 +9,7 @@ from __future__ import annotations
 import contextlib
 import gzip
 import http.client
+import threading
 import zlib
 from collections.abc import Iterator
 from typing import Any
@@ -17,7 +18,7 @@ import brotli
 import pytest
 from hyperframe.frame import PingFrame, RstStreamFrame
 from support.peer import Peer, PeerConnection, Request, serving
-from support.timeouts import CLIENT_TIMEOUT, SHORT_TIMEOUT
+from support.timeouts import CLIENT_TIMEOUT, SHORT_TIMEOUT, wait
 
 from hyper import HTTP20Connection, HTTP20Response, HTTPHeaderMap
 from hyper.common import exceptions as common_exc
@@ -177,18 +178,24 @@ class TestReading:
             assert response.read() == body
 
     def test_read_timeout_loses_nothing(self) -> None:
+        timed_out = threading.Event()
+        sent = threading.Event()
+
         def then(conn: PeerConnection, stream_id: int) -> None:
             conn.send_body(stream_id, b"first,", end_stream=False)
-            conn.expect_frame(PingFrame)  # sent after the timeout
+            wait(timed_out, "the client's read timeout")
             conn.send_body(stream_id, b"second")
+            sent.set()
 
+        # Only the read that is meant to time out waits on the short timeout.
         with Peer(script_after_headers(then)) as peer, HTTP20Connection(
-            peer.address, timeout=SHORT_TIMEOUT
+            peer.address, timeout=(CLIENT_TIMEOUT, SHORT_TIMEOUT)
         ) as conn:
             response = conn.getresponse(conn.request("GET", "/"))
             with pytest.raises(common_exc.TimeoutError):
                 response.read()
-            conn.ping(b"go-on-go")
+            timed_out.set()
+            wait(sent, "the rest of the body")
             assert response.read() == b"first,second"
 
 
@@ -206,9 +213,11 @@ class TestClosing:
                 assert response.read(10) == b"x" * 10
             assert response.closed
             assert response.read() == b""
-            session = conn._session
-            assert session is not None and session.streams == {}
             conn.ping(b"flushed!")
+        # The peer saw RST_STREAM(CANCEL) (asserted in its script), before the PING.
+        frames = peer.conns[0].frames
+        kinds = [type(f) for f in frames if isinstance(f, (RstStreamFrame, PingFrame))]
+        assert kinds[:2] == [RstStreamFrame, PingFrame]
 
     def test_close_after_the_body_sends_nothing(self) -> None:
         with response_to(answer(body=b"done")) as (response, conn, peer):
@@ -218,17 +227,24 @@ class TestClosing:
         assert not any(isinstance(f, RstStreamFrame) for f in peer.conns[0].frames)
 
     def test_garbage_collected_response_frees_its_stream(self) -> None:
-        def then(conn: PeerConnection, stream_id: int) -> None:
-            conn.send_body(stream_id, b"x" * 100, end_stream=False)
-            conn.expect_frame(RstStreamFrame, stream_id)
+        """Dropped unread, the response is reset (CANCEL) by the next operation,
+        and its stream slot is free again (the peer allows one at a time)."""
 
-        with Peer(script_after_headers(then)) as peer, HTTP20Connection(
-            peer.address, timeout=CLIENT_TIMEOUT
-        ) as conn:
+        def script(conn: PeerConnection) -> None:
+            conn.handshake({0x3: 1})  # SETTINGS_MAX_CONCURRENT_STREAMS
+            request = conn.expect_complete_request()
+            conn.send_headers(request.stream_id, [(b":status", b"200")])
+            conn.send_body(request.stream_id, b"x" * 100, end_stream=False)
+            frame = conn.expect_frame(RstStreamFrame, request.stream_id)
+            assert frame.error_code == ErrorCodes.CANCEL
+            following = conn.expect_complete_request()
+            conn.respond(following.stream_id, body=b"next")
+            conn.read_until_closed()
+
+        with Peer(script) as peer, HTTP20Connection(peer.address, timeout=CLIENT_TIMEOUT) as conn:
             conn.getresponse(conn.request("GET", "/"))  # dropped at once, unread
             conn.ping(b"reaped!!")  # any later operation reaps it
-            session = conn._session
-            assert session is not None and session.streams == {}
+            assert conn.getresponse(conn.request("GET", "/next")).read() == b"next"
 
 
 def _bomb() -> bytes:

@@ -237,6 +237,21 @@ class PeerConnection:
             if isinstance(frame, frame_type) and stream_id in (None, frame.stream_id):
                 return frame
 
+    def ping_client(self, data: bytes = b"peer-png") -> None:
+        """Send a PING and read until the client acknowledges it.
+
+        The acknowledgement proves that some thread of the client was reading the
+        connection after everything the script sent before the PING.
+        """
+        self.send(self.factory.ping(data))
+        self.wait_for(
+            lambda: any(
+                isinstance(f, PingFrame) and "ACK" in f.flags and f.opaque_data == data
+                for f in self.frames
+            ),
+            "the client's PING acknowledgement",
+        )
+
     def read_until_closed(self) -> None:
         """Read (and track) frames until the client closes the connection."""
         while self.read_frame() is not None:
@@ -314,6 +329,12 @@ class PeerConnection:
         """Promise ``promised`` on ``parent``; answer it later with :meth:`respond`."""
         self.send(self.factory.push_promise(parent, promised, request_headers))
         self.stream_windows[promised] = self.initial_window
+
+    def promise(self, parent: int, request_headers: Iterable[tuple[Any, Any]]) -> int:
+        """Push on ``parent`` with the next unused even stream id; return that id."""
+        promised = max((sid for sid in self.stream_windows if sid % 2 == 0), default=0) + 2
+        self.push(parent, promised, request_headers)
+        return promised
 
     def goaway(self, last_stream_id: int, error_code: int = 0, debug: bytes = b"") -> None:
         self.send(self.factory.goaway(last_stream_id, error_code, debug))

@@ -5,6 +5,10 @@ and the peer's script, and these only bound how long any one wait may take,
 so that a hang fails the test instead of stalling the suite.
 """
 
+from __future__ import annotations
+
+import threading
+
 #: Any one wait in a test's own machinery: a scripted peer's socket operation,
 #: a thread join, an event. A loopback step takes milliseconds, so reaching it
 #: is a bug; it stays well inside pytest's 60 s per test.
@@ -17,3 +21,13 @@ CLIENT_TIMEOUT = TIMEOUT
 #: is the behaviour under test). Nothing else in such a test may depend on it
 #: firing at a given moment: the peer waits for an event, not for the clock.
 SHORT_TIMEOUT = 0.2
+
+
+def wait(event: threading.Event, what: str) -> None:
+    """Wait until the other side of a test sets ``event``; fail after :data:`TIMEOUT`.
+
+    This is how a test and a peer script hand over to each other: the order of
+    their steps comes from events, and the timeout only turns a hang into a failure.
+    """
+    if not event.wait(TIMEOUT):
+        raise AssertionError(f"{what} did not happen within {TIMEOUT} s")
