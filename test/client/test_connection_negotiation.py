@@ -26,7 +26,7 @@ from hyperframe.frame import SettingsFrame
 from support import servers
 from support.listener import in_thread
 from support.peer import Peer, PeerConnection, echo, serving
-from support.timeouts import CLIENT_TIMEOUT, SHORT_TIMEOUT, TIMEOUT
+from support.timeouts import CLIENT_TIMEOUT, SHORT_TIMEOUT, TIMEOUT, wait
 
 import hyper
 from hyper import HTTPConnection
@@ -121,7 +121,10 @@ def _head_fields(head: bytes) -> dict[bytes, bytes]:
 
 
 def upgrading(
-    first_body: bytes = b"upgraded\n", after_101: bytes | None = None, one_write: bool = True
+    first_body: bytes = b"upgraded\n",
+    after_101: bytes | None = None,
+    one_write: bool = True,
+    sent: threading.Event | None = None,
 ) -> Callable[[PeerConnection], None]:
     """
     A peer that answers the HTTP/1.1 upgrade request with 101, then speaks
@@ -129,7 +132,8 @@ def upgrading(
     for every later request. ``after_101`` replaces everything after the 101
     (then the connection is held until the client closes it). With
     ``one_write`` the 101, our SETTINGS and the stream 1 response leave in
-    one write, so the client finds HTTP/2 bytes behind the 101 it read.
+    one write, so the client finds HTTP/2 bytes behind the 101 it read;
+    ``sent`` is set once that write is done.
     """
 
     def script(conn: PeerConnection) -> None:
@@ -146,6 +150,8 @@ def upgrading(
         )
         if one_write:
             conn.send(SWITCHING + conn.factory.settings({}) + response)
+            if sent is not None:
+                sent.set()
         else:
             conn.send(SWITCHING)
             conn.send(conn.factory.settings({}))
@@ -420,11 +426,11 @@ class TestPlaintextUpgrade:
 
     def test_timeout_waiting_for_the_101_can_be_waited_out(self) -> None:
         go = threading.Event()
+        sent = threading.Event()
 
         def script(conn: PeerConnection) -> None:
-            if not go.wait(TIMEOUT):
-                raise AssertionError("the test never let the peer answer")
-            upgrading()(conn)
+            wait(go, "the client's read timeout")
+            upgrading(sent=sent)(conn)
 
         with Peer(script) as peer:
             conn = _client(peer.address, timeout=(CLIENT_TIMEOUT, SHORT_TIMEOUT))
@@ -432,6 +438,7 @@ class TestPlaintextUpgrade:
             with pytest.raises(common_exc.TimeoutError):
                 conn.getresponse()
             go.set()
+            wait(sent, "the 101 and the response")  # so this read has nothing to wait for
             resp = conn.getresponse()
             assert (resp.stream_id, resp.read()) == (1, b"upgraded\n")
             conn.close()

@@ -23,7 +23,7 @@ import trustme
 from support import servers
 from support.h1peer import H1Conn, H1Peer, H1Request, chunked, ok, replying
 from support.listener import silent_listener
-from support.timeouts import CLIENT_TIMEOUT, SHORT_TIMEOUT, TIMEOUT
+from support.timeouts import CLIENT_TIMEOUT, SHORT_TIMEOUT, TIMEOUT, wait
 
 import hyper
 from hyper import HTTP11Connection, HTTP11Response
@@ -127,8 +127,16 @@ class TestRequestHead:
         assert request.header(b"x-num") == b"5"
 
     def test_host_header_of_default_port_has_no_port(self) -> None:
-        conn = HTTP11Connection("example.com")
-        assert conn._build("GET", "/", [], None, True).headers[0] == (b"host", b"example.com")
+        """Seen by a plain-http proxy, which gets the request in absolute form."""
+        peer = H1Peer(echo_requests(1))
+        with peer, HTTP11Connection(
+            "example.com", proxy_host=peer.address, timeout=CLIENT_TIMEOUT
+        ) as conn:
+            conn.request("GET", "/")
+            conn.getresponse().read()
+        request = only_request(peer)
+        assert request.target == b"http://example.com/"
+        assert request.headers[0] == (b"host", b"example.com")
 
     def test_absolute_url_gives_origin_form_and_its_host(self) -> None:
         with connected(echo_requests(1)) as (conn, peer):
@@ -464,12 +472,13 @@ class TestReconnecting:
 class TestTimeouts:
     def test_read_timeout_then_the_response_arrives(self) -> None:
         go_on = threading.Event()
+        sent = threading.Event()
 
         def script(conn: H1Conn) -> None:
             conn.read_request()
-            if not go_on.wait(TIMEOUT):
-                raise AssertionError("the client never timed out")
+            wait(go_on, "the client's read timeout")
             conn.send(ok(b"late"))
+            sent.set()
             conn.read_until_closed()
 
         with connected(script, timeout=(CLIENT_TIMEOUT, SHORT_TIMEOUT)) as (conn, _):
@@ -478,6 +487,7 @@ class TestTimeouts:
                 conn.getresponse()
             assert isinstance(info.value, TimeoutError)
             go_on.set()
+            wait(sent, "the late response")  # so this read has nothing to wait for
             assert conn.getresponse().read() == b"late"
 
     def test_connect_timeout(self) -> None:
@@ -653,9 +663,9 @@ def nginx_h1(server: servers.Server, port_role: str = "h1") -> HTTP11Connection:
 class TestNginx:
     def test_get_head_and_keep_alive(self, nginx: servers.Server) -> None:
         with nginx_h1(nginx) as conn:
+            before = len(servers.nginx_access_log(nginx, "h1"))
             conn.request("GET", "/small.txt")
             first = conn.getresponse()
-            channel = conn._channel
             assert (first.status, first.read()) == (200, servers.SMALL_BODY)
             conn.request("HEAD", "/1m.bin")
             head = conn.getresponse()
@@ -668,7 +678,10 @@ class TestNginx:
             assert digest == nginx.docroot.sha256("1m.bin")
             conn.request("GET", "/missing")
             assert conn.getresponse().status == 404
-            assert conn._channel is channel  # one socket for all four
+        # nginx served all four on one connection, one after the other.
+        log = servers.wait_for_nginx_access_log(nginx, before, 4, "h1")
+        assert len({serial for serial, _, _, _ in log}) == 1, log
+        assert [(n, status) for _, n, status, _ in log] == [(1, 200), (2, 200), (3, 200), (4, 404)]
 
     def test_post_and_put_then_get(self, nginx: servers.Server) -> None:
         with nginx_h1(nginx, "tls") as conn:

@@ -17,7 +17,7 @@ import brotli
 import h11
 import pytest
 from support.h1peer import H1Conn, H1Peer, chunked, ok, replying
-from support.timeouts import CLIENT_TIMEOUT, SHORT_TIMEOUT, TIMEOUT
+from support.timeouts import CLIENT_TIMEOUT, SHORT_TIMEOUT, wait
 
 from hyper import HTTP11Connection, HTTP11Response, HTTPHeaderMap
 from hyper.common import exceptions as common_exc
@@ -219,24 +219,34 @@ class TestReading:
 
     def test_read_timeout_loses_nothing(self) -> None:
         """A read that times out raises TimeoutError; the body is still all there after."""
+        head_sent = threading.Event()
         go_on = threading.Event()
+        sent = threading.Event()
 
-        def rest(conn: H1Conn) -> None:
-            if not go_on.wait(TIMEOUT):
-                raise AssertionError("the client never timed out")
+        def script(conn: H1Conn) -> None:
+            conn.read_request()
+            conn.send(b"HTTP/1.1 200 OK\r\nContent-Length: %d\r\n\r\n" % len(BODY))
+            conn.send(BODY[:1000])
+            head_sent.set()
+            wait(go_on, "the client's read timeout")
             conn.send(BODY[1000:])
+            sent.set()
             conn.read_until_closed()
 
-        head = b"HTTP/1.1 200 OK\r\nContent-Length: %d\r\n\r\n" % len(BODY)
-        with scripted_response(after_head(head + BODY[:1000], rest), timeout=SHORT_TIMEOUT) as (
-            resp,
-            _,
-        ):
+        # Only the read that is meant to time out waits on the short timeout: the
+        # others start once the peer has sent what they read.
+        with H1Peer(script) as peer, HTTP11Connection(
+            peer.address, timeout=(CLIENT_TIMEOUT, SHORT_TIMEOUT)
+        ) as conn:
+            conn.request("GET", "/")
+            wait(head_sent, "the response head")
+            resp = conn.getresponse()
             assert resp.read(1000) == BODY[:1000]
             with pytest.raises(common_exc.TimeoutError) as info:
                 resp.read()
             assert isinstance(info.value, TimeoutError)
             go_on.set()
+            wait(sent, "the rest of the body")  # so this read has nothing to wait for
             assert resp.read() == BODY[1000:]
 
 

@@ -161,7 +161,7 @@ class TestGoaway:
     ):
         """nginx ends the connection with GOAWAY after 50 requests; all 120 still succeed."""
         total = 120
-        before = len(servers.nginx_goaway_log(nginx))
+        before = len(servers.nginx_access_log(nginx))
         c = servers.connect(connection_class, nginx, port=nginx.ports["goaway"])
         try:
             for i in range(total):
@@ -170,7 +170,7 @@ class TestGoaway:
                 assert resp.read() == servers.SMALL_BODY, f"request {i}"
         finally:
             c.close()
-        log = servers.wait_for_nginx_goaway_log(nginx, before, total)
+        log = servers.wait_for_nginx_access_log(nginx, before, total)
         assert [uri for _, _, _, uri in log] == [f"/small.txt?request={i}" for i in range(total)]
         # nginx's view: 50 + 50 + 20 requests on three connections, so hyper reconnected
         # after each GOAWAY instead of failing or opening a connection per request.
@@ -188,7 +188,7 @@ class TestGoaway:
         from hyper.http20.exceptions import StreamRefusedError
 
         limit = servers.NGINX_KEEPALIVE_REQUESTS
-        before = len(servers.nginx_goaway_log(nginx))
+        before = len(servers.nginx_access_log(nginx))
         c = servers.connect(connection_class, nginx, port=nginx.ports["goaway"])
         refused = []
         try:
@@ -201,7 +201,7 @@ class TestGoaway:
                     refused.append(i)
                     continue
                 assert (resp.status, resp.read()) == (200, servers.SMALL_BODY), f"request {i}"
-            log = servers.wait_for_nginx_goaway_log(nginx, before, 60 - len(refused))
+            log = servers.wait_for_nginx_access_log(nginx, before, 60 - len(refused))
             served = {uri for _, _, _, uri in log}
             assert served == {f"/small.txt?pipelined={i}" for i in range(60) if i not in refused}
             assert all(i >= limit for i in refused)

@@ -36,10 +36,10 @@ def nginx_version() -> tuple[int, ...]:
     return tuple(int(part) for part in match.groups())
 
 
-def nginx_goaway_log(server: Server) -> list[tuple[int, int, int, str]]:
+def nginx_access_log(server: Server, role: str = "goaway") -> list[tuple[int, int, int, str]]:
     """(connection serial, request number on it, status, uri) per request so far on the
-    ``goaway`` port of an nginx from :func:`start_nginx`."""
-    path = server.workdir / "goaway-access.log"
+    ``goaway`` (or ``h1``) port of an nginx from :func:`start_nginx`."""
+    path = server.workdir / f"{role}-access.log"
     if not path.exists():
         return []
     entries = []
@@ -54,15 +54,15 @@ def nginx_goaway_log(server: Server) -> list[tuple[int, int, int, str]]:
 LOG_TIMEOUT = 5.0
 
 
-def wait_for_nginx_goaway_log(
-    server: Server, start: int, count: int
+def wait_for_nginx_access_log(
+    server: Server, start: int, count: int, role: str = "goaway"
 ) -> list[tuple[int, int, int, str]]:
-    """The goaway port's log entries from index ``start``, once there are ``count`` of
+    """The ``role`` port's log entries from index ``start``, once there are ``count`` of
     them (:data:`LOG_TIMEOUT`); fewer after the deadline is returned as is, for the
     caller's assertion to report."""
     deadline = time.monotonic() + LOG_TIMEOUT
     while True:
-        entries = nginx_goaway_log(server)[start:]
+        entries = nginx_access_log(server, role)[start:]
         if len(entries) >= count or time.monotonic() >= deadline:
             return entries
         try:
@@ -71,7 +71,7 @@ def wait_for_nginx_goaway_log(
         except subprocess.TimeoutExpired:
             pass
         else:
-            return nginx_goaway_log(server)[start:]
+            return nginx_access_log(server, role)[start:]
 
 
 _NGINX_CONF = """\
@@ -133,6 +133,7 @@ http {{
         # HTTP/1.1 only: ALPN offers http/1.1 and nothing else.
         listen {host}:{h1_port} ssl;
         root {docroot};
+        access_log {workdir}/h1-access.log connections;
     }}
 }}
 """
@@ -145,7 +146,8 @@ def start_nginx(pki: PKI, docroot: Docroot, workdir: Path) -> Server:
     precompressed ``text.txt.gz`` through ``gzip_static``), ``/dav/`` accepting PUT (read
     back with GET), ``/post`` accepting any POST body. ``ports["goaway"]``: HTTP/2 with
     ``keepalive_requests`` :data:`NGINX_KEEPALIVE_REQUESTS`, logging each request's
-    connection (:func:`nginx_goaway_log`). ``ports["h1"]``: HTTP/1.1 only.
+    connection (:func:`nginx_access_log`). ``ports["h1"]``: HTTP/1.1 only, logging the
+    same way.
     """
     exe = binary("nginx")
     version = nginx_version()

@@ -38,10 +38,10 @@ from support.memory import PeakRSS
 from support.nghttpd import TRAILER_NAME, TRAILER_VALUE, start_nghttpd
 from support.nginx import (
     NGINX_KEEPALIVE_REQUESTS,
-    nginx_goaway_log,
+    nginx_access_log,
     nginx_version,
     start_nginx,
-    wait_for_nginx_goaway_log,
+    wait_for_nginx_access_log,
 )
 from support.pki import PKI, session_pki
 from support.processes import (
@@ -87,7 +87,7 @@ __all__ = [
     "file_chunks",
     "free_ports",
     "get",
-    "nginx_goaway_log",
+    "nginx_access_log",
     "nginx_version",
     "run_concurrent_gets",
     "serve",
@@ -99,7 +99,7 @@ __all__ = [
     "start_nghttpd",
     "start_nginx",
     "stop_process",
-    "wait_for_nginx_goaway_log",
+    "wait_for_nginx_access_log",
     "work_dir",
 ]  # fmt: skip
 
