@@ -1,8 +1,10 @@
-"""Interop: HTTP20Connection against h2o, over TLS and as h2c with prior knowledge.
+"""Interop: HTTP20Connection, HTTPConnection and HTTP11Connection against h2o, over TLS
+and on its cleartext port (h2c with prior knowledge, an ``Upgrade: h2c``, HTTP/1.1).
 
 h2o compresses on the fly (``compress: ON``: gzip and br), serves the precompressed
 ``text.txt.gz`` (``file.send-compressed``), and answers POST/PUT to /upload with the
-body's length. One h2o serves the module.
+body's length. One h2o serves the module. Each test runs with every connection class
+unless it needs HTTP/2 (``h2_only``).
 """
 
 from __future__ import annotations
@@ -15,9 +17,16 @@ from collections.abc import Iterator
 import brotli
 import pytest
 from support import servers
+from support.clients import h2_only
 from support.servers import MiB, get
 
 pytestmark = pytest.mark.interop
+
+
+@pytest.fixture
+def connection_class(every_connection_class):
+    """Every test here runs with each connection class (see interop/conftest.py)."""
+    return every_connection_class
 
 
 @pytest.fixture
@@ -28,7 +37,9 @@ def conn(h2o: servers.Server, connection_class):
 
 
 @pytest.fixture
-def h2c_conn(h2o: servers.Server, connection_class):
+def plain_conn(h2o: servers.Server, connection_class):
+    """Cleartext: HTTP20Connection speaks h2c with prior knowledge, HTTPConnection
+    upgrades with ``Upgrade: h2c``, HTTP11Connection stays on HTTP/1.1."""
     c = connection_class(f"{h2o.host}:{h2o.ports['plain']}", secure=False)
     yield c
     c.close()
@@ -59,9 +70,9 @@ class TestFixture:
 
 
 class TestMethods:
-    def test_get_small_file(self, conn):
+    def test_get_small_file(self, conn, expected_version):
         resp = get(conn, "/small.txt")
-        assert resp.status == 200
+        assert (resp.status, resp.version) == (200, expected_version)
         assert resp.read() == servers.SMALL_BODY
 
     def test_head_has_headers_and_no_body(self, conn):
@@ -134,18 +145,25 @@ class TestCompression:
 
 
 class TestCleartext:
-    def test_h2c_prior_knowledge_get(self, h2c_conn, docroot):
-        resp = get(h2c_conn, "/1m.bin")
-        assert resp.status == 200
+    def test_cleartext_get(self, plain_conn, docroot, expected_version):
+        resp = get(plain_conn, "/1m.bin")
+        assert (resp.status, resp.version) == (200, expected_version)
         assert hashlib.sha256(resp.read()).hexdigest() == docroot.sha256("1m.bin")
 
-    def test_h2c_prior_knowledge_upload(self, h2c_conn):
+    def test_cleartext_upload(self, plain_conn):
         body = os.urandom(MiB)
-        resp = h2c_conn.getresponse(h2c_conn.request("POST", "/upload", body=body))
+        resp = plain_conn.getresponse(plain_conn.request("POST", "/upload", body=body))
         assert resp.read() == b"%d\n" % len(body)
+
+    def test_cleartext_requests_after_the_first(self, plain_conn, expected_version):
+        """After the upgrade (HTTPConnection), later requests go over HTTP/2 too."""
+        for i in range(3):
+            resp = get(plain_conn, f"/small.txt?n={i}")
+            assert (resp.version, resp.read()) == (expected_version, servers.SMALL_BODY)
 
 
 class TestConcurrency:
+    @h2_only
     def test_100_streams_from_8_threads_on_one_connection(self, conn, docroot):
         results = servers.run_concurrent_gets(
             conn,

@@ -1,8 +1,9 @@
-"""Interop: HTTP20Connection against nginx over TLS.
+"""Interop: HTTP20Connection, HTTPConnection and HTTP11Connection against nginx over TLS.
 
 One nginx serves the module on three ports: HTTP/2 with gzip, WebDAV PUT under /dav/ and
 a POST sink at /post; HTTP/2 with ``keepalive_requests 50`` (GOAWAY after the 50th
-request); and HTTP/1.1 only (no ``h2`` in ALPN).
+request); and HTTP/1.1 only (no ``h2`` in ALPN). Each test runs with every connection
+class unless it needs HTTP/2 (``h2_only``).
 """
 
 from __future__ import annotations
@@ -16,11 +17,18 @@ from collections.abc import Iterator
 
 import pytest
 from support import servers
+from support.clients import h2_only
 from support.servers import MiB, get
 
 pytestmark = pytest.mark.interop
 
 _upload_names = (f"/dav/upload-{n}.bin" for n in itertools.count())
+
+
+@pytest.fixture
+def connection_class(every_connection_class):
+    """Every test here runs with each connection class (see interop/conftest.py)."""
+    return every_connection_class
 
 
 @pytest.fixture
@@ -49,9 +57,9 @@ class TestFixture:
 
 
 class TestMethods:
-    def test_get_small_file(self, conn):
+    def test_get_small_file(self, conn, expected_version):
         resp = get(conn, "/small.txt")
-        assert resp.status == 200
+        assert (resp.status, resp.version) == (200, expected_version)
         assert resp.getheader("content-length") == str(len(servers.SMALL_BODY))
         assert resp.read() == servers.SMALL_BODY
 
@@ -147,6 +155,7 @@ class TestCompression:
 
 
 class TestConcurrency:
+    @h2_only
     def test_100_streams_from_8_threads_on_one_connection(self, conn, docroot):
         results = servers.run_concurrent_gets(
             conn, docroot, ["small.txt", "1k.bin", "1m.bin", "text.txt"], total=100, threads=8
@@ -159,7 +168,8 @@ class TestGoaway:
     def test_requests_past_keepalive_requests_reconnect_transparently(
         self, connection_class, nginx
     ):
-        """nginx ends the connection with GOAWAY after 50 requests; all 120 still succeed."""
+        """nginx ends the connection after 50 requests (GOAWAY, or ``Connection: close``
+        over HTTP/1.1); all 120 still succeed."""
         total = 120
         before = len(servers.nginx_access_log(nginx))
         c = servers.connect(connection_class, nginx, port=nginx.ports["goaway"])
@@ -173,11 +183,12 @@ class TestGoaway:
         log = servers.wait_for_nginx_access_log(nginx, before, total)
         assert [uri for _, _, _, uri in log] == [f"/small.txt?request={i}" for i in range(total)]
         # nginx's view: 50 + 50 + 20 requests on three connections, so hyper reconnected
-        # after each GOAWAY instead of failing or opening a connection per request.
+        # after each GOAWAY (or close) instead of failing or opening a connection per request.
         per_connection = collections.Counter(conn for conn, _, _, _ in log)
         limit = servers.NGINX_KEEPALIVE_REQUESTS
         assert sorted(per_connection.values(), reverse=True) == [limit, limit, total - 2 * limit]
 
+    @h2_only
     def test_pipelined_requests_past_last_stream_id_are_safe_to_retry(
         self, connection_class, nginx
     ):
@@ -213,6 +224,7 @@ class TestGoaway:
 
 
 class TestALPN:
+    @pytest.mark.parametrize("every_connection_class", ["HTTP20Connection"], indirect=True)
     def test_http11_only_server_is_a_clear_error(self, connection_class, nginx):
         """No h2 in ALPN: the error names the protocol the server chose."""
         from hyper.common.exceptions import HyperError
@@ -221,5 +233,18 @@ class TestALPN:
         try:
             with pytest.raises(HyperError, match=r"http/1\.1"):
                 c.request("GET", "/small.txt")
+        finally:
+            c.close()
+
+    @pytest.mark.parametrize(
+        "every_connection_class", ["HTTPConnection", "HTTP11Connection"], indirect=True
+    )
+    def test_http11_only_server_is_spoken_to_in_http11(self, connection_class, nginx):
+        from hyper.common.util import HTTPVersion
+
+        c = servers.connect(connection_class, nginx, port=nginx.ports["h1"])
+        try:
+            resp = get(c, "/small.txt")
+            assert (resp.version, resp.read()) == (HTTPVersion.http11, servers.SMALL_BODY)
         finally:
             c.close()

@@ -77,17 +77,23 @@ def file_chunks(path: Path, chunk_size: int = 256 * KiB) -> Iterator[bytes]:
 
 def connect(connection_class: Any, server: Server, port: int | None = None, **kwargs: Any) -> Any:
     """A ``connection_class`` connection over TLS to ``server`` (its main port by
-    default), trusting the session's CA."""
+    default), trusting the session's CA. ``HTTP11Connection`` offers only ``http/1.1``
+    through ALPN (with ``h2`` on offer the servers here would choose it)."""
+    from hyper.common.util import HTTPVersion
+
+    context = server.ssl_context()
+    if getattr(connection_class, "version", None) is HTTPVersion.http11:
+        context.set_alpn_protocols(["http/1.1"])
     return connection_class(
         f"{server.host}:{port or server.port}",
         secure=True,
-        ssl_context=server.ssl_context(),
+        ssl_context=context,
         **kwargs,
     )
 
 
 def get(conn: Any, path: str, **kwargs: Any) -> Any:
-    """GET ``path`` on an ``HTTP20Connection`` and return its response."""
+    """GET ``path`` on any of hyper's connections and return its response."""
     stream_id = conn.request("GET", path, **kwargs)
     return conn.getresponse(stream_id)
 
