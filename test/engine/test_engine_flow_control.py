@@ -9,7 +9,7 @@ nor its MAX_FRAME_SIZE.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, ClassVar
 
 import pytest
 from hyperframe.frame import DataFrame, Frame, GoAwayFrame, RstStreamFrame, WindowUpdateFrame
@@ -82,6 +82,12 @@ def expect_stream_error(engine: Engine, data: bytes, stream_id: int, code: int) 
     return events
 
 
+def data_frames(factory: FrameFactory, stream_id: int, size: int) -> bytes:
+    """``size`` body bytes on ``stream_id`` in DATA frames of at most 16 KiB."""
+    chunks = [min(16384, size - offset) for offset in range(0, size, 16384)]
+    return b"".join(factory.data(stream_id, b"d" * n) for n in chunks)
+
+
 def server_with_request(factory: FrameFactory, stream_id: int = 1, **kw: Any) -> Engine:
     server = make_server(factory, **kw)
     server.receive_data(factory.headers(stream_id, POST_REQUEST))
@@ -100,13 +106,16 @@ def sending_client(factory: FrameFactory, settings: dict[int, int] | None = None
 
 
 class ExactManager(BaseFlowControlManager):
-    """Gives back every byte at once and records what it was told."""
+    """Gives back every byte at once and records what it was told; ``instances``
+    lists every manager made, in order (a test clears it first)."""
 
+    instances: ClassVar[list[ExactManager]] = []
     calls: list[int]
 
     def __init__(self, initial_window_size: int, document_size: int | None = None) -> None:
         super().__init__(initial_window_size, document_size)
         self.calls = []
+        ExactManager.instances.append(self)
 
     def increase_window_size(self, frame_size: int) -> int:
         self.calls.append(frame_size)
@@ -295,11 +304,20 @@ class TestReceiveWindows:
     def test_data_beyond_stream_window_is_stream_flow_control_error(
         self, factory: FrameFactory
     ) -> None:
-        """W6: the stream dies, the bytes still count for the connection."""
-        server = server_with_request(factory, initial_window_size=100)
-        before = server._recv_window
-        expect_stream_error(server, factory.data(1, b"x" * 101), 1, FLOW_CONTROL_ERROR)
-        assert server._recv_window == before - 101
+        """W6: the stream dies, the bytes still count for the connection: its manager
+        hears of them (and, giving back every byte, returns them at once)."""
+        ExactManager.instances.clear()
+        server = server_with_request(factory, initial_window_size=100, window_manager=ExactManager)
+        events = server.receive_data(factory.data(1, b"x" * 101))
+        assert [e for e in events if isinstance(e, StreamReset)] == [
+            StreamReset(1, FLOW_CONTROL_ERROR, False)
+        ]
+        frames = drained(server)
+        rsts = [(f.stream_id, f.error_code) for f in frames if isinstance(f, RstStreamFrame)]
+        assert rsts == [(1, FLOW_CONTROL_ERROR)]
+        assert updates(frames) == [(0, 101)]
+        connection_manager = ExactManager.instances[0]
+        assert connection_manager.calls == [101]
 
     def test_padding_counts_against_the_stream_window(self, factory: FrameFactory) -> None:
         """D4: 50 bytes + 60 padding + the pad-length byte = 111 > 100."""
@@ -425,13 +443,15 @@ class TestWindowManagers:
         assert updates(drained(server)) == [(1, 500)]
 
     def test_custom_manager_sees_consumed_sizes(self, factory: FrameFactory) -> None:
+        ExactManager.instances.clear()
         server = server_with_request(factory, window_manager=ExactManager)
         server.receive_data(factory.data(1, b"x" * 10) + factory.data(1, b"y" * 20))
         server.acknowledge_received_data(1, 30)
-        assert isinstance(server._conn_manager, ExactManager)
-        assert server._conn_manager.calls == [10, 20]
-        manager = server._streams[1].manager
-        assert isinstance(manager, ExactManager) and manager.calls == [30]
+        # One manager for the connection (made first), told of bytes as they arrive;
+        # one for the stream, told of them as the application consumes them.
+        connection_manager, stream_manager = ExactManager.instances[-2:]
+        assert connection_manager.calls == [10, 20]
+        assert stream_manager.calls == [30]
 
     def test_window_manager_must_be_a_subclass(self) -> None:
         with pytest.raises(TypeError):
@@ -453,7 +473,14 @@ class TestWindowManagers:
             total += sum(inc for sid, inc in updates(drained(server)) if sid == 1)
         # 200 x 256 bytes of padding, never read by anyone, came back.
         assert 0 < total <= 200 * 256
-        assert server._streams[1].recv_window >= 65535 - 200 * 257 + total
+        # The peer's view of the window is open, and the engine honours all of it.
+        credit = 65535 - 200 * 257 + total
+        assert credit > 0
+        events = server.receive_data(data_frames(factory, 1, credit))
+        assert sum(e.flow_controlled_length for e in events if isinstance(e, DataReceived)) == (
+            credit
+        )
+        assert not [f for f in drained(server) if isinstance(f, RstStreamFrame)]
 
     def test_stream_manager_follows_our_current_initial_window(
         self, factory: FrameFactory
@@ -482,15 +509,23 @@ class TestWindowManagers:
         drained(server)
         server.receive_data(factory.settings(ack=True))
         increments = [inc for sid, inc in updates(drained(server)) if sid == 1]
-        # The peer's view: 1000 - 112000 + increments must be positive again.
-        assert 1000 - 112_000 + sum(increments) > 0
-        assert server._streams[1].recv_window == 1000 - 112_000 + sum(increments)
+        # The peer's view: 1000 - 112000 + increments must be positive again, and the
+        # engine agrees to the byte: that much more is accepted, one byte more is not.
+        credit = 1000 - 112_000 + sum(increments)
+        assert credit > 0
+        events = server.receive_data(data_frames(factory, 1, credit))
+        assert sum(e.flow_controlled_length for e in events if isinstance(e, DataReceived)) == (
+            credit
+        )
+        assert not [f for f in drained(server) if isinstance(f, RstStreamFrame)]
+        expect_stream_error(server, factory.data(1, b"x"), 1, FLOW_CONTROL_ERROR)
 
     def test_flow_control_manager_threshold(self) -> None:
+        """Driven as the engine drives it (window.py's contract for subclasses)."""
         manager = FlowControlManager(65535)
-        assert manager._handle_frame(30000) == 0
-        assert manager._handle_frame(3000) == 33000
-        assert manager.window_size == 65535
+        assert manager.increase_window_size(30000) == 0  # 35535 left: above half
+        manager.window_size -= 30000  # the engine keeps window_size in step
+        assert manager.increase_window_size(3000) == 33000  # under half: back to full
 
 
 # -- send side: frame sizes, windows, A1 ---------------------------------------------------

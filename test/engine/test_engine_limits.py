@@ -12,6 +12,7 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
+from hpack import Decoder
 from hyperframe.frame import (
     GoAwayFrame,
     HeadersFrame,
@@ -29,6 +30,7 @@ from support.frames import (
     make_server,
     parse_frames,
 )
+from support.memory import hyper_growth_per_round
 
 from hyper.http20.config import EngineConfig
 from hyper.http20.engine import Engine
@@ -243,16 +245,21 @@ class TestRapidReset:
         self, factory: FrameFactory, clock: FakeClock
     ) -> None:
         """One second per 33 resets keeps the bucket level: 3000 pairs survive."""
-        server = make_server(factory, clock=clock)
+        server = make_server(factory, clock=clock, max_closed_streams=20)
         seen = 0
-        for i in range(3000):
+
+        def pair(i: int) -> None:
+            nonlocal seen
             if i % 33 == 0:
                 clock.advance(1.0)
             events = server.receive_data(_headers_rst(factory, 2 * i + 1))
             seen += sum(isinstance(e, RequestReceived) for e in events)
             assert drained(server) == []
+
+        # Nothing is kept per reset stream (beyond the bounded closed-id memory).
+        assert hyper_growth_per_round(pair, warm=500, rounds=2500) < 50
         assert seen == 3000
-        assert server._streams == {} and server.open_inbound_streams == 0
+        assert server.open_inbound_streams == 0
 
     def test_client_is_not_exposed_to_rapid_reset_of_its_own_streams(
         self, factory: FrameFactory, clock: FakeClock
@@ -313,13 +320,16 @@ class TestEmptyFrames:
 
     def test_empty_final_data_frames_are_not_glitches(self, factory: FrameFactory) -> None:
         """An empty DATA that ends the stream is the normal way to finish."""
-        server = make_server(factory)
-        for i in range(2000):
+        server = make_server(factory, max_closed_streams=20)
+
+        def request(i: int) -> None:
             sid = 2 * i + 1
             server.receive_data(factory.headers(sid, POST_REQUEST) + factory.data(sid, b"", True))
             server.send_headers(sid, RESPONSE_200, end_stream=True)
             server.data_to_send()
-        assert server.error is None and server._streams == {}
+
+        assert hyper_growth_per_round(request, warm=200, rounds=1800) < 50
+        assert server.error is None and server.open_inbound_streams == 0
 
 
 # -- A12: MadeYouReset --------------------------------------------------------------------
@@ -394,7 +404,8 @@ class TestMadeYouReset:
 class TestClosedStreamMemory:
     def test_closed_stream_ids_are_bounded(self, factory: FrameFactory) -> None:
         server = make_server(factory, max_closed_streams=10)
-        for i in range(300):
+
+        def stream(i: int) -> None:
             sid = 2 * i + 1
             server.receive_data(factory.headers(sid, CLIENT_REQUEST, end_stream=True))
             if i % 2:
@@ -402,8 +413,10 @@ class TestClosedStreamMemory:
             else:
                 server.send_headers(sid, RESPONSE_200, end_stream=True)
             server.data_to_send()
-        assert len(server._closed) == 10
-        assert server._streams == {}
+
+        # Past the first ten, each closed id pushes the oldest out: memory stays flat.
+        assert hyper_growth_per_round(stream, warm=50, rounds=1000) < 50
+        assert server.open_inbound_streams == 0
 
     def test_late_data_on_a_forgotten_stream_is_only_a_stream_error(
         self, factory: FrameFactory
@@ -412,23 +425,26 @@ class TestClosedStreamMemory:
         for sid in (1, 3, 5, 7):
             server.receive_data(factory.headers(sid, CLIENT_REQUEST, end_stream=True))
             server.send_headers(sid, RESPONSE_200, end_stream=True)
-        drained(server)
-        assert 1 not in server._closed
+        drained(server)  # stream 1 is the oldest of four closed: forgotten
         events = server.receive_data(factory.data(1, b"late"))
         assert events == [StreamReset(1, ErrorCodes.STREAM_CLOSED, False)]
         assert [(f.stream_id, f.error_code) for f in drained(server)] == [
             (1, ErrorCodes.STREAM_CLOSED)
         ]
-        assert len(server._closed) == 2
+        assert server.error is None
 
     def test_refused_streams_are_bounded_too(self, factory: FrameFactory) -> None:
         server = make_server(factory, max_concurrent_streams=1, max_closed_streams=5)
         server.receive_data(factory.headers(1, CLIENT_REQUEST))
-        for i in range(1, 200):
-            server.receive_data(factory.headers(2 * i + 1, CLIENT_REQUEST))
+
+        def refused(i: int) -> None:
+            server.receive_data(factory.headers(2 * i + 3, CLIENT_REQUEST))
             server.data_to_send()
-        assert len(server._closed) == 5
-        assert list(server._streams) == [1]
+
+        # 199 in all, as many as the glitch budget lets a peer get refused.
+        assert hyper_growth_per_round(refused, warm=49, rounds=150) < 50
+        assert server.open_inbound_streams == 1
+        assert server.stream_state(1) == "OPEN"
 
 
 # -- A18: reserved streams ------------------------------------------------------------------
@@ -454,7 +470,9 @@ class TestReservedStreams:
             + factory.push_promise(1, 10, PUSHED_REQUEST)
         )
         assert [type(e) for e in events] == [ResponseReceived, PushPromiseReceived]
-        assert client._reserved_remote == 3
+        # 4, 6 and 10 hold the three reservations: the next promise is refused again.
+        client.receive_data(factory.push_promise(1, 12, PUSHED_REQUEST))
+        assert [(f.stream_id, f.error_code) for f in drained(client)] == [(12, REFUSED_STREAM)]
 
     def test_promise_flood_ends_in_goaway(self, factory: FrameFactory) -> None:
         client = self._client(factory, max_reserved_streams=0)
@@ -563,7 +581,9 @@ class TestConcurrencyLimits:
 
     def test_client_refuses_pushed_responses_over_its_limit(self, factory: FrameFactory) -> None:
         """5.1.2: answering a promise opens a stream, which our limit caps (MUST)."""
-        client = make_client(factory, enable_push=True, max_concurrent_streams=1)
+        client = make_client(
+            factory, enable_push=True, max_concurrent_streams=1, max_reserved_streams=2
+        )
         client.send_headers(1, CLIENT_REQUEST, end_stream=True)
         client.data_to_send()
         client.receive_data(
@@ -574,7 +594,13 @@ class TestConcurrencyLimits:
         events = client.receive_data(factory.headers(4, RESPONSE_200))
         assert events == [StreamReset(4, REFUSED_STREAM, False)]
         assert [(f.stream_id, f.error_code) for f in drained(client)] == [(4, REFUSED_STREAM)]
-        assert client.open_inbound_streams == 1 and client._reserved_remote == 0
+        assert client.open_inbound_streams == 1
+        # Neither promise holds a reservation any more: two new ones are accepted.
+        events = client.receive_data(
+            factory.push_promise(1, 6, PUSHED_REQUEST) + factory.push_promise(1, 8, PUSHED_REQUEST)
+        )
+        assert [e.stream_id for e in events if isinstance(e, PushPromiseReceived)] == [6, 8]
+        assert drained(client) == []
 
     def test_server_pushes_respect_the_clients_limit(self, factory: FrameFactory) -> None:
         """Reserved streams don't count (5.1.2), but answering a promise opens one."""
@@ -665,4 +691,12 @@ class TestFrameAndHeaderLimits:
         """A14: a peer may advertise 2**32-1; our encoder keeps at most 64 KiB."""
         client = make_client(factory)
         client.receive_data(factory.settings({0x1: 2**32 - 1}))
-        assert client._encoder.header_table_size == 65536
+        drained(client)
+        client.send_headers(1, CLIENT_REQUEST, end_stream=True)
+        (headers,) = parse_frames(client.data_to_send())
+        # The peer decodes our block with the table it allowed; the block itself
+        # sets the size our encoder uses.
+        decoder = Decoder()
+        decoder.max_allowed_table_size = 2**32 - 1
+        assert decoder.decode(headers.data, raw=True) == CLIENT_REQUEST
+        assert decoder.header_table_size == 65536

@@ -30,6 +30,7 @@ from support.frames import (
     make_server,
     parse_frames,
 )
+from support.memory import hyper_growth_per_round
 
 from hyper.http20.engine import Engine
 from hyper.http20.errors import ErrorCodes
@@ -160,7 +161,17 @@ class TestIdleStreams:
         engine = make_client(factory) if side == "client" else make_server(factory)
         assert expect_quiet(engine, factory.priority(7, depends_on=0)) == []
         assert engine.stream_state(7) == "IDLE"
-        assert engine._streams == {}
+
+    def test_priority_on_idle_streams_costs_no_memory(self, factory: FrameFactory) -> None:
+        """A PRIORITY flood on idle ids creates nothing (the reason 5.3 lets us ignore it)."""
+        server = make_server(factory)
+
+        def priority(i: int) -> None:
+            assert server.receive_data(factory.priority(2 * i + 7, depends_on=0)) == []
+
+        # As many as the glitch budget allows (each one is a glitch, A11).
+        assert hyper_growth_per_round(priority, warm=50, rounds=300) < 20
+        assert drained(server) == []
 
     def test_headers_on_stream_named_by_priority_still_opens_it(
         self, factory: FrameFactory
@@ -353,7 +364,6 @@ class TestHalfClosedRemote:
         assert events == [StreamReset(1, ErrorCodes.CANCEL, True)]
         assert drained(engine) == []  # D7: never RST in reply to RST
         assert engine.stream_state(1) == "CLOSED"
-        assert engine._streams == {}
 
 
 # -- T5, T6: closed streams -------------------------------------------------------
@@ -448,12 +458,16 @@ class TestClosedStreams:
         assert server.data_to_send() == b""
 
     def test_closed_streams_release_their_memory(self, factory: FrameFactory) -> None:
-        server = make_server(factory)
-        for sid in range(1, 201, 2):
+        """Nothing is kept per closed stream beyond the bounded memory of closed ids."""
+        server = make_server(factory, max_closed_streams=20)
+
+        def one_stream(i: int) -> None:
+            sid = 2 * i + 1
             server.receive_data(factory.headers(sid, CLIENT_REQUEST, end_stream=True))
             server.send_headers(sid, RESPONSE_200, end_stream=True)
-        drained(server)
-        assert server._streams == {}
+            drained(server)
+
+        assert hyper_growth_per_round(one_stream, warm=100, rounds=1000) < 50
         assert server.open_inbound_streams == 0
 
 
@@ -519,7 +533,7 @@ class TestGoawayReceived:
             ResponseReceived(1, RESPONSE_200, False),
             DataReceived(1, b"ok", 2, True),
         ]
-        assert client._streams == {}
+        assert client.stream_state(1) == "CLOSED"
         assert client.open_outbound_streams == 0
 
     def test_later_goaway_never_raises_last_stream_id(self, factory: FrameFactory) -> None:
@@ -597,7 +611,7 @@ class TestGoawaySent:
         assert events == [DataReceived(1, b"y", 1, True)]
         assert [type(f) for f in drained(server)] == []
         server.send_headers(1, RESPONSE_200, end_stream=True)
-        assert server._streams == {}
+        assert server.stream_state(1) == "CLOSED" and server.open_inbound_streams == 0
 
     def test_graceful_shutdown_keeps_streams_below_and_ignores_those_above(
         self, factory: FrameFactory
@@ -684,7 +698,7 @@ class TestRstStream:
         events = client.receive_data(factory.rst_stream(1, REFUSED_STREAM))
         assert events == [StreamReset(1, REFUSED_STREAM, True)]
         assert drained(client) == []
-        assert client._streams == {}
+        assert client.stream_state(1) == "CLOSED"
         assert client.open_outbound_streams == 0
 
     def test_no_error_reset_after_complete_response_keeps_the_response(
@@ -915,6 +929,17 @@ def push_client(factory: FrameFactory, **kw: Any) -> Engine:
     return client_with_request(factory, enable_push=True, **kw)
 
 
+def assert_reservation_free(client: Engine, factory: FrameFactory, promised: int) -> None:
+    """On a client with ``max_reserved_streams=1``: a new promise (on a new request) is
+    accepted, so no earlier promise still holds the one reservation."""
+    parent = client.get_next_available_stream_id()
+    client.send_headers(parent, CLIENT_REQUEST, end_stream=True)
+    drained(client)
+    events = client.receive_data(factory.push_promise(parent, promised, PUSHED_REQUEST))
+    assert events == [PushPromiseReceived(promised, parent, PUSHED_REQUEST)]
+    assert drained(client) == []
+
+
 class TestPushDisabled:
     def test_push_promise_after_enable_push_0_acked_is_connection_error(
         self, factory: FrameFactory
@@ -969,7 +994,7 @@ class TestPushDisabled:
 
 class TestPushEnabled:
     def test_promise_then_pushed_response(self, factory: FrameFactory) -> None:
-        client = push_client(factory)
+        client = push_client(factory, max_reserved_streams=1)
         events = client.receive_data(factory.push_promise(1, 2, PUSHED_REQUEST))
         assert events == [PushPromiseReceived(2, 1, PUSHED_REQUEST)]
         assert client.stream_state(2) == "RESERVED_REMOTE"
@@ -984,9 +1009,9 @@ class TestPushEnabled:
             DataReceived(2, b"body{}", 6, True),
         ]
         assert drained(client) == []
-        assert client._streams == {}
+        assert client.stream_state(1) == client.stream_state(2) == "CLOSED"
         assert client.open_inbound_streams == 0
-        assert client._reserved_remote == 0
+        assert_reservation_free(client, factory, promised=4)
 
     @pytest.mark.parametrize(
         ("parent", "promised"),
@@ -1063,7 +1088,7 @@ class TestPushEnabled:
     def test_rst_and_priority_on_reserved_remote_are_accepted(
         self, factory: FrameFactory, kind: str
     ) -> None:
-        client = push_client(factory)
+        client = push_client(factory, max_reserved_streams=1)
         client.receive_data(factory.push_promise(1, 2, PUSHED_REQUEST))
         if kind == "PRIORITY":
             assert expect_quiet(client, factory.priority(2, depends_on=1)) == []
@@ -1071,7 +1096,8 @@ class TestPushEnabled:
         else:
             events = client.receive_data(factory.rst_stream(2, ErrorCodes.CANCEL))
             assert events == [StreamReset(2, ErrorCodes.CANCEL, True)]
-            assert drained(client) == [] and client._reserved_remote == 0
+            assert drained(client) == []
+            assert_reservation_free(client, factory, promised=4)
 
     def test_promise_after_our_goaway_is_ignored(self, factory: FrameFactory) -> None:
         """6.8: after our GOAWAY, new streams the server initiates are not processed."""
@@ -1088,7 +1114,7 @@ class TestPushEnabled:
         )
         assert events == []
         assert drained(client) == []
-        assert client.stream_state(4) == "CLOSED" and 4 not in client._streams
+        assert client.stream_state(4) == "CLOSED"
         # Promised stream 2 is below last-stream-id and still completes; HPACK kept up.
         events = client.receive_data(
             factory.headers(2, RESPONSE_200 + added, end_stream=True)
@@ -1098,17 +1124,18 @@ class TestPushEnabled:
             ResponseReceived(2, RESPONSE_200 + added, True),
             ResponseReceived(1, RESPONSE_200, True),
         ]
-        assert client._streams == {} and client._reserved_remote == 0
+        assert client.stream_state(1) == client.stream_state(2) == "CLOSED"
+        assert client.open_inbound_streams == client.open_outbound_streams == 0
 
     def test_client_can_cancel_a_promise(self, factory: FrameFactory) -> None:
-        client = push_client(factory)
+        client = push_client(factory, max_reserved_streams=1)
         client.receive_data(factory.push_promise(1, 2, PUSHED_REQUEST))
         client.reset_stream(2, ErrorCodes.CANCEL)
         assert [(f.stream_id, f.error_code) for f in drained(client)] == [(2, ErrorCodes.CANCEL)]
-        assert client._reserved_remote == 0
         # The response that crossed our RST is dropped.
         assert client.receive_data(factory.headers(2, RESPONSE_200, end_stream=True)) == []
         assert drained(client) == []
+        assert_reservation_free(client, factory, promised=4)
 
 
 class TestServerPushSending:

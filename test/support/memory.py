@@ -1,9 +1,14 @@
-"""How far this process's peak memory rises while a block runs (:class:`PeakRSS`)."""
+"""Memory probes: how far this process's peak RSS rises while a block runs
+(:class:`PeakRSS`), and what hyper's own code keeps per round of a loop
+(:func:`hyper_growth_per_round`)."""
 
 from __future__ import annotations
 
 import resource
 import sys
+import tracemalloc
+from pathlib import Path
+from typing import Callable
 
 KiB = 1024
 
@@ -67,3 +72,26 @@ def _ru_maxrss_bytes() -> int:
     usage = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     # kilobytes on Linux, bytes on macOS
     return usage if sys.platform == "darwin" else usage * KiB
+
+
+def hyper_growth_per_round(step: Callable[[int], object], warm: int, rounds: int) -> float:
+    """Bytes per round that hyper's own code still holds after ``step(i)`` ran ``rounds``
+    times (after ``warm`` untraced rounds, which fill caches and tables).
+
+    Only allocations made by modules inside the ``hyper`` package count, so the test's
+    own bookkeeping and a scripted peer in the same process do not.
+    """
+    import hyper
+
+    hyper_files = tracemalloc.Filter(True, str(Path(hyper.__file__).parent / "*"))
+    for i in range(warm):
+        step(i)
+    tracemalloc.start()
+    try:
+        before = tracemalloc.take_snapshot().filter_traces([hyper_files])
+        for i in range(warm, warm + rounds):
+            step(i)
+        after = tracemalloc.take_snapshot().filter_traces([hyper_files])
+    finally:
+        tracemalloc.stop()
+    return sum(stat.size_diff for stat in after.compare_to(before, "filename")) / rounds
