@@ -12,13 +12,15 @@ from __future__ import annotations
 from typing import Any, ClassVar
 
 import pytest
-from hyperframe.frame import DataFrame, Frame, GoAwayFrame, RstStreamFrame, WindowUpdateFrame
+from hyperframe.frame import DataFrame, Frame, RstStreamFrame, WindowUpdateFrame
 from support.frames import (
     CLIENT_REQUEST,
     POST_REQUEST,
     RESPONSE_200,
     FrameFactory,
+    assert_connection_error,
     drained,
+    expect_stream_error,
     make_client,
     make_server,
 )
@@ -28,7 +30,6 @@ from hyper.http20.engine import Engine
 from hyper.http20.errors import ErrorCodes
 from hyper.http20.events import (
     DataReceived,
-    Event,
     RemoteSettingsChanged,
     SettingsAcknowledged,
     StreamReset,
@@ -57,29 +58,6 @@ def updates(frames: list[Frame]) -> list[tuple[int, int]]:
 
 def data_sizes(frames: list[Frame]) -> list[int]:
     return [len(f.data) for f in frames if isinstance(f, DataFrame)]
-
-
-def expect_connection_error(
-    engine: Engine, data: bytes, exc: type[ProtocolError], code: int
-) -> None:
-    with pytest.raises(exc) as info:
-        engine.receive_data(data)
-    assert info.value.error_code == code
-    frames = drained(engine)
-    assert isinstance(frames[-1], GoAwayFrame) and frames[-1].error_code == code, frames
-
-
-def expect_stream_error(engine: Engine, data: bytes, stream_id: int, code: int) -> list[Event]:
-    events = engine.receive_data(data)
-    frames = drained(engine)
-    assert [e for e in events if isinstance(e, StreamReset)] == [
-        StreamReset(stream_id, code, False)
-    ]
-    assert [(f.stream_id, f.error_code) for f in frames if isinstance(f, RstStreamFrame)] == [
-        (stream_id, code)
-    ]
-    assert not any(isinstance(f, GoAwayFrame) for f in frames)
-    return events
 
 
 def data_frames(factory: FrameFactory, stream_id: int, size: int) -> bytes:
@@ -151,7 +129,7 @@ class TestWindowUpdateFrames:
         self, factory: FrameFactory, side: str
     ) -> None:
         engine = make_client(factory) if side == "client" else make_server(factory)
-        expect_connection_error(engine, factory.window_update(0, 0), ProtocolError, PROTOCOL_ERROR)
+        assert_connection_error(engine, factory.window_update(0, 0), ProtocolError, PROTOCOL_ERROR)
 
     @pytest.mark.parametrize("side", ["client", "server"])
     def test_connection_window_above_2_31_is_flow_control_error(
@@ -161,7 +139,7 @@ class TestWindowUpdateFrames:
         # The connection window starts at 65535 whatever the settings say.
         events = engine.receive_data(factory.window_update(0, MAX_WINDOW - 65535))
         assert events == [WindowUpdated(0, MAX_WINDOW - 65535)]
-        expect_connection_error(
+        assert_connection_error(
             engine, factory.window_update(0, 1), FlowControlError, FLOW_CONTROL_ERROR
         )
 
@@ -263,7 +241,7 @@ class TestInitialWindowSize:
         client = sending_client(factory)
         client.receive_data(factory.window_update(1, MAX_WINDOW - 65535))
         drained(client)
-        expect_connection_error(
+        assert_connection_error(
             client,
             factory.settings({INITIAL_WINDOW_SIZE: 65536}),
             FlowControlError,
@@ -273,7 +251,7 @@ class TestInitialWindowSize:
     def test_initial_window_size_2_31_is_flow_control_error(self, factory: FrameFactory) -> None:
         """S6."""
         client = make_client(factory)
-        expect_connection_error(
+        assert_connection_error(
             client,
             factory.raw_settings([(INITIAL_WINDOW_SIZE, 2**31)]),
             FlowControlError,
@@ -345,7 +323,7 @@ class TestReceiveWindows:
         assert len([e for e in events if isinstance(e, DataReceived)]) == 4
         assert drained(server) == []
         server.receive_data(factory.data(9, b"x" * 3))  # 65535 exactly
-        expect_connection_error(
+        assert_connection_error(
             server, factory.data(9, b"x"), FlowControlError, FLOW_CONTROL_ERROR
         )
 

@@ -26,6 +26,7 @@ from support.frames import (
     RESPONSE_200,
     FrameFactory,
     drained,
+    expect_stream_error,
     make_client,
     make_server,
     parse_frames,
@@ -83,21 +84,6 @@ def expect_connection_error(
     with pytest.raises(HyperConnectionError):
         engine.receive_data(b"")
     return goaway
-
-
-def expect_stream_error(engine: Engine, data: bytes, stream_id: int, code: int) -> list[Event]:
-    """``data`` must give exactly one RST_STREAM(code), reported as StreamReset(remote=False)."""
-    events = engine.receive_data(data)
-    frames = drained(engine)
-    assert [e for e in events if isinstance(e, StreamReset)] == [
-        StreamReset(stream_id, code, False)
-    ], events
-    assert [(f.stream_id, f.error_code) for f in frames if isinstance(f, RstStreamFrame)] == [
-        (stream_id, code)
-    ], frames
-    assert not any(isinstance(f, GoAwayFrame) for f in frames), frames
-    assert engine.stream_state(stream_id) == "CLOSED"
-    return events
 
 
 def expect_quiet(engine: Engine, data: bytes) -> list[Event]:

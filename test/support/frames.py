@@ -33,7 +33,7 @@ from hyperframe.frame import (
 
 from hyper.http20.config import EngineConfig
 from hyper.http20.engine import Engine
-from hyper.http20.events import Event
+from hyper.http20.events import Event, StreamReset
 
 PREFACE = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n"
 
@@ -300,13 +300,26 @@ def assert_stream_reset(
     events: list[Event], frames: list[Frame], stream_id: int, code: int
 ) -> None:
     """Our own RST_STREAM(code) on ``stream_id``, reported as StreamReset(remote=False)."""
-    from hyper.http20.events import StreamReset
-
     resets = [e for e in events if isinstance(e, StreamReset)]
     assert resets == [StreamReset(stream_id, code, False)], events
     rsts = [f for f in frames if isinstance(f, RstStreamFrame)]
     assert [(f.stream_id, f.error_code) for f in rsts] == [(stream_id, code)], frames
     assert not any(isinstance(f, GoAwayFrame) for f in frames), frames
+
+
+def expect_stream_error(engine: Engine, data: bytes, stream_id: int, code: int) -> list[Event]:
+    """``data`` must give exactly one RST_STREAM(code), reported as StreamReset(remote=False)."""
+    events = engine.receive_data(data)
+    frames = drained(engine)
+    assert [e for e in events if isinstance(e, StreamReset)] == [
+        StreamReset(stream_id, code, False)
+    ], events
+    assert [(f.stream_id, f.error_code) for f in frames if isinstance(f, RstStreamFrame)] == [
+        (stream_id, code)
+    ], frames
+    assert not any(isinstance(f, GoAwayFrame) for f in frames), frames
+    assert engine.stream_state(stream_id) == "CLOSED"
+    return events
 
 
 def open_request(
