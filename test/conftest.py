@@ -103,7 +103,7 @@ def connection_class():
 
 
 # ---------------------------------------------------------------------------
-# Section: TLS material for the scripted peers (peer.Peer, h1peer.H1Peer)
+# Section: TLS material for the scripted peers (support.peer.Peer, support.h1peer.H1Peer)
 #
 # One trustme CA per module; ``server_tls(protocols)`` is a server context with
 # a certificate for 127.0.0.1 and localhost offering ``protocols`` by ALPN;

@@ -902,7 +902,7 @@ class TestTLS:
     def test_large_bodies_both_ways_over_tls(
         self, server_tls: Any, client_tls: ssl.SSLContext
     ) -> None:
-        """Several TLS records per read step (see Session._gather_records)."""
+        """Several TLS records arrive per read."""
         payload = bytes(range(256)) * (12 * 1024)  # 3 MiB
 
         def handler(conn: PeerConnection, request: Request) -> None:
