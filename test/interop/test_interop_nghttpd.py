@@ -11,19 +11,16 @@ import hashlib
 import os
 import ssl
 import threading
-import time
 from collections.abc import Iterator
 
 import pytest
 from support import servers
 from support.listener import silent_listener
 from support.servers import KiB, MiB, get
+from support.timeouts import CLIENT_TIMEOUT, SHORT_TIMEOUT
 
 pytestmark = pytest.mark.interop
 
-# A TimeoutError must arrive within the configured timeout plus this much (TLS set-up,
-# scheduling on a loaded CI machine).
-TIMEOUT_SLACK = 2.0
 # Peak RSS may grow by less than this while a large body streams through (the issue's
 # "memory that stays flat": bounded by windows and read sizes, not by the body).
 MAX_RSS_GROWTH = 64 * MiB
@@ -256,7 +253,11 @@ def _slow_tests_requested(config: pytest.Config) -> bool:
 
 
 class TestTimeouts:
-    @pytest.mark.parametrize("timeout", [0.5, (0.5, 30.0)], ids=["number", "tuple"])
+    # The tuple has no read timeout: were the handshake bounded by anything but the
+    # connect half, the test would hang until pytest-timeout failed it.
+    @pytest.mark.parametrize(
+        "timeout", [SHORT_TIMEOUT, (SHORT_TIMEOUT, None)], ids=["number", "tuple"]
+    )
     def test_silent_tls_peer_times_out(self, connection_class, nghttpd, timeout):
         """A peer that accepts TCP but never answers the ClientHello: TimeoutError."""
         with silent_listener() as port:
@@ -266,30 +267,29 @@ class TestTimeouts:
                 ssl_context=nghttpd.ssl_context(),
                 timeout=timeout,
             )
-            started = time.monotonic()
             with pytest.raises(TimeoutError):
                 c.request("GET", "/")
-            elapsed = time.monotonic() - started
             c.close()
-        assert elapsed < 0.5 + TIMEOUT_SLACK
 
     def test_read_timeout_on_one_stream_spares_the_others(self, connection_class, nghttpd):
-        """nghttpd answers an echo only after END_STREAM, so an unfinished upload stalls."""
+        """nghttpd answers an echo only after END_STREAM, so an unfinished upload stalls.
+
+        The other request goes out first: its response arrives while the client
+        waits on the stalled one, so reading it afterwards has nothing to wait for."""
         c = connection_class(
             nghttpd.authority,
             secure=True,
             ssl_context=nghttpd.ssl_context(),
-            timeout=(5.0, 0.5),
+            timeout=(CLIENT_TIMEOUT, SHORT_TIMEOUT),
         )
         try:
             stalled = c.putrequest("POST", "/echo")
             c.endheaders(stream_id=stalled)
             c.send(b"partial body", stream_id=stalled)
-            started = time.monotonic()
+            other = c.request("GET", "/small.txt")
             with pytest.raises(TimeoutError):
                 c.getresponse(stalled)
-            assert time.monotonic() - started < 0.5 + TIMEOUT_SLACK
-            assert get(c, "/small.txt").read() == servers.SMALL_BODY
+            assert c.getresponse(other).read() == servers.SMALL_BODY
         finally:
             c.close()
 
@@ -338,16 +338,16 @@ class TestServerGone:
     def test_dropped_connection_fails_the_reader_promptly(self, connection_class, doomed, docroot):
         docroot.ensure("64m.bin")
         c = connection_class(
-            doomed.authority, secure=True, ssl_context=doomed.ssl_context(), timeout=10
+            doomed.authority, secure=True, ssl_context=doomed.ssl_context(), timeout=CLIENT_TIMEOUT
         )
         try:
             resp = get(c, "/64m.bin")
             assert len(resp.read(1000)) > 0
             doomed.stop()
-            started = time.monotonic()
+            # Promptly: a reader that missed the drop would raise TimeoutError (not a
+            # ConnectionError) after the read timeout instead.
             with pytest.raises(ConnectionError):
                 servers.sha256_of_stream(resp.read)
-            assert time.monotonic() - started < TIMEOUT_SLACK
             # Nothing listens any more: the reconnect attempt fails, it does not hang.
             with pytest.raises(ConnectionError):
                 get(c, "/small.txt")
