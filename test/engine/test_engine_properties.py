@@ -563,5 +563,5 @@ class TestInterleavings:
             i = (sid - 1) // 2
             assert bytes(server.bodies.get(sid, b"")) == requests[i]
             assert bytes(client.bodies.get(sid, b"")) == responses[i]
-        assert c._streams == {} and s._streams == {}
+        assert all(c.stream_state(sid) == s.stream_state(sid) == "CLOSED" for sid in opened)
         assert c.open_outbound_streams == 0 and s.open_inbound_streams == 0
