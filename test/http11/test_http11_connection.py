@@ -652,11 +652,10 @@ class TestTLS:
 
 def nginx_h1(server: servers.Server, port_role: str = "h1") -> HTTP11Connection:
     """A connection offering only http/1.1 through ALPN (the main port also speaks h2)."""
-    context = server.ssl_context()
-    context.set_alpn_protocols(["http/1.1"])
-    return HTTP11Connection(
-        server.host, server.ports[port_role], secure=True, ssl_context=context, timeout=10
+    conn: HTTP11Connection = servers.connect(
+        HTTP11Connection, server, port=server.ports[port_role], timeout=CLIENT_TIMEOUT
     )
+    return conn
 
 
 @pytest.mark.interop
