@@ -88,10 +88,11 @@ class TestFirstRequest:
 
     def test_refused_again_is_the_callers_to_retry(self) -> None:
         def script(conn: PeerConnection) -> None:
+            first = conn.expect_complete_request()  # early: before our SETTINGS
             conn.handshake()
-            for _ in range(2):
-                request = conn.expect_complete_request()
-                conn.send(conn.factory.rst_stream(request.stream_id, ErrorCodes.REFUSED_STREAM))
+            conn.send(conn.factory.rst_stream(first.stream_id, ErrorCodes.REFUSED_STREAM))
+            again = conn.expect_complete_request()
+            conn.send(conn.factory.rst_stream(again.stream_id, ErrorCodes.REFUSED_STREAM))
             conn.read_until_closed()
 
         with Peer(script) as peer, _client(peer) as conn:
