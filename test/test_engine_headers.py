@@ -27,7 +27,7 @@ from helpers import (
 from hpack import Decoder, HeaderTuple, NeverIndexedHeaderTuple
 from hyperframe.frame import ContinuationFrame, HeadersFrame
 
-from hyper.http20.engine import Engine
+from hyper.http20.engine import Engine, StreamState
 from hyper.http20.errors import ErrorCodes
 from hyper.http20.events import (
     DataReceived,
@@ -184,7 +184,7 @@ class TestUnexpectedContinuation:
         open_request(server, factory, 1, end_stream=True)
         server.send_headers(1, RESPONSE_200, end_stream=True)
         server.data_to_send()
-        assert server.stream_state(1) == "CLOSED"
+        assert server.stream_state(1) == StreamState.CLOSED
         data = factory.continuation(1, b"", end_headers=True)
         assert_connection_error(server, data, ProtocolError, ErrorCodes.PROTOCOL_ERROR, 1)
 
@@ -682,7 +682,7 @@ class TestOutboundHeaders:
         with pytest.raises(InvalidHeaderError):
             client.send_headers(1, [*CLIENT_REQUEST, (b"x-first", b"1"), bad])
         assert client.data_to_send() == b""
-        assert client.stream_state(1) == "IDLE"
+        assert client.stream_state(1) == StreamState.IDLE
         peer = Decoder()
         client.send_headers(1, [*CLIENT_REQUEST, (b"x-first", b"1")], end_stream=True)
         assert decode_sent(parse_frames(client.data_to_send()), peer) == [

@@ -26,9 +26,8 @@ from typing import Any, NamedTuple, Union
 from urllib.parse import unquote
 
 from hyper.common._request import Timeout, split_timeout
-from hyper.common.exceptions import ConnectionError as HyperConnectionError
+from hyper.common._transport import translate_os_error
 from hyper.common.exceptions import HyperError, ProxyError
-from hyper.common.exceptions import TimeoutError as HyperTimeoutError
 from hyper.common.headers import HTTPHeaderMap
 from hyper.common.util import to_bytestring, to_host_port_tuple
 
@@ -240,18 +239,8 @@ def _translate(what: str) -> Iterator[None]:
         yield
     except HyperError:
         raise
-    except socket.timeout as exc:  # TimeoutError on 3.10+, an OSError before
-        raise HyperTimeoutError(f"timed out {what}") from exc
-    except ssl.SSLError as exc:  # certificate and hostname verification too
-        raise _with_errno(HyperConnectionError(f"{what} failed: {exc}"), exc) from exc
-    except OSError as exc:  # refused, unreachable, DNS failure, reset...
-        raise _with_errno(HyperConnectionError(f"{what} failed: {exc}"), exc) from exc
-
-
-def _with_errno(error: HyperConnectionError, cause: OSError) -> HyperConnectionError:
-    # errno only: with strerror set too, str() would drop our message.
-    error.errno = cause.errno
-    return error
+    except OSError as exc:  # timeouts, TLS failures, refused, unreachable, DNS...
+        raise translate_os_error(exc, what, resets=False) from exc
 
 
 def _tunnel(sock: socket.socket, host: str, port: int, headers: ProxyHeaders) -> None:

@@ -22,18 +22,15 @@ reading.
 
 from __future__ import annotations
 
-import errno
-import select
 import socket
-import ssl
 from typing import Union, cast
 
 import h11
 
+from hyper.common._transport import InputPoller, translate_os_error
 from hyper.common.exceptions import ConnectionError as HyperConnectionError
 from hyper.common.exceptions import ConnectionResetError as HyperResetError
 from hyper.common.exceptions import HyperError, InvalidResponseError
-from hyper.common.exceptions import TimeoutError as HyperTimeoutError
 
 __all__ = ["Channel", "Event"]
 
@@ -43,8 +40,6 @@ Event = Union[h11.Event, type[h11.PAUSED]]
 # take. h11's default, 16 KiB, refuses heads that real servers send (large
 # cookies, CSP headers); 64 KiB matches http.client's line limit.
 MAX_HEAD = 65536
-
-_RESET_ERRNOS = frozenset((errno.ECONNRESET, errno.EPIPE, errno.ECONNABORTED))
 
 
 class Channel:
@@ -67,6 +62,7 @@ class Channel:
         self.received = 0
         self.closed = False
         self._eof = False
+        self._poller = InputPoller(sock)
 
     # ------------------------------------------------------------------
     # Writing
@@ -132,9 +128,9 @@ class Channel:
             raise HyperConnectionError(f"the connection to {self.where} is closed")
         try:
             count = self.sock.recv_into(self._view)
-        except socket.timeout as exc:  # TimeoutError on 3.10+, an OSError before
-            raise HyperTimeoutError(f"timed out reading from {self.where}") from exc
         except OSError as exc:
+            if isinstance(exc, socket.timeout):  # nothing lost: the read may be retried
+                raise self._translate(exc, "reading the response") from exc
             self.close()
             raise self._translate(exc, "reading the response") from exc
         if count:
@@ -156,13 +152,7 @@ class Channel:
         )
 
     def _translate(self, exc: OSError, what: str) -> BaseException:
-        if isinstance(exc, HyperError):
-            return exc
-        if isinstance(exc, socket.timeout):
-            return HyperTimeoutError(f"timed out {what} ({self.where})")
-        if exc.errno in _RESET_ERRNOS or isinstance(exc, ssl.SSLEOFError):
-            return HyperResetError(f"{self.where} reset the connection while {what}")
-        return HyperConnectionError(f"{what} failed ({self.where}): {exc}")
+        return translate_os_error(exc, f"{what} ({self.where})")
 
     # ------------------------------------------------------------------
     # Between requests
@@ -193,17 +183,7 @@ class Channel:
         """
         if self.h11.trailing_data[0]:
             return True  # bytes after the last response: never read them as the next
-        sock = self.sock
-        if isinstance(sock, ssl.SSLSocket) and sock.pending():
-            return True
-        try:
-            if hasattr(select, "poll"):  # select() fails past fd 1023
-                poller = select.poll()
-                poller.register(sock.fileno(), select.POLLIN)
-                return bool(poller.poll(0))
-            return bool(select.select([sock], [], [], 0)[0])
-        except (OSError, ValueError):
-            return True
+        return self._poller.has_input()
 
     def close(self) -> None:
         """Close the socket (once)."""

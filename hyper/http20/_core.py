@@ -22,7 +22,9 @@ from hyper.http20 import _frames as fr
 from hyper.http20._stream import (
     ACTIVE_STATES,
     CLOSED,
+    NEXT_STATE,
     RESERVED_REMOTE,
+    SEND_RST_STREAM,
     Stream,
 )
 from hyper.http20.config import (
@@ -177,10 +179,11 @@ class EngineCore:
                 self._reserved_remote -= 1
             self._forget(stream.stream_id, False)
 
-    def _close_stream(self, stream: Stream, reset_by_us: bool) -> None:
-        self._set_state(stream, CLOSED)
-        if reset_by_us:
-            self._closed[stream.stream_id] = True
+    def _close_stream(self, stream: Stream) -> None:
+        """Close a stream we reset (or dropped above our GOAWAY's last id)."""
+        # Every state a stream in ``_streams`` can be in has this move.
+        self._set_state(stream, NEXT_STATE.get(stream.state * 16 + SEND_RST_STREAM, CLOSED))
+        self._closed[stream.stream_id] = True
 
     def _forget(self, stream_id: int, reset_by_us: bool) -> None:
         self._streams.pop(stream_id, None)
@@ -231,7 +234,7 @@ class EngineCore:
         self._queue_control(fr.rst_stream(stream_id, error_code))
         stream = self._streams.get(stream_id)
         if stream is not None:
-            self._close_stream(stream, reset_by_us=True)
+            self._close_stream(stream)
         else:
             self._forget(stream_id, True)
         events.append(StreamReset(stream_id, error_code, False))

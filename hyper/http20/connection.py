@@ -44,7 +44,7 @@ from hyper.http20.config import EngineConfig
 from hyper.http20.engine import Engine
 from hyper.http20.errors import ErrorCodes
 from hyper.http20.exceptions import StreamStateError
-from hyper.http20.response import HTTP20Push, HTTP20Response
+from hyper.http20.response import HTTP20Push, HTTP20Response, push_for
 from hyper.http20.window import BaseFlowControlManager, FlowControlManager
 
 __all__ = ["HTTP20Connection"]
@@ -548,7 +548,8 @@ class HTTP20Connection(ConnectionTarget):
         session, stream = self._find(stream_id)
         while True:
             fresh, more = session.next_pushes(stream, capture_all)
-            yield from fresh
+            for record in fresh:
+                yield push_for(record, session)
             if not capture_all or not more:
                 return
 

@@ -52,11 +52,13 @@ from hyper.http20._stream import (
     RECV_END_STREAM,
     RECV_HEADERS,
     RESERVED_LOCAL,
+    SEND_DATA,
     SEND_END_STREAM,
     SEND_HEADERS,
     SEND_PUSH_PROMISE,
     STATE_NAMES,
     Stream,
+    StreamState,
 )
 from hyper.http20.config import (
     EngineConfig,
@@ -74,12 +76,11 @@ from hyper.http20.exceptions import (
     TooManyStreamsError,
 )
 
-__all__ = ["Engine", "EngineConfig", "SettingCodes"]
+__all__ = ["Engine", "EngineConfig", "SettingCodes", "StreamState"]
 
 HeaderInput = Iterable[tuple[Union[str, bytes], Union[str, bytes]]]
 
 _MAX_STREAM_ID = 2**31 - 1
-_CAN_SEND_DATA = frozenset({OPEN, HALF_CLOSED_REMOTE})
 _CAN_SEND_PUSH_ON = frozenset({OPEN, HALF_CLOSED_REMOTE})
 # A block made only of one-byte indexed fields (0x81-0xFE: index 1-126)
 # changes no table, so the same headers encode to the same block for as long
@@ -133,14 +134,14 @@ class Engine(Receiver):
         """The peer's last-stream-id once it sent GOAWAY, else None."""
         return self._goaway_received
 
-    def stream_state(self, stream_id: int) -> str:
-        """The RFC 9113 state name of a stream (``'IDLE'``, ``'OPEN'``...)."""
+    def stream_state(self, stream_id: int) -> StreamState:
+        """The RFC 9113 state of a stream (``StreamState.OPEN``...)."""
         stream = self._streams.get(stream_id)
         if stream is not None:
-            return STATE_NAMES[stream.state]
+            return StreamState(stream.state)
         if stream_id in self._closed or not self._is_idle(stream_id):
-            return "CLOSED"
-        return "IDLE"
+            return StreamState.CLOSED
+        return StreamState.IDLE
 
     def can_open_stream(self) -> bool:
         """Whether a new stream may be opened now without exceeding any limit."""
@@ -311,7 +312,7 @@ class Engine(Receiver):
         # processed; it will treat them as refused, so we drop them too.
         remote = 0 if self.client_side else 1
         for sid in [s for s in self._streams if s > last_stream_id and s % 2 == remote]:
-            self._close_stream(self._streams[sid], reset_by_us=True)
+            self._close_stream(self._streams[sid])
 
     # ------------------------------------------------------------------
     # Stream commands
@@ -374,7 +375,7 @@ class Engine(Receiver):
         :raises StreamStateError: the stream cannot send data.
         """
         stream = self._get_stream(stream_id)
-        if stream.state not in _CAN_SEND_DATA or not stream.headers_sent:
+        if stream.state * 16 + SEND_DATA not in NEXT_STATE or not stream.headers_sent:
             raise StreamStateError(
                 f"cannot send data on stream {stream_id} in state {STATE_NAMES[stream.state]}"
             )
@@ -435,7 +436,7 @@ class Engine(Receiver):
                 return  # already closed: resetting again is a no-op
             raise StreamStateError(f"stream {stream_id} is not open")
         self._out.append(fr.rst_stream(stream_id, error_code))
-        self._close_stream(stream, reset_by_us=True)
+        self._close_stream(stream)
 
     def push_stream(
         self, stream_id: int, promised_stream_id: int, request_headers: HeaderInput

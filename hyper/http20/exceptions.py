@@ -20,7 +20,7 @@ from __future__ import annotations
 import builtins
 from typing import Any
 
-from hyper.common.exceptions import HyperError
+from hyper.common.exceptions import ConnectionResetError, HyperError
 from hyper.http20.errors import ErrorCodes, error_name, to_error_code
 
 
@@ -90,6 +90,14 @@ class HeaderListTooLargeError(EnhanceYourCalmError):
 
 class ConnectionTerminatedError(ConnectionError):
     """The peer sent GOAWAY with an error code, or the socket closed."""
+
+
+class ConnectionLostError(ConnectionTerminatedError, ConnectionResetError):
+    """
+    The socket closed or failed under a live connection. Both an HTTP/2
+    :class:`ConnectionTerminatedError` and a ``ConnectionResetError`` (hyper's
+    and the builtin), so either ``except`` catches it.
+    """
 
 
 class StreamResetError(HTTP20Error):
