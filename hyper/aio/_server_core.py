@@ -29,6 +29,7 @@ from collections import deque
 from collections.abc import Callable, Iterable
 from typing import Any, Union
 
+from hyper.http20._client import clone_error
 from hyper.http20._streambuf import StreamBuffer
 from hyper.http20.config import EngineConfig, SettingCodes
 from hyper.http20.engine import Engine
@@ -47,6 +48,7 @@ from hyper.http20.events import (
 )
 from hyper.http20.exceptions import (
     ConnectionError,
+    ConnectionLostError,
     EnhanceYourCalmError,
     SettingsTimeoutError,
     StreamRefusedError,
@@ -124,10 +126,12 @@ class Request(StreamBuffer):
     arrives, and how far the application got with it.
     """
 
-    __slots__ = ("held", "finished", "remote_closed")
+    __slots__ = ("pushed", "held", "finished", "remote_closed")
 
     def __init__(self, stream_id: int, pushed: bool = False) -> None:
-        super().__init__(stream_id, pushed)
+        super().__init__(stream_id)
+        #: We promised this stream (server push); it has no request body.
+        self.pushed = pushed
         #: It takes one of the concurrency slots.
         self.held = False
         #: The application ended its side (END_STREAM sent or stream reset).
@@ -169,13 +173,12 @@ class ServerCore:
         self.streams: dict[int, Request] = {}
         #: Requests the application has not taken yet, oldest first.
         self.requests: deque[Request] = deque()
-        #: Stream ids that got something since the driver last looked.
-        self.touched: list[int] = []
+        #: Streams that got something since the driver last looked.
+        self.touched: list[Request] = []
         #: Something connection-wide changed (window, settings, a stream
         #: closed, GOAWAY, failure): slot and window waiters should re-check.
         self.conn_changed = False
-        #: Opaque data of PING ACKs since the driver last looked.
-        self.pings_acked: list[bytes] = []
+        self._pings: dict[bytes, bool] = {}
         self.error: BaseException | None = None
         self.settings_seen = False
         self.goaway_received = False
@@ -240,8 +243,10 @@ class ServerCore:
     def lost(self, cause: BaseException | None) -> None:
         """The transport closed or failed: every record fails."""
         if self.error is None:
-            message = f"connection lost: {cause}" if cause else "connection lost"
-            self._fail(ConnectionError(message))
+            message = f"connection lost: {cause}" if cause else "the client closed the connection"
+            error = ConnectionLostError(message)
+            error.__cause__ = cause
+            self._fail(error)
         self.wants_teardown = True
 
     def _fail(self, error: BaseException) -> None:
@@ -252,7 +257,7 @@ class ServerCore:
             if stream.error is None:
                 stream.error = error
             stream.held = False
-            self.touched.append(stream.stream_id)
+            self.touched.append(stream)
         self.requests.clear()
         self.streams.clear()
         self._held = 0
@@ -301,7 +306,7 @@ class ServerCore:
         if event.end_stream:
             request.ended = True
             self._remote_close(request)
-        self.touched.append(event.stream_id)
+        self.touched.append(request)
 
     def _on_trailers(self, event: TrailersReceived) -> None:
         request = self.streams.get(event.stream_id)
@@ -310,7 +315,7 @@ class ServerCore:
         request.trailers = event.headers
         request.ended = True
         self._remote_close(request)
-        self.touched.append(event.stream_id)
+        self.touched.append(request)
 
     def _on_reset(self, event: StreamReset) -> None:
         request = self.streams.get(event.stream_id)
@@ -329,12 +334,14 @@ class ServerCore:
             self._release(request)
         elif request.finished:
             del self.streams[request.stream_id]
-        self.touched.append(event.stream_id)
+        self.touched.append(request)
         self.conn_changed = True
 
     def _on_window(self, event: WindowUpdated) -> None:
         if event.stream_id:
-            self.touched.append(event.stream_id)
+            request = self.streams.get(event.stream_id)
+            if request is not None:
+                self.touched.append(request)
         else:
             self.conn_changed = True
 
@@ -349,10 +356,8 @@ class ServerCore:
     def _on_ping_ack(self, event: PingAcknowledged) -> None:
         if event.data == SHUTDOWN_PING and self.closing == 1:
             self._final_goaway()
-        acked = self.pings_acked
-        acked.append(event.data)
-        if len(acked) > 16:
-            del acked[0]
+        if event.data in self._pings:
+            self._pings[event.data] = True
         self.conn_changed = True
 
     def _on_goaway(self, event: ConnectionTerminated) -> None:
@@ -391,14 +396,14 @@ class ServerCore:
         error = request.error
         if error is not None:
             self._release(request)
-            raise error
+            raise clone_error(error)
 
     def get(self, stream_id: int) -> Request:
         """The record of an open stream; a failure is raised (and reported)."""
         request = self.streams.get(stream_id)
         if request is None:
             if self.error is not None:
-                raise self.error
+                raise clone_error(self.error)
             raise StreamStateError(f"stream {stream_id} is not open")
         self._check(request)
         return request
@@ -410,7 +415,7 @@ class ServerCore:
             request.claimed = True
             return request
         if self.error is not None:
-            raise self.error
+            raise clone_error(self.error)
         return None
 
     @property
@@ -512,9 +517,22 @@ class ServerCore:
             self.concurrency = value
 
     def ping(self, data: bytes) -> None:
+        """Queue a PING; :meth:`ping_acked` tells when its ACK came."""
+        if self.error is not None:
+            raise clone_error(self.error)
         self.engine.ping(data)
+        self._pings[data] = False
 
-    def close(self) -> None:
+    def ping_acked(self, data: bytes) -> bool:
+        return self._pings.get(data, False)
+
+    def forget_ping(self, data: bytes) -> None:
+        self._pings.pop(data, None)
+
+    def finished(self, request: Request) -> None:
+        """(The client side keeps finished streams answerable by id.)"""
+
+    def close_gracefully(self) -> None:
         """
         Graceful shutdown (RFC 9113 6.8): GOAWAY(2**31-1) and a PING; when
         the PING comes back, GOAWAY with the last stream really opened. The
@@ -533,10 +551,17 @@ class ServerCore:
         if not self.streams:
             self.wants_teardown = True
 
-    def abandon_unclaimed(self) -> None:
-        """Nobody will take the queued requests: refuse them (safe to retry)."""
+    def handler_gone(self, failed: bool) -> None:
+        """
+        The connection's handler ended: queued requests are refused (never
+        seen, safe to retry). If it failed, the requests it had taken and
+        not finished are reset (INTERNAL_ERROR): nobody will answer them.
+        """
         while self.requests:
             self.reset(self.requests[0], ErrorCodes.REFUSED_STREAM)
+        if failed:
+            for request in [r for r in self.streams.values() if not r.finished]:
+                self.reset(request, ErrorCodes.INTERNAL_ERROR)
 
     # ------------------------------------------------------------------
     # Timers

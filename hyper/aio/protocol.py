@@ -30,7 +30,9 @@ from typing import Any, Union, cast
 
 from hyper.aio._server_core import Request, ServerCore, ServerLimits
 from hyper.aio.exceptions import SendException
-from hyper.common.exceptions import HyperError
+from hyper.common._request import authority
+from hyper.http20._client import clone_error
+from hyper.http20._streambuf import StreamBuffer
 from hyper.http20.config import SettingCodes
 from hyper.http20.errors import ErrorCodes
 from hyper.http20.exceptions import ConnectionError as H2ConnectionError
@@ -73,6 +75,7 @@ class H2Protocol(asyncio.Protocol):
     :param functional_timeout: seconds of silence after which
         :meth:`wait_functional` sends a PING.
     :param limits: (server) :class:`~hyper.aio.ServerLimits`.
+    :param enable_push: (client) accept server push (:meth:`recv_push`).
     """
 
     def __init__(
@@ -82,6 +85,7 @@ class H2Protocol(asyncio.Protocol):
         concurrency: int = 8,
         functional_timeout: float = 2,
         limits: ServerLimits | None = None,
+        enable_push: bool = False,
         loop: asyncio.AbstractEventLoop | None = None,
     ) -> None:
         self.client_side = client_side
@@ -96,7 +100,9 @@ class H2Protocol(asyncio.Protocol):
         self._loop: asyncio.AbstractEventLoop | None = loop
         self._core: Any = None
         self._transport: asyncio.Transport | None = None
-        self._stream_waiters: dict[int, list[asyncio.Future[None]]] = {}
+        # Streams with a coroutine parked on them (``stream.waiter``, a list
+        # of futures), so a lost connection wakes every one of them.
+        self._waiting: set[StreamBuffer] = set()
         self._conn_waiters: list[asyncio.Future[None]] = []
         self._request_waiters: list[asyncio.Future[None]] = []
         self._flush_scheduled = False
@@ -115,6 +121,9 @@ class H2Protocol(asyncio.Protocol):
         #: (client) why the connection cannot speak HTTP/2 (ALPN), if it cannot.
         self._alpn_problem: str | None = None
         self._lost = False
+        self._enable_push = enable_push
+        self._scheme = "http"
+        self._authority = "localhost"
         if loop is not None:
             self._make_core(loop)
 
@@ -124,7 +133,7 @@ class H2Protocol(asyncio.Protocol):
         if self.client_side:
             from hyper.aio._client_side import ClientSide
 
-            self._core = ClientSide(self._concurrency, loop.time)
+            self._core = ClientSide(self._concurrency, loop.time, enable_push=self._enable_push)
         else:
             self._core = ServerCore(self._concurrency, self._limits, loop.time)
 
@@ -152,9 +161,10 @@ class H2Protocol(asyncio.Protocol):
                 self._alpn_problem = (
                     f"the server did not agree to HTTP/2 (ALPN chose {chosen!r}, not 'h2')"
                 )
-                core.lost(None)
+                core.fail(H2ConnectionError(self._alpn_problem))
                 self._transport.close()
                 return
+            self._learn_origin(transport, tls)
         core.start()
         self._flush()
         self._arm_timer()
@@ -180,6 +190,8 @@ class H2Protocol(asyncio.Protocol):
         core = self._core
         core.lost(exc)
         self._wake()
+        for stream in list(core.streams.values()):
+            self._wake_stream(stream)
         self._wake_all()
         if self._timer is not None:
             self._timer.cancel()
@@ -233,34 +245,38 @@ class H2Protocol(asyncio.Protocol):
         if transport is not None:
             transport.close()
 
-    def _wait(self, stream_id: int | None, conn: bool = False) -> asyncio.Future[None]:
+    def _wait(self, stream: StreamBuffer | None, conn: bool = False) -> asyncio.Future[None]:
         future: asyncio.Future[None] = self._loop.create_future()  # type: ignore[union-attr]
-        if stream_id is not None:
-            waiters = self._stream_waiters.get(stream_id)
+        if stream is not None:
+            waiters = stream.waiter
             if waiters is None:
-                self._stream_waiters[stream_id] = [future]
+                stream.waiter = [future]
+                self._waiting.add(stream)
             else:
-                waiters.append(future)
+                cast(list[asyncio.Future[None]], waiters).append(future)
         if conn:
             self._conn_waiters.append(future)
         return future
+
+    def _wake_stream(self, stream: StreamBuffer) -> None:
+        futures = stream.waiter
+        if futures is not None:
+            stream.waiter = None
+            self._waiting.discard(stream)
+            self._wake_list(cast(list[asyncio.Future[None]], futures))
 
     def _wake(self) -> None:
         core = self._core
         touched = core.touched
         if touched:
-            waiters = self._stream_waiters
-            for stream_id in touched:
-                futures = waiters.pop(stream_id, None)
-                if futures is not None:
-                    for future in futures:
-                        if not future.done():
-                            future.set_result(None)
+            for stream in touched:
+                if stream.waiter is not None:
+                    self._wake_stream(stream)
             touched.clear()
         if core.conn_changed:
             core.conn_changed = False
             self._wake_conn()
-        if self._request_waiters and (core.requests or core.error is not None):
+        if self._request_waiters and (core.error is not None or core.requests):
             self._wake_list(self._request_waiters)
             self._request_waiters = []
 
@@ -276,9 +292,8 @@ class H2Protocol(asyncio.Protocol):
                 future.set_result(None)
 
     def _wake_all(self) -> None:
-        for futures in self._stream_waiters.values():
-            self._wake_list(futures)
-        self._stream_waiters.clear()
+        for stream in list(self._waiting):
+            self._wake_stream(stream)
         self._wake_conn()
         self._wake_list(self._request_waiters)
         self._request_waiters = []
@@ -331,22 +346,50 @@ class H2Protocol(asyncio.Protocol):
         future.add_done_callback(self._handler_done)
 
     def _handler_done(self, future: asyncio.Future[Any]) -> None:
+        failed = False
         if not future.cancelled():
             exc = future.exception()
-            if exc is not None and not isinstance(exc, (HyperError, OSError)):
-                future.get_loop().call_exception_handler(
-                    {"message": "hyper.aio handler failed", "exception": exc, "protocol": self}
-                )
+            if exc is not None:
+                failed = True
+                # A reset or a lost connection is the network's doing; anything
+                # else is a bug in the handler, reported like any task's.
+                if not isinstance(exc, (StreamResetError, ConnectionError)):
+                    future.get_loop().call_exception_handler(
+                        {"message": "hyper.aio handler failed", "exception": exc, "protocol": self}
+                    )
         if self._lost or self.client_side:
             return
-        self._core.abandon_unclaimed()
+        self._core.handler_gone(failed)
         self.close_connection()
+
+    def _learn_origin(self, transport: asyncio.BaseTransport, tls: Any) -> None:
+        # What start_request fills in when the caller leaves :scheme or
+        # :authority out (aioh2's example does).
+        port = 0
+        host = "localhost"
+        peer = transport.get_extra_info("peername")
+        if isinstance(peer, tuple) and len(peer) >= 2:
+            host, port = str(peer[0]), int(peer[1])
+        if tls is not None:
+            self._scheme = "https"
+            host = tls.server_hostname or host
+        default = 443 if tls is not None else 80
+        self._authority = authority(host, port, default).decode("ascii") if port else host
 
     # ------------------------------------------------------------------
     # Streams, both sides
 
     def _stream(self, stream_id: int) -> Request:
         return self._core.get(stream_id)  # type: ignore[no-any-return]
+
+    def _read(self, stream: StreamBuffer, limit: int | None) -> list[bytes]:
+        core = self._core
+        chunks: list[bytes] = core.read(stream, limit)
+        if chunks:
+            self._schedule_flush()
+        elif stream.is_drained:
+            core.finished(stream)
+        return chunks
 
     async def send_data(self, stream_id: int, data: bytes, *, end_stream: bool = False) -> None:
         """
@@ -368,7 +411,7 @@ class H2Protocol(asyncio.Protocol):
                     await self._writable()
                 remaining = total - offset
                 if remaining and core.send_window(stream) == 0:
-                    await self._wait(stream_id, conn=True)
+                    await self._wait(stream, conn=True)
                     continue
                 if offset == 0:
                     chunk: bytes | memoryview = data
@@ -407,17 +450,12 @@ class H2Protocol(asyncio.Protocol):
             return
         self._core.reset(stream, error_code)
         self._schedule_flush()
-        self._wake_stream(stream_id)
+        self._wake_stream(stream)
 
-    def _wake_stream(self, stream_id: int) -> None:
-        futures = self._stream_waiters.pop(stream_id, None)
-        if futures:
-            self._wake_list(futures)
-
-    async def _body_ready(self, stream_id: int, stream: Request) -> None:
+    async def _body_ready(self, stream: StreamBuffer) -> None:
         core = self._core
         while not core.body_ready(stream):
-            await self._wait(stream_id)
+            await self._wait(stream)
 
     async def read_stream(self, stream_id: int, size: int | None = None) -> bytes:
         """
@@ -434,21 +472,21 @@ class H2Protocol(asyncio.Protocol):
         core = self._core
         stream = self._stream(stream_id)
         if size is None:
-            await self._body_ready(stream_id, stream)
+            if not core.body_ready(stream):
+                await self._body_ready(stream)
             limit = len(stream.chunks[0]) - stream.offset if stream.chunks else None
-            chunks = core.read(stream, limit)
+            chunks = self._read(stream, limit)
             if chunks:
-                self._schedule_flush()
                 return chunks[0] if len(chunks) == 1 else b"".join(chunks)
             return b""
         parts: list[bytes] = []
         want = size if size > 0 else None
         while want is None or want > 0:
-            await self._body_ready(stream_id, stream)
-            chunks = core.read(stream, want)
+            if not core.body_ready(stream):
+                await self._body_ready(stream)
+            chunks = self._read(stream, want)
             if not chunks:
                 break
-            self._schedule_flush()
             parts.extend(chunks)
             if want is not None:
                 want -= len(chunks[0]) if len(chunks) == 1 else sum(map(len, chunks))
@@ -480,10 +518,15 @@ class H2Protocol(asyncio.Protocol):
         stream = self._stream(stream_id)
         await self._writable()
         while stream.pushed and not core.can_start_push():
-            await self._wait(stream_id, conn=True)
+            await self._wait(stream, conn=True)
             core.get(stream_id)
         core.send_headers(stream, headers_in(headers), end_stream)
         self._schedule_flush()
+
+    @property
+    def can_push(self) -> bool:
+        """(server) The client accepts server push (its ENABLE_PUSH)."""
+        return bool(self._core.engine.remote_settings[SettingCodes.ENABLE_PUSH])
 
     def push(self, stream_id: int, headers: HeadersArg) -> int:
         """
@@ -498,6 +541,85 @@ class H2Protocol(asyncio.Protocol):
         return pushed.stream_id  # type: ignore[no-any-return]
 
     # ------------------------------------------------------------------
+    # Client side
+
+    async def start_request(self, headers: HeadersArg, *, end_stream: bool = False) -> int:
+        """
+        Send request headers on a new stream and return its id. Waits while
+        the server's MAX_CONCURRENT_STREAMS is reached. ``:scheme`` and
+        ``:authority`` are filled in when left out.
+
+        :raises ConnectionError: the connection failed, or takes no new
+            streams (GOAWAY): open a new one.
+        """
+        core = self._core
+        fields = list(headers_in(headers))
+        names = {n if isinstance(n, str) else n.decode("latin-1") for n, _ in fields}
+        if ":scheme" not in names:
+            fields.append((":scheme", self._scheme))
+        if ":authority" not in names and "host" not in names and "Host" not in names:
+            fields.append((":authority", self._authority))
+        while True:
+            await self._writable()
+            if core.error is not None:
+                raise clone_error(core.error)
+            if not core.is_usable or core.can_open_stream():
+                break
+            await self._wait(None, conn=True)
+        opened = core.open_stream(fields, end_stream)
+        if opened is None:
+            if core.error is not None:
+                raise clone_error(core.error)
+            raise H2ConnectionError("this connection takes no new streams (GOAWAY)")
+        self._schedule_flush()
+        return opened[0].stream_id  # type: ignore[no-any-return]
+
+    async def recv_response(self, stream_id: int) -> Headers:
+        """
+        Wait for the final response headers of ``stream_id`` (1xx
+        responses are skipped).
+
+        :raises StreamResetError: the stream was reset (``StreamRefusedError``:
+            not processed, safe to retry).
+        """
+        core = self._core
+        stream = self._stream(stream_id)
+        while not core.response_ready(stream):
+            await self._wait(stream)
+        core.check_response(stream)
+        return headers_out(stream.headers)
+
+    async def recv_trailers(self, stream_id: int) -> Headers:
+        """
+        Wait for the end of the stream and return its trailers (empty when
+        it ended without). Read the body first: unread body holds the
+        stream's window, and the trailers come after it.
+        """
+        stream = self._stream(stream_id)
+        while not stream.ended and stream.error is None:
+            await self._wait(stream)
+        if not stream.ended and stream.error is not None:
+            raise clone_error(stream.error)
+        return headers_out(stream.trailers)
+
+    async def recv_push(self, stream_id: int) -> tuple[int, Headers] | None:
+        """
+        Wait for the next push promised on ``stream_id``: ``(promised
+        stream id, request headers)``, or None once no more can come (the
+        stream ended). Read the pushed response with :meth:`recv_response`
+        and :meth:`read_stream` on the promised id. Needs ``enable_push``.
+        """
+        core = self._core
+        stream = self._stream(stream_id)
+        while True:
+            record = core.next_push(stream)
+            if record is None:
+                return None
+            if record is not False:
+                return record.stream.stream_id, headers_out(record.request_headers)
+            await self._wait(stream)
+
+    # ------------------------------------------------------------------
     # Connection
 
     def close_connection(self) -> None:
@@ -507,7 +629,7 @@ class H2Protocol(asyncio.Protocol):
         """
         if self._lost:
             return
-        self._core.close()
+        self._core.close_gracefully()
         self._after_call()
         self._arm_timer()
 
@@ -520,36 +642,36 @@ class H2Protocol(asyncio.Protocol):
     async def wait_functional(self) -> float | None:
         """
         Wait until the connection is known to work: data arrived within
-        ``functional_timeout`` seconds, or a PING came back. Returns the last
-        measured round-trip time (None if none was measured).
+        ``functional_timeout`` seconds, or a PING sent now came back. Returns
+        the last measured round-trip time (None if none was measured).
 
         :raises ConnectionError: the connection failed or was lost.
         """
         loop = cast(asyncio.AbstractEventLoop, self._loop)
         core = self._core
         while loop.time() - self._last_active > self._functional_timeout:
-            if core.error is not None:
-                raise core.error
             self._ping_index = (self._ping_index + 1) & 0xFFFFFFFFFFFFFFFF
             data = _PING.pack(self._ping_index)
-            self._ping_sent = loop.time()
             core.ping(data)
+            sent = loop.time()
             self._schedule_flush()
-            deadline = loop.time() + self._functional_timeout
-            while data not in core.pings_acked:
-                if core.error is not None:
-                    raise core.error
-                left = deadline - loop.time()
-                if left <= 0:
-                    break
-                try:
-                    await asyncio.wait_for(self._wait(None, conn=True), left)
-                except asyncio.TimeoutError:
-                    break
-            if data in core.pings_acked:
-                self._rtt = loop.time() - self._ping_sent
-                core.pings_acked.clear()
-                return self._rtt
+            try:
+                deadline = sent + self._functional_timeout
+                while not core.ping_acked(data):
+                    if core.error is not None:
+                        raise clone_error(core.error)
+                    left = deadline - loop.time()
+                    if left <= 0:
+                        break
+                    try:
+                        await asyncio.wait_for(self._wait(None, conn=True), left)
+                    except asyncio.TimeoutError:
+                        break
+                if core.ping_acked(data):
+                    self._rtt = loop.time() - sent
+                    return self._rtt
+            finally:
+                core.forget_ping(data)
         return self._rtt
 
     @property
