@@ -237,6 +237,8 @@ class ServerCore:
             handler = handlers.get(type(event))
             if handler is not None:
                 handler(event)
+                if self.error is not None:
+                    return  # cut off: the rest of the events are moot
         if self.closing and not self.streams:
             self.wants_teardown = True
 

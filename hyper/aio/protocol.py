@@ -44,6 +44,10 @@ HeadersArg = Union[Mapping[_Str, _Str], Iterable[tuple[_Str, _Str]]]
 Headers = list[tuple[str, str]]
 
 _PING = struct.Struct("!Q")
+# The most body one send_data step hands the engine before it lets the
+# transport say whether it is full: bounds what a client that does not read
+# can make us buffer (CVE-2019-9517), in large enough steps to stay cheap.
+_SEND_STEP = 256 * 1024
 
 
 def headers_in(headers: HeadersArg) -> Iterable[tuple[_Str, _Str]]:
@@ -401,11 +405,11 @@ class H2Protocol(asyncio.Protocol):
             ``data`` holds the bytes not sent.
         """
         core = self._core
-        stream = self._stream(stream_id)
         total = len(data)
         offset = 0
         view: memoryview | None = None
         try:
+            stream = self._stream(stream_id)
             while True:
                 if self._paused:
                     await self._writable()
@@ -413,19 +417,23 @@ class H2Protocol(asyncio.Protocol):
                 if remaining and core.send_window(stream) == 0:
                     await self._wait(stream, conn=True)
                     continue
-                if offset == 0:
+                if offset == 0 and total <= _SEND_STEP:
                     chunk: bytes | memoryview = data
                 else:
                     if view is None:
                         view = memoryview(data)
-                    chunk = view[offset:]
-                taken = core.send_data(stream, chunk, end_stream)
-                self._schedule_flush()
+                    chunk = view[offset : offset + _SEND_STEP]
+                last = offset + len(chunk) >= total
+                taken = core.send_data(stream, chunk, end_stream and last)
                 if taken is None:
+                    self._schedule_flush()
                     return  # the peer already answered in full: the rest is unwanted
                 offset += taken
                 if offset >= total:
+                    self._schedule_flush()
                     return
+                # Written now, so a full transport pauses us before the next step.
+                self._flush()
         except (StreamResetError, H2ConnectionError) as exc:
             raise SendException(bytes(data[offset:])) from exc
 

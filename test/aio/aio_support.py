@@ -17,7 +17,16 @@ from typing import Any, TypeVar
 
 import pytest
 from helpers import FrameFactory
-from hyperframe.frame import Frame, GoAwayFrame, HeadersFrame, RstStreamFrame, SettingsFrame
+from hpack import Decoder
+from hyperframe.frame import (
+    DataFrame,
+    Frame,
+    GoAwayFrame,
+    HeadersFrame,
+    PingFrame,
+    RstStreamFrame,
+    SettingsFrame,
+)
 
 import hyper.aio as aioh2
 
@@ -97,17 +106,32 @@ class RawClient:
     :class:`FrameFactory`) and parses every frame the server sends.
     """
 
-    def __init__(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+    def __init__(
+        self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, answer: bool
+    ) -> None:
         self.reader = reader
         self.writer = writer
         self.factory = FrameFactory()
         self.frames: list[Frame] = []
+        #: ACK the server's SETTINGS and PINGs as they are read.
+        self.answer = answer
+        self.decoder = Decoder()
+        #: Decoded header blocks by stream id, in order.
+        self.blocks: dict[int, list[list[tuple[str, str]]]] = {}
 
     @classmethod
-    async def connect(cls, port: int, settings: dict[int, int] | None = None) -> RawClient:
+    async def connect(
+        cls,
+        port: int,
+        settings: dict[int, int] | None = None,
+        *,
+        preface: bool = True,
+        answer: bool = True,
+    ) -> RawClient:
         reader, writer = await asyncio.open_connection(HOST, port)
-        client = cls(reader, writer)
-        client.send(client.factory.preface() + client.factory.settings(settings))
+        client = cls(reader, writer, answer)
+        if preface:
+            client.send(client.factory.preface() + client.factory.settings(settings))
         return client
 
     def send(self, data: bytes) -> None:
@@ -125,8 +149,14 @@ class RawClient:
         except (asyncio.IncompleteReadError, ConnectionError):
             return None
         frame.parse_body(memoryview(body))
-        if isinstance(frame, SettingsFrame) and "ACK" not in frame.flags:
-            self.send(self.factory.settings(ack=True))
+        if isinstance(frame, HeadersFrame):
+            block = self.decoder.decode(frame.data)
+            self.blocks.setdefault(frame.stream_id, []).append(block)
+        if self.answer and "ACK" not in frame.flags:
+            if isinstance(frame, SettingsFrame):
+                self.send(self.factory.settings(ack=True))
+            elif isinstance(frame, PingFrame):
+                self.send(self.factory.ping(frame.opaque_data, ack=True))
         self.frames.append(frame)
         return frame
 
@@ -149,13 +179,32 @@ class RawClient:
         assert isinstance(frame, GoAwayFrame)
         return frame
 
-    async def response(self, stream_id: int) -> HeadersFrame | RstStreamFrame:
-        """The HEADERS or RST_STREAM that answers ``stream_id``."""
+    async def response(self, stream_id: int) -> str:
+        """How ``stream_id`` was answered: its ``:status``, or ``'RST <code>'``."""
         frame = await self.until(
             lambda f: isinstance(f, (HeadersFrame, RstStreamFrame)) and f.stream_id == stream_id
         )
-        assert isinstance(frame, (HeadersFrame, RstStreamFrame))
-        return frame
+        if isinstance(frame, RstStreamFrame):
+            return f"RST {frame.error_code}"
+        return dict(self.blocks[stream_id][-1])[":status"]
+
+    async def body(self, stream_id: int) -> bytes:
+        """The DATA payloads of ``stream_id`` up to END_STREAM."""
+        parts = []
+        while True:
+            frame = await self.until(
+                lambda f: isinstance(f, (DataFrame, RstStreamFrame)) and f.stream_id == stream_id
+            )
+            if isinstance(frame, RstStreamFrame):
+                pytest.fail(f"stream {stream_id} reset ({frame.error_code})")
+            parts.append(frame.data)
+            if "END_STREAM" in frame.flags:
+                return b"".join(parts)
+
+    def request(self, stream_id: int, path: str = "/", end_stream: bool = True) -> bytes:
+        """The bytes of a GET on ``stream_id``."""
+        return self.factory.headers(stream_id, request_headers(path), end_stream=end_stream)
 
     def close(self) -> None:
         self.writer.close()
+
