@@ -237,7 +237,7 @@ class ServerCore:
             handler = handlers.get(type(event))
             if handler is not None:
                 handler(event)
-                if self.error is not None:
+                if self.is_failed:
                     return  # cut off: the rest of the events are moot
         if self.closing and not self.streams:
             self.wants_teardown = True
@@ -419,6 +419,11 @@ class ServerCore:
         if self.error is not None:
             raise clone_error(self.error)
         return None
+
+    @property
+    def is_failed(self) -> bool:
+        """The connection failed or was cut off."""
+        return self.error is not None
 
     @property
     def is_finished(self) -> bool:
