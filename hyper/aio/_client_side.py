@@ -114,6 +114,11 @@ class ClientSide(ClientCore):
             del self._pushes[stream.stream_id]
         return record
 
+    def update_settings(self, changes: dict[int, int]) -> None:
+        """Send SETTINGS; they apply once the server acknowledges them."""
+        self.raise_if_failed()
+        self.engine.update_settings(changes)
+
     # -- shutdown and the driver's interface ---------------------------------
 
     def close_gracefully(self) -> None:

@@ -51,11 +51,18 @@ def _client_tls(value: Any) -> Any:
 
 
 def _protocol_kwargs(
-    concurrency: int, functional_timeout: float, limits: ServerLimits | None
+    concurrency: int,
+    functional_timeout: float,
+    limits: ServerLimits | None,
+    enable_push: bool = False,
 ) -> dict[str, Any]:
+    # Only what differs from the defaults, so a subclass written for aioh2's
+    # signature keeps working.
     kwargs: dict[str, Any] = {"concurrency": concurrency, "functional_timeout": functional_timeout}
     if limits is not None:
         kwargs["limits"] = limits
+    if enable_push:
+        kwargs["enable_push"] = True
     return kwargs
 
 
@@ -73,10 +80,13 @@ async def open_connection(
     cls: type[H2Protocol] = H2Protocol,
     concurrency: int = 8,
     functional_timeout: float = 2,
+    enable_push: bool = False,
     **kwargs: Any,
 ) -> H2Protocol:
     """
     Connect to an HTTP/2 server and return the client :class:`H2Protocol`.
+
+    :param enable_push: accept server push (see :meth:`H2Protocol.recv_push`).
 
     :raises hyper.common.exceptions.ConnectionError: over TLS, the server
         did not choose ``h2`` by ALPN.
@@ -85,7 +95,7 @@ async def open_connection(
     loop = asyncio.get_running_loop()
     if "ssl" in kwargs:
         kwargs["ssl"] = _client_tls(kwargs["ssl"])
-    protocol = cls(True, **_protocol_kwargs(concurrency, functional_timeout, None))
+    protocol = cls(True, **_protocol_kwargs(concurrency, functional_timeout, None, enable_push))
     where: tuple[Any, Any] = (host, port)  # None is fine with sock=
     await loop.create_connection(lambda: protocol, *where, **kwargs)
     return await _connected(protocol)
@@ -97,13 +107,14 @@ async def open_unix_connection(
     cls: type[H2Protocol] = H2Protocol,
     concurrency: int = 8,
     functional_timeout: float = 2,
+    enable_push: bool = False,
     **kwargs: Any,
 ) -> H2Protocol:
     """Like :func:`open_connection`, over a unix socket."""
     loop = asyncio.get_running_loop()
     if "ssl" in kwargs:
         kwargs["ssl"] = _client_tls(kwargs["ssl"])
-    protocol = cls(True, **_protocol_kwargs(concurrency, functional_timeout, None))
+    protocol = cls(True, **_protocol_kwargs(concurrency, functional_timeout, None, enable_push))
     await loop.create_unix_connection(lambda: protocol, path, **kwargs)
     return await _connected(protocol)
 

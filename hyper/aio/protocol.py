@@ -162,9 +162,8 @@ class H2Protocol(asyncio.Protocol):
             tls = transport.get_extra_info("ssl_object")
             chosen = tls.selected_alpn_protocol() if tls is not None else NPN_PROTOCOL
             if chosen != NPN_PROTOCOL:
-                self._alpn_problem = (
-                    f"the server did not agree to HTTP/2 (ALPN chose {chosen!r}, not 'h2')"
-                )
+                what = f"ALPN chose {chosen!r}" if chosen else "no protocol agreed by ALPN"
+                self._alpn_problem = f"the server did not agree to HTTP/2 ({what}, not 'h2')"
                 core.fail(H2ConnectionError(self._alpn_problem))
                 self._transport.close()
                 return
@@ -657,19 +656,20 @@ class H2Protocol(asyncio.Protocol):
         """
         loop = cast(asyncio.AbstractEventLoop, self._loop)
         core = self._core
-        while loop.time() - self._last_active > self._functional_timeout:
+        while loop.time() - self._last_active >= self._functional_timeout:
             self._ping_index = (self._ping_index + 1) & 0xFFFFFFFFFFFFFFFF
             data = _PING.pack(self._ping_index)
             core.ping(data)
             sent = loop.time()
             self._schedule_flush()
             try:
-                deadline = sent + self._functional_timeout
+                # No timeout set: every call pings, and waits for the answer.
+                deadline = sent + self._functional_timeout if self._functional_timeout else None
                 while not core.ping_acked(data):
                     if core.error is not None:
                         raise clone_error(core.error)
-                    left = deadline - loop.time()
-                    if left <= 0:
+                    left = None if deadline is None else deadline - loop.time()
+                    if left is not None and left <= 0:
                         break
                     try:
                         await asyncio.wait_for(self._wait(None, conn=True), left)
