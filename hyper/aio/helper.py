@@ -10,6 +10,7 @@ verified context). The other keyword arguments go to
 from __future__ import annotations
 
 import asyncio
+import socket
 import ssl as _ssl
 from collections.abc import Callable
 from typing import Any
@@ -166,6 +167,12 @@ async def start_server(
     factory = _server_factory(
         client_connected_cb, cls, concurrency, functional_timeout, limits, kwargs
     )
+    if host is None and port == 0 and "sock" not in kwargs and socket.has_dualstack_ipv6():
+        # asyncio would bind 0.0.0.0 and :: to two different free ports, in no
+        # fixed order, so ``server.sockets[0]``'s port (aioh2's example uses
+        # it) would reach only one family. One dual-stack socket serves both.
+        sock = socket.create_server(("", 0), family=socket.AF_INET6, dualstack_ipv6=True)
+        return await loop.create_server(factory, sock=sock, **kwargs)
     return await loop.create_server(factory, host, port, **kwargs)
 
 

@@ -31,6 +31,7 @@ from typing import Any, Union, cast
 from hyper.aio._server_core import Request, ServerCore, ServerLimits
 from hyper.aio.exceptions import SendException
 from hyper.common._request import authority
+from hyper.common.exceptions import TimeoutError as HyperTimeoutError
 from hyper.http20._client import clone_error
 from hyper.http20._streambuf import StreamBuffer
 from hyper.http20.config import SettingCodes
@@ -301,9 +302,9 @@ class H2Protocol(asyncio.Protocol):
         self._wake_list(self._request_waiters)
         self._request_waiters = []
 
-    async def _writable(self) -> None:
+    async def _writable(self, timeout: float | None = None) -> None:
         while self._paused and not self._lost:
-            await self._wait(None, conn=True)
+            await self._park(None, True, timeout)
 
     # ------------------------------------------------------------------
     # Timers (the core decides; the driver only schedules)
@@ -403,38 +404,66 @@ class H2Protocol(asyncio.Protocol):
         :raises SendException: the stream was reset or the connection lost;
             ``data`` holds the bytes not sent.
         """
+        sent = [0]
+        try:
+            await self._send(self._stream(stream_id), data, end_stream, None, sent)
+        except (StreamResetError, H2ConnectionError) as exc:
+            raise SendException(bytes(data[sent[0] :])) from exc
+
+    async def _send(
+        self,
+        stream: StreamBuffer,
+        data: bytes | memoryview,
+        end_stream: bool,
+        timeout: float | None,
+        sent: list[int],
+    ) -> bool:
+        """
+        Queue ``data`` in steps as windows and the transport allow; count
+        progress in ``sent[0]``. False when the peer already answered in
+        full and wants no more (RFC 9113 8.1).
+        """
         core = self._core
         total = len(data)
         offset = 0
         view: memoryview | None = None
+        while True:
+            if self._paused:
+                await self._writable(timeout)
+            if offset < total and core.send_window(stream) == 0:
+                await self._park(stream, True, timeout)
+                continue
+            if offset == 0 and total <= _SEND_STEP:
+                chunk: bytes | memoryview = data
+            else:
+                if view is None:
+                    view = memoryview(data)
+                chunk = view[offset : offset + _SEND_STEP]
+            last = offset + len(chunk) >= total
+            taken = core.send_data(stream, chunk, end_stream and last)
+            if taken is None:
+                self._schedule_flush()
+                return False
+            offset += taken
+            sent[0] = offset
+            if offset >= total:
+                self._schedule_flush()
+                return True
+            # Written now, so a full transport pauses us before the next step.
+            self._flush()
+
+    async def _park(
+        self, stream: StreamBuffer | None, conn: bool, timeout: float | None
+    ) -> None:
+        """Wait for news on ``stream`` (and the connection); at most ``timeout`` s."""
+        future = self._wait(stream, conn)
+        if timeout is None:
+            await future
+            return
         try:
-            stream = self._stream(stream_id)
-            while True:
-                if self._paused:
-                    await self._writable()
-                remaining = total - offset
-                if remaining and core.send_window(stream) == 0:
-                    await self._wait(stream, conn=True)
-                    continue
-                if offset == 0 and total <= _SEND_STEP:
-                    chunk: bytes | memoryview = data
-                else:
-                    if view is None:
-                        view = memoryview(data)
-                    chunk = view[offset : offset + _SEND_STEP]
-                last = offset + len(chunk) >= total
-                taken = core.send_data(stream, chunk, end_stream and last)
-                if taken is None:
-                    self._schedule_flush()
-                    return  # the peer already answered in full: the rest is unwanted
-                offset += taken
-                if offset >= total:
-                    self._schedule_flush()
-                    return
-                # Written now, so a full transport pauses us before the next step.
-                self._flush()
-        except (StreamResetError, H2ConnectionError) as exc:
-            raise SendException(bytes(data[offset:])) from exc
+            await asyncio.wait_for(future, timeout)
+        except asyncio.TimeoutError:
+            raise HyperTimeoutError(f"nothing arrived within {timeout} s") from None
 
     async def send_trailers(self, stream_id: int, headers: HeadersArg) -> None:
         """Send trailers, ending our side of the stream."""
