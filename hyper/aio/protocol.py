@@ -6,9 +6,9 @@ The driver moves bytes between the transport and a sans-IO core
 :class:`hyper.aio._client_side.ClientSide` over the shared client core for a
 client) and waits; it decides no protocol policy and builds no frame.
 
-Waiting: a coroutine that needs something parks a future under its stream
-id and, when a connection-wide change could help it (window, a free slot,
-transport resumed), in the connection's list. After every read the driver
+Waiting: a coroutine that needs something parks a future on its stream's
+buffer (``StreamBuffer.waiter``) and, when a connection-wide change could
+help it (window, a free slot, transport resumed), in the connection's list. After every read the driver
 wakes the waiters of the streams the core touched, and the connection's
 list when the core says something connection-wide changed. Woken
 coroutines re-check the core; nothing is ever polled.
@@ -124,7 +124,6 @@ class H2Protocol(asyncio.Protocol):
         self._handler: asyncio.Future[Any] | None = None
         self._last_active = 0.0
         self._ping_index = 0
-        self._ping_sent = 0.0
         self._rtt: float | None = None
         #: (server) the server's connection cap and connected callback.
         self._server_slot: Any = None
