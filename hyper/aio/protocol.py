@@ -8,10 +8,11 @@ client) and waits; it decides no protocol policy and builds no frame.
 
 Waiting: a coroutine that needs something parks a future on its stream's
 buffer (``StreamBuffer.waiter``) and, when a connection-wide change could
-help it (window, a free slot, transport resumed), in the connection's list. After every read the driver
-wakes the waiters of the streams the core touched, and the connection's
-list when the core says something connection-wide changed. Woken
-coroutines re-check the core; nothing is ever polled.
+help it (window, a free slot, transport resumed), in the connection's
+list. After every read the driver wakes the waiters of the streams the
+core touched, and the connection's list when the core says something
+connection-wide changed. Woken coroutines re-check the core; nothing is
+ever polled.
 
 Writes are coalesced: a call queues frames in the engine and schedules one
 flush for the end of the loop iteration, so a burst of responses leaves in
@@ -647,6 +648,7 @@ class H2Protocol(asyncio.Protocol):
         data: bytes | memoryview | None,
         data_ends: bool,
         timeout: float | None,
+        stream_id: int | None = None,
     ) -> tuple[StreamBuffer, int] | None:
         """Open a stream once a slot is free; None if this connection takes no more."""
         core = self._core
@@ -658,7 +660,7 @@ class H2Protocol(asyncio.Protocol):
                 break
             await self._park(None, True, timeout)
         opened: tuple[StreamBuffer, int] | None = core.open_stream(
-            fields, end_stream, data, data_ends
+            fields, end_stream, data, data_ends, stream_id
         )
         if opened is not None:
             self._schedule_flush()
