@@ -49,7 +49,7 @@ LAYERS: list[tuple[str, list[str]]] = [
         "hyper.http11", "hyper.http11.*", "hyper.common.connection",
         "hyper.aio", "hyper.aio.*",
     ]),
-    ("app", ["hyper", "hyper.__main__", "hyper.cli", "hyper.demo"]),
+    ("app", ["hyper", "hyper.__main__", "hyper.cli", "hyper.demo", "hyper.compat"]),
 ]  # fmt: skip
 RANK = {name: rank for rank, (name, _) in enumerate(LAYERS)}
 
