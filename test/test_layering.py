@@ -33,13 +33,21 @@ LAYERS: list[tuple[str, list[str]]] = [
         "hyper.common", "hyper.common.headers", "hyper.common._request",
         "hyper.common.decoder", "hyper.common.response",
     ]),
-    ("core", ["hyper.http20._client", "hyper.http20._streambuf"]),
+    ("core", [
+        "hyper.http20._client", "hyper.http20._streambuf",
+        # The asyncio side's sans-IO policy: the server core, the client core's adapter.
+        "hyper.aio._server_core", "hyper.aio._client_side", "hyper.aio.exceptions",
+    ]),
     # Blocking sockets: connecting, TLS, error translation.
     ("transport", ["hyper.common._transport", "hyper.common.connect", "hyper.tls"]),
-    ("driver", ["hyper.http20._session", "hyper.http20._sockio", "hyper.http11._channel"]),
+    ("driver", [
+        "hyper.http20._session", "hyper.http20._sockio", "hyper.http11._channel",
+        "hyper.aio.protocol",
+    ]),
     ("front", [
         "hyper.http20.connection", "hyper.http20.response", "hyper.http20.*",
         "hyper.http11", "hyper.http11.*", "hyper.common.connection",
+        "hyper.aio", "hyper.aio.*",
     ]),
     ("app", ["hyper", "hyper.__main__", "hyper.cli", "hyper.demo", "hyper.compat"]),
 ]  # fmt: skip

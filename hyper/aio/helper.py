@@ -1,0 +1,194 @@
+"""
+Opening connections and starting servers, with aioh2's signatures.
+
+``ssl=`` is passed to asyncio as given, with ALPN set to ``h2`` on the
+context (a client's ``ssl=True`` gets :func:`hyper.tls.init_context`'s
+verified context). The other keyword arguments go to
+``loop.create_connection`` / ``loop.create_server`` unchanged.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+import ssl as _ssl
+from collections.abc import Callable
+from typing import Any
+
+from hyper.aio._server_core import ServerLimits
+from hyper.aio.protocol import H2Protocol
+from hyper.common.exceptions import ConnectionError as HyperConnectionError
+from hyper.tls import H2_NPN_PROTOCOLS, init_context
+
+__all__ = ["open_connection", "open_unix_connection", "start_server", "start_unix_server"]
+
+ConnectedCallback = Callable[[H2Protocol], Any]
+
+
+class _ConnectionSlots:
+    """The live connections of one server, capped at ``limit``."""
+
+    def __init__(self, limit: int) -> None:
+        self.limit = limit
+        self.open: set[H2Protocol] = set()
+
+    def admit(self, protocol: H2Protocol) -> bool:
+        if len(self.open) >= self.limit:
+            return False
+        self.open.add(protocol)
+        return True
+
+    def release(self, protocol: H2Protocol) -> None:
+        self.open.discard(protocol)
+
+
+def _client_tls(value: Any) -> Any:
+    if value is True:
+        value = init_context()
+    if isinstance(value, _ssl.SSLContext):
+        # RFC 9113 3.2: over TLS, HTTP/2 is negotiated as "h2" only.
+        value.set_alpn_protocols(list(H2_NPN_PROTOCOLS))
+    return value
+
+
+def _protocol_kwargs(
+    concurrency: int,
+    functional_timeout: float,
+    limits: ServerLimits | None,
+    enable_push: bool = False,
+) -> dict[str, Any]:
+    # Only what differs from the defaults, so a subclass written for aioh2's
+    # signature keeps working.
+    kwargs: dict[str, Any] = {"concurrency": concurrency, "functional_timeout": functional_timeout}
+    if limits is not None:
+        kwargs["limits"] = limits
+    if enable_push:
+        kwargs["enable_push"] = True
+    return kwargs
+
+
+async def _connected(protocol: H2Protocol) -> H2Protocol:
+    problem = protocol._alpn_problem
+    if problem is not None:
+        raise HyperConnectionError(problem)
+    return protocol
+
+
+async def open_connection(
+    host: str | None = None,
+    port: int | None = None,
+    *,
+    cls: type[H2Protocol] = H2Protocol,
+    concurrency: int = 8,
+    functional_timeout: float = 2,
+    enable_push: bool = False,
+    **kwargs: Any,
+) -> H2Protocol:
+    """
+    Connect to an HTTP/2 server and return the client :class:`H2Protocol`.
+
+    :param enable_push: accept server push (see :meth:`H2Protocol.recv_push`).
+
+    :raises hyper.common.exceptions.ConnectionError: over TLS, the server
+        did not choose ``h2`` by ALPN.
+    :raises OSError: the connection could not be made.
+    """
+    loop = asyncio.get_running_loop()
+    if "ssl" in kwargs:
+        kwargs["ssl"] = _client_tls(kwargs["ssl"])
+    protocol = cls(True, **_protocol_kwargs(concurrency, functional_timeout, None, enable_push))
+    where: tuple[Any, Any] = (host, port)  # None is fine with sock=
+    await loop.create_connection(lambda: protocol, *where, **kwargs)
+    return await _connected(protocol)
+
+
+async def open_unix_connection(
+    path: str | None = None,
+    *,
+    cls: type[H2Protocol] = H2Protocol,
+    concurrency: int = 8,
+    functional_timeout: float = 2,
+    enable_push: bool = False,
+    **kwargs: Any,
+) -> H2Protocol:
+    """Like :func:`open_connection`, over a unix socket."""
+    loop = asyncio.get_running_loop()
+    if "ssl" in kwargs:
+        kwargs["ssl"] = _client_tls(kwargs["ssl"])
+    protocol = cls(True, **_protocol_kwargs(concurrency, functional_timeout, None, enable_push))
+    await loop.create_unix_connection(lambda: protocol, path, **kwargs)
+    return await _connected(protocol)
+
+
+def _server_factory(
+    client_connected_cb: ConnectedCallback,
+    cls: type[H2Protocol],
+    concurrency: int,
+    functional_timeout: float,
+    limits: ServerLimits | None,
+    kwargs: dict[str, Any],
+) -> Callable[[], H2Protocol]:
+    context = kwargs.get("ssl")
+    if isinstance(context, _ssl.SSLContext):
+        context.set_alpn_protocols(list(H2_NPN_PROTOCOLS))
+    slots = _ConnectionSlots((limits or ServerLimits()).max_connections)
+    protocol_kwargs = _protocol_kwargs(concurrency, functional_timeout, limits)
+
+    def factory() -> H2Protocol:
+        protocol = cls(False, **protocol_kwargs)
+        protocol._server_slot = slots
+        protocol._on_connected = client_connected_cb
+        return protocol
+
+    return factory
+
+
+async def start_server(
+    client_connected_cb: ConnectedCallback,
+    host: str | None = None,
+    port: int | None = None,
+    *,
+    cls: type[H2Protocol] = H2Protocol,
+    concurrency: int = 8,
+    functional_timeout: float = 2,
+    limits: ServerLimits | None = None,
+    **kwargs: Any,
+) -> asyncio.Server:
+    """
+    Serve HTTP/2. For each connection ``client_connected_cb(protocol)`` is
+    called once the connection is up (after the TLS handshake); what it
+    returns (a coroutine, a task, or None) is that connection's handler,
+    cancelled when the connection is lost.
+
+    :param limits: the server's :class:`ServerLimits` (timeouts, the
+        connection cap, buffered body per stream).
+    """
+    loop = asyncio.get_running_loop()
+    factory = _server_factory(
+        client_connected_cb, cls, concurrency, functional_timeout, limits, kwargs
+    )
+    if host is None and port == 0 and "sock" not in kwargs and socket.has_dualstack_ipv6():
+        # asyncio would bind 0.0.0.0 and :: to two different free ports, in no
+        # fixed order, so ``server.sockets[0]``'s port (aioh2's example uses
+        # it) would reach only one family. One dual-stack socket serves both.
+        sock = socket.create_server(("", 0), family=socket.AF_INET6, dualstack_ipv6=True)
+        return await loop.create_server(factory, sock=sock, **kwargs)
+    return await loop.create_server(factory, host, port, **kwargs)
+
+
+async def start_unix_server(
+    client_connected_cb: ConnectedCallback,
+    path: str | None = None,
+    *,
+    cls: type[H2Protocol] = H2Protocol,
+    concurrency: int = 8,
+    functional_timeout: float = 2,
+    limits: ServerLimits | None = None,
+    **kwargs: Any,
+) -> asyncio.Server:
+    """Like :func:`start_server`, on a unix socket."""
+    loop = asyncio.get_running_loop()
+    factory = _server_factory(
+        client_connected_cb, cls, concurrency, functional_timeout, limits, kwargs
+    )
+    return await loop.create_unix_server(factory, path, **kwargs)
