@@ -66,9 +66,7 @@ class ClientSide(ClientCore):
         """The buffer of a stream we opened or were pushed."""
         stream = self.find(stream_id)  # follows a refused early stream sent again
         if stream is None:
-            moved = self._moved
-            while stream_id in moved:
-                stream_id = moved[stream_id]
+            stream_id = self.resolve(stream_id)
             stream = self._finished.get(stream_id)
             if stream is None:
                 if self.error is not None:

@@ -287,13 +287,17 @@ class ClientCore:
             return False
         return self.engine.can_open_stream()
 
-    def find(self, stream_id: int) -> StreamBuffer | None:
-        """The buffer of the stream the application knows as ``stream_id``
-        (which may have been sent again under a new id)."""
+    def resolve(self, stream_id: int) -> int:
+        """The id the stream the application knows as ``stream_id`` has now
+        (a refused early stream is sent again under a new id)."""
         moved = self._moved
         while stream_id in moved:
             stream_id = moved[stream_id]
-        return self.streams.get(stream_id)
+        return stream_id
+
+    def find(self, stream_id: int) -> StreamBuffer | None:
+        """The buffer of the stream the application knows as ``stream_id``."""
+        return self.streams.get(self.resolve(stream_id))
 
     def reserve_id(self) -> int:
         """Set aside the next stream id (``putrequest``), to open it later."""

@@ -30,8 +30,7 @@ from hyper.common._request import (
     Timeout,
     authority,
     header_pairs,
-    lower_name,
-    request_target,
+    request_fields,
     user_agent,
 )
 from hyper.common.connect import ConnectionTarget, ProxyHeaders, open_socket
@@ -484,28 +483,17 @@ class HTTP20Connection(ConnectionTarget):
     def _build_headers(
         self, method: _Str, url: _Str, headers: HeadersArg, content_length: int | None
     ) -> list[tuple[Any, Any]]:
-        """The request's header block: pseudo-headers, the caller's fields,
-        then the defaults the caller did not set."""
-        target = request_target(to_bytestring(url), self._authority)
-        user = header_pairs(headers)
-        present = {lower_name(name) for name, _ in user}
-        fields: list[tuple[Any, Any]] = []
-        if b":method" not in present:
-            fields.append((b":method", to_bytestring(method)))
-        if b":scheme" not in present:
-            fields.append((b":scheme", self._scheme))
-        if b":authority" not in present and b"host" not in present:
-            fields.append((b":authority", target.authority))
-        if b":path" not in present:
-            fields.append((b":path", target.path))
-        fields.extend(user)
-        if b"accept-encoding" not in present:
-            fields.append((b"accept-encoding", self._accept_encoding))
-        if b"user-agent" not in present:
-            fields.append((b"user-agent", self._user_agent))
-        if content_length is not None and b"content-length" not in present:
-            fields.append((b"content-length", b"%d" % content_length))
-        return fields
+        """The request's header block (the shared rule, :func:`request_fields`)."""
+        return request_fields(
+            method,
+            url,
+            headers,
+            content_length,
+            scheme=self._scheme,
+            authority=self._authority,
+            accept_encoding=self._accept_encoding,
+            user_agent=self._user_agent,
+        )
 
     def _pending_request(self, stream_id: int | None) -> PendingRequest:
         stream_id = self._resolve(stream_id)

@@ -16,7 +16,6 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine
 from typing import Any, TypeVar
 
 import pytest
-from helpers import FrameFactory
 from hpack import Decoder
 from hyperframe.frame import (
     DataFrame,
@@ -27,6 +26,7 @@ from hyperframe.frame import (
     RstStreamFrame,
     SettingsFrame,
 )
+from support.frames import FrameFactory
 
 import hyper.aio as aioh2
 

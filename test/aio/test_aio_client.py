@@ -12,8 +12,8 @@ import socket
 import ssl
 
 import pytest
-import servers
 from aio_support import HOST, echo_handler, serving
+from support import servers
 
 import hyper.aio as aioh2
 from hyper.aio import AsyncHTTP20Connection

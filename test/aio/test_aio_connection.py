@@ -14,8 +14,8 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
-import servers
 from aio_support import HOST, echo_handler, serving
+from support import servers
 
 import hyper.aio as aioh2
 from hyper.aio import AsyncHTTP20Connection
