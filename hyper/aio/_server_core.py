@@ -29,6 +29,7 @@ from collections import deque
 from collections.abc import Callable, Iterable
 from typing import Any, Union
 
+from hyper.common.exceptions import InvalidArgumentError
 from hyper.http20._client import clone_error
 from hyper.http20._streambuf import StreamBuffer
 from hyper.http20.config import EngineConfig, SettingCodes
@@ -104,14 +105,14 @@ class ServerLimits:
             ("shutdown_timeout", shutdown_timeout),
         ):
             if not value > 0:
-                raise ValueError(f"{name} must be > 0, got {value!r}")
+                raise InvalidArgumentError(f"{name} must be > 0, got {value!r}")
         for name, count in (
             ("max_connections", max_connections),
             ("max_buffered_body", max_buffered_body),
             ("max_refused_streams", max_refused_streams),
         ):
             if not isinstance(count, int) or count < 1:
-                raise ValueError(f"{name} must be a positive int, got {count!r}")
+                raise InvalidArgumentError(f"{name} must be a positive int, got {count!r}")
         self.handshake_timeout = handshake_timeout
         self.settings_timeout = settings_timeout
         self.idle_timeout = idle_timeout
@@ -159,7 +160,7 @@ class ServerCore:
         window_manager: type[BaseFlowControlManager] = FlowControlManager,
     ) -> None:
         if not isinstance(concurrency, int) or concurrency < 1:
-            raise ValueError(f"concurrency must be a positive int, got {concurrency!r}")
+            raise InvalidArgumentError(f"concurrency must be a positive int, got {concurrency!r}")
         self.limits = limits
         self.concurrency = concurrency
         self.clock = clock

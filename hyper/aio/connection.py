@@ -27,6 +27,7 @@ from hyper.common._request import (
     RequestBody,
     Timeout,
     authority,
+    body_chunk,
     header_pairs,
     request_fields,
     user_agent,
@@ -34,11 +35,12 @@ from hyper.common._request import (
 from hyper.common.connect import ConnectionTarget
 from hyper.common.decoder import accept_encoding
 from hyper.common.exceptions import ConnectionError as HyperConnectionError
+from hyper.common.exceptions import InvalidArgumentError
 from hyper.common.exceptions import TimeoutError as HyperTimeoutError
 from hyper.common.util import HTTPVersion, to_bytestring
 from hyper.http20._streambuf import StreamBuffer
 from hyper.http20.errors import ErrorCodes
-from hyper.http20.exceptions import StreamStateError
+from hyper.http20.exceptions import LocalProtocolError, StreamStateError
 from hyper.http20.window import BaseFlowControlManager
 from hyper.tls import H2_NPN_PROTOCOLS, init_context
 
@@ -99,7 +101,7 @@ class AsyncHTTP20Connection(ConnectionTarget):
         **kwargs: Any,
     ) -> None:
         if kwargs.get("proxy_host"):
-            raise ValueError("AsyncHTTP20Connection does not tunnel through proxies yet")
+            raise InvalidArgumentError("AsyncHTTP20Connection does not tunnel through proxies yet")
         super().__init__(host, port, secure, ssl_context, None, None, None, timeout)
         self._window_manager = window_manager
         self._enable_push = enable_push
@@ -459,7 +461,7 @@ class AsyncHTTP20Connection(ConnectionTarget):
         """Send a PING with 8 bytes of ``opaque_data``; the round-trip time."""
         data = to_bytestring(opaque_data)
         if len(data) != 8:
-            raise ValueError("PING data must be exactly 8 bytes")
+            raise LocalProtocolError("PING data must be exactly 8 bytes")
         protocol = await self._usable()
         return await protocol._ping(data, self._read_timeout)
 
@@ -498,7 +500,7 @@ async def _chunks(
     """A file, iterable or async iterable body, piece by piece."""
     if hasattr(body, "__aiter__"):
         async for chunk in body:
-            yield _as_bytes(chunk)
+            yield body_chunk(chunk)
         return
     if hasattr(body, "read"):
         read = body.read
@@ -509,7 +511,7 @@ async def _chunks(
             chunk = await read(size) if is_coroutine else read(size)
             if not chunk:
                 return
-            yield _as_bytes(chunk)
+            yield body_chunk(chunk)
     if plan is not None:
         for piece in plan.chunks(_UPLOAD_CHUNK):
             yield piece
@@ -520,13 +522,3 @@ def _is_async_body(body: Any) -> bool:
     return hasattr(body, "__aiter__") or (
         hasattr(body, "read") and inspect.iscoroutinefunction(body.read)
     )
-
-
-def _as_bytes(chunk: Any) -> bytes | memoryview:
-    if type(chunk) is bytes:
-        return chunk
-    if isinstance(chunk, str):
-        return chunk.encode("utf-8")
-    if isinstance(chunk, (bytearray, memoryview)):
-        return memoryview(chunk).cast("B")
-    raise TypeError(f"a request body yielded {type(chunk).__name__}, not bytes")

@@ -30,7 +30,7 @@ from collections.abc import Awaitable, Callable, Iterable, Mapping
 from typing import Any, Union, cast
 
 from hyper.aio._server_core import Request, ServerCore, ServerLimits
-from hyper.aio.exceptions import SendException
+from hyper.aio.exceptions import AIOH2Exception, SendException
 from hyper.common._request import authority
 from hyper.common.exceptions import TimeoutError as HyperTimeoutError
 from hyper.http20._client import clone_error
@@ -358,7 +358,7 @@ class H2Protocol(asyncio.Protocol):
         connection closes gracefully.
         """
         if self._handler is not None:
-            raise RuntimeError("a handler is already set")
+            raise AIOH2Exception("a handler is already set")
         if handler is None:
             return
         future = asyncio.ensure_future(handler)

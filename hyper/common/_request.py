@@ -36,6 +36,7 @@ __all__ = [
     "RequestBody",
     "Timeout",
     "authority",
+    "body_chunk",
     "file_length",
     "header_pairs",
     "lower_name",
@@ -245,12 +246,12 @@ class RequestBody:
             if not chunk:
                 self._done = True
                 return None
-            return _as_bytes(chunk)
+            return body_chunk(chunk)
         if self._iterator is None:
             self._iterator = iter(self.iterable or ())
         for chunk in self._iterator:
             if chunk:
-                return _as_bytes(chunk)
+                return body_chunk(chunk)
         self._done = True
         return None
 
@@ -263,7 +264,12 @@ class RequestBody:
             yield chunk
 
 
-def _as_bytes(chunk: Any) -> bytes | memoryview:
+def body_chunk(chunk: Any) -> bytes | memoryview:
+    """One piece of a request body as bytes (str as UTF-8, bytes-likes as a
+    memoryview, uncopied).
+
+    :raises InvalidArgumentTypeError: anything else.
+    """
     if type(chunk) is bytes:
         return chunk
     if isinstance(chunk, str):
