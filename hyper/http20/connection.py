@@ -87,6 +87,8 @@ class HTTP20Connection(ConnectionTarget):
         bounds each waiting call (a ``getresponse``, a ``read``, a wait for
         flow-control window or a free stream slot) and raises
         :class:`hyper.common.exceptions.TimeoutError` for that call only.
+    :param initial_window_size: the receive window advertised for each
+        stream (SETTINGS_INITIAL_WINDOW_SIZE); default 1 MiB.
     """
 
     version = HTTPVersion.http20
@@ -104,6 +106,7 @@ class HTTP20Connection(ConnectionTarget):
         proxy_headers: ProxyHeaders = None,
         force_proto: str | None = None,
         timeout: Timeout = None,
+        initial_window_size: int | None = None,
         **kwargs: Any,
     ) -> None:
         super().__init__(
@@ -111,6 +114,10 @@ class HTTP20Connection(ConnectionTarget):
         )
         self.force_proto = force_proto
         self._window_manager = window_manager or FlowControlManager
+        # Given to the engine only when set, so its defaults live in one place.
+        self._engine_options: dict[str, Any] = {}
+        if initial_window_size is not None:
+            self._engine_options["initial_window_size"] = initial_window_size
         self._enable_push = enable_push
 
         self._authority = authority(self.host, self.port, 443 if self.secure else 80)
@@ -189,6 +196,7 @@ class HTTP20Connection(ConnectionTarget):
                 window_manager=self._window_manager,
                 clock=time.monotonic,
                 enable_push=self._enable_push,
+                **self._engine_options,
             )
         )
 
@@ -533,6 +541,17 @@ class HTTP20Connection(ConnectionTarget):
         return HTTP20Response(stream, session)
 
     get_response = getresponse
+
+    def reset_stream(self, stream_id: int) -> None:
+        """
+        Give up on a request whose response was not taken (after a
+        ``getresponse`` timed out, say): reset its stream (CANCEL) so the
+        server stops, and forget it.
+
+        Concurrency: thread-safe.
+        """
+        session, stream = self._find(stream_id)
+        session.release(stream)
 
     def get_pushes(
         self, stream_id: int | None = None, capture_all: bool = False
