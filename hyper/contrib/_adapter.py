@@ -400,8 +400,10 @@ class HTTP2Adapter(BaseAdapter):
             entry: Entry | None = None
             stream_id = None
             try:
-                entry, reused = pool.acquire(wait)
-                idle = reused and entry.active == 1
+                entry, fresh = pool.acquire(wait)
+                # It had served requests and had none in flight: a failure
+                # now means it died while idle.
+                idle = entry.served > 0 and entry.active == 1
                 conn = entry.conn
                 stream_id = conn.request(method, path, body, headers)
                 try:
@@ -433,7 +435,7 @@ class HTTP2Adapter(BaseAdapter):
                 raise error from exc
             break
 
-        exchange = _Exchange(self, pool, entry, method, url, started, reused)
+        exchange = _Exchange(self, pool, entry, method, url, started, not fresh)
         exchange.sent = sent
         exchange.stream_id = stream_id
         return self._build_response(request, resp, exchange)

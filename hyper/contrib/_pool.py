@@ -86,7 +86,7 @@ class Pool:
     def acquire(self, timeout: float | None) -> tuple[Entry, bool]:
         """
         A connection for one request, connected, with the request counted
-        on it; and whether it has served requests before.
+        on it; and whether it was opened for this request.
 
         :param timeout: how long to wait for a free connection or stream
             when ``maxsize`` connections are busy (None: as long as needed).
@@ -98,12 +98,12 @@ class Pool:
         try:
             with self.cond:
                 self._apply_abandoned(closing)
-                entry, reused, fresh = self._pick_locked(timeout)
+                entry, fresh = self._pick_locked(timeout)
         finally:
             for done in closing:
                 done.conn.close()
         if not fresh:
-            return entry, reused
+            return entry, False
         try:
             entry.conn.connect()
         except BaseException:
@@ -115,11 +115,11 @@ class Pool:
         with self.cond:
             entry.state = HTTP2 if entry.conn.version is HTTPVersion.http20 else HTTP1
             self.cond.notify_all()
-        return entry, False
+        return entry, True
 
-    def _pick_locked(self, timeout: float | None) -> tuple[Entry, bool, bool]:
-        """(entry, reused, fresh): a free slot on a connection, or a new
-        connection still to be connected (``fresh``)."""
+    def _pick_locked(self, timeout: float | None) -> tuple[Entry, bool]:
+        """(entry, fresh): a free slot on a connection, or a new connection
+        still to be connected (``fresh``)."""
         deadline = None
         while True:
             connecting = False
@@ -130,17 +130,17 @@ class Pool:
                 if state == HTTP2:
                     if entry.active < self._max_streams:
                         entry.active += 1
-                        return entry, entry.served > 0, False
+                        return entry, False
                 elif state == HTTP1:
                     if entry.active <= 0:
                         entry.active = 1
-                        return entry, entry.served > 0, False
+                        return entry, False
                 else:
                     connecting = True
             if not (connecting and self._expect_h2) and len(self.entries) < self._maxsize:
                 entry = Entry(self._factory())
                 self.entries.append(entry)
-                return entry, False, True
+                return entry, True
             if timeout is not None and deadline is None:
                 deadline = time.monotonic() + timeout
             left = None if deadline is None else deadline - time.monotonic()

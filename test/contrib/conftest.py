@@ -72,9 +72,9 @@ def _require_module(name: str) -> None:
 
 def _handshakes(port: int, context: ssl.SSLContext) -> bool:
     try:
-        with socket.create_connection((servers.HOST, port), timeout=1.0) as sock:
-            with context.wrap_socket(sock, server_hostname=servers.HOST):
-                return True
+        sock = socket.create_connection((servers.HOST, port), timeout=1.0)
+        with sock, context.wrap_socket(sock, server_hostname=servers.HOST):
+            return True
     except OSError:
         return False
 

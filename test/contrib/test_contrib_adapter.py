@@ -66,7 +66,9 @@ class TestHttpbin:
         assert r.json()["data"] == "raw bytes"
 
     def test_headers_are_case_insensitive_str(self, session, app_server) -> None:
-        r = session.get(app_server.url("/get"), headers={"X-Custom": "1"}, verify=app_server.ca_path)
+        r = session.get(
+            app_server.url("/get"), headers={"X-Custom": "1"}, verify=app_server.ca_path
+        )
         assert r.headers["Content-Type"] == r.headers["content-type"] == "application/json"
         assert all(isinstance(k, str) and isinstance(v, str) for k, v in r.headers.items())
         assert r.json()["headers"]["X-Custom"] == "1"
