@@ -424,7 +424,7 @@ class HTTP2Adapter(BaseAdapter):
                 if retries > 0 and ((connecting and _is_connect_failure(exc)) or lost):
                     retries -= 1
                     continue
-                error = send_error(exc, request, connecting)
+                error = send_error(exc, request, connecting, proxy is not None)
                 if self.metrics_callback is not None:
                     failed = _Exchange(self, None, None, method, url, started, False)
                     failed.sent = sent

@@ -43,11 +43,16 @@ def _is_tls_failure(exc: BaseException) -> bool:
     return False
 
 
-def send_error(exc: BaseException, request: Any, connecting: bool) -> BaseException | None:
+def send_error(
+    exc: BaseException, request: Any, connecting: bool, proxied: bool = False
+) -> BaseException | None:
     """
     The requests exception for ``exc``, raised while connecting (``connecting``)
     or while sending the request and waiting for its response; None when
     ``exc`` is not hyper's or the OS's to translate (it is then raised as is).
+    ``proxied``: the connection goes through a proxy, so a failure to connect
+    that is not the target's TLS is the proxy's (``ProxyError``, as requests
+    reports it).
     """
     if isinstance(exc, ProxyError):
         return rex.ProxyError(exc, request=request)
@@ -60,6 +65,8 @@ def send_error(exc: BaseException, request: Any, connecting: bool) -> BaseExcept
     if isinstance(exc, (HyperError, OSError)):
         if _is_tls_failure(exc):
             return rex.SSLError(exc, request=request)
+        if connecting and proxied:
+            return rex.ProxyError(exc, request=request)
         return rex.ConnectionError(exc, request=request)
     return None
 
