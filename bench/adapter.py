@@ -37,10 +37,12 @@ import json
 import pstats
 import shutil
 import ssl
+import statistics
 import subprocess
 import sys
 import time
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable
 
@@ -128,7 +130,9 @@ def worker_main(args: argparse.Namespace) -> None:
                 pass
         return count
 
+    cpu = time.process_time()
     result = bench_client._timed(run)
+    result["cpu"] = time.process_time() - cpu
     close()
     print(json.dumps(result))
 
@@ -211,7 +215,7 @@ def profile_main(server: Any, count: int) -> None:
 # ---------------------------------------------------------------------------------------
 
 
-def _measure(server: Any, name: str, scenario: str, count: int) -> bench_client.Sample:
+def _measure(server: Any, name: str, scenario: str, count: int) -> Run:
     argv = [
         sys.executable,
         str(Path(__file__).resolve()),
@@ -231,22 +235,36 @@ def _measure(server: Any, name: str, scenario: str, count: int) -> bench_client.
             argv, capture_output=True, text=True, timeout=bench_client.WORKER_TIMEOUT
         )
     except subprocess.TimeoutExpired:
-        return bench_client.Sample(None, error="timed out")
+        return Run(None, error="timed out")
     if out.returncode != 0:
         last = (out.stderr.strip().splitlines() or ["(no output)"])[-1]
-        return bench_client.Sample(None, error=last)
+        return Run(None, error=last)
     data = json.loads(out.stdout.strip().splitlines()[-1])
     if data["amount"] != count:
-        return bench_client.Sample(None, error=f"made {data['amount']} requests, not {count}")
-    return bench_client.Sample(data["amount"] / data["seconds"])
+        return Run(None, error=f"made {data['amount']} requests, not {count}")
+    return Run(data["amount"] / data["seconds"], data["cpu"] / count)
 
 
-def report(results: dict[str, dict[str, list[bench_client.Sample]]], sizes: dict[str, int]) -> str:
+@dataclass
+class Run:
+    """One measurement: req/s (None when it failed) and client CPU seconds per request."""
+
+    rate: float | None
+    cpu: float | None = None
+    error: str | None = None
+
+
+def _median(values: list[float | None]) -> float | None:
+    present = [v for v in values if v is not None]
+    return statistics.median(present) if present else None
+
+
+def report(results: dict[str, dict[str, list[Run]]], sizes: dict[str, int]) -> str:
     header = ["scenario", *CLIENTS, "hyper/requests", "hyper/niquests", "target"]
     rows = []
     errors = []
     for key, by_client in results.items():
-        med = {c: bench_client._median(by_client[c]) for c in CLIENTS}
+        med = {c: _median([r.rate for r in by_client[c]]) for c in CLIENTS}
         for c in CLIENTS:
             errors += [f"{c} ({key}): {s.error}" for s in by_client[c] if s.error]
         target = f">= {TARGETS[key]}x requests" + (", > niquests" if key == "b" else "")
@@ -264,9 +282,41 @@ def report(results: dict[str, dict[str, list[bench_client.Sample]]], sizes: dict
     lines.append("  ".join("-" * w for w in widths))
     lines += ["  ".join(cell.ljust(w) for cell, w in zip(row, widths)) for row in rows]
     lines.append("(req/s, median of the rounds)")
+    lines += [
+        "",
+        "Client CPU time per request (us, median; less is better), and requests' / hyper's:",
+    ]
+    for key, by_client in results.items():
+        cpu = {c: _median([r.cpu for r in by_client[c]]) for c in CLIENTS}
+        cells = [f"{c} {cpu[c] * 1e6:,.0f}" if cpu[c] else f"{c} n/a" for c in CLIENTS]
+        ratio = bench_client._ratio(cpu["requests"], cpu["hyper"])
+        lines.append(f"({key}) " + ", ".join(cells) + f"; requests/hyper {ratio}")
     if errors:
         lines += ["", "Failed runs:", *errors]
     return "\n".join(lines)
+
+
+def _versions() -> str:
+    """The clients' versions; fails when urllib3 is urllib3-future (niquests installed
+    without URLLIB3_NO_OVERRIDE), which would put requests' own adapter on it."""
+    import importlib.util
+    from importlib.metadata import PackageNotFoundError, version
+
+    import urllib3
+
+    if importlib.util.find_spec("urllib3.backend") is not None:  # only urllib3-future has it
+        raise SystemExit(
+            f"urllib3 here is {urllib3.__version__} from {urllib3.__file__}: urllib3-future "
+            "took its place. Reinstall: pip install --force-reinstall urllib3 && "
+            "URLLIB3_NO_OVERRIDE=true pip install niquests --no-binary urllib3-future"
+        )
+    found = []
+    for name in ("requests", "urllib3", "niquests", "httpx"):
+        try:
+            found.append(f"{name} {version(name)}")
+        except PackageNotFoundError:
+            found.append(f"{name} missing")
+    return ", ".join(found)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -300,10 +350,10 @@ def main(argv: list[str] | None = None) -> int:
                 return 0
             print(
                 f"server: h2o {server.authority} (TLS), {rounds} round(s), "
-                f"python {sys.version.split()[0]}",
+                f"python {sys.version.split()[0]}; {_versions()}",
                 file=sys.stderr,
             )
-            results: dict[str, dict[str, list[bench_client.Sample]]] = {}
+            results: dict[str, dict[str, list[Run]]] = {}
             for key in scenarios:
                 results[key] = {c: [] for c in CLIENTS}
                 for n in range(rounds):
@@ -312,7 +362,7 @@ def main(argv: list[str] | None = None) -> int:
                         results[key][name].append(sample)
                         if args.verbose:
                             shown = (
-                                bench_client._fmt(sample.value)
+                                bench_client._fmt(sample.rate)
                                 if sample.error is None
                                 else (sample.error)
                             )
