@@ -44,6 +44,7 @@ from requests.structures import CaseInsensitiveDict
 from requests.utils import get_encoding_from_headers, prepend_scheme_if_needed, select_proxy
 
 from hyper.common.connection import HTTPConnection
+from hyper.common.exceptions import HyperError
 from hyper.common.exceptions import ProxyError as HyperProxyError
 from hyper.common.exceptions import TimeoutError as HyperTimeoutError
 from hyper.contrib._errors import send_error
@@ -410,7 +411,7 @@ class HTTP2Adapter(BaseAdapter):
                     resp = conn.getresponse(stream_id)
                 except HyperTimeoutError:
                     if stream_id is not None:
-                        conn.reset_stream(stream_id)  # only this stream: the rest carry on
+                        _reset(conn, stream_id)  # only this stream: the rest carry on
                     raise
             except BaseException as exc:
                 connecting = entry is None
@@ -437,7 +438,9 @@ class HTTP2Adapter(BaseAdapter):
 
         exchange = _Exchange(self, pool, entry, method, url, started, not fresh)
         exchange.sent = sent
-        exchange.stream_id = stream_id
+        # From the response: after an h2c upgrade it is on stream 1, though
+        # the request went out as HTTP/1.1.
+        exchange.stream_id = getattr(resp, "stream_id", None)
         return self._build_response(request, resp, exchange)
 
     def _build_response(
@@ -483,6 +486,13 @@ class HTTP2Adapter(BaseAdapter):
             self._pools.clear()
         for pool in pools:
             pool.close()
+
+
+def _reset(conn: HTTPConnection, stream_id: int) -> None:
+    try:
+        conn.reset_stream(stream_id)
+    except HyperError:
+        pass  # the stream (or its connection) is gone already: nothing to stop
 
 
 def _is_lost(exc: BaseException) -> bool:

@@ -235,6 +235,7 @@ class TestRealServers:
         responses = [session.get(url) for _ in range(3)]
         assert [r.content for r in responses] == [servers.SMALL_BODY] * 3
         assert [r.raw.version for r in responses] == [20, 20, 20]
+        assert responses[0].raw.stream_id == 1  # the answer to the upgrade request
         assert [m["connection_reused"] for m in metrics[-3:]] == [False, True, True]
 
     def test_gzip_from_nginx(self, session, nginx) -> None:

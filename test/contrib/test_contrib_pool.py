@@ -52,14 +52,16 @@ def _partial(conn: PeerConnection, request: Request, body: bytes = b"x" * 100) -
 
 @pytest.mark.interop
 class TestPooling:
-    def test_32_threads_5000_requests_over_few_connections(self, h2o, metrics) -> None:
+    def test_32_threads_5000_requests_over_few_connections(self, nginx, metrics) -> None:
+        # nginx, not h2o: h2o 2.2.5 drops the connection (EOF, no GOAWAY) in about
+        # one run of 5,000 in 8 under 32 threads, hyper's HTTPConnection alone too.
         adapter = HTTP2Adapter(metrics_callback=lambda **kw: metrics.append(kw))
-        expected = h2o.docroot.sha256("1k.bin")
-        url = h2o.url("/1k.bin")
+        expected = nginx.docroot.sha256("1k.bin")
+        url = nginx.url("/1k.bin")
         with _session(adapter) as s:
 
             def get(_: int) -> bool:
-                r = s.get(url, verify=h2o.ca_path)
+                r = s.get(url, verify=nginx.ca_path)
                 return r.status_code == 200 and hashlib.sha256(r.content).hexdigest() == expected
 
             with ThreadPoolExecutor(max_workers=32) as pool:
