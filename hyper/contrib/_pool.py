@@ -108,13 +108,15 @@ class Pool:
             entry.conn.connect()
         except BaseException:
             with self.cond:
-                self.entries.remove(entry)
+                if entry in self.entries:
+                    self.entries.remove(entry)
                 self.cond.notify_all()
             entry.conn.close()
             raise
         with self.cond:
             entry.state = HTTP2 if entry.conn.version is HTTPVersion.http20 else HTTP1
             self.cond.notify_all()
+        # (Closed meanwhile? Then the entry is no longer listed, and release closes it.)
         return entry, True
 
     def _pick_locked(self, timeout: float | None) -> tuple[Entry, bool]:
@@ -177,8 +179,13 @@ class Pool:
             entry.broken = True
         elif entry.state == HTTP1 and entry.conn.version is HTTPVersion.http20:
             entry.state = HTTP2  # the h2c upgrade went through
-        if entry.active <= 0 and (entry.broken or self.retired) and entry in self.entries:
-            self.entries.remove(entry)
+        if entry.active > 0:
+            return
+        listed = entry in self.entries
+        if entry.broken or self.retired or not listed:
+            # Not listed: the pool was closed while this request was made.
+            if listed:
+                self.entries.remove(entry)
             closing.append(entry)
 
     def retire(self) -> None:

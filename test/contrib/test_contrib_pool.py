@@ -7,6 +7,7 @@ refuse with GOAWAY, die while idle, reset or garble a body midway.
 
 from __future__ import annotations
 
+import gc
 import hashlib
 import logging
 import ssl
@@ -96,6 +97,60 @@ class TestPooling:
         done = [m for m in metrics if m["error"] is None]
         assert len(done) == 7 and len(metrics) == 8  # and the one that could not go out
         assert sum(1 for m in done if not m["connection_reused"]) == 3
+
+    def test_a_closed_streamed_response_frees_its_stream(self, nginx, metrics) -> None:
+        adapter = HTTP2Adapter(
+            pool_maxsize=1,
+            max_concurrent_streams=1,
+            metrics_callback=lambda **kw: metrics.append(kw),
+        )
+        timeout = (2, 5)
+        with _session(adapter) as s:
+            with s.get(
+                nginx.url("/1m.bin"), stream=True, timeout=timeout, verify=nginx.ca_path
+            ) as r:
+                assert len(r.raw.read(1000)) == 1000  # the rest is never read: CANCEL
+            again = s.get(nginx.url("/small.txt"), timeout=timeout, verify=nginx.ca_path)
+            assert again.content == servers.SMALL_BODY
+        assert [m["connection_reused"] for m in metrics] == [False, True]
+        assert metrics[0]["bytes_received"] == 1000
+
+    def test_a_dropped_unread_response_frees_its_stream(self, nginx, metrics) -> None:
+        adapter = HTTP2Adapter(
+            pool_maxsize=1,
+            max_concurrent_streams=1,
+            metrics_callback=lambda **kw: metrics.append(kw),
+        )
+        timeout = (2, 5)
+        with _session(adapter) as s:
+            r = s.get(nginx.url("/1m.bin"), stream=True, timeout=timeout, verify=nginx.ca_path)
+            del r
+            gc.collect()
+            again = s.get(nginx.url("/small.txt"), timeout=timeout, verify=nginx.ca_path)
+            assert again.content == servers.SMALL_BODY
+        assert [m["connection_reused"] for m in metrics] == [False, True]
+
+    def test_an_http11_response_closed_early_leaves_the_connection_usable(self, nginx) -> None:
+        url = f"https://{nginx.host}:{nginx.ports['h1']}"
+        with _session(HTTP2Adapter(pool_maxsize=1)) as s:
+            r = s.get(url + "/1m.bin", stream=True, timeout=5, verify=nginx.ca_path)
+            assert r.raw.version == 11
+            r.raw.read(10)
+            r.close()
+            again = s.get(url + "/small.txt", timeout=5, verify=nginx.ca_path)
+            assert again.content == servers.SMALL_BODY
+
+    def test_an_evicted_pool_lets_its_requests_finish(self, h2o, nginx, metrics) -> None:
+        adapter = HTTP2Adapter(
+            pool_connections=1, metrics_callback=lambda **kw: metrics.append(kw)
+        )
+        with _session(adapter) as s:
+            held = s.get(h2o.url("/1m.bin"), stream=True, verify=h2o.ca_path)
+            assert s.get(nginx.url("/small.txt"), verify=nginx.ca_path).ok  # evicts h2o's pool
+            digest = hashlib.sha256(held.content).hexdigest()
+            assert digest == h2o.docroot.sha256("1m.bin")
+            assert s.get(h2o.url("/small.txt"), verify=h2o.ca_path).ok
+        assert [m["connection_reused"] for m in metrics] == [False, False, False]
 
     def test_least_recently_used_pool_is_closed(self, h2o, nginx, metrics) -> None:
         adapter = HTTP2Adapter(
