@@ -250,9 +250,27 @@ class HTTP2Adapter(BaseAdapter):
         total = getattr(max_retries, "total", max_retries)
         self.max_retries = int(total) if isinstance(total, int) else 0
         self._connection_kwargs = kwargs
+        self._settings = {
+            "pool_connections": pool_connections,
+            "pool_maxsize": pool_maxsize,
+            "max_concurrent_streams": max_concurrent_streams,
+            "initial_window_size": initial_window_size,
+            "enable_push": enable_push,
+            "metrics_callback": metrics_callback,
+            "max_retries": self.max_retries,
+            **kwargs,
+        }
         self._pools: OrderedDict[_PoolKey, Pool] = OrderedDict()
         self._contexts: dict[tuple[Any, Any], ssl.SSLContext] = {}
         self._lock = threading.Lock()
+
+    def __getstate__(self) -> dict[str, Any]:
+        # A pickled session (requests supports that) carries its adapters: the
+        # settings travel, the connections do not.
+        return dict(self._settings)
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        HTTP2Adapter.__init__(self, **state)
 
     # ------------------------------------------------------------------
     # Pools

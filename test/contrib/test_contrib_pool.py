@@ -10,6 +10,7 @@ from __future__ import annotations
 import gc
 import hashlib
 import logging
+import pickle
 import ssl
 import threading
 from concurrent.futures import ThreadPoolExecutor
@@ -151,6 +152,34 @@ class TestPooling:
             assert digest == h2o.docroot.sha256("1m.bin")
             assert s.get(h2o.url("/small.txt"), verify=h2o.ca_path).ok
         assert [m["connection_reused"] for m in metrics] == [False, False, False]
+
+    def test_http11_connections_are_shared_one_request_at_a_time(self, nginx, metrics) -> None:
+        adapter = HTTP2Adapter(pool_maxsize=4, metrics_callback=lambda **kw: metrics.append(kw))
+        url = f"https://{nginx.host}:{nginx.ports['h1']}/1k.bin"
+        expected = nginx.docroot.sha256("1k.bin")
+        with _session(adapter) as s:
+
+            def get(_: int) -> bool:
+                r = s.get(url, verify=nginx.ca_path)
+                return hashlib.sha256(r.content).hexdigest() == expected
+
+            with ThreadPoolExecutor(max_workers=8) as pool:
+                results = list(pool.map(get, range(400)))
+        assert results.count(True) == 400
+        assert {m["protocol"] for m in metrics} == {"HTTP/1.1"}
+        assert sum(1 for m in metrics if not m["connection_reused"]) <= 4
+
+    def test_a_pickled_session_keeps_the_adapter_settings(self, h2o) -> None:
+        with _session(HTTP2Adapter(pool_maxsize=3, max_concurrent_streams=7)) as s:
+            assert s.get(h2o.url("/small.txt"), verify=h2o.ca_path).ok
+            copy = pickle.loads(pickle.dumps(s))
+        adapter = copy.get_adapter("https://example.org/")
+        assert isinstance(adapter, HTTP2Adapter)
+        assert (adapter.pool_maxsize, adapter.max_concurrent_streams) == (3, 7)
+        with copy:
+            assert (
+                copy.get(h2o.url("/small.txt"), verify=h2o.ca_path).content == servers.SMALL_BODY
+            )
 
     def test_least_recently_used_pool_is_closed(self, h2o, nginx, metrics) -> None:
         adapter = HTTP2Adapter(
