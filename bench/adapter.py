@@ -93,7 +93,7 @@ def _make_get(name: str, url: str, ca: str) -> tuple[Callable[[], None], Callabl
     if name == "niquests":
         import niquests
 
-        nsession = niquests.Session(pool_maxsize=THREADS)
+        nsession = niquests.Session(pool_maxsize=THREADS, disable_http3=True)
 
         def nget() -> None:
             r = nsession.get(url, verify=ca)

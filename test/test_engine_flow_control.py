@@ -23,7 +23,7 @@ from helpers import (
 from hyperframe.frame import DataFrame, Frame, GoAwayFrame, RstStreamFrame, WindowUpdateFrame
 
 from hyper.http20.config import MAX_WINDOW, EngineConfig
-from hyper.http20.engine import Engine
+from hyper.http20.engine import Engine, StreamState
 from hyper.http20.errors import ErrorCodes
 from hyper.http20.events import (
     DataReceived,
@@ -222,14 +222,14 @@ class TestInitialWindowSize:
         assert client.send_data(1, b"", end_stream=True) == 0
         frames = drained(client)
         assert [(len(f.data), "END_STREAM" in f.flags) for f in frames] == [(0, True)]
-        assert client.stream_state(1) == "HALF_CLOSED_LOCAL"
+        assert client.stream_state(1) == StreamState.HALF_CLOSED_LOCAL
 
     def test_end_stream_waits_until_all_data_is_taken(self, factory: FrameFactory) -> None:
         client = sending_client(factory, {INITIAL_WINDOW_SIZE: 4})
         assert client.send_data(1, b"abcdef", end_stream=True) == 4
         frames = drained(client)
         assert [(f.data, "END_STREAM" in f.flags) for f in frames] == [(b"abcd", False)]
-        assert client.stream_state(1) == "OPEN"
+        assert client.stream_state(1) == StreamState.OPEN
         client.receive_data(factory.window_update(1, 10))
         assert client.send_data(1, b"ef", end_stream=True) == 2
         frames = drained(client)

@@ -26,7 +26,7 @@ from helpers import (
 )
 from hyperframe.frame import PingFrame, RstStreamFrame, WindowUpdateFrame
 
-from hyper.http20.engine import Engine, EngineConfig
+from hyper.http20.engine import Engine, EngineConfig, StreamState
 from hyper.http20.errors import ErrorCodes
 from hyper.http20.events import (
     ConnectionTerminated,
@@ -181,7 +181,7 @@ class TestFixedLengthFrames:
         assert_stream_reset(
             events, parse_frames(engine.data_to_send()), 1, ErrorCodes.FRAME_SIZE_ERROR
         )
-        assert engine.stream_state(1) == "CLOSED"
+        assert engine.stream_state(1) == StreamState.CLOSED
         still_alive(engine, factory)
 
     def test_priority_of_wrong_length_on_idle_stream_is_connection_error(
@@ -554,7 +554,7 @@ class TestUnknownCodesAndValues:
         assert events == [StreamReset(1, 0xDEAD, True)]
         assert events[0].error_code == 0xDEAD
         assert engine.data_to_send() == b""
-        assert engine.stream_state(1) == "CLOSED"
+        assert engine.stream_state(1) == StreamState.CLOSED
 
     def test_goaway_with_unknown_code(self, engine: Engine, factory: FrameFactory) -> None:
         events = engine.receive_data(factory.goaway(1, 0xBEEF, b"bye"))
@@ -579,7 +579,8 @@ class TestUnknownCodesAndValues:
         events = server.receive_data(factory.priority(stream_id, depends_on, weight, exclusive))
         assert events == []
         assert server.data_to_send() == b""
-        assert server.stream_state(stream_id) == ("OPEN" if stream_id == 1 else "IDLE")
+        expected = StreamState.OPEN if stream_id == 1 else StreamState.IDLE
+        assert server.stream_state(stream_id) == expected
 
 
 class TestRstStream:

@@ -30,7 +30,7 @@ from hyperframe.frame import (
 )
 
 from hyper.http20.config import EngineConfig
-from hyper.http20.engine import Engine
+from hyper.http20.engine import Engine, StreamState
 from hyper.http20.errors import ErrorCodes
 from hyper.http20.events import (
     DataReceived,
@@ -539,7 +539,7 @@ class TestConcurrencyLimits:
         client = make_client(factory)
         client.receive_data(factory.settings({MAX_CONCURRENT_STREAMS: 1}))
         client.send_headers(1, CLIENT_REQUEST, end_stream=True)
-        assert client.stream_state(1) == "HALF_CLOSED_LOCAL"
+        assert client.stream_state(1) == StreamState.HALF_CLOSED_LOCAL
         assert not client.can_open_stream()
         client.receive_data(factory.rst_stream(1, REFUSED_STREAM))
         assert client.can_open_stream()

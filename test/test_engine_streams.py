@@ -30,7 +30,7 @@ from hyperframe.frame import (
     WindowUpdateFrame,
 )
 
-from hyper.http20.engine import Engine
+from hyper.http20.engine import Engine, StreamState
 from hyper.http20.errors import ErrorCodes
 from hyper.http20.events import (
     ConnectionTerminated,
@@ -105,7 +105,7 @@ def expect_stream_error(engine: Engine, data: bytes, stream_id: int, code: int) 
         (stream_id, code)
     ], frames
     assert not any(isinstance(f, GoAwayFrame) for f in frames), frames
-    assert engine.stream_state(stream_id) == "CLOSED"
+    assert engine.stream_state(stream_id) == StreamState.CLOSED
     return events
 
 
@@ -169,7 +169,7 @@ class TestIdleStreams:
     ) -> None:
         engine = make_client(factory) if side == "client" else make_server(factory)
         assert expect_quiet(engine, factory.priority(7, depends_on=0)) == []
-        assert engine.stream_state(7) == "IDLE"
+        assert engine.stream_state(7) == StreamState.IDLE
         assert engine._streams == {}
 
     def test_headers_on_stream_named_by_priority_still_opens_it(
@@ -207,7 +207,7 @@ class TestStreamIdentifiers:
         server = make_server(factory)
         events = server.receive_data(factory.headers(5, CLIENT_REQUEST))
         assert [e.stream_id for e in events] == [5]  # type: ignore[attr-defined]
-        assert server.stream_state(3) == "CLOSED"
+        assert server.stream_state(3) == StreamState.CLOSED
         expect_connection_error(server, factory.headers(3, CLIENT_REQUEST), PROTOCOL_ERROR, 5)
 
     def test_client_stream_ids_must_be_odd_and_increasing(self, factory: FrameFactory) -> None:
@@ -260,7 +260,7 @@ class TestStreamIdentifiers:
         client = client_with_request(factory)
         client.receive_data(factory.headers(1, RESPONSE_200, end_stream=True))
         drained(client)
-        assert client.stream_state(1) == "CLOSED"
+        assert client.stream_state(1) == StreamState.CLOSED
         with pytest.raises(StreamStateError):
             client.send_data(1, b"late")
         with pytest.raises(StreamStateError):
@@ -331,7 +331,7 @@ class TestHalfClosedRemote:
         self, factory: FrameFactory, side: str
     ) -> None:
         engine = _half_closed_remote(factory, side)
-        assert engine.stream_state(1) == "HALF_CLOSED_REMOTE"
+        assert engine.stream_state(1) == StreamState.HALF_CLOSED_REMOTE
         expect_stream_error(engine, factory.data(1, b"more"), 1, STREAM_CLOSED)
 
     @pytest.mark.parametrize("side", ["client", "server"])
@@ -352,7 +352,7 @@ class TestHalfClosedRemote:
             engine, factory.window_update(1, 10) + factory.priority(1, depends_on=0)
         )
         assert events == [WindowUpdated(1, 10)]
-        assert engine.stream_state(1) == "HALF_CLOSED_REMOTE"
+        assert engine.stream_state(1) == StreamState.HALF_CLOSED_REMOTE
 
     @pytest.mark.parametrize("side", ["client", "server"])
     def test_rst_stream_is_accepted_and_not_answered(
@@ -362,7 +362,7 @@ class TestHalfClosedRemote:
         events = engine.receive_data(factory.rst_stream(1, ErrorCodes.CANCEL))
         assert events == [StreamReset(1, ErrorCodes.CANCEL, True)]
         assert drained(engine) == []  # D7: never RST in reply to RST
-        assert engine.stream_state(1) == "CLOSED"
+        assert engine.stream_state(1) == StreamState.CLOSED
         assert engine._streams == {}
 
 
@@ -389,7 +389,7 @@ class TestClosedStreams:
     ) -> None:
         """T5: DATA after both END_STREAMs is a stream error, not a connection error."""
         engine = _fully_closed(factory, side)
-        assert engine.stream_state(1) == "CLOSED"
+        assert engine.stream_state(1) == StreamState.CLOSED
         expect_stream_error(engine, factory.data(1, b"late"), 1, STREAM_CLOSED)
 
     @pytest.mark.parametrize("side", ["client", "server"])
@@ -560,7 +560,7 @@ class TestGoawayReceived:
             ConnectionTerminated(ErrorCodes.NO_ERROR, 1, b""),
             StreamReset(2, REFUSED_STREAM, True),
         ]
-        assert server.stream_state(1) == "OPEN"
+        assert server.stream_state(1) == StreamState.OPEN
 
     def test_goaway_with_unknown_error_code_keeps_the_raw_code(
         self, factory: FrameFactory
@@ -595,7 +595,7 @@ class TestGoawaySent:
         server.close(last_stream_id=1)
         assert [f.last_stream_id for f in drained(server)] == [1]
         assert server.open_inbound_streams == 1
-        assert server.stream_state(3) == server.stream_state(5) == "CLOSED"
+        assert server.stream_state(3) == server.stream_state(5) == StreamState.CLOSED
         with pytest.raises(StreamStateError):
             server.send_headers(3, RESPONSE_200)
         # The client's frames on them are ignored, and stream 1 carries on.
@@ -730,7 +730,7 @@ class TestRstStream:
         assert [(type(f), f.stream_id, f.error_code) for f in frames] == [
             (RstStreamFrame, 1, ErrorCodes.INTERNAL_ERROR)
         ]
-        assert server.stream_state(1) == "CLOSED"
+        assert server.stream_state(1) == StreamState.CLOSED
         assert server.open_inbound_streams == 0
 
 
@@ -788,14 +788,14 @@ class TestInformationalResponses:
             (HeadersFrame, 1, ["END_HEADERS"]),
             (HeadersFrame, 1, ["END_HEADERS", "END_STREAM"]),
         ]
-        assert server.stream_state(1) == "CLOSED"
+        assert server.stream_state(1) == StreamState.CLOSED
 
     def test_server_cannot_end_stream_with_1xx(self, factory: FrameFactory) -> None:
         server = server_with_request(factory, end_stream=True)
         with pytest.raises(StreamStateError):
             server.send_headers(1, [(b":status", b"103")], end_stream=True)
         assert server.data_to_send() == b""
-        assert server.stream_state(1) == "HALF_CLOSED_REMOTE"
+        assert server.stream_state(1) == StreamState.HALF_CLOSED_REMOTE
 
     def test_data_before_final_response_is_stream_error(self, factory: FrameFactory) -> None:
         client = client_with_request(factory)
@@ -859,7 +859,7 @@ class TestContentLength:
             assert b"".join(e.data for e in events if isinstance(e, DataReceived)) == b"".join(
                 payloads
             )
-            assert server.stream_state(1) == "HALF_CLOSED_REMOTE"
+            assert server.stream_state(1) == StreamState.HALF_CLOSED_REMOTE
         else:
             events = expect_stream_error(server, wire, 1, PROTOCOL_ERROR)
             assert not any(e.end_stream for e in events if isinstance(e, DataReceived))
@@ -881,7 +881,7 @@ class TestContentLength:
             wire += _body_frames(factory, payloads, trailers_end)
         if ok:
             expect_quiet(client, wire)
-            assert client.stream_state(1) == "CLOSED"
+            assert client.stream_state(1) == StreamState.CLOSED
         else:
             expect_stream_error(client, wire, 1, PROTOCOL_ERROR)
 
@@ -982,7 +982,7 @@ class TestPushEnabled:
         client = push_client(factory)
         events = client.receive_data(factory.push_promise(1, 2, PUSHED_REQUEST))
         assert events == [PushPromiseReceived(2, 1, PUSHED_REQUEST)]
-        assert client.stream_state(2) == "RESERVED_REMOTE"
+        assert client.stream_state(2) == StreamState.RESERVED_REMOTE
         events = client.receive_data(
             factory.headers(1, RESPONSE_200, end_stream=True)
             + factory.headers(2, RESPONSE_200)
@@ -1034,7 +1034,7 @@ class TestPushEnabled:
     ) -> None:
         client = push_client(factory, end_stream=False)
         client.receive_data(factory.headers(1, RESPONSE_200, end_stream=True))
-        assert client.stream_state(1) == "HALF_CLOSED_REMOTE"
+        assert client.stream_state(1) == StreamState.HALF_CLOSED_REMOTE
         expect_connection_error(client, factory.push_promise(1, 2, PUSHED_REQUEST), PROTOCOL_ERROR)
 
     @pytest.mark.parametrize(
@@ -1053,7 +1053,7 @@ class TestPushEnabled:
             client, factory.push_promise(1, 2, request_headers), 2, PROTOCOL_ERROR
         )
         assert not any(isinstance(e, PushPromiseReceived) for e in events)
-        assert client.stream_state(1) == "HALF_CLOSED_LOCAL"
+        assert client.stream_state(1) == StreamState.HALF_CLOSED_LOCAL
 
     @pytest.mark.parametrize("kind", ["DATA", "WINDOW_UPDATE", "CONTINUATION"])
     def test_frames_other_than_headers_on_reserved_remote_are_connection_errors(
@@ -1077,7 +1077,7 @@ class TestPushEnabled:
         client.receive_data(factory.push_promise(1, 2, PUSHED_REQUEST))
         if kind == "PRIORITY":
             assert expect_quiet(client, factory.priority(2, depends_on=1)) == []
-            assert client.stream_state(2) == "RESERVED_REMOTE"
+            assert client.stream_state(2) == StreamState.RESERVED_REMOTE
         else:
             events = client.receive_data(factory.rst_stream(2, ErrorCodes.CANCEL))
             assert events == [StreamReset(2, ErrorCodes.CANCEL, True)]
@@ -1098,7 +1098,7 @@ class TestPushEnabled:
         )
         assert events == []
         assert drained(client) == []
-        assert client.stream_state(4) == "CLOSED" and 4 not in client._streams
+        assert client.stream_state(4) == StreamState.CLOSED and 4 not in client._streams
         # Promised stream 2 is below last-stream-id and still completes; HPACK kept up.
         events = client.receive_data(
             factory.headers(2, RESPONSE_200 + added, end_stream=True)
@@ -1137,13 +1137,13 @@ class TestServerPushSending:
         assert [(type(f), f.stream_id, f.promised_stream_id) for f in frames] == [
             (PushPromiseFrame, 1, 2)
         ]
-        assert server.stream_state(2) == "RESERVED_LOCAL"
+        assert server.stream_state(2) == StreamState.RESERVED_LOCAL
         assert server.open_outbound_streams == 0  # reserved streams don't count (5.1.2)
         server.send_headers(2, RESPONSE_200)
         server.send_data(2, b"pushed", end_stream=True)
         frames = drained(server)
         assert [(type(f), f.stream_id) for f in frames] == [(HeadersFrame, 2), (DataFrame, 2)]
-        assert server.stream_state(2) == "CLOSED"
+        assert server.stream_state(2) == StreamState.CLOSED
         assert server.open_outbound_streams == 0
 
     @pytest.mark.parametrize("promised", [3, 0, 2**31])
@@ -1187,7 +1187,7 @@ class TestServerPushSending:
         with pytest.raises(HyperConnectionError):
             server.push_stream(1, 2, PUSHED_REQUEST)
         assert server.data_to_send() == b""
-        assert server.stream_state(2) == "IDLE"
+        assert server.stream_state(2) == StreamState.IDLE
         server.send_headers(1, RESPONSE_200, end_stream=True)
         assert [type(f) for f in drained(server)] == [HeadersFrame]
 

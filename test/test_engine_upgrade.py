@@ -7,7 +7,7 @@ from helpers import parse_frames
 from hyperframe.frame import GoAwayFrame
 
 from hyper.http20.config import EngineConfig, SettingCodes
-from hyper.http20.engine import Engine
+from hyper.http20.engine import Engine, StreamState
 from hyper.http20.events import DataReceived, ResponseReceived
 from hyper.http20.exceptions import LocalProtocolError, ProtocolError
 
@@ -22,15 +22,16 @@ class TestUpgrade:
         server.initiate_upgrade_connection(header)
         # The header carried the client's settings: the server applies them at once.
         assert server.remote_settings[SettingCodes.INITIAL_WINDOW_SIZE] == 70000
-        assert client.stream_state(1) == "HALF_CLOSED_LOCAL"
-        assert server.stream_state(1) == "HALF_CLOSED_REMOTE"
+        assert client.stream_state(1) == StreamState.HALF_CLOSED_LOCAL
+        assert server.stream_state(1) == StreamState.HALF_CLOSED_REMOTE
         server.send_headers(1, RESPONSE)
         server.send_data(1, b"ok", end_stream=True)
         server.receive_data(client.data_to_send())
         events = client.receive_data(server.data_to_send())
         assert ResponseReceived(1, RESPONSE, False) in events
         assert DataReceived(1, b"ok", 2, True) in events
-        assert client.stream_state(1) == "CLOSED" and server.stream_state(1) == "CLOSED"
+        assert client.stream_state(1) == StreamState.CLOSED
+        assert server.stream_state(1) == StreamState.CLOSED
         assert client.get_next_available_stream_id() == 3
 
     def test_client_header_is_unpadded_base64url_of_its_settings(self) -> None:

@@ -23,9 +23,12 @@ import io
 import os
 import stat
 from collections.abc import Iterable, Iterator, Mapping
-from typing import Any, Optional, Union
+from typing import Any, NamedTuple, Optional, Union
 
+from hyper._version import __version__
+from hyper.common.exceptions import InvalidArgumentTypeError
 from hyper.common.headers import HTTPHeaderMap
+from hyper.common.util import parse_url
 
 __all__ = [
     "HeadersArg",
@@ -36,6 +39,7 @@ __all__ = [
     "file_length",
     "header_pairs",
     "lower_name",
+    "request_target",
     "split_timeout",
     "user_agent",
 ]
@@ -56,8 +60,6 @@ def split_timeout(timeout: Timeout) -> tuple[float | None, float | None]:
 
 def user_agent() -> bytes:
     """``hyper/<version>``."""
-    from hyper import __version__
-
     return b"hyper/" + __version__.encode("ascii")
 
 
@@ -101,6 +103,33 @@ def authority(host: str, port: int, default_port: int) -> bytes:
     return text.encode("ascii")
 
 
+class RequestTarget(NamedTuple):
+    """Where a request goes: the URL's scheme (None for a bare path), the
+    ``Host``/``:authority`` value and the path (with its query)."""
+
+    scheme: bytes | None
+    authority: bytes
+    path: bytes
+
+
+def request_target(url: bytes, default_authority: bytes) -> RequestTarget:
+    """
+    The one rule, for both HTTP versions, of what a request's ``url`` means:
+    an absolute ``http``/``https`` URL names its own authority (validated:
+    a host, no userinfo, brackets around IPv6); anything else is a path on
+    ``default_authority``, given a leading ``/`` unless it is ``*``.
+
+    :raises ValueError: an absolute URL that is not valid.
+    """
+    if url[:7].lower() == b"http://" or url[:8].lower() == b"https://":
+        scheme, host, port, path = parse_url(url)
+        value = authority(host, port, 443 if scheme == "https" else 80)
+        return RequestTarget(scheme.encode("ascii"), value, path.encode("ascii"))
+    if not url.startswith(b"/") and url != b"*":
+        url = b"/" + url
+    return RequestTarget(None, default_authority, url)
+
+
 class PendingRequest:
     """A request started with ``putrequest`` whose headers are not sent yet."""
 
@@ -125,16 +154,18 @@ class RequestBody:
     a bytes-like object), ``file`` (anything with ``read``) or ``iterable``;
     ``length`` when it is known without reading.
 
-    :raises TypeError: none of those kinds.
+    :raises InvalidArgumentTypeError: none of those kinds.
     """
 
-    __slots__ = ("buffer", "file", "iterable", "length")
+    __slots__ = ("buffer", "file", "iterable", "length", "_iterator", "_done")
 
     def __init__(self, body: Any) -> None:
         self.buffer: bytes | memoryview | None = None
         self.file: Any = None
         self.iterable: Iterable[Any] | None = None
         self.length: int | None = None
+        self._iterator: Iterator[Any] | None = None
+        self._done = False
         if isinstance(body, str):
             body = body.encode("utf-8")
         if isinstance(body, bytes):
@@ -150,31 +181,46 @@ class RequestBody:
         elif isinstance(body, Iterable) and not isinstance(body, Mapping):
             self.iterable = body
         else:
-            raise TypeError(
+            raise InvalidArgumentTypeError(
                 f"cannot send a body of type {type(body).__name__}: use bytes, str, "
                 "a file or an iterable of bytes"
             )
 
-    def chunks(self, size: int) -> Iterator[bytes | memoryview]:
-        """The body in pieces (a file read ``size`` bytes at a time); str
-        pieces are encoded as UTF-8, empty ones skipped.
-
-        :raises TypeError: an item that is not bytes-like or str.
+    def next_chunk(self, size: int) -> bytes | memoryview | None:
         """
+        The next piece of the body, or None at its end: a buffer whole (once),
+        a file's next ``read(size)`` (``size``: what the transport may send
+        now), an iterable's next non-empty item. str pieces are encoded as
+        UTF-8.
+
+        :raises InvalidArgumentTypeError: an item that is not bytes-like or str.
+        """
+        if self._done:
+            return None
         if self.buffer is not None:
-            if self.buffer:
-                yield self.buffer
-            return
+            self._done = True
+            return self.buffer if self.buffer else None
         if self.file is not None:
-            read = self.file.read
-            while True:
-                chunk = read(size)
-                if not chunk:
-                    return
-                yield _as_bytes(chunk)
-        for chunk in self.iterable or ():
+            chunk = self.file.read(size)
+            if not chunk:
+                self._done = True
+                return None
+            return _as_bytes(chunk)
+        if self._iterator is None:
+            self._iterator = iter(self.iterable or ())
+        for chunk in self._iterator:
             if chunk:
-                yield _as_bytes(chunk)
+                return _as_bytes(chunk)
+        self._done = True
+        return None
+
+    def chunks(self, size: int) -> Iterator[bytes | memoryview]:
+        """The body in pieces (:meth:`next_chunk`, ``size`` at a time)."""
+        while True:
+            chunk = self.next_chunk(size)
+            if chunk is None:
+                return
+            yield chunk
 
 
 def _as_bytes(chunk: Any) -> bytes | memoryview:
@@ -184,7 +230,7 @@ def _as_bytes(chunk: Any) -> bytes | memoryview:
         return chunk.encode("utf-8")
     if isinstance(chunk, (bytes, bytearray, memoryview)):
         return memoryview(chunk).cast("B")
-    raise TypeError(f"a request body yielded {type(chunk).__name__}, not bytes")
+    raise InvalidArgumentTypeError(f"a request body yielded {type(chunk).__name__}, not bytes")
 
 
 def file_length(body: Any) -> int | None:

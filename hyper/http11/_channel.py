@@ -9,7 +9,9 @@ socket's errors become hyper's (the original kept as ``__cause__``):
 - a read or write timeout raises :class:`hyper.common.exceptions.TimeoutError`;
   after a read timeout nothing is lost and the read may be retried;
 - garbage from the peer raises :class:`InvalidResponseError` (from ``h11``'s
-  ``RemoteProtocolError``);
+  ``RemoteProtocolError``): its :class:`LineTooLongError` when the head (or a
+  chunk size line) passes :data:`MAX_HEAD` unfinished, its :class:`ChunkedDecodeError`
+  when chunked framing is broken;
 - the peer closing or resetting the connection where HTTP/1.1 does not
   allow it (mid-head, mid-body) raises hyper's :class:`ConnectionResetError`;
 - any other socket or TLS failure raises hyper's :class:`ConnectionError`.
@@ -22,18 +24,20 @@ reading.
 
 from __future__ import annotations
 
-import errno
-import select
 import socket
-import ssl
 from typing import Union, cast
 
 import h11
 
+from hyper.common._transport import InputPoller, translate_os_error
+from hyper.common.exceptions import (
+    ChunkedDecodeError,
+    HyperError,
+    InvalidResponseError,
+    LineTooLongError,
+)
 from hyper.common.exceptions import ConnectionError as HyperConnectionError
 from hyper.common.exceptions import ConnectionResetError as HyperResetError
-from hyper.common.exceptions import HyperError, InvalidResponseError
-from hyper.common.exceptions import TimeoutError as HyperTimeoutError
 
 __all__ = ["Channel", "Event"]
 
@@ -44,7 +48,15 @@ Event = Union[h11.Event, type[h11.PAUSED]]
 # cookies, CSP headers); 64 KiB matches http.client's line limit.
 MAX_HEAD = 65536
 
-_RESET_ERRNOS = frozenset((errno.ECONNRESET, errno.EPIPE, errno.ECONNABORTED))
+# h11 says what broke only in its messages (RemoteProtocolError has no codes);
+# these prefixes pick hyper's historic classes. An unknown message stays a
+# plain InvalidResponseError, so a change in h11's wording loses precision,
+# never an error.
+_H11_ERRORS: tuple[tuple[str, type[InvalidResponseError]], ...] = (
+    ("Receive buffer too long", LineTooLongError),
+    ("illegal chunk header", ChunkedDecodeError),
+    ("malformed chunk footer", ChunkedDecodeError),
+)
 
 
 class Channel:
@@ -67,6 +79,7 @@ class Channel:
         self.received = 0
         self.closed = False
         self._eof = False
+        self._poller = InputPoller(sock)
 
     # ------------------------------------------------------------------
     # Writing
@@ -132,9 +145,9 @@ class Channel:
             raise HyperConnectionError(f"the connection to {self.where} is closed")
         try:
             count = self.sock.recv_into(self._view)
-        except socket.timeout as exc:  # TimeoutError on 3.10+, an OSError before
-            raise HyperTimeoutError(f"timed out reading from {self.where}") from exc
         except OSError as exc:
+            if isinstance(exc, socket.timeout):  # nothing lost: the read may be retried
+                raise self._translate(exc, "reading the response") from exc
             self.close()
             raise self._translate(exc, "reading the response") from exc
         if count:
@@ -148,7 +161,14 @@ class Channel:
 
     def _protocol_error(self, exc: h11.RemoteProtocolError) -> HyperError:
         if not self._eof:
-            return InvalidResponseError(f"invalid HTTP/1.1 response from {self.where}: {exc}")
+            message = f"invalid HTTP/1.1 response from {self.where}: {exc}"
+            text = str(exc)
+            for prefix, error_class in _H11_ERRORS:
+                if text.startswith(prefix):
+                    if error_class is LineTooLongError:
+                        message += f" (more than {MAX_HEAD} bytes without the end of a line)"
+                    return error_class(message)
+            return InvalidResponseError(message)
         if not self.received:
             return HyperResetError(f"{self.where} closed the connection without answering")
         return HyperResetError(
@@ -156,13 +176,7 @@ class Channel:
         )
 
     def _translate(self, exc: OSError, what: str) -> BaseException:
-        if isinstance(exc, HyperError):
-            return exc
-        if isinstance(exc, socket.timeout):
-            return HyperTimeoutError(f"timed out {what} ({self.where})")
-        if exc.errno in _RESET_ERRNOS or isinstance(exc, ssl.SSLEOFError):
-            return HyperResetError(f"{self.where} reset the connection while {what}")
-        return HyperConnectionError(f"{what} failed ({self.where}): {exc}")
+        return translate_os_error(exc, f"{what} ({self.where})")
 
     # ------------------------------------------------------------------
     # Between requests
@@ -193,17 +207,7 @@ class Channel:
         """
         if self.h11.trailing_data[0]:
             return True  # bytes after the last response: never read them as the next
-        sock = self.sock
-        if isinstance(sock, ssl.SSLSocket) and sock.pending():
-            return True
-        try:
-            if hasattr(select, "poll"):  # select() fails past fd 1023
-                poller = select.poll()
-                poller.register(sock.fileno(), select.POLLIN)
-                return bool(poller.poll(0))
-            return bool(select.select([sock], [], [], 0)[0])
-        except (OSError, ValueError):
-            return True
+        return self._poller.has_input()
 
     def close(self) -> None:
         """Close the socket (once)."""

@@ -22,7 +22,9 @@ from hyper.http20 import _frames as fr
 from hyper.http20._stream import (
     ACTIVE_STATES,
     CLOSED,
+    NEXT_STATE,
     RESERVED_REMOTE,
+    SEND_RST_STREAM,
     Stream,
 )
 from hyper.http20.config import (
@@ -39,6 +41,7 @@ from hyper.http20.events import (
 from hyper.http20.exceptions import (
     ConnectionError,
     EnhanceYourCalmError,
+    LocalProtocolError,
 )
 
 Bytes = Union[bytes, bytearray, memoryview]
@@ -77,7 +80,7 @@ class EngineCore:
         if config is None:
             config = EngineConfig(client_side=True if client_side is None else client_side)
         elif client_side is not None and client_side != config.client_side:
-            raise ValueError("client_side disagrees with config.client_side")
+            raise LocalProtocolError("client_side disagrees with config.client_side")
         self.config = config
         self.client_side = config.client_side
         #: Settings in force for what we receive (ours, once ACKed) and send.
@@ -89,6 +92,9 @@ class EngineCore:
         self._encoder = Encoder()
         self._decoder = Decoder(max_header_list_size=config.max_header_list_size)
         self._encode_cache: dict[tuple[tuple[bytes, bytes], ...], bytes] = {}
+        # Caller header sets already validated and sanitised (prepare_outbound),
+        # by the tuple of what the caller passed: a client repeats the same set.
+        self._prepared_cache: dict[tuple[Any, ...], list[tuple[bytes, bytes]]] = {}
         self._decode_cache: dict[bytes, tuple[tuple[bytes, bytes], ...]] = {}
         # Dynamic-table lookups of the HPACK fast path, until the table changes.
         self._index_cache: dict[int, tuple[bytes, bytes]] = {}
@@ -177,10 +183,11 @@ class EngineCore:
                 self._reserved_remote -= 1
             self._forget(stream.stream_id, False)
 
-    def _close_stream(self, stream: Stream, reset_by_us: bool) -> None:
-        self._set_state(stream, CLOSED)
-        if reset_by_us:
-            self._closed[stream.stream_id] = True
+    def _close_stream(self, stream: Stream) -> None:
+        """Close a stream we reset (or dropped above our GOAWAY's last id)."""
+        # Every state a stream in ``_streams`` can be in has this move.
+        self._set_state(stream, NEXT_STATE.get(stream.state * 16 + SEND_RST_STREAM, CLOSED))
+        self._closed[stream.stream_id] = True
 
     def _forget(self, stream_id: int, reset_by_us: bool) -> None:
         self._streams.pop(stream_id, None)
@@ -231,7 +238,7 @@ class EngineCore:
         self._queue_control(fr.rst_stream(stream_id, error_code))
         stream = self._streams.get(stream_id)
         if stream is not None:
-            self._close_stream(stream, reset_by_us=True)
+            self._close_stream(stream)
         else:
             self._forget(stream_id, True)
         events.append(StreamReset(stream_id, error_code, False))

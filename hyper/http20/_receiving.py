@@ -39,6 +39,7 @@ from hyper.http20._stream import (
     IDLE,
     NEXT_STATE,
     OPEN,
+    RECV_DATA,
     RECV_END_STREAM,
     RECV_HEADERS,
     RECV_PUSH_PROMISE,
@@ -207,7 +208,7 @@ class Receiver(EngineCore):
             return
         stream.recv_window -= flow_length
         state = stream.state
-        if state != OPEN and state != HALF_CLOSED_LOCAL:
+        if state * 16 + RECV_DATA not in NEXT_STATE:
             if state in (RESERVED_LOCAL, RESERVED_REMOTE):
                 # 5.1: DATA on a reserved stream is a connection error (MUST).
                 self._fail(ProtocolError, f"DATA on reserved stream {stream_id}")

@@ -1,24 +1,18 @@
 """
-Socket-level helpers of the blocking front-end: writing a batch whatever the
-socket's current timeout, gathering complete TLS records, checking for input
-without waiting, and the error a lost socket raises. They take the socket
+Socket-level helpers of the blocking HTTP/2 driver: writing a batch whatever
+the socket's current timeout, and gathering complete TLS records. They take the socket
 and return results; locking is the caller's business (see
 :mod:`hyper.http20._session`).
 """
 
 from __future__ import annotations
 
-import copy
-import select
 import socket
 import ssl
 import sys
 from time import monotonic
-from typing import Any
 
-from hyper.common.exceptions import ConnectionResetError as _ResetError
 from hyper.common.exceptions import TimeoutError as HyperTimeoutError
-from hyper.http20.exceptions import ConnectionTerminatedError
 
 try:
     import fcntl
@@ -33,25 +27,6 @@ _TLS_RECORD_MAX = 16384 + 256
 # The socket timeout while gathering complete TLS records: the data is
 # there; only a record OpenSSL reads on past (a session ticket) could wait.
 GATHER_TIMEOUT = 0.001
-
-
-class ConnectionLostError(ConnectionTerminatedError, _ResetError):
-    """
-    The socket closed or failed under a live connection. Both an HTTP/2
-    :class:`ConnectionTerminatedError` and a ``ConnectionResetError`` (hyper's
-    and the builtin), so either ``except`` catches it.
-    """
-
-
-def clone_error(error: BaseException) -> BaseException:
-    """A fresh copy of a shared failure, caused by it, for one more waiter."""
-    try:
-        clone = copy.copy(error)
-    except Exception:
-        return error
-    if clone is not error:
-        clone.__cause__ = error
-    return clone
 
 
 def _fionread(fd: int) -> int:
@@ -130,25 +105,3 @@ def gather_tls_records(sock: ssl.SSLSocket, view: memoryview, count: int, restin
     finally:
         sock.settimeout(resting)
     return count
-
-
-class InputPoller:
-    """Tells, without waiting, whether a socket has input (or EOF) waiting."""
-
-    def __init__(self, sock: socket.socket) -> None:
-        self._sock = sock
-        self._poller: Any = None
-        if hasattr(select, "poll"):  # not on Windows; select() fails past fd 1023
-            self._poller = select.poll()
-            self._poller.register(sock.fileno(), select.POLLIN)
-
-    def has_input(self) -> bool:
-        sock = self._sock
-        if isinstance(sock, ssl.SSLSocket) and sock.pending():
-            return True
-        try:
-            if self._poller is not None:
-                return bool(self._poller.poll(0))
-            return bool(select.select([sock], [], [], 0)[0])
-        except (OSError, ValueError):
-            return True  # let a read step meet and report the failure

@@ -1,9 +1,10 @@
 """
-What the blocking front-end keeps per stream: the response as it arrives.
+What the client core keeps per stream: the response as it arrives.
 
-A :class:`StreamBuffer` is filled by whichever thread is reading the socket
-and drained by whichever thread reads the response, both under the
-session's condition lock; nothing here locks or does I/O. Body bytes wait in
+A :class:`StreamBuffer` is filled by :class:`~hyper.http20._client.ClientCore`
+as events arrive and drained as the response is read, both by whichever
+driver owns the core (under its lock, or on its event loop); nothing here
+locks or does I/O. Body bytes wait in
 a deque of the chunks the engine produced (no copies, no re-slicing: a
 partly read head chunk is tracked by ``offset``), and their total is bounded
 by the stream's receive window, because window is given back only as the
@@ -13,10 +14,10 @@ application consumes them.
 from __future__ import annotations
 
 from collections import deque
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from hyper.http20.response import HTTP20Push
+    from hyper.http20._client import PushRecord
 
 Headers = list[tuple[bytes, bytes]]
 
@@ -37,11 +38,12 @@ class StreamBuffer:
         "error",
         "pushes",
         "pushes_taken",
-        "pushed",
         "claimed",
+        "waiter",
+        "replay",
     )
 
-    def __init__(self, stream_id: int, pushed: bool = False) -> None:
+    def __init__(self, stream_id: int) -> None:
         self.stream_id = stream_id
         #: The final response's header block, pseudo-headers first.
         self.headers: Headers | None = None
@@ -61,13 +63,17 @@ class StreamBuffer:
         #: Why the stream failed (reset, refused, connection lost), if it did.
         self.error: BaseException | None = None
         #: Promises the server made on this stream, in order.
-        self.pushes: list[HTTP20Push] = []
+        self.pushes: list[PushRecord] = []
         #: How many of ``pushes`` ``get_pushes`` has handed out already.
         self.pushes_taken = 0
-        #: This stream was promised by the server, not opened by us.
-        self.pushed = pushed
-        #: A response object owns this stream (getresponse was called).
+        #: A response object owns this stream (getresponse was called), or
+        #: it was released.
         self.claimed = False
+        #: Free for the driver: what it waits on for this stream, if anything.
+        self.waiter: object = None
+        #: The request (header block, whole body or None) of a stream opened
+        #: before the server's SETTINGS, to send again if it is refused.
+        self.replay: tuple[list[tuple[Any, Any]], Any] | None = None
 
     @property
     def is_drained(self) -> bool:

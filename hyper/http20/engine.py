@@ -52,11 +52,13 @@ from hyper.http20._stream import (
     RECV_END_STREAM,
     RECV_HEADERS,
     RESERVED_LOCAL,
+    SEND_DATA,
     SEND_END_STREAM,
     SEND_HEADERS,
     SEND_PUSH_PROMISE,
     STATE_NAMES,
     Stream,
+    StreamState,
 )
 from hyper.http20.config import (
     EngineConfig,
@@ -66,6 +68,7 @@ from hyper.http20.config import (
 from hyper.http20.errors import ErrorCodes
 from hyper.http20.exceptions import (
     ConnectionError,
+    InvalidHeaderError,
     LocalProtocolError,
     NoAvailableStreamIDError,
     ProtocolError,
@@ -74,12 +77,11 @@ from hyper.http20.exceptions import (
     TooManyStreamsError,
 )
 
-__all__ = ["Engine", "EngineConfig", "SettingCodes"]
+__all__ = ["Engine", "EngineConfig", "SettingCodes", "StreamState"]
 
 HeaderInput = Iterable[tuple[Union[str, bytes], Union[str, bytes]]]
 
 _MAX_STREAM_ID = 2**31 - 1
-_CAN_SEND_DATA = frozenset({OPEN, HALF_CLOSED_REMOTE})
 _CAN_SEND_PUSH_ON = frozenset({OPEN, HALF_CLOSED_REMOTE})
 # A block made only of one-byte indexed fields (0x81-0xFE: index 1-126)
 # changes no table, so the same headers encode to the same block for as long
@@ -133,14 +135,14 @@ class Engine(Receiver):
         """The peer's last-stream-id once it sent GOAWAY, else None."""
         return self._goaway_received
 
-    def stream_state(self, stream_id: int) -> str:
-        """The RFC 9113 state name of a stream (``'IDLE'``, ``'OPEN'``...)."""
+    def stream_state(self, stream_id: int) -> StreamState:
+        """The RFC 9113 state of a stream (``StreamState.OPEN``...)."""
         stream = self._streams.get(stream_id)
         if stream is not None:
-            return STATE_NAMES[stream.state]
+            return StreamState(stream.state)
         if stream_id in self._closed or not self._is_idle(stream_id):
-            return "CLOSED"
-        return "IDLE"
+            return StreamState.CLOSED
+        return StreamState.IDLE
 
     def can_open_stream(self) -> bool:
         """Whether a new stream may be opened now without exceeding any limit."""
@@ -311,7 +313,7 @@ class Engine(Receiver):
         # processed; it will treat them as refused, so we drop them too.
         remote = 0 if self.client_side else 1
         for sid in [s for s in self._streams if s > last_stream_id and s % 2 == remote]:
-            self._close_stream(self._streams[sid], reset_by_us=True)
+            self._close_stream(self._streams[sid])
 
     # ------------------------------------------------------------------
     # Stream commands
@@ -328,7 +330,7 @@ class Engine(Receiver):
         :raises TooManyStreamsError: the peer's MAX_CONCURRENT_STREAMS is reached.
         """
         self._check_usable()
-        block_headers = _headers.prepare_outbound(headers, self.client_side)
+        block_headers = self._prepare(headers)
         stream = self._streams.get(stream_id)
         if stream is None:
             if stream_id in self._closed:
@@ -349,6 +351,9 @@ class Engine(Receiver):
             informational = block_headers[0][1][:1] == b"1"
         if stream.headers_sent and not end_stream:
             raise StreamStateError("trailers must end the stream (end_stream=True)")
+        if stream.headers_sent and block_headers and block_headers[0][0][:1] == b":":
+            # 8.1: a trailer section carries no pseudo-headers (M2, outbound).
+            raise InvalidHeaderError(f"trailers cannot carry {block_headers[0][0]!r}")
         if informational and end_stream:
             raise StreamStateError("an informational response cannot end the stream")
         if self.client_side and not stream.headers_sent:
@@ -374,7 +379,7 @@ class Engine(Receiver):
         :raises StreamStateError: the stream cannot send data.
         """
         stream = self._get_stream(stream_id)
-        if stream.state not in _CAN_SEND_DATA or not stream.headers_sent:
+        if stream.state * 16 + SEND_DATA not in NEXT_STATE or not stream.headers_sent:
             raise StreamStateError(
                 f"cannot send data on stream {stream_id} in state {STATE_NAMES[stream.state]}"
             )
@@ -421,7 +426,7 @@ class Engine(Receiver):
         window manager decide whether to give window back to the peer.
         """
         if size < 0:
-            raise ValueError("size must not be negative")
+            raise LocalProtocolError("size must not be negative")
         stream = self._streams.get(stream_id)
         if stream is None or stream.state not in (OPEN, HALF_CLOSED_LOCAL) or size == 0:
             return  # nothing more will arrive: no window to give back
@@ -435,7 +440,7 @@ class Engine(Receiver):
                 return  # already closed: resetting again is a no-op
             raise StreamStateError(f"stream {stream_id} is not open")
         self._out.append(fr.rst_stream(stream_id, error_code))
-        self._close_stream(stream, reset_by_us=True)
+        self._close_stream(stream)
 
     def push_stream(
         self, stream_id: int, promised_stream_id: int, request_headers: HeaderInput
@@ -502,6 +507,28 @@ class Engine(Receiver):
         stream = self._add_stream(stream_id)
         self._next_local_id = stream_id + 2
         return stream
+
+    def _prepare(self, headers: HeaderInput) -> list[tuple[bytes, bytes]]:
+        """``prepare_outbound`` of the headers, from a cache when the same set
+        (same types, same values) was prepared before: validation was about
+        half of ``send_headers`` for a repeated request. The list returned
+        is shared; nothing changes it."""
+        key = tuple(headers)
+        # Tuples compare equal whatever their class: a never-indexed field
+        # must keep its class, so sets with one are never cached.
+        if NeverIndexedHeaderTuple in map(type, key):
+            return _headers.prepare_outbound(key, self.client_side)
+        cache = self._prepared_cache
+        try:
+            prepared = cache.get(key)
+        except TypeError:  # an unhashable item: let validation say what is wrong
+            return _headers.prepare_outbound(key, self.client_side)
+        if prepared is None:
+            prepared = _headers.prepare_outbound(key, self.client_side)
+            if len(cache) >= _BLOCK_CACHE_SIZE:
+                cache.clear()
+            cache[key] = prepared
+        return prepared
 
     def _encode(self, headers: list[tuple[bytes, bytes]]) -> bytes:
         key = tuple(headers)

@@ -12,7 +12,7 @@ shared with HTTP/1.1; this module supplies the stream-specific hooks.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, cast
 
 from hyper.common.headers import HTTPHeaderMap
 from hyper.common.response import BaseResponse
@@ -20,6 +20,7 @@ from hyper.common.util import HTTPVersion
 from hyper.http20._streambuf import StreamBuffer
 
 if TYPE_CHECKING:
+    from hyper.http20._client import PushRecord
     from hyper.http20._session import Session
 
 __all__ = ["HTTP20Push", "HTTP20Response"]
@@ -78,7 +79,7 @@ class HTTP20Response(BaseResponse):
         chunks = self._session.read(stream, limit)
         # Drained (END_STREAM seen, nothing left) is final: no need to ask
         # the session again just to hear "the end".
-        if not chunks or (stream.ended and not stream.chunks):
+        if not chunks or stream.is_drained:
             self._body_done = True
         return chunks
 
@@ -104,7 +105,8 @@ class HTTP20Response(BaseResponse):
     def pushes(self) -> list[HTTP20Push]:
         """The resources the server promised on this stream so far; complete
         once the body has been read."""
-        return list(self._stream.pushes)
+        session = self._session
+        return [push_for(record, session) for record in self._stream.pushes]
 
     # ------------------------------------------------------------------
     # File-like odds and ends
@@ -191,3 +193,24 @@ class HTTP20Push:
 
     def __repr__(self) -> str:
         return f"<HTTP20Push {self.method!r} {self.path!r} stream {self.stream_id}>"
+
+
+def push_for(record: PushRecord, session: Session) -> HTTP20Push:
+    """The one public :class:`HTTP20Push` of a push record, made on first use
+    (it then owns the pushed stream: dropping it unread cancels the push)."""
+    push = record.wrapper
+    if push is None:
+        push = record.wrapper = HTTP20Push(record.request_headers, session, record.stream)
+    return cast(HTTP20Push, push)
+# ---------------------------------------------------------------------------
+# Historic module-level names (hyper 0.7), kept at the end of the module.
+
+from hyper.common.decoder import decompressors as decompressors  # noqa: E402
+
+
+def strip_headers(headers: HTTPHeaderMap) -> None:
+    """Delete every pseudo-header (a name starting with ``:``) from
+    ``headers``, in place. hyper's responses never hold any; historic code
+    called this on header maps of its own."""
+    for name in {name for name, _ in headers.items() if name.startswith(b":")}:
+        del headers[name]
