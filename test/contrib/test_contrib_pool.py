@@ -20,6 +20,7 @@ import pytest
 import requests
 import servers
 import trustme
+from h1peer import H1Conn, H1Peer, ok, replying
 from peer import Peer, PeerConnection, Request, echo, serving
 from scripted_server import TIMEOUT
 
@@ -284,6 +285,19 @@ class TestStreamTimeouts:
             assert again.status_code == 200
         (conn,) = peer.conns
         assert conn.requests[1].reset == ErrorCodes.CANCEL
+
+    def test_an_http11_timeout_closes_that_connection(self) -> None:
+        def stall(conn: H1Conn) -> None:
+            assert conn.read_request() is not None  # never answered
+            conn.read_until_closed()
+
+        peer = H1Peer([stall, replying(ok(b"fine"))])
+        with peer, _session(HTTP2Adapter()) as s:
+            base = f"http://127.0.0.1:{peer.port}"
+            with pytest.raises(requests.exceptions.ReadTimeout):
+                s.get(base + "/stall", timeout=0.5)
+            assert s.get(base + "/next", timeout=0.5).content == b"fine"
+        assert peer.accepted == 2  # the connection left mid-exchange was not reused
 
 
 class TestBodyErrors:
