@@ -379,6 +379,13 @@ class HTTPConnection(ConnectionTarget):
 
     get_response = getresponse
 
+    @property
+    def peer_max_concurrent_streams(self) -> int | None:
+        """Over HTTP/2, see :attr:`HTTP20Connection.peer_max_concurrent_streams`;
+        None otherwise."""
+        conn = self._conn
+        return conn.peer_max_concurrent_streams if isinstance(conn, HTTP20Connection) else None
+
     def reset_stream(self, stream_id: int) -> None:
         """
         Over HTTP/2, give up on a request whose response was not taken: see

@@ -11,9 +11,9 @@ Invariants:
   its end, closed, or failed). The pool does this bookkeeping itself: it
   knows when a request goes out and when it is done, and needs nothing from
   the connection but its protocol.
-- An HTTP/2 entry takes up to ``max_streams`` requests at once (hyper itself
-  never opens more streams than the server allows, waiting for a slot
-  instead); an HTTP/1.1 entry takes one.
+- An HTTP/2 entry takes up to ``max_streams`` requests at once, or fewer
+  when the server allows fewer (read again as each request is done: a
+  server may change its SETTINGS); an HTTP/1.1 entry takes one.
 - An entry whose protocol is not known yet is connecting: it takes nothing
   more. Requests that could share it (over TLS, where HTTP/2 is likely) wait
   for it rather than each opening a connection of their own; once it turns
@@ -45,12 +45,14 @@ CONNECTING, HTTP2, HTTP1 = range(3)
 class Entry:
     """One pooled connection and its counters (guarded by the pool's ``cond``)."""
 
-    __slots__ = ("conn", "state", "active", "served", "broken")
+    __slots__ = ("conn", "state", "active", "limit", "served", "broken")
 
     def __init__(self, conn: HTTPConnection) -> None:
         self.conn = conn
         self.state = CONNECTING
         self.active = 1
+        #: The most requests at once: ours and the server's limit, whichever is lower.
+        self.limit = 1
         #: Requests that were done on it: a request finding > 0 reuses it.
         self.served = 0
         self.broken = False
@@ -114,7 +116,11 @@ class Pool:
             entry.conn.close()
             raise
         with self.cond:
-            entry.state = HTTP2 if entry.conn.version is HTTPVersion.http20 else HTTP1
+            if entry.conn.version is HTTPVersion.http20:
+                entry.state = HTTP2
+                self._update_limit(entry)
+            else:
+                entry.state = HTTP1
             self.cond.notify_all()
         # (Closed meanwhile? Then the entry is no longer listed, and release closes it.)
         return entry, True
@@ -130,7 +136,7 @@ class Pool:
                     continue
                 state = entry.state
                 if state == HTTP2:
-                    if entry.active < self._max_streams:
+                    if entry.active < entry.limit:
                         entry.active += 1
                         return entry, False
                 elif state == HTTP1:
@@ -164,6 +170,10 @@ class Pool:
         for done in closing:
             done.conn.close()
 
+    def _update_limit(self, entry: Entry) -> None:
+        peer = entry.conn.peer_max_concurrent_streams
+        entry.limit = self._max_streams if peer is None else max(1, min(self._max_streams, peer))
+
     def abandon(self, entry: Entry) -> None:
         """As :meth:`release`, from a ``__del__``: queued, takes no lock."""
         self._abandoned.append(entry)
@@ -177,8 +187,11 @@ class Pool:
         entry.served += 1
         if broken:
             entry.broken = True
+        elif entry.state == HTTP2:
+            self._update_limit(entry)  # the server may have changed its SETTINGS
         elif entry.state == HTTP1 and entry.conn.version is HTTPVersion.http20:
             entry.state = HTTP2  # the h2c upgrade went through
+            self._update_limit(entry)
         if entry.active > 0:
             return
         listed = entry in self.entries

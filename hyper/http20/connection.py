@@ -40,7 +40,7 @@ from hyper.common.exceptions import ConnectionError as HyperConnectionError
 from hyper.common.util import HTTPVersion, to_bytestring
 from hyper.http20._session import Session
 from hyper.http20._streambuf import StreamBuffer
-from hyper.http20.config import EngineConfig
+from hyper.http20.config import EngineConfig, SettingCodes
 from hyper.http20.engine import Engine
 from hyper.http20.errors import ErrorCodes
 from hyper.http20.exceptions import LocalProtocolError, StreamStateError
@@ -576,6 +576,16 @@ class HTTP20Connection(ConnectionTarget):
         return HTTP20Response(stream, session)
 
     get_response = getresponse
+
+    @property
+    def peer_max_concurrent_streams(self) -> int | None:
+        """The most streams the server lets this connection have open at
+        once (its SETTINGS_MAX_CONCURRENT_STREAMS); None before connecting.
+        A hint for pools: ``request()`` itself waits for a free slot."""
+        session = self._session
+        if session is None:
+            return None
+        return session.engine.remote_settings[SettingCodes.MAX_CONCURRENT_STREAMS]
 
     def reset_stream(self, stream_id: int) -> None:
         """

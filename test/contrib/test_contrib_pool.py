@@ -13,6 +13,7 @@ import logging
 import pickle
 import ssl
 import threading
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
@@ -40,6 +41,16 @@ def _session(adapter: HTTP2Adapter) -> requests.Session:
 @pytest.fixture
 def metrics() -> list[dict[str, Any]]:
     return []
+
+
+@pytest.fixture(scope="module")
+def nghttpd_one_stream(require_binary, tmp_path_factory) -> Iterator[servers.Server]:
+    """nghttpd allowing one stream at a time per connection."""
+
+    def start(pki, docroot, workdir):
+        return servers.start_nghttpd(pki, docroot, workdir, extra_args=["-m", "1"])
+
+    yield from servers.serve(require_binary, tmp_path_factory, "nghttpd", start)
 
 
 @pytest.fixture
@@ -99,6 +110,17 @@ class TestPooling:
         done = [m for m in metrics if m["error"] is None]
         assert len(done) == 7 and len(metrics) == 8  # and the one that could not go out
         assert sum(1 for m in done if not m["connection_reused"]) == 3
+
+    def test_the_servers_stream_limit_opens_more_connections(
+        self, nghttpd_one_stream, metrics
+    ) -> None:
+        server = nghttpd_one_stream
+        adapter = HTTP2Adapter(metrics_callback=lambda **kw: metrics.append(kw))
+        with _session(adapter) as s:
+            url = server.url("/small.txt")
+            held = [s.get(url, stream=True, timeout=5, verify=server.ca_path) for _ in range(3)]
+            assert [r.content for r in held] == [servers.SMALL_BODY] * 3
+        assert [m["connection_reused"] for m in metrics] == [False, False, False]
 
     def test_a_closed_streamed_response_frees_its_stream(self, nginx, metrics) -> None:
         adapter = HTTP2Adapter(
