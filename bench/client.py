@@ -13,12 +13,13 @@ Scenarios (the targets come from issue 3):
     c  one 256 MiB download                               hyper >= 0.45x curl
     d  one 64 MiB upload                                  hyper >= 0.8x curl
 
-The server is h2o on 127.0.0.1 with TLS (ALPN h2), started from ``test/servers.py`` with
-the same trustme certificates as the interop tests. h2o was picked over nghttpd because
-it was the faster of the two on loopback here (h2load: 1.2 GB/s against 0.83 GB/s on a
-256 MiB download, about the same on small GETs) and it can swallow an upload quickly
-(an mruby handler that counts the bytes, about 400 MB/s with h2load). nghttpd's
-``--echo-upload`` spools the body to a file and sends it back, about 40 MB/s.
+The server is h2o on 127.0.0.1 with TLS (ALPN h2), started from ``test/support/h2o.py``
+(through ``support.servers``) with the same trustme certificates as the interop tests.
+h2o was picked over nghttpd because it was the faster of the two on loopback here
+(h2load: 1.2 GB/s against 0.83 GB/s on a 256 MiB download, about the same on small
+GETs) and it can swallow an upload quickly (an mruby handler that counts the bytes,
+about 400 MB/s with h2load). nghttpd's ``--echo-upload`` spools the body to a file and
+sends it back, about 40 MB/s.
 
 Every measurement runs in a fresh process, one client at a time, and the clients take
 turns within each round (hyper, httpx, curl, h2load; then again), so that slow drift of
@@ -52,7 +53,7 @@ from typing import Any, Callable
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent / "test"))
 
-import servers  # noqa: E402  (lives in test/, shared with the interop tests)
+from support import servers  # noqa: E402  (lives in test/support/, shared with the interop tests)
 
 KiB = 1024
 MiB = 1024 * KiB

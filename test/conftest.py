@@ -17,15 +17,11 @@ from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING
 
 import pytest
-import servers
 import trustme
+from support import servers
 
 if TYPE_CHECKING:
     import ssl
-
-    from helpers import FrameFactory
-
-    from hyper.http20.engine import Engine
 
 # ---------------------------------------------------------------------------
 # Section: external binaries (packaging/CI)
@@ -107,44 +103,7 @@ def connection_class():
 
 
 # ---------------------------------------------------------------------------
-# Section: engine tests (test_engine_*.py)
-#
-# One FrameFactory per test, shared by the engine under test: the factory's
-# HPACK encoder and the engine's decoder must stay in step. ``client`` and
-# ``server`` are engines after the preface exchange (helpers.make_client,
-# helpers.make_server); a module may override them. hyper is imported inside
-# the fixtures, so a broken client fails these tests, not the whole collection.
-# ---------------------------------------------------------------------------
-
-
-@pytest.fixture
-def factory() -> FrameFactory:
-    from helpers import FrameFactory
-
-    return FrameFactory()
-
-
-@pytest.fixture
-def client(factory: FrameFactory) -> Engine:
-    from helpers import make_client
-
-    return make_client(factory)
-
-
-@pytest.fixture
-def server(factory: FrameFactory) -> Engine:
-    from helpers import make_server
-
-    return make_server(factory)
-
-
-# ---------------------------------------------------------------------------
-# End of section: engine tests
-# ---------------------------------------------------------------------------
-
-
-# ---------------------------------------------------------------------------
-# Section: TLS material for the scripted peers (peer.Peer, h1peer.H1Peer)
+# Section: TLS material for the scripted peers (support.peer.Peer, support.h1peer.H1Peer)
 #
 # One trustme CA per module; ``server_tls(protocols)`` is a server context with
 # a certificate for 127.0.0.1 and localhost offering ``protocols`` by ALPN;

@@ -82,6 +82,10 @@ __all__ = ["Engine", "EngineConfig", "SettingCodes", "StreamState"]
 HeaderInput = Iterable[tuple[Union[str, bytes], Union[str, bytes]]]
 
 _MAX_STREAM_ID = 2**31 - 1
+# Header sets kept validated per connection. A client repeats a few request
+# shapes; a set with a new :path each time never hits, so the bound is small
+# (about 16 KiB a connection when full).
+_PREPARED_CACHE_SIZE = 32
 _CAN_SEND_PUSH_ON = frozenset({OPEN, HALF_CLOSED_REMOTE})
 # A block made only of one-byte indexed fields (0x81-0xFE: index 1-126)
 # changes no table, so the same headers encode to the same block for as long
@@ -525,7 +529,7 @@ class Engine(Receiver):
             return _headers.prepare_outbound(key, self.client_side)
         if prepared is None:
             prepared = _headers.prepare_outbound(key, self.client_side)
-            if len(cache) >= _BLOCK_CACHE_SIZE:
+            if len(cache) >= _PREPARED_CACHE_SIZE:
                 cache.clear()
             cache[key] = prepared
         return prepared

@@ -8,8 +8,8 @@ import builtins
 import http.client
 
 import pytest
-from h1peer import TIMEOUT, H1Peer, replying
-from peer import Peer, PeerConnection, serving
+from support.h1peer import TIMEOUT, H1Peer, replying
+from support.peer import Peer, PeerConnection, serving
 
 from hyper import HTTP11Connection, HTTP20Connection, HTTPConnection, HTTPHeaderMap
 from hyper.common import exceptions as common_exc

@@ -7,7 +7,7 @@ from __future__ import annotations
 import ssl
 
 import pytest
-import servers
+from support import servers
 
 import hyper.tls
 from hyper import HTTP11Connection, HTTP20Connection, HTTPConnection

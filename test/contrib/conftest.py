@@ -3,13 +3,14 @@
 ``app_server`` is httpbin (PyPI) served by hypercorn over TLS (ALPN h2 and
 http/1.1), with a certificate from the session's trustme CA, on a free port
 of 127.0.0.1: the application server for redirects, cookies, auth, JSON and
-echo. It is started like the servers of :mod:`servers` (its own session, a
+echo. It is started like the servers of :mod:`support.servers` (its own session, a
 log file, ready once a TLS handshake with our CA succeeds, one retry on
 fresh ports when the port was taken). Missing httpbin or hypercorn skips the
 tests, or fails them when ``HYPER_REQUIRE_SERVERS`` is set.
 
-``proxy`` and ``auth_proxy`` are tinyproxy (see :mod:`proxies`) allowing
-CONNECT to the servers the tests use.
+``proxy`` and ``auth_proxy`` are tinyproxy (see :mod:`support.tinyproxy`)
+allowing CONNECT to the servers the tests use; ``auth_proxy.basic_auth`` is
+its ``(user, password)``.
 """
 
 from __future__ import annotations
@@ -25,8 +26,8 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-import servers
-from proxies import Proxy, start_tinyproxy
+from support import processes, servers
+from support.tinyproxy import Proxy, start_tinyproxy
 
 PROXY_USER = "hyper"
 PROXY_PASSWORD = "s3cret"
@@ -112,7 +113,7 @@ def start_app_server(pki: servers.PKI, workdir: Path) -> AppServer:
 
     def wait_ready(server: AppServer) -> None:
         context = ssl.create_default_context(cafile=server.ca_path)
-        deadline = time.monotonic() + servers.READY_TIMEOUT
+        deadline = time.monotonic() + processes.READY_TIMEOUT
         while not _handshakes(server.port, context):
             if server.proc.poll() is not None:
                 raise AppServerStartError(
@@ -121,11 +122,11 @@ def start_app_server(pki: servers.PKI, workdir: Path) -> AppServer:
             if time.monotonic() >= deadline:
                 raise AppServerStartError(f"hypercorn not serving:\n{server.log_tail()}")
             try:
-                server.proc.wait(timeout=servers.POLL_INTERVAL)
+                server.proc.wait(timeout=processes.POLL_INTERVAL)
             except subprocess.TimeoutExpired:
                 pass
 
-    return servers.launch_with_retry(launch, wait_ready, AppServerStartError)
+    return processes.launch_with_retry(launch, wait_ready, AppServerStartError)
 
 
 @pytest.fixture(scope="session")

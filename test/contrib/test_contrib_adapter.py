@@ -15,8 +15,8 @@ from typing import Any
 
 import pytest
 import requests
-import servers
 from requests.auth import HTTPDigestAuth
+from support import servers
 
 from hyper.contrib import HTTP2Adapter, HTTP20Adapter
 from hyper.http20.window import FlowControlManager

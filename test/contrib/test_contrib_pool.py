@@ -19,11 +19,12 @@ from typing import Any
 
 import pytest
 import requests
-import servers
 import trustme
-from h1peer import H1Conn, H1Peer, ok, replying
-from peer import Peer, PeerConnection, Request, echo, serving
-from scripted_server import TIMEOUT
+from support import servers
+from support.h1peer import H1Conn, H1Peer, ok, replying
+from support.listener import refused_port
+from support.peer import Peer, PeerConnection, Request, echo, serving
+from support.timeouts import TIMEOUT
 
 from hyper.common.exceptions import TimeoutError as HyperTimeoutError
 from hyper.contrib import BodyReadTimeout, HTTP2Adapter
@@ -235,9 +236,9 @@ class TestMetrics:
         assert any("metrics callback raised" in rec.getMessage() for rec in caplog.records)
 
     def test_a_failed_request_is_reported_with_its_error(self, metrics) -> None:
-        (port,) = servers.free_ports(1)
         adapter = HTTP2Adapter(metrics_callback=lambda **kw: metrics.append(kw))
-        with _session(adapter) as s, pytest.raises(requests.ConnectionError) as info:
+        failed = pytest.raises(requests.ConnectionError)
+        with refused_port() as port, _session(adapter) as s, failed as info:
             s.get(f"https://127.0.0.1:{port}/")
         assert len(metrics) == 1
         assert metrics[0]["status"] is None

@@ -10,9 +10,9 @@ from typing import Any
 
 import pytest
 import requests
-import servers
-from conftest import PROXY_PASSWORD, PROXY_USER
-from peer import Peer, PeerConnection, Request, serving
+from support import servers
+from support.listener import refused_port, silent_listener
+from support.peer import Peer, PeerConnection, Request, serving
 
 from hyper.common.exceptions import ConnectionError as HyperConnectionError
 from hyper.common.exceptions import ProxyError as HyperProxyError
@@ -112,7 +112,8 @@ class TestProxies:
         assert f"CONNECT 127.0.0.1:{nginx.port}" in proxy.log()
 
     def test_tunnel_credentials_from_the_proxy_url(self, session, auth_proxy, h2o) -> None:
-        proxy_url = f"http://{PROXY_USER}:{PROXY_PASSWORD}@{auth_proxy.authority}"
+        user, password = auth_proxy.basic_auth
+        proxy_url = f"http://{user}:{password}@{auth_proxy.authority}"
         r = session.get(h2o.url("/small.txt"), proxies={"https": proxy_url}, verify=h2o.ca_path)
         assert r.content == servers.SMALL_BODY
 
@@ -135,14 +136,15 @@ class TestProxies:
         assert f"GET {url} HTTP/1.1" in proxy.log()
 
     def test_no_proxy_is_honoured(self, session, h2o, monkeypatch) -> None:
-        (dead,) = servers.free_ports(1)
-        monkeypatch.setenv("HTTPS_PROXY", f"http://127.0.0.1:{dead}")
         monkeypatch.delenv("NO_PROXY", raising=False)
         monkeypatch.delenv("no_proxy", raising=False)
-        with pytest.raises(requests.exceptions.ProxyError):
-            session.get(h2o.url("/small.txt"), verify=h2o.ca_path)
-        monkeypatch.setenv("NO_PROXY", "127.0.0.1")
-        assert session.get(h2o.url("/small.txt"), verify=h2o.ca_path).ok
+        url = h2o.url("/small.txt")
+        with refused_port() as dead:
+            monkeypatch.setenv("HTTPS_PROXY", f"http://127.0.0.1:{dead}")
+            with pytest.raises(requests.exceptions.ProxyError):
+                session.get(url, verify=h2o.ca_path)  # the proxy is down
+            monkeypatch.setenv("NO_PROXY", "127.0.0.1")
+            assert session.get(url, verify=h2o.ca_path).ok  # not asked at all
 
     def test_only_http_proxies(self, session, h2o) -> None:
         with pytest.raises(requests.exceptions.InvalidProxyURL):
@@ -151,8 +153,7 @@ class TestProxies:
 
 class TestConnectFailures:
     def test_refused_port_is_connection_error(self, session) -> None:
-        (port,) = servers.free_ports(1)
-        with pytest.raises(requests.ConnectionError) as info:
+        with refused_port() as port, pytest.raises(requests.ConnectionError) as info:
             session.get(f"https://127.0.0.1:{port}/")
         assert not isinstance(info.value, requests.exceptions.Timeout)
         cause = info.value.__cause__
@@ -161,7 +162,7 @@ class TestConnectFailures:
 
     def test_silent_port_is_connect_timeout(self, session) -> None:
         timed_out = pytest.raises(requests.exceptions.ConnectTimeout)
-        with servers.silent_listener() as port, timed_out as info:
+        with silent_listener() as port, timed_out as info:
             session.get(f"https://127.0.0.1:{port}/", timeout=(0.3, 5))
         assert isinstance(info.value, requests.ConnectionError)
         assert isinstance(info.value.__cause__, HyperTimeoutError)
