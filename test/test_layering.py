@@ -49,7 +49,11 @@ LAYERS: list[tuple[str, list[str]]] = [
         "hyper.http11", "hyper.http11.*", "hyper.common.connection",
         "hyper.aio", "hyper.aio.*",
     ]),
-    ("app", ["hyper", "hyper.__main__", "hyper.cli", "hyper.demo", "hyper.compat"]),
+    ("app", [
+        "hyper", "hyper.__main__", "hyper.cli", "hyper.demo", "hyper.compat",
+        # The requests adapter: a pool over hyper.HTTPConnection.
+        "hyper.contrib", "hyper.contrib.*",
+    ]),
 ]  # fmt: skip
 RANK = {name: rank for rank, (name, _) in enumerate(LAYERS)}
 

@@ -379,6 +379,27 @@ class HTTPConnection(ConnectionTarget):
 
     get_response = getresponse
 
+    @property
+    def peer_max_concurrent_streams(self) -> int | None:
+        """Over HTTP/2, see :attr:`HTTP20Connection.peer_max_concurrent_streams`;
+        None otherwise."""
+        conn = self._conn
+        return conn.peer_max_concurrent_streams if isinstance(conn, HTTP20Connection) else None
+
+    def reset_stream(self, stream_id: int) -> None:
+        """
+        Over HTTP/2, give up on a request whose response was not taken: see
+        :meth:`HTTP20Connection.reset_stream`. Over HTTP/1.1 there is no
+        stream to reset: close the connection instead.
+
+        Concurrency: thread-safe.
+        """
+        conn = self._conn
+        if isinstance(conn, HTTP20Connection):
+            conn.reset_stream(stream_id)
+        else:
+            raise UnsupportedOperationError("only HTTP/2 streams can be reset; close instead")
+
     def get_pushes(
         self, stream_id: int | None = None, capture_all: bool = False
     ) -> Iterator[HTTP20Push]:

@@ -673,8 +673,11 @@ class ClientCore:
         if stream is None or stream.ended:
             return  # a complete response stands; the reset only stops our upload
         if event.error_code == ErrorCodes.REFUSED_STREAM:
-            if stream.replay is not None and stream.headers is None and self.error is None:
-                self._retry.append(stream)  # not processed: send it again (8.7)
+            # Not processed: send it again (8.7), unless GOAWAY refused it, which
+            # means this connection takes no new streams: the caller retries.
+            resend = stream.replay is not None and stream.headers is None
+            if resend and self.error is None and self.goaway is None:
+                self._retry.append(stream)
                 return
             goaway = self.goaway
             if goaway is not None and event.stream_id > goaway.last_stream_id:

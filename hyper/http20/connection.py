@@ -39,7 +39,7 @@ from hyper.common.exceptions import ConnectionError as HyperConnectionError
 from hyper.common.util import HTTPVersion, to_bytestring
 from hyper.http20._session import Session
 from hyper.http20._streambuf import StreamBuffer
-from hyper.http20.config import EngineConfig
+from hyper.http20.config import EngineConfig, SettingCodes
 from hyper.http20.engine import Engine
 from hyper.http20.errors import ErrorCodes
 from hyper.http20.exceptions import LocalProtocolError, StreamStateError
@@ -93,6 +93,8 @@ class HTTP20Connection(ConnectionTarget):
         bounds each waiting call (a ``getresponse``, a ``read``, a wait for
         flow-control window or a free stream slot) and raises
         :class:`hyper.common.exceptions.TimeoutError` for that call only.
+    :param initial_window_size: the receive window advertised for each
+        stream (SETTINGS_INITIAL_WINDOW_SIZE); default 1 MiB.
     """
 
     version = HTTPVersion.http20
@@ -110,6 +112,7 @@ class HTTP20Connection(ConnectionTarget):
         proxy_headers: ProxyHeaders = None,
         force_proto: str | None = None,
         timeout: Timeout = None,
+        initial_window_size: int | None = None,
         **kwargs: Any,
     ) -> None:
         super().__init__(
@@ -117,6 +120,10 @@ class HTTP20Connection(ConnectionTarget):
         )
         self.force_proto = force_proto
         self._window_manager = window_manager or FlowControlManager
+        # Given to the engine only when set, so its defaults live in one place.
+        self._engine_options: dict[str, Any] = {}
+        if initial_window_size is not None:
+            self._engine_options["initial_window_size"] = initial_window_size
         self._enable_push = enable_push
 
         self._authority = authority(self.host, self.port, 443 if self.secure else 80)
@@ -204,6 +211,7 @@ class HTTP20Connection(ConnectionTarget):
                 window_manager=self._window_manager,
                 clock=time.monotonic,
                 enable_push=self._enable_push,
+                **self._engine_options,
             )
         )
 
@@ -556,6 +564,27 @@ class HTTP20Connection(ConnectionTarget):
         return HTTP20Response(stream, session)
 
     get_response = getresponse
+
+    @property
+    def peer_max_concurrent_streams(self) -> int | None:
+        """The most streams the server lets this connection have open at
+        once (its SETTINGS_MAX_CONCURRENT_STREAMS); None before connecting.
+        A hint for pools: ``request()`` itself waits for a free slot."""
+        session = self._session
+        if session is None:
+            return None
+        return session.engine.remote_settings[SettingCodes.MAX_CONCURRENT_STREAMS]
+
+    def reset_stream(self, stream_id: int) -> None:
+        """
+        Give up on a request whose response was not taken (after a
+        ``getresponse`` timed out, say): reset its stream (CANCEL) so the
+        server stops, and forget it.
+
+        Concurrency: thread-safe.
+        """
+        session, stream = self._find(stream_id)
+        session.release(stream)
 
     def get_pushes(
         self, stream_id: int | None = None, capture_all: bool = False

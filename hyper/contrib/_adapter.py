@@ -1,0 +1,536 @@
+"""
+:class:`HTTP2Adapter`: a requests transport adapter over hyper's
+:class:`~hyper.HTTPConnection`, HTTP/2 where the server offers it.
+
+``send`` turns a ``PreparedRequest`` into one request on a pooled
+connection (see :mod:`hyper.contrib._pool`) and hands back an ordinary
+``requests.Response`` whose ``raw`` is a :class:`RawResponse` streaming the
+body from hyper. Everything around it (redirects, cookies into the session's
+jar, auth, hooks, ``r.elapsed``) stays the session's job, as with requests'
+own adapter.
+
+Pools are keyed by everything a connection is made with: scheme, host,
+port, proxy, TLS settings (``verify``, ``cert``) and the timeout pair. A
+connection made with one set of settings never carries a request made with
+another; in particular the read timeout a connection enforces is the
+request's own, so it bounds each request's waits on its own stream.
+
+Retries: a request the server refused without processing it (a stream
+above a GOAWAY's last-stream-id, or REFUSED_STREAM), or one met by a dead
+connection that had been idle (an idempotent request whose body can be sent
+again), is retried once on a fresh connection. ``max_retries`` adds that
+many more attempts for failures to connect and, for such requests, for
+connections lost before any answer. Nothing else is retried.
+"""
+
+from __future__ import annotations
+
+import builtins
+import http.client
+import logging
+import ssl
+import threading
+import time
+from collections import OrderedDict
+from collections.abc import Iterator, Mapping
+from typing import Any, Callable, Optional, cast
+from urllib.parse import urlsplit
+
+from requests.adapters import BaseAdapter
+from requests.cookies import extract_cookies_to_jar
+from requests.exceptions import InvalidProxyURL, InvalidSchema
+from requests.models import PreparedRequest, Response
+from requests.structures import CaseInsensitiveDict
+from requests.utils import get_encoding_from_headers, prepend_scheme_if_needed, select_proxy
+
+from hyper.common.connection import HTTPConnection
+from hyper.common.exceptions import HyperError
+from hyper.common.exceptions import ProxyError as HyperProxyError
+from hyper.common.exceptions import TimeoutError as HyperTimeoutError
+from hyper.contrib._errors import send_error
+from hyper.contrib._pool import HTTP1, Entry, Pool
+from hyper.contrib._raw import RawResponse
+from hyper.http20.exceptions import StreamRefusedError
+from hyper.tls import init_context
+
+__all__ = ["HTTP2Adapter", "HTTP20Adapter"]
+
+_log = logging.getLogger("hyper.contrib")
+
+MetricsCallback = Callable[..., Any]
+_Timeouts = tuple[Optional[float], Optional[float]]
+_PoolKey = tuple[Any, ...]
+
+_DEFAULT_PORTS = {"http": 80, "https": 443}
+# RFC 9110 9.2.2: safe to send again when the connection died before any answer.
+_IDEMPOTENT = frozenset(("GET", "HEAD", "OPTIONS", "TRACE", "PUT", "DELETE"))
+# HTTP/2 has no reason phrase; r.reason (and raise_for_status) gets the
+# standard one instead of ''.
+_REASONS = http.client.responses
+_PROTOCOLS = {20: "HTTP/2", 11: "HTTP/1.1"}
+
+
+def _split_timeout(timeout: Any) -> _Timeouts:
+    """requests' ``timeout``: None, a number, a ``(connect, read)`` pair, or
+    a urllib3 ``Timeout``."""
+    if timeout is None:
+        return None, None
+    if isinstance(timeout, tuple):
+        try:
+            connect, read = timeout
+        except ValueError:
+            raise ValueError(
+                f"Invalid timeout {timeout}. Pass a (connect, read) timeout tuple, "
+                "or a single float to set both timeouts to the same value."
+            ) from None
+        return connect, read
+    if hasattr(timeout, "connect_timeout"):
+        connect, read = timeout.connect_timeout, timeout.read_timeout
+        return (
+            connect if isinstance(connect, (int, float)) else None,
+            read if isinstance(read, (int, float)) else None,
+        )
+    return float(timeout), float(timeout)
+
+
+class _CountedBody:
+    """An upload streamed as an iterable, counting what went out (for metrics)."""
+
+    __slots__ = ("_source", "sent")
+
+    def __init__(self, source: Any) -> None:
+        self._source = source
+        self.sent = 0
+
+    def __iter__(self) -> Iterator[bytes]:
+        source = self._source
+        if hasattr(source, "read"):
+            while True:
+                chunk = source.read(65536)
+                if not chunk:
+                    return
+                if isinstance(chunk, str):
+                    chunk = chunk.encode("utf-8")
+                self.sent += len(chunk)
+                yield chunk
+        for chunk in source:
+            if isinstance(chunk, str):
+                chunk = chunk.encode("utf-8")
+            self.sent += len(chunk)
+            yield chunk
+
+
+class _Exchange:
+    """One request between ``send`` and the end of its body: hands the
+    connection slot back and reports the metrics, once."""
+
+    __slots__ = (
+        "adapter",
+        "pool",
+        "entry",
+        "method",
+        "url",
+        "status",
+        "started",
+        "stream_id",
+        "version",
+        "sent",
+        "reused",
+    )
+
+    def __init__(
+        self,
+        adapter: HTTP2Adapter,
+        pool: Pool | None,
+        entry: Entry | None,
+        method: str,
+        url: str,
+        started: float,
+        reused: bool,
+    ) -> None:
+        self.adapter = adapter
+        self.pool = pool
+        self.entry = entry
+        self.method = method
+        self.url = url
+        self.started = started
+        self.reused = reused
+        self.status: int | None = None
+        self.stream_id: int | None = None
+        self.version = 20
+        self.sent: int | _CountedBody | None = None
+
+    def finish(self, received: int, error: BaseException | None) -> None:
+        entry = self.entry
+        if self.pool is not None and entry is not None:
+            self.pool.release(entry, error is not None and entry.state == HTTP1)
+        if self.adapter.metrics_callback is not None:
+            self.report(received, error)
+
+    def abandon(self, received: int) -> None:
+        if self.pool is not None and self.entry is not None:
+            self.pool.abandon(self.entry)
+        if self.adapter.metrics_callback is not None:
+            self.report(received, None)
+
+    def report(self, received: int | None, error: BaseException | None) -> None:
+        callback = self.adapter.metrics_callback
+        if callback is None:
+            return
+        sent = self.sent
+        try:
+            callback(
+                method=self.method,
+                url=self.url,
+                status=self.status,
+                duration=time.perf_counter() - self.started,
+                stream_id=self.stream_id,
+                protocol=_PROTOCOLS[self.version],
+                bytes_sent=sent.sent if isinstance(sent, _CountedBody) else sent,
+                bytes_received=received,
+                connection_reused=self.reused,
+                error=error,
+            )
+        except Exception:
+            # A broken callback must never break the request it reports on.
+            _log.exception("hyper.contrib: the metrics callback raised")
+
+
+class HTTP2Adapter(BaseAdapter):
+    """
+    A requests transport adapter speaking HTTP/2 (HTTP/1.1 where the server
+    does not), through pooled :class:`hyper.HTTPConnection` objects.
+
+    :param pool_connections: how many pools (one per origin and set of
+        settings: TLS, proxy, timeout) to keep; the least recently used is
+        closed past that.
+    :param pool_maxsize: the most connections per pool. Past it a request
+        waits (within its timeout) for a free stream or connection.
+    :param max_concurrent_streams: the most requests at once on one HTTP/2
+        connection (never more than the server allows); when every
+        connection is that busy a new one opens.
+    :param initial_window_size: the receive window advertised per stream.
+    :param enable_push: accept server push; pushes are on
+        ``response.raw.pushes``.
+    :param metrics_callback: called once per request, when its body is done
+        (or it failed), with keyword arguments ``method``, ``url``,
+        ``status``, ``duration`` (seconds), ``stream_id`` (None on HTTP/1.1),
+        ``protocol``, ``bytes_sent``, ``bytes_received`` (body bytes),
+        ``connection_reused`` and ``error`` (None on success). What it raises
+        is logged, never passed on.
+    :param max_retries: more attempts for failures to connect and, for
+        idempotent requests whose body can be sent again, for connections
+        lost before any answer (an int, or a urllib3 ``Retry`` whose
+        ``total`` is used).
+    :param kwargs: passed to each :class:`hyper.HTTPConnection` (for example
+        ``window_manager``).
+
+    Concurrency: one adapter (and the session it is mounted on) may be used
+    from any number of threads.
+    """
+
+    def __init__(
+        self,
+        pool_connections: int = 10,
+        pool_maxsize: int = 10,
+        max_concurrent_streams: int = 100,
+        initial_window_size: int = 65536,
+        enable_push: bool = False,
+        metrics_callback: MetricsCallback | None = None,
+        max_retries: Any = 0,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__()
+        self.pool_connections = pool_connections
+        self.pool_maxsize = pool_maxsize
+        self.max_concurrent_streams = max_concurrent_streams
+        self.initial_window_size = initial_window_size
+        self.enable_push = enable_push
+        self.metrics_callback = metrics_callback
+        total = getattr(max_retries, "total", max_retries)
+        self.max_retries = int(total) if isinstance(total, int) else 0
+        self._connection_kwargs = kwargs
+        self._settings = {
+            "pool_connections": pool_connections,
+            "pool_maxsize": pool_maxsize,
+            "max_concurrent_streams": max_concurrent_streams,
+            "initial_window_size": initial_window_size,
+            "enable_push": enable_push,
+            "metrics_callback": metrics_callback,
+            "max_retries": self.max_retries,
+            **kwargs,
+        }
+        self._pools: OrderedDict[_PoolKey, Pool] = OrderedDict()
+        self._contexts: dict[tuple[Any, Any], ssl.SSLContext] = {}
+        self._lock = threading.Lock()
+
+    def __getstate__(self) -> dict[str, Any]:
+        # A pickled session (requests supports that) carries its adapters: the
+        # settings travel, the connections do not.
+        return dict(self._settings)
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        HTTP2Adapter.__init__(self, **state)
+
+    # ------------------------------------------------------------------
+    # Pools
+
+    def _pool(self, key: _PoolKey) -> Pool:
+        with self._lock:
+            pool = self._pools.get(key)
+            if pool is not None:
+                self._pools.move_to_end(key)
+                return pool
+        pool = self._new_pool(key)
+        evicted: list[Pool] = []
+        with self._lock:
+            existing = self._pools.get(key)
+            if existing is not None:
+                return existing  # another thread made it first
+            self._pools[key] = pool
+            while len(self._pools) > max(1, self.pool_connections):
+                evicted.append(self._pools.popitem(last=False)[1])
+        for old in evicted:
+            old.retire()
+        return pool
+
+    def _new_pool(self, key: _PoolKey) -> Pool:
+        scheme, host, port, proxy, timeouts, verify, cert = key
+        secure = scheme == "https"
+        context = self._tls_context(verify, cert) if secure else None
+        proxy_host = None
+        if proxy is not None:
+            proxy = prepend_scheme_if_needed(proxy, "http")
+            if urlsplit(proxy).scheme.lower() != "http":
+                raise InvalidProxyURL(
+                    f"hyper's adapter supports http:// proxies only, not {proxy!r}"
+                )
+            proxy_host = proxy
+        options = {
+            "secure": secure,
+            "ssl_context": context,
+            "proxy_host": proxy_host,
+            "timeout": None if timeouts == (None, None) else timeouts,
+            "enable_push": self.enable_push,
+            "initial_window_size": self.initial_window_size,
+            **self._connection_kwargs,
+        }
+        try:
+            HTTPConnection(host, port, **options)  # check the arguments once
+        except ValueError as exc:
+            raise InvalidProxyURL(f"cannot use the proxy {proxy!r}: {exc}") from exc
+
+        def factory() -> HTTPConnection:
+            return HTTPConnection(host, port, **options)
+
+        return Pool(factory, self.pool_maxsize, self.max_concurrent_streams, secure)
+
+    def _tls_context(self, verify: Any, cert: Any) -> ssl.SSLContext:
+        """One context per (verify, cert), built once: loading CAs is slow."""
+        key = (verify, cert)
+        context = self._contexts.get(key)
+        if context is None:
+            if verify is True or verify is False:
+                context = init_context(cert=cert)
+            else:
+                context = init_context(cert_path=verify, cert=cert)
+            if verify is False:
+                context.check_hostname = False
+                context.verify_mode = ssl.CERT_NONE
+            self._contexts[key] = context
+        return context
+
+    # ------------------------------------------------------------------
+    # Sending
+
+    def send(
+        self,
+        request: PreparedRequest,
+        stream: bool = False,
+        timeout: Any = None,
+        verify: bool | str = True,
+        cert: Any = None,
+        proxies: Mapping[str, str] | None = None,
+    ) -> Response:
+        """
+        Send a ``PreparedRequest`` and return the ``Response``; its body is
+        read from the connection as the caller reads it (``stream=True``) or
+        by the session before it returns.
+
+        :raises requests.exceptions.ConnectionError: the server could not be
+            reached, or the connection failed before the response came.
+        :raises requests.exceptions.ConnectTimeout: connecting took longer
+            than the connect timeout.
+        :raises requests.exceptions.ReadTimeout: no response within the read
+            timeout (only this request's stream is reset).
+        :raises requests.exceptions.SSLError: the TLS handshake failed (a
+            certificate that cannot be verified, say).
+        :raises requests.exceptions.ProxyError: the proxy refused the tunnel.
+
+        Each carries hyper's exception as its ``__cause__``.
+        """
+        started = time.perf_counter()
+        url = request.url or ""
+        method = request.method or "GET"
+        parts = urlsplit(url)
+        scheme = parts.scheme.lower()
+        if scheme not in _DEFAULT_PORTS:
+            raise InvalidSchema(f"hyper's adapter serves http and https, not {url!r}")
+        host = parts.hostname or ""
+        port = parts.port or _DEFAULT_PORTS[scheme]
+        proxy = select_proxy(url, dict(proxies)) if proxies else None
+        timeouts = _split_timeout(timeout)
+        if scheme == "https":
+            if isinstance(cert, list):
+                cert = tuple(cert)
+            key: _PoolKey = (scheme, host, port, proxy, timeouts, verify, cert)
+        else:
+            key = (scheme, host, port, proxy, timeouts, None, None)
+        pool = self._pool(key)
+
+        body: Any = request.body
+        replayable = body is None or isinstance(body, (bytes, str))
+        sent: int | _CountedBody | None = None
+        if body is None:
+            sent = 0
+        elif isinstance(body, bytes):
+            sent = len(body)
+        elif self.metrics_callback is not None:
+            if isinstance(body, str):
+                sent = len(body.encode("utf-8"))
+            else:
+                sent = body = _CountedBody(body)
+        path = request.path_url
+        headers: Any = request.headers
+        if proxy is None and scheme == "http" and "connection" in headers:
+            # requests always sends "Connection: keep-alive" (HTTP/1.1's
+            # default anyway); a Connection field keeps HTTPConnection from
+            # asking for the h2c upgrade, so that one goes.
+            headers = [
+                (name, value)
+                for name, value in headers.items()
+                if name.lower() != "connection" or value.lower() != "keep-alive"
+            ]
+        wait = timeouts[0] if timeouts[0] is not None else timeouts[1]
+
+        once = True
+        retries = self.max_retries
+        while True:
+            entry: Entry | None = None
+            stream_id = None
+            try:
+                entry, fresh = pool.acquire(wait)
+                # It had served requests and had none in flight: a failure
+                # now means it died while idle.
+                idle = entry.served > 0 and entry.active == 1
+                conn = entry.conn
+                stream_id = conn.request(method, path, body, headers)
+                try:
+                    resp = conn.getresponse(stream_id)
+                except HyperTimeoutError:
+                    if stream_id is not None:
+                        _reset(conn, stream_id)  # only this stream: the rest carry on
+                    raise
+            except BaseException as exc:
+                connecting = entry is None
+                if entry is not None:
+                    pool.release(entry, entry.state == HTTP1)
+                refused = isinstance(exc, StreamRefusedError)
+                lost = not connecting and _is_lost(exc) and method in _IDEMPOTENT and replayable
+                if replayable and once and (refused or (lost and idle)):
+                    once = False
+                    continue
+                if retries > 0 and ((connecting and _is_connect_failure(exc)) or lost):
+                    retries -= 1
+                    continue
+                error = send_error(exc, request, connecting, proxy is not None)
+                if self.metrics_callback is not None:
+                    failed = _Exchange(self, None, None, method, url, started, False)
+                    failed.sent = sent
+                    failed.stream_id = stream_id
+                    failed.report(None, error or exc)
+                if error is None:
+                    raise
+                raise error from exc
+            break
+
+        exchange = _Exchange(self, pool, entry, method, url, started, not fresh)
+        exchange.sent = sent
+        # From the response: after an h2c upgrade it is on stream 1, though
+        # the request went out as HTTP/1.1.
+        exchange.stream_id = getattr(resp, "stream_id", None)
+        return self._build_response(request, resp, exchange)
+
+    def _build_response(
+        self, request: PreparedRequest, resp: Any, exchange: _Exchange
+    ) -> Response:
+        status = resp.status
+        values: dict[str, str] = {}
+        first: dict[str, str] = {}
+        for name, value in resp.getheaders():
+            low = name.lower()
+            known = first.get(low)
+            if known is None:
+                first[low] = name
+                values[name] = value
+            else:
+                values[known] += ", " + value  # as requests joins repeated fields
+        headers = CaseInsensitiveDict(values)
+        reason = resp.reason or _REASONS.get(status, "")
+        has_cookies = "set-cookie" in first
+        raw = RawResponse(resp, reason, headers, exchange.stream_id, has_cookies, exchange)
+        exchange.status = status
+        exchange.version = raw.version
+
+        response = Response()
+        response.status_code = status
+        response.headers = headers
+        response.encoding = get_encoding_from_headers(headers)
+        response.raw = raw
+        response.reason = reason
+        response.url = request.url or ""
+        if has_cookies:
+            extract_cookies_to_jar(response.cookies, request, raw)
+        response.request = request
+        # requests types ``connection`` as its own HTTPAdapter; any adapter
+        # with ``send`` is what it uses it for (auth handlers resend with it).
+        cast(Any, response).connection = self
+        return response
+
+    def close(self) -> None:
+        """Close every pooled connection (requests in flight on them fail)."""
+        with self._lock:
+            pools = list(self._pools.values())
+            self._pools.clear()
+        for pool in pools:
+            pool.close()
+
+
+def _reset(conn: HTTPConnection, stream_id: int) -> None:
+    try:
+        conn.reset_stream(stream_id)
+    except HyperError:
+        pass  # the stream (or its connection) is gone already: nothing to stop
+
+
+def _is_lost(exc: BaseException) -> bool:
+    """The connection failed under the request (not a timeout, not a refusal
+    of this one request)."""
+    return isinstance(exc, builtins.ConnectionError) and not isinstance(exc, HyperProxyError)
+
+
+def _is_connect_failure(exc: BaseException) -> bool:
+    return isinstance(exc, (builtins.ConnectionError, HyperTimeoutError))
+
+
+class HTTP20Adapter(HTTP2Adapter):
+    """
+    The historic name of :class:`HTTP2Adapter`, with its historic
+    ``window_manager`` argument (a :class:`~hyper.http20.window.BaseFlowControlManager`
+    subclass); other arguments as :class:`HTTP2Adapter`.
+    """
+
+    def __init__(self, window_manager: Any = None, **kwargs: Any) -> None:
+        if window_manager is not None:
+            kwargs["window_manager"] = window_manager
+        super().__init__(**kwargs)
