@@ -37,12 +37,19 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent / "test"))
 
-import servers  # noqa: E402  (lives in test/, shared with the interop tests)
+from support import servers  # noqa: E402  (lives in test/support/, shared with the interop tests)
 
 PATH = "/1k.bin"
 WORKER_TIMEOUT = 60.0
 # Worker names; each is a function below, or curl.
-CLIENTS = ("hyper.HTTP20Connection", "hyper.HTTPConnection", "httpx", "curl")
+CLIENTS = (
+    "hyper.HTTP20Connection",
+    "hyper.HTTPConnection",
+    "hyper.aio",
+    "requests+HTTP2Adapter",
+    "httpx",
+    "curl",
+)
 
 
 # ---------------------------------------------------------------------------------------
@@ -165,6 +172,39 @@ def _hyper_auto(authority: str, ca: str) -> Callable[[], bytes]:
     return get
 
 
+def _hyper_aio(authority: str, ca: str) -> Callable[[], bytes]:
+    import asyncio
+
+    from hyper.aio import AsyncHTTP20Connection
+    from hyper.tls import init_context
+
+    context = init_context(cert_path=ca)
+
+    async def fetch() -> bytes:
+        async with AsyncHTTP20Connection(authority, secure=True, ssl_context=context) as conn:
+            stream_id = await conn.request("GET", PATH)
+            response = await conn.get_response(stream_id)
+            return await response.read()
+
+    return lambda: asyncio.run(fetch())
+
+
+def _requests_adapter(authority: str, ca: str) -> Callable[[], bytes]:
+    import requests
+
+    from hyper.contrib import HTTP2Adapter
+
+    def get() -> bytes:
+        with requests.Session() as session:
+            session.mount("https://", HTTP2Adapter())
+            response = session.get(f"https://{authority}{PATH}", verify=ca)
+            if response.raw.version != 20:
+                raise RuntimeError(f"not HTTP/2: {response.raw.version}")
+            return response.content
+
+    return get
+
+
 def _httpx(authority: str, ca: str) -> Callable[[], bytes]:
     import ssl
 
@@ -185,6 +225,8 @@ def _httpx(authority: str, ca: str) -> Callable[[], bytes]:
 WORKERS = {
     "hyper.HTTP20Connection": _hyper_h2,
     "hyper.HTTPConnection": _hyper_auto,
+    "hyper.aio": _hyper_aio,
+    "requests+HTTP2Adapter": _requests_adapter,
     "httpx": _httpx,
 }
 

@@ -441,7 +441,14 @@ class HTTPConnection(ConnectionTarget):
 
         Concurrency: thread-safe.
         """
-        self._current().connect()
+        conn = self._current()
+        if isinstance(conn, HTTP20Connection):
+            # Connected, the protocol chosen; the server's SETTINGS are not
+            # waited for, so the first request still goes out behind the
+            # preface (HTTP20Connection.connect() waits for them).
+            conn._usable_session()
+        else:
+            conn.connect()
 
     def close(self, error_code: int | None = None) -> None:
         """

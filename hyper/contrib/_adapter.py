@@ -427,6 +427,7 @@ class HTTP2Adapter(BaseAdapter):
                 stream_id = conn.request(method, path, body, headers)
                 try:
                     resp = conn.getresponse(stream_id)
+                    pool.started(entry)
                 except HyperTimeoutError:
                     if stream_id is not None:
                         _reset(conn, stream_id)  # only this stream: the rest carry on

@@ -117,6 +117,9 @@ class Pool:
             raise
         with self.cond:
             if entry.conn.version is HTTPVersion.http20:
+                # The server's SETTINGS may not be in yet (the first request
+                # goes out before them): until they are, the limit is ours,
+                # and the connection itself holds back what exceeds theirs.
                 entry.state = HTTP2
                 self._update_limit(entry)
             else:
@@ -169,6 +172,14 @@ class Pool:
             self.cond.notify_all()
         for done in closing:
             done.conn.close()
+
+    def started(self, entry: Entry) -> None:
+        """The response to a request on ``entry`` began: the server's
+        SETTINGS are in, so its stream limit is known (a lower one than ours
+        sends the next requests to other connections)."""
+        if entry.state == HTTP2:
+            with self.cond:
+                self._update_limit(entry)
 
     def _update_limit(self, entry: Entry) -> None:
         peer = entry.conn.peer_max_concurrent_streams

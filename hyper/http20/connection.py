@@ -233,9 +233,10 @@ class HTTP20Connection(ConnectionTarget):
         return session
 
     # Hooks for hyper.HTTPConnection, private by convention: nothing else
-    # calls them. HTTPConnection opens the socket (to learn what ALPN chose,
-    # or to try an h2c upgrade over HTTP/1.1) and hands it over here, so no
-    # socket travels inside an exception or into a private attribute.
+    # calls them (and _usable_session, to connect without waiting for the
+    # server's SETTINGS). HTTPConnection opens the socket (to learn what ALPN
+    # chose, or to try an h2c upgrade over HTTP/1.1) and hands it over here,
+    # so no socket travels inside an exception or into a private attribute.
 
     def _prepare_upgrade(self) -> bytes:
         """
@@ -568,10 +569,10 @@ class HTTP20Connection(ConnectionTarget):
     @property
     def peer_max_concurrent_streams(self) -> int | None:
         """The most streams the server lets this connection have open at
-        once (its SETTINGS_MAX_CONCURRENT_STREAMS); None before connecting.
-        A hint for pools: ``request()`` itself waits for a free slot."""
+        once (its SETTINGS_MAX_CONCURRENT_STREAMS); None until its SETTINGS
+        arrived. A hint for pools: ``request()`` itself waits for a slot."""
         session = self._session
-        if session is None:
+        if session is None or not session.core.settings_seen:
             return None
         return session.engine.remote_settings[SettingCodes.MAX_CONCURRENT_STREAMS]
 

@@ -120,3 +120,29 @@ class TestFirstRequest:
             assert conn.getresponse().read() == b"z" * 100
         sizes = [len(f.data) for f in peer.conns[0].frames if type(f).__name__ == "DataFrame"]
         assert sizes[0] == 10
+
+
+class TestFirstRequestOverALPN:
+    """The same over TLS, when the protocol is chosen by ALPN: the first
+    request goes out behind the preface for HTTPConnection too."""
+
+    def test_httpconnection_sends_before_the_servers_settings(
+        self, server_tls, client_tls
+    ) -> None:
+        from hyper import HTTPConnection
+        from hyper.common.util import HTTPVersion
+
+        def script(conn: PeerConnection) -> None:
+            request = conn.expect_complete_request()  # nothing sent by us yet
+            conn.handshake()
+            conn.respond(request.stream_id, body=b"early over TLS")
+            conn.read_until_closed()
+
+        tls = server_tls(("h2", "http/1.1"))
+        with Peer(script, tls=tls) as peer, HTTPConnection(
+            peer.address, ssl_context=client_tls, timeout=TIMEOUT
+        ) as conn:
+            conn.request("GET", "/")
+            response = conn.getresponse()
+            assert response.version is HTTPVersion.http20
+            assert response.read() == b"early over TLS"

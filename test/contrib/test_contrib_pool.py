@@ -433,3 +433,20 @@ class TestWindow:
         with Peer(serving(handler), tls=peer_tls) as peer, _session(adapter) as s:
             s.get(f"https://127.0.0.1:{peer.port}/", verify=peer_ca_path)
         assert seen == [200_000]
+
+
+class TestFirstRequest:
+    def test_goes_out_before_the_servers_settings(self, peer_tls, peer_ca_path) -> None:
+        """A new pooled connection does not wait a round trip for the
+        server's SETTINGS before the request that opened it."""
+
+        def script(conn: PeerConnection) -> None:
+            request = conn.expect_complete_request()  # nothing sent by us yet
+            conn.handshake()
+            conn.respond(request.stream_id, body=b"early")
+            conn.read_until_closed()
+
+        with Peer(script, tls=peer_tls) as peer, _session(HTTP2Adapter()) as s:
+            r = s.get(f"https://127.0.0.1:{peer.port}/", timeout=TIMEOUT, verify=peer_ca_path)
+            assert r.content == b"early"
+            assert r.raw.version == 20
