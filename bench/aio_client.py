@@ -35,7 +35,7 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
 import client as bench  # noqa: E402  (bench/client.py: server, blocking worker, helpers)
-import servers  # noqa: E402  (test/servers.py, put on sys.path by bench/client.py)
+from support import servers  # noqa: E402  (test/support, put on sys.path by bench/client.py)
 
 CLIENTS = ("hyper.aio", "hyper", "httpx")
 WORKER_TIMEOUT = bench.WORKER_TIMEOUT
