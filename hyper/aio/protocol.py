@@ -129,6 +129,7 @@ class H2Protocol(asyncio.Protocol):
         self._enable_push = enable_push
         self._scheme = "http"
         self._authority = "localhost"
+        self._upgrade: tuple[bytes, list[tuple[bytes, bytes]]] | None = None
         if loop is not None:
             self._make_core(loop)
 
@@ -169,7 +170,10 @@ class H2Protocol(asyncio.Protocol):
                 self._transport.close()
                 return
             self._learn_origin(transport, tls)
-        core.start()
+        if self._upgrade is not None:
+            core.start_upgraded(*self._upgrade)
+        else:
+            core.start()
         self._flush()
         self._arm_timer()
         callback = self._on_connected
@@ -558,6 +562,15 @@ class H2Protocol(asyncio.Protocol):
             core.get(stream_id)
         core.send_headers(stream, headers_in(headers), end_stream)
         self._schedule_flush()
+
+    def accept_upgrade(self, settings_header: bytes, headers: list[tuple[bytes, bytes]]) -> None:
+        """
+        (server) Serve a connection that an HTTP/1.1 ``Upgrade: h2c``
+        request switched to HTTP/2 (the 101 is sent): call before
+        :meth:`connection_made`. ``headers`` (the request as HTTP/2 fields)
+        arrive as stream 1 from :meth:`recv_request`.
+        """
+        self._upgrade = (settings_header, headers)
 
     @property
     def can_push(self) -> bool:
