@@ -5,6 +5,7 @@ blocking client.
 """
 
 from hyper.aio._server_core import ServerLimits
+from hyper.aio.connection import AsyncHTTP20Connection
 from hyper.aio.exceptions import AIOH2Exception, SendException
 from hyper.aio.helper import (
     open_connection,
@@ -13,9 +14,13 @@ from hyper.aio.helper import (
     start_unix_server,
 )
 from hyper.aio.protocol import H2Protocol
+from hyper.aio.response import AsyncHTTP20Push, AsyncHTTP20Response
 
 __all__ = [
     "AIOH2Exception",
+    "AsyncHTTP20Connection",
+    "AsyncHTTP20Push",
+    "AsyncHTTP20Response",
     "H2Protocol",
     "SendException",
     "ServerLimits",

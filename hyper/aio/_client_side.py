@@ -22,6 +22,7 @@ from hyper.http20.config import EngineConfig
 from hyper.http20.engine import Engine
 from hyper.http20.errors import ErrorCodes
 from hyper.http20.exceptions import StreamStateError
+from hyper.http20.window import BaseFlowControlManager, FlowControlManager
 
 # Finished streams still answerable by id (recv_trailers after the body,
 # read_stream after the end): the aioh2 API has no call that releases a
@@ -33,15 +34,22 @@ class ClientSide(ClientCore):
     """:class:`ClientCore` with the lookups and calls of the aioh2 API."""
 
     def __init__(
-        self, concurrency: int, clock: Callable[[], float], *, enable_push: bool = False
+        self,
+        concurrency: int,
+        clock: Callable[[], float],
+        *,
+        enable_push: bool = False,
+        window_manager: type[BaseFlowControlManager] = FlowControlManager,
+        first_stream_id: int = 1,
     ) -> None:
         config = EngineConfig(
             client_side=True,
             clock=clock,
             max_concurrent_streams=concurrency,
             enable_push=enable_push,
+            window_manager=window_manager,
         )
-        super().__init__(Engine(config), track_streams=True)
+        super().__init__(Engine(config), first_stream_id=first_stream_id, track_streams=True)
         #: Connection-wide news (any frame may have moved a window or a
         #: setting): slot and window waiters re-check.
         self.conn_changed = False

@@ -55,6 +55,7 @@ from hyper.http20.exceptions import (
     StreamResetError,
     StreamStateError,
 )
+from hyper.http20.window import BaseFlowControlManager, FlowControlManager
 
 HeaderInput = Iterable[tuple[Union[str, bytes], Union[str, bytes]]]
 
@@ -155,7 +156,7 @@ class ServerCore:
         limits: ServerLimits,
         clock: Callable[[], float],
         *,
-        enable_connect_protocol: bool = False,
+        window_manager: type[BaseFlowControlManager] = FlowControlManager,
     ) -> None:
         if not isinstance(concurrency, int) or concurrency < 1:
             raise ValueError(f"concurrency must be a positive int, got {concurrency!r}")
@@ -168,6 +169,7 @@ class ServerCore:
             max_concurrent_streams=concurrency,
             initial_window_size=limits.max_buffered_body,
             settings_timeout=limits.settings_timeout,
+            window_manager=window_manager,
         )
         self.engine = Engine(config)
         self.streams: dict[int, Request] = {}

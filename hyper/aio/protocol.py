@@ -38,6 +38,7 @@ from hyper.http20.config import SettingCodes
 from hyper.http20.errors import ErrorCodes
 from hyper.http20.exceptions import ConnectionError as H2ConnectionError
 from hyper.http20.exceptions import StreamResetError
+from hyper.http20.window import BaseFlowControlManager, FlowControlManager
 from hyper.tls import NPN_PROTOCOL
 
 _Str = Union[str, bytes]
@@ -81,6 +82,9 @@ class H2Protocol(asyncio.Protocol):
         :meth:`wait_functional` sends a PING.
     :param limits: (server) :class:`~hyper.aio.ServerLimits`.
     :param enable_push: (client) accept server push (:meth:`recv_push`).
+    :param window_manager: the :class:`~hyper.http20.window.BaseFlowControlManager`
+        subclass that decides when to give receive window back.
+    :param first_stream_id: (client) the first stream id to use.
     """
 
     def __init__(
@@ -91,6 +95,8 @@ class H2Protocol(asyncio.Protocol):
         functional_timeout: float = 2,
         limits: ServerLimits | None = None,
         enable_push: bool = False,
+        window_manager: type[BaseFlowControlManager] | None = None,
+        first_stream_id: int = 1,
         loop: asyncio.AbstractEventLoop | None = None,
     ) -> None:
         self.client_side = client_side
@@ -127,6 +133,8 @@ class H2Protocol(asyncio.Protocol):
         self._alpn_problem: str | None = None
         self._lost = False
         self._enable_push = enable_push
+        self._window_manager = window_manager or FlowControlManager
+        self._first_stream_id = first_stream_id
         self._scheme = "http"
         self._authority = "localhost"
         self._upgrade: tuple[bytes, list[tuple[bytes, bytes]]] | None = None
@@ -139,9 +147,17 @@ class H2Protocol(asyncio.Protocol):
         if self.client_side:
             from hyper.aio._client_side import ClientSide
 
-            self._core = ClientSide(self._concurrency, loop.time, enable_push=self._enable_push)
+            self._core = ClientSide(
+                self._concurrency,
+                loop.time,
+                enable_push=self._enable_push,
+                window_manager=self._window_manager,
+                first_stream_id=self._first_stream_id,
+            )
         else:
-            self._core = ServerCore(self._concurrency, self._limits, loop.time)
+            self._core = ServerCore(
+                self._concurrency, self._limits, loop.time, window_manager=self._window_manager
+            )
 
     # ------------------------------------------------------------------
     # asyncio.Protocol
@@ -638,6 +654,68 @@ class H2Protocol(asyncio.Protocol):
         core.check_response(stream)
         return headers_out(stream.headers)
 
+    async def _open_stream(
+        self,
+        fields: list[tuple[Any, Any]],
+        end_stream: bool,
+        data: bytes | memoryview | None,
+        data_ends: bool,
+        timeout: float | None,
+    ) -> tuple[StreamBuffer, int] | None:
+        """Open a stream once a slot is free; None if this connection takes no more."""
+        core = self._core
+        while True:
+            if self._paused:
+                await self._writable(timeout)
+            core.raise_if_failed()
+            if not core.is_usable or core.can_open_stream():
+                break
+            await self._park(None, True, timeout)
+        opened: tuple[StreamBuffer, int] | None = core.open_stream(
+            fields, end_stream, data, data_ends
+        )
+        if opened is not None:
+            self._schedule_flush()
+        return opened
+
+    async def _response_ready(self, stream: StreamBuffer, timeout: float | None) -> None:
+        """Wait for the final response headers; raise the stream's failure."""
+        core = self._core
+        while not core.response_ready(stream):
+            await self._park(stream, False, timeout)
+        core.check_response(stream)
+
+    async def _pushes_ready(self, stream: StreamBuffer, timeout: float | None) -> None:
+        core = self._core
+        while not core.pushes_ready(stream):
+            await self._park(stream, False, timeout)
+        self._schedule_flush()  # pushes_ready may give window back
+
+    async def _ping(self, data: bytes, timeout: float | None) -> float:
+        """Send a PING and wait for its ACK; the round-trip time."""
+        core = self._core
+        loop = cast(asyncio.AbstractEventLoop, self._loop)
+        core.ping(data)
+        sent = loop.time()
+        self._schedule_flush()
+        try:
+            while not core.ping_acked(data):
+                core.raise_if_failed()
+                await self._park(None, True, timeout)
+        finally:
+            core.forget_ping(data)
+        return loop.time() - sent
+
+    @property
+    def is_usable(self) -> bool:
+        """(client) New streams may be opened on this connection."""
+        return not self._lost and self._core is not None and bool(self._core.is_usable)
+
+    @property
+    def is_finished(self) -> bool:
+        """The connection has ended and no stream is left on it."""
+        return self._core is not None and bool(self._core.is_finished)
+
     async def recv_trailers(self, stream_id: int) -> Headers:
         """
         Wait for the end of the stream and return its trailers (empty when
@@ -681,6 +759,17 @@ class H2Protocol(asyncio.Protocol):
         self._core.close_gracefully()
         self._after_call()
         self._arm_timer()
+
+    def _close_now(self, error_code: int) -> None:
+        """Close at once: GOAWAY(``error_code``), every waiter fails."""
+        if self._lost:
+            return
+        self._core.close(error_code)
+        self._wake()
+        for stream in list(self._core.streams.values()):
+            self._wake_stream(stream)
+        self._wake_all()
+        self._teardown()
 
     def update_settings(self, new_settings: Mapping[int, int]) -> None:
         """Send SETTINGS (keys are ints or :class:`SettingCodes`)."""

@@ -24,8 +24,10 @@ import os
 import stat
 from collections.abc import Iterable, Iterator, Mapping
 from typing import Any, Optional, Union
+from urllib.parse import urlsplit
 
 from hyper.common.headers import HTTPHeaderMap
+from hyper.common.util import to_bytestring
 
 __all__ = [
     "HeadersArg",
@@ -36,6 +38,7 @@ __all__ = [
     "file_length",
     "header_pairs",
     "lower_name",
+    "request_fields",
     "split_timeout",
     "user_agent",
 ]
@@ -99,6 +102,51 @@ def authority(host: str, port: int, default_port: int) -> bytes:
     if port != default_port:
         text = f"{text}:{port}"
     return text.encode("ascii")
+
+
+def request_fields(
+    method: str | bytes,
+    url: str | bytes,
+    headers: HeadersArg,
+    content_length: int | None,
+    *,
+    scheme: bytes,
+    authority: bytes,
+    accept_encoding: bytes,
+    user_agent: bytes,
+) -> list[tuple[Any, Any]]:
+    """
+    An HTTP/2 request's header block: pseudo-headers (an absolute ``url``
+    gives its own :authority), the caller's fields, then the defaults the
+    caller did not set (accept-encoding, user-agent, content-length).
+    """
+    path = to_bytestring(url)
+    host_value = authority
+    if path[:7].lower() == b"http://" or path[:8].lower() == b"https://":
+        parts = urlsplit(path)
+        host_value = parts.netloc or host_value
+        path = parts.path or b"/"
+        if parts.query:
+            path += b"?" + parts.query
+    user = header_pairs(headers)
+    present = {lower_name(name) for name, _ in user}
+    fields: list[tuple[Any, Any]] = []
+    if b":method" not in present:
+        fields.append((b":method", to_bytestring(method)))
+    if b":scheme" not in present:
+        fields.append((b":scheme", scheme))
+    if b":authority" not in present and b"host" not in present:
+        fields.append((b":authority", host_value))
+    if b":path" not in present:
+        fields.append((b":path", path))
+    fields.extend(user)
+    if b"accept-encoding" not in present:
+        fields.append((b"accept-encoding", accept_encoding))
+    if b"user-agent" not in present:
+        fields.append((b"user-agent", user_agent))
+    if content_length is not None and b"content-length" not in present:
+        fields.append((b"content-length", b"%d" % content_length))
+    return fields
 
 
 class PendingRequest:

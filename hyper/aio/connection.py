@@ -1,0 +1,424 @@
+"""
+:class:`AsyncHTTP20Connection`: ``HTTP20Connection``'s shape in coroutine
+form, on the same client core (through :class:`~hyper.aio.H2Protocol`),
+the same request building (:func:`hyper.common._request.request_fields`,
+:class:`~hyper.common._request.RequestBody`) and the same response
+decoding (:mod:`hyper.aio.response`).
+
+One object stands for "HTTP/2 to this origin". When the server sends
+GOAWAY (or the connection fails) the next request opens a new connection;
+streams already open on the old one finish there. Stream ids keep rising
+across connections, so an id names one request for the object's lifetime.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import inspect
+import ssl
+from collections.abc import AsyncIterator
+from typing import Any, Union
+
+from hyper.aio.protocol import H2Protocol
+from hyper.aio.response import AsyncHTTP20Push, AsyncHTTP20Response, push_for
+from hyper.common._request import (
+    HeadersArg,
+    RequestBody,
+    Timeout,
+    authority,
+    header_pairs,
+    request_fields,
+    user_agent,
+)
+from hyper.common.connect import ConnectionTarget
+from hyper.common.decoder import accept_encoding
+from hyper.common.exceptions import ConnectionError as HyperConnectionError
+from hyper.common.exceptions import TimeoutError as HyperTimeoutError
+from hyper.common.util import HTTPVersion, to_bytestring
+from hyper.http20._streambuf import StreamBuffer
+from hyper.http20.errors import ErrorCodes
+from hyper.http20.exceptions import StreamStateError
+from hyper.http20.window import BaseFlowControlManager
+from hyper.tls import H2_NPN_PROTOCOLS, init_context
+
+__all__ = ["AsyncHTTP20Connection"]
+
+_Str = Union[str, bytes]
+
+# Fresh connections one request tries when each refuses new streams (GOAWAY
+# straight after the preface) before giving up.
+_MAX_CONNECT_ATTEMPTS = 3
+# The most bytes read from a file body at once; the window bounds it too.
+_UPLOAD_CHUNK = 1 << 20
+# Streams the server may push at once (our MAX_CONCURRENT_STREAMS).
+_CONCURRENCY = 100
+
+_default_tls: ssl.SSLContext | None = None
+
+
+def _tls_context() -> ssl.SSLContext:
+    # Built once: loading the CA store is far too slow to repeat per connection.
+    global _default_tls
+    if _default_tls is None:
+        context = init_context()
+        context.set_alpn_protocols(list(H2_NPN_PROTOCOLS))
+        _default_tls = context
+    return _default_tls
+
+
+class AsyncHTTP20Connection(ConnectionTarget):
+    """
+    An HTTP/2 connection to one server for asyncio; any number of tasks may
+    make requests and read responses on it at once.
+
+    :param host: ``'example.com'``, ``'example.com:8443'`` or ``'[::1]:8443'``.
+    :param port: the port; default 443 (or the one in ``host``).
+    :param secure: use TLS; defaults to ``port == 443``. Plaintext speaks
+        HTTP/2 with prior knowledge (h2c).
+    :param window_manager: the :class:`BaseFlowControlManager` subclass.
+    :param enable_push: accept server push (:attr:`AsyncHTTP20Response.pushes`).
+    :param ssl_context: the ``ssl.SSLContext`` to use instead of hyper's.
+    :param timeout: seconds, or a ``(connect, read)`` pair. The read timeout
+        bounds each wait of each call (a response, body bytes, window or a
+        stream slot) and raises :class:`hyper.common.exceptions.TimeoutError`
+        for that call only: other streams carry on.
+    """
+
+    version = HTTPVersion.http20
+
+    def __init__(
+        self,
+        host: str,
+        port: int | None = None,
+        secure: bool | None = None,
+        window_manager: type[BaseFlowControlManager] | None = None,
+        enable_push: bool = False,
+        ssl_context: Any = None,
+        timeout: Timeout = None,
+        **kwargs: Any,
+    ) -> None:
+        if kwargs.get("proxy_host"):
+            raise ValueError("AsyncHTTP20Connection does not tunnel through proxies yet")
+        super().__init__(host, port, secure, ssl_context, None, None, None, timeout)
+        self._window_manager = window_manager
+        self._enable_push = enable_push
+        self._authority = authority(self.host, self.port, 443 if self.secure else 80)
+        self._scheme = b"https" if self.secure else b"http"
+        self._user_agent = user_agent()
+        self._accept_encoding = accept_encoding()
+        self._protocol: H2Protocol | None = None
+        self._draining: list[H2Protocol] = []
+        self._connecting: asyncio.Lock | None = None
+        self._next_stream_id = 1
+        self._last_stream_id: int | None = None
+
+    # ------------------------------------------------------------------
+    # Connecting
+
+    async def connect(self) -> None:
+        """
+        Connect (TCP, TLS with ALPN ``h2``) unless connected.
+
+        :raises ConnectionError: the server is unreachable or does not speak HTTP/2.
+        :raises TimeoutError: the connect timeout passed.
+        """
+        await self._usable()
+
+    async def _usable(self) -> H2Protocol:
+        protocol = self._protocol
+        if protocol is not None and protocol.is_usable:
+            return protocol
+        if self._connecting is None:
+            self._connecting = asyncio.Lock()
+        async with self._connecting:
+            protocol = self._protocol
+            if protocol is not None and protocol.is_usable:
+                return protocol
+            if protocol is not None:
+                self._retire(protocol)
+            protocol = self._protocol = await self._new_protocol()
+            return protocol
+
+    async def _new_protocol(self) -> H2Protocol:
+        loop = asyncio.get_running_loop()
+        first_id = self._next_stream_id
+        if first_id > 2**31 - 1 and not self._draining:
+            first_id = 1  # every id was used; no older stream can clash
+        protocol = H2Protocol(
+            True,
+            concurrency=_CONCURRENCY,
+            enable_push=self._enable_push,
+            window_manager=self._window_manager,
+            first_stream_id=first_id,
+            loop=loop,
+        )
+        tls: Any = None
+        if self.secure:
+            tls = self.ssl_context if self.ssl_context is not None else _tls_context()
+        connecting = loop.create_connection(
+            lambda: protocol,
+            self.host,
+            self.port,
+            ssl=tls,
+            server_hostname=self.host if tls is not None else None,
+        )
+        try:
+            await asyncio.wait_for(connecting, self._connect_timeout)
+        except asyncio.TimeoutError:
+            raise HyperTimeoutError(
+                f"connecting to {self.host}:{self.port} took more than {self._connect_timeout} s"
+            ) from None
+        except OSError as exc:
+            where = f"{self.host}:{self.port}"
+            raise HyperConnectionError(f"cannot connect to {where}: {exc}") from exc
+        problem = protocol._alpn_problem
+        if problem is not None:
+            raise HyperConnectionError(f"{self.host}:{self.port}: {problem}")
+        return protocol
+
+    def _retire(self, protocol: H2Protocol) -> None:
+        """Keep a replaced connection until its open streams are done."""
+        self._next_stream_id = max(self._next_stream_id, protocol._core.next_stream_id)
+        draining = [p for p in self._draining if not p.is_finished]
+        if not protocol.is_finished:
+            draining.append(protocol)
+        self._draining = draining
+
+    def _protocols(self) -> list[H2Protocol]:
+        current = [self._protocol] if self._protocol is not None else []
+        return current + self._draining
+
+    # ------------------------------------------------------------------
+    # Requests
+
+    async def request(
+        self,
+        method: _Str,
+        url: _Str,
+        body: Any = None,
+        headers: HeadersArg = None,
+        *,
+        trailers: HeadersArg = None,
+    ) -> int:
+        """
+        Send a request and return its stream id (for :meth:`get_response`).
+
+        :param body: bytes, str (UTF-8), a file (``read`` may be a coroutine
+            function), an iterable or an async iterable of bytes; streamed
+            under flow control, never read whole into memory.
+        :param headers: a dict, an :class:`HTTPHeaderMap` or ``(name, value)``
+            pairs.
+        :param trailers: header fields sent after the body, ending the
+            request (gRPC-style status, checksums); a dict or pairs.
+        :raises StreamResetError: the server reset the stream while the body
+            was being sent.
+        :raises TimeoutError: no stream slot or window within the read timeout.
+        """
+        is_async = hasattr(body, "__aiter__") or (
+            hasattr(body, "read") and inspect.iscoroutinefunction(body.read)
+        )
+        plan = None if body is None or is_async else RequestBody(body)
+        length = plan.length if plan is not None else None
+        fields = request_fields(
+            method,
+            url,
+            headers,
+            length,
+            scheme=self._scheme,
+            authority=self._authority,
+            accept_encoding=self._accept_encoding,
+            user_agent=self._user_agent,
+        )
+        trailer_fields = header_pairs(trailers) if trailers is not None else None
+        no_body = body is None or (plan is not None and plan.length == 0)
+        end_stream = no_body and trailer_fields is None
+        data = plan.buffer if plan is not None and plan.buffer else None
+        protocol, stream, taken = await self._open(
+            fields, end_stream, data, trailer_fields is None
+        )
+        try:
+            await self._upload(protocol, stream, body, plan, taken, no_body, trailer_fields)
+        except BaseException:
+            # The caller never learns this stream's id: free it (reset).
+            protocol._core.release(stream)
+            protocol._schedule_flush()
+            raise
+        self._last_stream_id = stream.stream_id
+        return stream.stream_id
+
+    async def _open(
+        self,
+        fields: list[tuple[Any, Any]],
+        end_stream: bool,
+        data: bytes | memoryview | None,
+        data_ends: bool,
+    ) -> tuple[H2Protocol, StreamBuffer, int]:
+        for _ in range(_MAX_CONNECT_ATTEMPTS):
+            protocol = await self._usable()
+            opened = await protocol._open_stream(
+                fields, end_stream, data, data_ends, self._read_timeout
+            )
+            if opened is not None:
+                stream, taken = opened
+                return protocol, stream, taken
+        raise HyperConnectionError(
+            f"{self.host}:{self.port} refused new streams on {_MAX_CONNECT_ATTEMPTS} "
+            "fresh connections in a row (GOAWAY)"
+        )
+
+    async def _upload(
+        self,
+        protocol: H2Protocol,
+        stream: StreamBuffer,
+        body: Any,
+        plan: RequestBody | None,
+        taken: int,
+        no_body: bool,
+        trailers: list[tuple[Any, Any]] | None,
+    ) -> None:
+        """Send the rest of the body (``taken`` bytes already went), then end."""
+        timeout = self._read_timeout
+        final = trailers is None
+        sent = [0]
+        send = protocol._send
+        if not no_body:
+            if plan is not None and plan.buffer is not None:
+                rest = plan.buffer
+                # What open_stream took went with END_STREAM if it was all and final.
+                if taken < len(rest) and not await send(
+                    stream, memoryview(rest)[taken:], final, timeout, sent
+                ):
+                    return
+            else:
+                async for chunk in _chunks(body, plan, protocol, stream):
+                    if chunk and not await send(stream, chunk, False, timeout, sent):
+                        return
+                if final:
+                    await send(stream, b"", True, timeout, sent)
+        if trailers is not None:
+            await protocol._writable(timeout)
+            protocol._core.send_trailers(stream, trailers)
+            protocol._schedule_flush()
+
+    # ------------------------------------------------------------------
+    # Responses
+
+    def _find(self, stream_id: int | None) -> tuple[H2Protocol, StreamBuffer]:
+        if stream_id is None:
+            stream_id = self._last_stream_id
+            if stream_id is None:
+                raise StreamStateError("no request has been made on this connection")
+        for protocol in self._protocols():
+            stream = protocol._core.streams.get(stream_id)
+            if stream is not None:
+                return protocol, stream
+        raise StreamStateError(
+            f"no stream {stream_id} on this connection: never requested, or its "
+            "response was already read or closed"
+        )
+
+    async def get_response(self, stream_id: int | None = None) -> AsyncHTTP20Response:
+        """
+        Wait for the response to a request (1xx responses are kept on
+        ``response.informational``).
+
+        :param stream_id: what :meth:`request` returned; None: the last request.
+        :raises StreamRefusedError: not processed by the server; safe to retry.
+        :raises StreamResetError: the server reset the stream.
+        :raises TimeoutError: no response within the read timeout (the
+            request stays pending; call again to keep waiting).
+        :raises ConnectionError: the connection failed.
+        """
+        protocol, stream = self._find(stream_id)
+        if stream.claimed:
+            raise StreamStateError(f"the response on stream {stream.stream_id} was already taken")
+        await protocol._response_ready(stream, self._read_timeout)
+        stream.claimed = True
+        return AsyncHTTP20Response(stream, protocol, self._read_timeout)
+
+    getresponse = get_response
+
+    async def get_pushes(
+        self, stream_id: int | None = None, capture_all: bool = False
+    ) -> AsyncIterator[AsyncHTTP20Push]:
+        """
+        Yield the pushes promised on a stream, each once; with
+        ``capture_all``, wait for more until the stream ends.
+        """
+        protocol, stream = self._find(stream_id)
+        core = protocol._core
+        while True:
+            if capture_all:
+                await protocol._pushes_ready(stream, self._read_timeout)
+            fresh, more = core.take_pushes(stream)
+            for record in fresh:
+                yield push_for(record, protocol, self._read_timeout)
+            if not capture_all or not more:
+                return
+
+    async def ping(self, opaque_data: _Str) -> float:
+        """Send a PING with 8 bytes of ``opaque_data``; the round-trip time."""
+        data = to_bytestring(opaque_data)
+        if len(data) != 8:
+            raise ValueError("PING data must be exactly 8 bytes")
+        protocol = await self._usable()
+        return await protocol._ping(data, self._read_timeout)
+
+    # ------------------------------------------------------------------
+    # Closing
+
+    def close(self, error_code: int | None = None) -> None:
+        """
+        Close: GOAWAY (``error_code``, default NO_ERROR), fail every waiting
+        call, close the transport. The next request connects anew.
+        """
+        protocols = self._protocols()
+        for protocol in protocols:
+            self._next_stream_id = max(self._next_stream_id, protocol._core.next_stream_id)
+        self._protocol = None
+        self._draining = []
+        code = ErrorCodes.NO_ERROR if error_code is None else error_code
+        for protocol in protocols:
+            protocol._close_now(code)
+
+    async def __aenter__(self) -> AsyncHTTP20Connection:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        return f"<AsyncHTTP20Connection {self._scheme.decode()}://{self._authority.decode()}>"
+
+
+async def _chunks(
+    body: Any, plan: RequestBody | None, protocol: H2Protocol, stream: StreamBuffer
+) -> AsyncIterator[bytes | memoryview]:
+    """A file, iterable or async iterable body, piece by piece."""
+    if hasattr(body, "__aiter__"):
+        async for chunk in body:
+            yield _as_bytes(chunk)
+        return
+    if hasattr(body, "read"):
+        read = body.read
+        is_coroutine = inspect.iscoroutinefunction(read)
+        while True:
+            window = protocol._core.send_window(stream)
+            size = min(max(window, protocol._core.max_frame_size), _UPLOAD_CHUNK)
+            chunk = await read(size) if is_coroutine else read(size)
+            if not chunk:
+                return
+            yield _as_bytes(chunk)
+    if plan is not None:
+        for piece in plan.chunks(_UPLOAD_CHUNK):
+            yield piece
+
+
+def _as_bytes(chunk: Any) -> bytes | memoryview:
+    if type(chunk) is bytes:
+        return chunk
+    if isinstance(chunk, str):
+        return chunk.encode("utf-8")
+    if isinstance(chunk, (bytearray, memoryview)):
+        return memoryview(chunk).cast("B")
+    raise TypeError(f"a request body yielded {type(chunk).__name__}, not bytes")
