@@ -41,12 +41,19 @@ class ServedH2(H2Protocol):
         super().__init__(False, concurrency=server.concurrency, limits=server.limits)
         self.server = server
         self.transport: asyncio.BaseTransport | None = None
+        #: Set once the client sent anything over HTTP/2 (or left).
+        self.heard = asyncio.Event()
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self.transport = transport
         super().connection_made(transport)
 
+    def data_received(self, data: bytes) -> None:
+        self.heard.set()
+        super().data_received(data)
+
     def connection_lost(self, exc: Exception | None) -> None:
+        self.heard.set()
         super().connection_lost(exc)
         self.transport = None
         self.server.forget(self)
@@ -114,6 +121,11 @@ async def _answer(
     target = pseudo.get(":path", "")
     status, sent = 0, 0
     try:
+        if stream_id == 1 and not proto.heard.is_set():
+            # The h2c upgrade: answer once the client's preface shows it read
+            # the 101. curl 7.88 fails when more than 32 KiB follow the 101
+            # before it does ("connection buffer size is too small").
+            await proto.heard.wait()
         plan = server.files.plan(method, target, regular)
         try:
             f = open_plan(plan)

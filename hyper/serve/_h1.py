@@ -244,18 +244,20 @@ class H1Connection(asyncio.Protocol):
         started = time.perf_counter()
         method = request.method.decode("latin-1")
         target = request.target.decode("latin-1")
-        settings = upgrade_settings(request) if self.scheme == "http" else None
-        # The body is empty (checked), so the request is complete here.
-        if (
-            settings is not None
-            and method in ("GET", "HEAD", "OPTIONS")
-            and type(await self._next_event(False)) is h11.EndOfMessage
-        ):
-            await self._upgrade(request, settings)
-            return True
+        has_body = any(
+            n == b"transfer-encoding" or (n == b"content-length" and v.strip() != b"0")
+            for n, v in request.headers
+        )
+        if not has_body:
+            # No body: its end is already here; the cycle can complete.
+            if type(await self._next_event(False)) is not h11.EndOfMessage:
+                return True
+            settings = upgrade_settings(request) if self.scheme == "http" else None
+            if settings is not None and method in ("GET", "HEAD", "OPTIONS"):
+                await self._upgrade(request, settings)
+                return True
         headers = [(n.decode("latin-1"), v.decode("latin-1")) for n, v in request.headers]
         plan = self.server.files.plan(method, target, headers)
-        has_body = any(n in (b"content-length", b"transfer-encoding") for n, _ in request.headers)
         close = self._closing
         self._busy = True
         sent = 0
