@@ -61,6 +61,9 @@ MiB = 1024 * KiB
 # about 3 s; --upload-bytes makes httpx take minutes, hence the generous bound.
 WORKER_TIMEOUT = 600.0
 CLIENTS = ("hyper", "httpx", "curl", "h2load")
+# With --baseline DIR: hyper from another source tree (an older commit,
+# checked out with ``git worktree add DIR REV``), measured in the same run.
+BASELINE = "base"
 SMALL_PATH = "/1k.bin"
 
 
@@ -280,6 +283,8 @@ class Bench:
         try:
             if client in ("hyper", "httpx"):
                 return self._python(client, scenario)
+            if client == BASELINE:
+                return self._python("hyper", scenario, pythonpath=self.args.baseline)
             if client == "curl":
                 return self._curl(scenario)
             return self._h2load(scenario)
@@ -291,7 +296,7 @@ class Bench:
             return amount / seconds
         return amount / seconds / 1e6
 
-    def _python(self, client: str, scenario: str) -> Sample:
+    def _python(self, client: str, scenario: str, pythonpath: str | None = None) -> Sample:
         argv = [
             sys.executable,
             str(Path(__file__).resolve()),
@@ -316,7 +321,13 @@ class Bench:
         ]
         if self.args.upload_bytes:
             argv.append("--upload-bytes")
-        out = subprocess.run(argv, capture_output=True, text=True, timeout=WORKER_TIMEOUT)
+        env = None
+        if pythonpath is not None:
+            # The baseline's hyper shadows the installed one in the worker.
+            env = {**os.environ, "PYTHONPATH": pythonpath}
+        out = subprocess.run(
+            argv, capture_output=True, text=True, timeout=WORKER_TIMEOUT, env=env
+        )
         if out.returncode != 0:
             last = (out.stderr.strip().splitlines() or ["(no output)"])[-1]
             return Sample(None, error=last)
@@ -440,28 +451,29 @@ def _mib(n: int | None) -> str:
 
 
 def report(results: dict[str, dict[str, list[Sample]]], sizes: Sizes) -> str:
-    header = ["scenario", "unit", "hyper", "httpx", "curl", "h2load", "hyper/httpx", "hyper/curl"]
+    clients = [c for c in (*CLIENTS, BASELINE) if all(c in r for r in results.values())]
+    header = ["scenario", "unit", *clients, "hyper/httpx", "hyper/curl"]
+    if BASELINE in clients:
+        header.append("hyper/base")
     rows = []
     for key, by_client in results.items():
         sc = SCENARIOS[key]
-        med = {c: _median(by_client[c]) for c in CLIENTS}
+        med = {c: _median(by_client[c]) for c in clients}
         cells = {}
-        for c in CLIENTS:
+        for c in clients:
             failed = sum(1 for s in by_client[c] if s.value is None)
             # A median over the runs that worked, flagged when some did not.
             cells[c] = _fmt(med[c]) + ("*" if failed and med[c] is not None else "")
-        rows.append(
-            [
-                f"({key}) {_describe(key, sizes)}",
-                sc.unit,
-                cells["hyper"],
-                cells["httpx"],
-                cells["curl"],
-                cells["h2load"],
-                _ratio(med["hyper"], med["httpx"]),
-                _ratio(med["hyper"], med["curl"]),
-            ]
-        )
+        row = [
+            f"({key}) {_describe(key, sizes)}",
+            sc.unit,
+            *(cells[c] for c in clients),
+            _ratio(med["hyper"], med["httpx"]),
+            _ratio(med["hyper"], med["curl"]),
+        ]
+        if BASELINE in clients:
+            row.append(_ratio(med["hyper"], med[BASELINE]))
+        rows.append(row)
     widths = [max(len(r[i]) for r in [header, *rows]) for i in range(len(header))]
     lines = ["  ".join(cell.ljust(w) for cell, w in zip(header, widths))]
     lines.append("  ".join("-" * w for w in widths))
@@ -522,6 +534,12 @@ def main(argv: list[str] | None = None) -> int:
         help="(d): Python clients upload a bytes object instead of a file (httpx: minutes)",
     )
     parser.add_argument("--verbose", action="store_true", help="print every sample")
+    parser.add_argument(
+        "--baseline",
+        metavar="DIR",
+        help="also time hyper from the source tree DIR (say, a git worktree of an older "
+        "commit) in the same run, and report hyper/base",
+    )
     # Internal: run one measurement in this process and print JSON.
     parser.add_argument("--worker", choices=["hyper", "httpx"], help=argparse.SUPPRESS)
     parser.add_argument("--authority", help=argparse.SUPPRESS)
@@ -555,9 +573,10 @@ def main(argv: list[str] | None = None) -> int:
             )
             results: dict[str, dict[str, list[Sample]]] = {}
             for key in scenarios:
-                results[key] = {c: [] for c in CLIENTS}
+                clients = (*CLIENTS, BASELINE) if args.baseline else CLIENTS
+                results[key] = {c: [] for c in clients}
                 for n in range(rounds):
-                    for client in CLIENTS:
+                    for client in clients:
                         sample = bench.run(client, key)
                         results[key][client].append(sample)
                         if args.verbose:

@@ -1,7 +1,6 @@
 """hyper: HTTP/2 for Python, behind the ``http.client`` API."""
 
-__version__ = "1.0.0.dev0"
-
+from hyper._version import __version__
 from hyper.common.connection import HTTPConnection
 from hyper.common.headers import HTTPHeaderMap
 from hyper.http11.connection import HTTP11Connection

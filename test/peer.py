@@ -40,6 +40,7 @@ from hyperframe.frame import (
 from scripted_server import TIMEOUT, ScriptedServer
 
 _MAX_FRAME = 16384
+_DEFAULT_WINDOW = 65535
 
 Headers = list[tuple[bytes, bytes]]
 
@@ -54,6 +55,7 @@ class Request:
         self.body = bytearray()
         self.ended = ended
         self.reset: int | None = None  # RST_STREAM error code from the client
+        self.trailers: Headers | None = None  # the trailer block, if one came
 
     @property
     def method(self) -> bytes:
@@ -98,7 +100,10 @@ class PeerConnection:
         # What we let the client send; a DATA frame beyond it fails the script.
         self.recv_conn_window = 65535
         self.recv_stream_windows: dict[int, int] = {}
-        self.local_initial_window = 65535
+        self.local_initial_window = _DEFAULT_WINDOW
+        self._settings_acked = False
+        self._settings_sent = False
+        self._owed: list[bytes] = []
 
     # -- reading --------------------------------------------------------------
 
@@ -147,10 +152,17 @@ class PeerConnection:
                     self.initial_window = frame.settings[0x4]
                     for sid in self.stream_windows:
                         self.stream_windows[sid] += delta
-                self.send(self.factory.settings(ack=True))
+                self._reply(self.factory.settings(ack=True))
+            elif not self._settings_acked:
+                # The client applied our SETTINGS now; until then it could
+                # send under the default stream window (RFC 9113 6.9.2-6.9.3).
+                self._settings_acked = True
+                delta = self.local_initial_window - _DEFAULT_WINDOW
+                for sid in self.recv_stream_windows:
+                    self.recv_stream_windows[sid] += delta
         elif isinstance(frame, PingFrame):
             if "ACK" not in frame.flags:
-                self.send(self.factory.ping(frame.opaque_data, ack=True))
+                self._reply(self.factory.ping(frame.opaque_data, ack=True))
         elif isinstance(frame, WindowUpdateFrame):
             if frame.stream_id == 0:
                 self.conn_window += frame.window_increment
@@ -176,7 +188,7 @@ class PeerConnection:
             if "END_STREAM" in frame.flags:
                 request.ended = True
             if self.auto_window and frame.flow_controlled_length:
-                self.grant(frame.stream_id, frame.flow_controlled_length)
+                self.grant(frame.stream_id, frame.flow_controlled_length, self._reply)
         elif isinstance(frame, RstStreamFrame):
             request = self.requests.get(frame.stream_id)
             if request is not None:
@@ -192,9 +204,12 @@ class PeerConnection:
             request = Request(stream_id, headers, ended)
             self.requests[stream_id] = request
             self.stream_windows[stream_id] = self.initial_window
-            self.recv_stream_windows[stream_id] = self.local_initial_window
+            self.recv_stream_windows[stream_id] = (
+                self.local_initial_window if self._settings_acked else _DEFAULT_WINDOW
+            )
             self._new_requests.append(request)
         else:  # trailers
+            request.trailers = headers
             request.ended = True
 
     def wait_for(self, predicate: Callable[[], object], what: str = "a condition") -> None:
@@ -243,7 +258,21 @@ class PeerConnection:
     # -- writing --------------------------------------------------------------
 
     def send(self, data: bytes) -> None:
+        # Whatever a script sends first is its SETTINGS (a preface of its
+        # own making, or handshake()'s); replies owed wait behind it.
         self.sock.sendall(data)
+        self._settings_sent = True
+        if self._owed:
+            owed, self._owed = b"".join(self._owed), []
+            self.sock.sendall(owed)
+
+    def _reply(self, data: bytes) -> None:
+        """Send what reading made necessary (an ACK, window); before our
+        SETTINGS went out it waits for them: they must be our first frame (3.4)."""
+        if self._settings_sent:
+            self.sock.sendall(data)
+        else:
+            self._owed.append(data)
 
     def handshake(self, settings: dict[int, int] | None = None) -> None:
         """Send our SETTINGS and read until the client's SETTINGS arrived."""
@@ -254,14 +283,16 @@ class PeerConnection:
             isinstance(f, SettingsFrame) and "ACK" not in f.flags for f in self.frames
         ), "the client's SETTINGS")  # fmt: skip
 
-    def grant(self, stream_id: int, size: int) -> None:
+    def grant(
+        self, stream_id: int, size: int, send: Callable[[bytes], None] | None = None
+    ) -> None:
         """Give the client ``size`` bytes of window on the stream and the connection."""
         out = self.factory.window_update(0, size)
         self.recv_conn_window += size
         if stream_id:
             out += self.factory.window_update(stream_id, size)
             self.recv_stream_windows[stream_id] += size
-        self.send(out)
+        (send or self.send)(out)
 
     def send_headers(self, stream_id: int, headers: Iterable[tuple[Any, Any]],
                      end_stream: bool = False) -> None:  # fmt: skip

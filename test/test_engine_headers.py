@@ -657,6 +657,24 @@ class TestOutboundHeaders:
         assert dict(event.headers)[b":authority"] == b"example.com"
         assert b"host" not in dict(event.headers)
 
+    @pytest.mark.parametrize("side", ["client", "server"])
+    def test_pseudo_header_in_outbound_trailers_is_refused(self, side: str) -> None:
+        """M2 outbound: trailers carry no pseudo-headers; nothing is queued."""
+        client, server = pair()
+        client.send_headers(1, CLIENT_REQUEST, end_stream=False)
+        pump(client, server)
+        if side == "client":
+            sender, bad = client, [(b":path", b"/evil"), (b"x-t", b"1")]
+        else:
+            server.send_headers(1, RESPONSE_200)
+            pump(server, client)
+            sender, bad = server, [(b":status", b"500")]
+        with pytest.raises(InvalidHeaderError):
+            sender.send_headers(1, bad, end_stream=True)
+        assert sender.data_to_send() == b""
+        sender.send_headers(1, [(b"x-t", b"1")], end_stream=True)
+        assert decode_sent(parse_frames(sender.data_to_send())) == [(b"x-t", b"1")]
+
     def test_te_trailers_is_kept(self) -> None:
         client = make_client()
         client.send_headers(7, [*CLIENT_REQUEST, (b"TE", b"Trailers")], end_stream=True)
@@ -744,3 +762,42 @@ class TestOutboundHeaders:
         ]
         assert sum(isinstance(e, DataReceived) for e in events) == 50
         assert not any(isinstance(e, StreamReset) for e in events)
+
+
+class TestPreparedHeaderCache:
+    """Repeated header sets are validated once; the cache never changes what is sent."""
+
+    def test_repeated_set_still_sends_the_same_block(self) -> None:
+        client, server = pair()
+        request = [*CLIENT_REQUEST, (b"x-a", b"1")]
+        for stream_id in (1, 3, 5):
+            client.send_headers(stream_id, list(request), end_stream=True)
+        _, events = pump(client, server)
+        assert [e.headers for e in events if isinstance(e, RequestReceived)] == [request] * 3
+
+    def test_an_invalid_set_is_refused_every_time(self) -> None:
+        client = make_client()
+        client.data_to_send()
+        bad = [*CLIENT_REQUEST, (b"x-a", b"a\r\nx-injected: 1")]
+        for stream_id in (1, 3):
+            with pytest.raises(InvalidHeaderError):
+                client.send_headers(stream_id, bad, end_stream=True)
+            assert client.data_to_send() == b""
+
+    def test_never_indexed_fields_keep_their_class_when_repeated(self) -> None:
+        """A never-indexed set and its plain twin compare equal as tuples: the
+        cache must hand neither the other's class (RFC 7541 6.2.3)."""
+        from hpack import Decoder, NeverIndexedHeaderTuple
+
+        client = make_client()
+        client.data_to_send()
+        secret = [*CLIENT_REQUEST, NeverIndexedHeaderTuple(b"x-token", b"abc")]
+        plain = [*CLIENT_REQUEST, (b"x-token", b"abc")]
+        client.send_headers(1, secret, end_stream=True)
+        client.send_headers(3, secret, end_stream=True)
+        client.send_headers(5, plain, end_stream=True)
+        decoder = Decoder()
+        blocks = [f.data for f in parse_frames(client.data_to_send()) if f.stream_id]
+        kinds = [type(decoder.decode(block, raw=True)[-1]) for block in blocks]
+        assert kinds[:2] == [NeverIndexedHeaderTuple] * 2
+        assert kinds[2] is not NeverIndexedHeaderTuple

@@ -234,6 +234,7 @@ class TestUploadFlowControl:
     def test_bytes_upload_completes_as_window_updates_arrive(self) -> None:
         payload = bytes(range(256)) * 1200  # 300 KiB
         with client(self._tiny_window_peer()) as (conn, peer):
+            conn.connect()  # the server's SETTINGS (its 1000-byte windows) apply from the start
             conn.request("POST", "/", body=payload)
             assert conn.getresponse().read() == b"/\n" + payload
         frames = [f for f in peer.conns[0].frames if isinstance(f, DataFrame)]
@@ -276,6 +277,7 @@ class TestUploadFlowControl:
             conn.read_until_closed()
 
         with client(script, timeout=SHORT_TIMEOUT) as (conn, _):
+            conn.connect()  # the 10-byte window applies from the first byte
             with pytest.raises(common_exc.TimeoutError):
                 conn.request("POST", "/", body=b"y" * 100)
             session = conn._session
@@ -425,6 +427,7 @@ class TestStreamErrors:
             conn.read_until_closed()
 
         with client(script) as (conn, _):
+            conn.connect()  # not the early request, which is sent again instead
             stream_id = conn.request("GET", "/")
             with pytest.raises(h2_exc.StreamRefusedError, match="safe to retry"):
                 conn.getresponse(stream_id)

@@ -23,11 +23,11 @@ import io
 import os
 import stat
 from collections.abc import Iterable, Iterator, Mapping
-from typing import Any, Optional, Union
-from urllib.parse import urlsplit
+from typing import Any, NamedTuple, Optional, Union
 
+from hyper._version import __version__
 from hyper.common.headers import HTTPHeaderMap
-from hyper.common.util import to_bytestring
+from hyper.common.util import parse_url, to_bytestring
 
 __all__ = [
     "HeadersArg",
@@ -39,6 +39,7 @@ __all__ = [
     "header_pairs",
     "lower_name",
     "request_fields",
+    "request_target",
     "split_timeout",
     "user_agent",
 ]
@@ -59,8 +60,6 @@ def split_timeout(timeout: Timeout) -> tuple[float | None, float | None]:
 
 def user_agent() -> bytes:
     """``hyper/<version>``."""
-    from hyper import __version__
-
     return b"hyper/" + __version__.encode("ascii")
 
 
@@ -104,6 +103,33 @@ def authority(host: str, port: int, default_port: int) -> bytes:
     return text.encode("ascii")
 
 
+class RequestTarget(NamedTuple):
+    """Where a request goes: the URL's scheme (None for a bare path), the
+    ``Host``/``:authority`` value and the path (with its query)."""
+
+    scheme: bytes | None
+    authority: bytes
+    path: bytes
+
+
+def request_target(url: bytes, default_authority: bytes) -> RequestTarget:
+    """
+    The one rule, for both HTTP versions, of what a request's ``url`` means:
+    an absolute ``http``/``https`` URL names its own authority (validated:
+    a host, no userinfo, brackets around IPv6); anything else is a path on
+    ``default_authority``, given a leading ``/`` unless it is ``*``.
+
+    :raises ValueError: an absolute URL that is not valid.
+    """
+    if url[:7].lower() == b"http://" or url[:8].lower() == b"https://":
+        scheme, host, port, path = parse_url(url)
+        value = authority(host, port, 443 if scheme == "https" else 80)
+        return RequestTarget(scheme.encode("ascii"), value, path.encode("ascii"))
+    if not url.startswith(b"/") and url != b"*":
+        url = b"/" + url
+    return RequestTarget(None, default_authority, url)
+
+
 def request_fields(
     method: str | bytes,
     url: str | bytes,
@@ -116,18 +142,12 @@ def request_fields(
     user_agent: bytes,
 ) -> list[tuple[Any, Any]]:
     """
-    An HTTP/2 request's header block: pseudo-headers (an absolute ``url``
-    gives its own :authority), the caller's fields, then the defaults the
+    An HTTP/2 request's header block: pseudo-headers (``url`` read by
+    :func:`request_target`), the caller's fields, then the defaults the
     caller did not set (accept-encoding, user-agent, content-length).
+    The rule of HTTP20Connection._build_headers, for every HTTP/2 client.
     """
-    path = to_bytestring(url)
-    host_value = authority
-    if path[:7].lower() == b"http://" or path[:8].lower() == b"https://":
-        parts = urlsplit(path)
-        host_value = parts.netloc or host_value
-        path = parts.path or b"/"
-        if parts.query:
-            path += b"?" + parts.query
+    target = request_target(to_bytestring(url), authority)
     user = header_pairs(headers)
     present = {lower_name(name) for name, _ in user}
     fields: list[tuple[Any, Any]] = []
@@ -136,9 +156,9 @@ def request_fields(
     if b":scheme" not in present:
         fields.append((b":scheme", scheme))
     if b":authority" not in present and b"host" not in present:
-        fields.append((b":authority", host_value))
+        fields.append((b":authority", target.authority))
     if b":path" not in present:
-        fields.append((b":path", path))
+        fields.append((b":path", target.path))
     fields.extend(user)
     if b"accept-encoding" not in present:
         fields.append((b"accept-encoding", accept_encoding))
@@ -176,13 +196,15 @@ class RequestBody:
     :raises TypeError: none of those kinds.
     """
 
-    __slots__ = ("buffer", "file", "iterable", "length")
+    __slots__ = ("buffer", "file", "iterable", "length", "_iterator", "_done")
 
     def __init__(self, body: Any) -> None:
         self.buffer: bytes | memoryview | None = None
         self.file: Any = None
         self.iterable: Iterable[Any] | None = None
         self.length: int | None = None
+        self._iterator: Iterator[Any] | None = None
+        self._done = False
         if isinstance(body, str):
             body = body.encode("utf-8")
         if isinstance(body, bytes):
@@ -203,26 +225,41 @@ class RequestBody:
                 "a file or an iterable of bytes"
             )
 
-    def chunks(self, size: int) -> Iterator[bytes | memoryview]:
-        """The body in pieces (a file read ``size`` bytes at a time); str
-        pieces are encoded as UTF-8, empty ones skipped.
+    def next_chunk(self, size: int) -> bytes | memoryview | None:
+        """
+        The next piece of the body, or None at its end: a buffer whole (once),
+        a file's next ``read(size)`` (``size``: what the transport may send
+        now), an iterable's next non-empty item. str pieces are encoded as
+        UTF-8.
 
         :raises TypeError: an item that is not bytes-like or str.
         """
+        if self._done:
+            return None
         if self.buffer is not None:
-            if self.buffer:
-                yield self.buffer
-            return
+            self._done = True
+            return self.buffer if self.buffer else None
         if self.file is not None:
-            read = self.file.read
-            while True:
-                chunk = read(size)
-                if not chunk:
-                    return
-                yield _as_bytes(chunk)
-        for chunk in self.iterable or ():
+            chunk = self.file.read(size)
+            if not chunk:
+                self._done = True
+                return None
+            return _as_bytes(chunk)
+        if self._iterator is None:
+            self._iterator = iter(self.iterable or ())
+        for chunk in self._iterator:
             if chunk:
-                yield _as_bytes(chunk)
+                return _as_bytes(chunk)
+        self._done = True
+        return None
+
+    def chunks(self, size: int) -> Iterator[bytes | memoryview]:
+        """The body in pieces (:meth:`next_chunk`, ``size`` at a time)."""
+        while True:
+            chunk = self.next_chunk(size)
+            if chunk is None:
+                return
+            yield chunk
 
 
 def _as_bytes(chunk: Any) -> bytes | memoryview:

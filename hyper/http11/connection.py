@@ -35,6 +35,7 @@ from hyper.common._request import (
     authority,
     header_pairs,
     lower_name,
+    request_target,
     user_agent,
 )
 from hyper.common.connect import ConnectionTarget, ProxyHeaders, open_socket
@@ -43,7 +44,7 @@ from hyper.common.exceptions import ConnectionError as HyperConnectionError
 from hyper.common.exceptions import ConnectionResetError as HyperResetError
 from hyper.common.exceptions import HyperError, InvalidResponseError
 from hyper.common.exceptions import TimeoutError as HyperTimeoutError
-from hyper.common.util import HTTPVersion, parse_url, to_bytestring
+from hyper.common.util import HTTPVersion, to_bytestring
 from hyper.http11._channel import Channel
 from hyper.http11.response import HTTP11Response
 
@@ -391,17 +392,12 @@ class HTTP11Connection(ConnectionTarget):
 
     def _target(self, url: bytes) -> tuple[bytes, bytes]:
         """The request target and the Host value for ``url``."""
-        if url[:7].lower() == b"http://" or url[:8].lower() == b"https://":
-            scheme, host, port, path = parse_url(url)
-            host_value = authority(host, port, 443 if scheme == "https" else 80)
-            if self._absolute:
-                return scheme.encode() + b"://" + host_value + path.encode(), host_value
-            return path.encode(), host_value
-        if not url.startswith(b"/") and url != b"*":
-            url = b"/" + url
-        if self._absolute:
-            return self._origin + url, self._authority
-        return url, self._authority
+        target = request_target(url, self._authority)
+        if not self._absolute:
+            return target.path, target.authority
+        if target.scheme is None:
+            return self._origin + target.path, target.authority
+        return target.scheme + b"://" + target.authority + target.path, target.authority
 
     def _start(self, head: h11.Request, plan: RequestBody | None, final: bool) -> None:
         """Settle what the last request left on the socket, then send."""

@@ -30,7 +30,12 @@ What the core decides:
   queued by :meth:`abandon` (safe from ``__del__``) and released by the
   next call (:meth:`reap`);
 - failure: the first error ends the connection; every unfinished stream
-  and every later call gets it (a copy each, :func:`clone_error`).
+  and every later call gets it (a copy each, :func:`clone_error`);
+- the first request goes out before the server's SETTINGS (the initial
+  values apply until then, RFC 9113 6.5.2). If the server then refuses it
+  (REFUSED_STREAM: it was not processed, 8.7), it is sent again on a new
+  stream as soon as a slot is free; the application keeps waiting on the
+  id it was given (:meth:`find` follows the move).
 
 ``touched`` (when the driver asks for it with ``track_streams=True``)
 lists the streams that received something in the last
@@ -74,6 +79,11 @@ Buffer = Union[bytes, bytearray, memoryview]
 Headers = list[tuple[bytes, bytes]]
 
 _LAST_STREAM_ID = 2**31 - 1
+# Streams opened before the server's SETTINGS arrive. The first request goes
+# out with the preface (RFC 9113 3.4 allows it), sparing a round trip on
+# every new connection; the rest wait the one round trip for the server's
+# limits, so at most this many can be refused for exceeding them.
+_EARLY_STREAMS = 1
 # The opaque data of PINGs sent only to make the server send something.
 WAKE_PING = b"hyper\x00wk"
 # The first bytes of a TLS record (handshake or alert, TLS 1.x): a
@@ -149,6 +159,10 @@ class ClientCore:
         self._next_id = first_stream_id
         self._pings: dict[bytes, bool] = {}
         self._received_any = False
+        # Refused early streams waiting for a slot to be sent again, and the
+        # ids such streams moved from (old id -> new id).
+        self._retry: deque[StreamBuffer] = deque()
+        self._moved: dict[int, int] = {}
         # Filled without a lock (``__del__`` of responses and push records),
         # emptied by ``reap`` under the driver's.
         self._abandoned: deque[StreamBuffer] = deque()
@@ -263,8 +277,22 @@ class ClientCore:
     # Opening streams and sending
 
     def can_open_stream(self) -> bool:
-        """A stream slot is free under the server's MAX_CONCURRENT_STREAMS."""
+        """A stream slot is free under the server's MAX_CONCURRENT_STREAMS
+        (before its SETTINGS: while fewer than the early streams are open),
+        and no refused stream is waiting to be sent again first."""
+        if self._retry:
+            return False
+        if not self.settings_seen and self.engine.open_outbound_streams >= _EARLY_STREAMS:
+            return False
         return self.engine.can_open_stream()
+
+    def find(self, stream_id: int) -> StreamBuffer | None:
+        """The buffer of the stream the application knows as ``stream_id``
+        (which may have been sent again under a new id)."""
+        moved = self._moved
+        while stream_id in moved:
+            stream_id = moved[stream_id]
+        return self.streams.get(stream_id)
 
     def reserve_id(self) -> int:
         """Set aside the next stream id (``putrequest``), to open it later."""
@@ -305,6 +333,11 @@ class ClientCore:
         taken = 0
         if data is not None and len(data):
             taken = engine.send_data(stream_id, data, data_ends)
+        if not self.settings_seen:
+            if end_stream:
+                stream.replay = (headers, None)
+            elif data is not None and data_ends and taken == len(data):
+                stream.replay = (headers, data)
         return stream, taken
 
     def send_data(self, stream: StreamBuffer, data: Buffer, end_stream: bool) -> int | None:
@@ -419,7 +452,42 @@ class ClientCore:
                 handler(event)
         if self._abandoned:
             self.reap()
+        if self._retry:
+            self._send_again()
         self._check_drained()
+
+    def _send_again(self) -> None:
+        """Send refused early streams again, under new ids, while slots are free."""
+        engine = self.engine
+        retry = self._retry
+        while retry and self.is_usable and engine.can_open_stream():
+            stream = retry.popleft()
+            if stream.replay is None or stream.error is not None:
+                continue
+            headers, data = stream.replay
+            old_id = stream.stream_id
+            new_id = self._next_id
+            self._next_id += 2
+            engine.send_headers(new_id, headers, data is None)
+            if data is not None:
+                taken = engine.send_data(new_id, data, True)
+                if taken < len(data):
+                    # The server's SETTINGS made the window smaller than the
+                    # body: it cannot be sent whole again; the caller retries.
+                    engine.reset_stream(new_id, ErrorCodes.CANCEL)
+                    stream.error = StreamRefusedError(
+                        f"stream {old_id} was refused by the server; safe to retry",
+                        old_id,
+                        ErrorCodes.REFUSED_STREAM,
+                        True,
+                    )
+                    self._touch(stream)
+                    continue
+            stream.replay = None  # once: a second refusal is the caller's to retry
+            del self.streams[old_id]
+            stream.stream_id = new_id
+            self.streams[new_id] = stream
+            self._moved[old_id] = new_id
 
     def response_ready(self, stream: StreamBuffer) -> bool:
         """The final response headers (or the stream's failure) are here."""
@@ -519,6 +587,8 @@ class ClientCore:
         The application is done with the stream: forget its buffer and, if
         the stream is still open, reset it (CANCEL) to free its slot.
         """
+        if stream in self._retry:
+            self._retry.remove(stream)
         stream.chunks.clear()
         stream.buffered = 0
         stream.claimed = True
@@ -528,6 +598,8 @@ class ClientCore:
                 self.engine.reset_stream(stream_id, ErrorCodes.CANCEL)
                 self.slot_freed = True
         self._forget(stream)
+        if self._retry:
+            self._send_again()
 
     def abandon(self, stream: StreamBuffer) -> None:
         """Release ``stream`` at the next call (safe from ``__del__``)."""
@@ -573,6 +645,7 @@ class ClientCore:
         stream = self.streams.get(event.stream_id)
         if stream is not None:
             stream.headers = event.headers
+            stream.replay = None
             if event.end_stream:
                 stream.ended = True
             self._touch(stream)
@@ -595,6 +668,9 @@ class ClientCore:
         if stream is None or stream.ended:
             return  # a complete response stands; the reset only stops our upload
         if event.error_code == ErrorCodes.REFUSED_STREAM:
+            if stream.replay is not None and stream.headers is None and self.error is None:
+                self._retry.append(stream)  # not processed: send it again (8.7)
+                return
             goaway = self.goaway
             if goaway is not None and event.stream_id > goaway.last_stream_id:
                 message = (

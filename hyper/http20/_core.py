@@ -91,6 +91,9 @@ class EngineCore:
         self._encoder = Encoder()
         self._decoder = Decoder(max_header_list_size=config.max_header_list_size)
         self._encode_cache: dict[tuple[tuple[bytes, bytes], ...], bytes] = {}
+        # Caller header sets already validated and sanitised (prepare_outbound),
+        # by the tuple of what the caller passed: a client repeats the same set.
+        self._prepared_cache: dict[tuple[Any, ...], list[tuple[bytes, bytes]]] = {}
         self._decode_cache: dict[bytes, tuple[tuple[bytes, bytes], ...]] = {}
         # Dynamic-table lookups of the HPACK fast path, until the table changes.
         self._index_cache: dict[int, tuple[bytes, bytes]] = {}

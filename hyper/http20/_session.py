@@ -123,12 +123,19 @@ class Session:
     # Lifecycle
 
     def start(
-        self, timeout: float | None, *, upgraded: bool = False, received: bytes = b""
+        self,
+        timeout: float | None,
+        *,
+        upgraded: bool = False,
+        received: bytes = b"",
+        wait_settings: bool = True,
     ) -> None:
         """
-        Send the preface and our SETTINGS, then wait for the server's
-        SETTINGS, so the first requests already honour its limits
-        (MAX_CONCURRENT_STREAMS above all). Tears the socket down on failure.
+        Send the preface and our SETTINGS, then (``wait_settings``) wait for
+        the server's SETTINGS. Without waiting, the first request goes out
+        right behind the preface, a round trip sooner; the core holds the
+        others back until the server's limits are known. Tears the socket
+        down on failure.
 
         :param upgraded: the engine already made an h2c upgrade
             (``initiate_upgrade_connection``, which queued the preface): stream
@@ -146,11 +153,30 @@ class Session:
                     if core.error is None:
                         core.receive_data(received[start : start + _READ_SIZE])
                 self._queue_output()
-                self._await(lambda: core.settings_seen, "the server's SETTINGS", timeout)
+                if wait_settings:
+                    self._await(lambda: core.settings_seen, "the server's SETTINGS", timeout)
             self._after()  # the SETTINGS ACK, when the SETTINGS came in ``received``
         except BaseException:
             self.close()
             raise
+
+    def wait_settings(self, timeout: float | None) -> None:
+        """Wait until the server's SETTINGS have arrived (its limits are known).
+
+        :raises TimeoutError: not within ``timeout``.
+        :raises ConnectionError: the connection failed first.
+        """
+        core = self.core
+        try:
+            with self.cond:
+                self._await(lambda: core.settings_seen, "the server's SETTINGS", timeout)
+        finally:
+            self._after()
+
+    def find(self, stream_id: int) -> StreamBuffer | None:
+        """The buffer of the stream known as ``stream_id`` (see ClientCore.find)."""
+        with self.cond:
+            return self.core.find(stream_id)
 
     @property
     def is_usable(self) -> bool:

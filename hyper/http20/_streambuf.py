@@ -14,7 +14,7 @@ application consumes them.
 from __future__ import annotations
 
 from collections import deque
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from hyper.http20._client import PushRecord
@@ -40,6 +40,7 @@ class StreamBuffer:
         "pushes_taken",
         "claimed",
         "waiter",
+        "replay",
     )
 
     def __init__(self, stream_id: int) -> None:
@@ -70,6 +71,9 @@ class StreamBuffer:
         self.claimed = False
         #: Free for the driver: what it waits on for this stream, if anything.
         self.waiter: object = None
+        #: The request (header block, whole body or None) of a stream opened
+        #: before the server's SETTINGS, to send again if it is refused.
+        self.replay: tuple[list[tuple[Any, Any]], Any] | None = None
 
     @property
     def is_drained(self) -> bool:

@@ -22,7 +22,6 @@ import threading
 import time
 from collections.abc import Iterator
 from typing import Any, TypeVar, Union
-from urllib.parse import urlsplit
 
 from hyper.common._request import (
     HeadersArg,
@@ -32,6 +31,7 @@ from hyper.common._request import (
     authority,
     header_pairs,
     lower_name,
+    request_target,
     user_agent,
 )
 from hyper.common.connect import ConnectionTarget, ProxyHeaders, open_socket
@@ -146,9 +146,12 @@ class HTTP20Connection(ConnectionTarget):
 
         Concurrency: thread-safe; concurrent calls make one connection.
         """
-        self._usable_session()
+        self._usable_session().wait_settings(self._handshake_timeout())
 
     def _usable_session(self) -> Session:
+        """The session new streams go on, connecting when there is none. A
+        new session does not wait for the server's SETTINGS: the first
+        request goes out behind the preface (see ClientCore)."""
         session = self._session
         if session is not None and session.is_usable:
             return session
@@ -161,6 +164,11 @@ class HTTP20Connection(ConnectionTarget):
                 self._retire(session)
             session = self._session = self._new_session()
             return session
+
+    def _handshake_timeout(self) -> float | None:
+        if self._connect_timeout is None:
+            return self._read_timeout
+        return self._connect_timeout
 
     def _new_session(self) -> Session:
         sock, proto = open_socket(
@@ -199,10 +207,14 @@ class HTTP20Connection(ConnectionTarget):
         if first_id > 2**31 - 1 and not self._draining:
             first_id = 1  # every id was used; no older stream can clash
         session = Session(sock, engine, read_timeout=self._read_timeout, first_stream_id=first_id)
-        handshake_timeout = self._connect_timeout
-        if handshake_timeout is None:
-            handshake_timeout = self._read_timeout
-        session.start(handshake_timeout, upgraded=upgraded, received=received)
+        # After an h2c upgrade the server speaks first (SETTINGS, then the
+        # response on stream 1); waiting for it costs nothing.
+        session.start(
+            self._handshake_timeout(),
+            upgraded=upgraded,
+            received=received,
+            wait_settings=upgraded,
+        )
         return session
 
     # Hooks for hyper.HTTPConnection, private by convention: nothing else
@@ -277,6 +289,8 @@ class HTTP20Connection(ConnectionTarget):
         url: _Str,
         body: Any = None,
         headers: HeadersArg = None,
+        *,
+        trailers: HeadersArg = None,
     ) -> int:
         """
         Send a request and return its stream id (for :meth:`getresponse`).
@@ -289,6 +303,9 @@ class HTTP20Connection(ConnectionTarget):
             sent when the size is known.
         :param headers: a dict, an :class:`HTTPHeaderMap` or a list of
             ``(name, value)`` pairs; str or bytes.
+        :param trailers: header fields sent after the body, ending the
+            request (gRPC-style status, a checksum of the body); the same
+            shapes as ``headers``, no pseudo-headers.
         :raises StreamResetError: the server reset the stream before
             answering while the body was being sent.
         :raises TimeoutError: no stream slot or send window within the read
@@ -299,14 +316,22 @@ class HTTP20Connection(ConnectionTarget):
         """
         plan = None if body is None else RequestBody(body)
         fields = self._build_headers(method, url, headers, plan.length if plan else None)
-        end_stream = plan is None or plan.length == 0
+        trailer_fields = header_pairs(trailers)
+        end_stream = (plan is None or plan.length == 0) and not trailer_fields
         data = plan.buffer if plan is not None and not end_stream else None
-        session, stream, taken = self._open(fields, end_stream, data)
-        if plan is not None and not end_stream:
+        session, stream, taken = self._open(fields, end_stream, data, not trailer_fields)
+        if not end_stream:
             try:
-                self._upload(
-                    session, stream, plan, taken if data is not None else None, final=True
-                )
+                if plan is not None:
+                    self._upload(
+                        session,
+                        stream,
+                        plan,
+                        taken if data is not None else None,
+                        final=not trailer_fields,
+                    )
+                if trailer_fields:
+                    session.send_trailers(stream, trailer_fields)
             except BaseException:
                 # The caller never learns this stream's id: free it (reset).
                 session.release(stream)
@@ -346,11 +371,12 @@ class HTTP20Connection(ConnectionTarget):
         message_body: Any = None,
         final: bool = False,
         stream_id: int | None = None,
+        trailers: HeadersArg = None,
     ) -> None:
         """
         Send the headers of a request started with :meth:`putrequest`, then
-        ``message_body`` if given. ``final`` ends the request; otherwise more
-        body follows with :meth:`send`.
+        ``message_body`` if given. ``final`` ends the request (after
+        ``trailers``, if given); otherwise more body follows with :meth:`send`.
 
         Concurrency: thread-safe for different requests.
         """
@@ -360,23 +386,37 @@ class HTTP20Connection(ConnectionTarget):
         plan = None if message_body is None else RequestBody(message_body)
         length = plan.length if plan is not None and final else None
         fields = self._build_headers(pending.method, pending.url, pending.headers, length)
-        end_stream = final and (plan is None or plan.length == 0)
+        trailer_fields = header_pairs(trailers) if final else []
+        ends = final and not trailer_fields
+        end_stream = ends and (plan is None or plan.length == 0)
         data = plan.buffer if plan is not None and not end_stream else None
-        session, stream, taken = self._open(fields, end_stream, data, final, stream_id)
+        session, stream, taken = self._open(fields, end_stream, data, ends, stream_id)
         if stream.stream_id != stream_id:
             self._aliases[stream_id] = stream.stream_id
         if plan is not None and not end_stream:
-            self._upload(session, stream, plan, taken if data is not None else None, final)
+            self._upload(session, stream, plan, taken if data is not None else None, ends)
+        if trailer_fields:
+            session.send_trailers(stream, trailer_fields)
 
-    def send(self, data: Any, final: bool = False, stream_id: int | None = None) -> None:
+    def send(
+        self,
+        data: Any,
+        final: bool = False,
+        stream_id: int | None = None,
+        trailers: HeadersArg = None,
+    ) -> None:
         """
         Send more of a request body (after ``endheaders`` without ``final``),
-        waiting for flow-control window as needed; ``final`` ends the request.
+        waiting for flow-control window as needed; ``final`` ends the request,
+        after ``trailers`` if given.
 
         Concurrency: thread-safe for different requests.
         """
         session, stream = self._find(stream_id)
-        self._upload(session, stream, RequestBody(data), None, final)
+        trailer_fields = header_pairs(trailers) if final else []
+        self._upload(session, stream, RequestBody(data), None, final and not trailer_fields)
+        if trailer_fields:
+            session.send_trailers(stream, trailer_fields)
 
     def _open(
         self,
@@ -418,24 +458,18 @@ class HTTP20Connection(ConnectionTarget):
                 rest = memoryview(rest)[taken:]
             session.send_data(stream, rest, final)
             return
-        if plan.file is not None:
-            source = plan.file
-            while True:
+        while True:
+            size = _UPLOAD_CHUNK
+            if plan.file is not None:
+                # Read what may go out now (at least a frame), so the bytes
+                # held here stay bounded by the window.
                 window = session.wait_send_window(stream)
                 size = min(max(window, session.max_frame_size), _UPLOAD_CHUNK)
-                chunk = source.read(size)
-                if not chunk:
-                    break
-                if isinstance(chunk, str):
-                    chunk = chunk.encode("utf-8")
-                if not session.send_data(stream, chunk, False):
-                    return
-        else:
-            for chunk in plan.iterable or ():
-                if isinstance(chunk, str):
-                    chunk = chunk.encode("utf-8")
-                if chunk and not session.send_data(stream, chunk, False):
-                    return
+            chunk = plan.next_chunk(size)
+            if chunk is None:
+                break
+            if not session.send_data(stream, chunk, False):
+                return
         if final:
             session.send_data(stream, b"", True)
 
@@ -444,14 +478,7 @@ class HTTP20Connection(ConnectionTarget):
     ) -> list[tuple[Any, Any]]:
         """The request's header block: pseudo-headers, the caller's fields,
         then the defaults the caller did not set."""
-        path = to_bytestring(url)
-        host_value = self._authority
-        if path[:7].lower() == b"http://" or path[:8].lower() == b"https://":
-            parts = urlsplit(path)
-            host_value = parts.netloc or host_value
-            path = parts.path or b"/"
-            if parts.query:
-                path += b"?" + parts.query
+        target = request_target(to_bytestring(url), self._authority)
         user = header_pairs(headers)
         present = {lower_name(name) for name, _ in user}
         fields: list[tuple[Any, Any]] = []
@@ -460,9 +487,9 @@ class HTTP20Connection(ConnectionTarget):
         if b":scheme" not in present:
             fields.append((b":scheme", self._scheme))
         if b":authority" not in present and b"host" not in present:
-            fields.append((b":authority", host_value))
+            fields.append((b":authority", target.authority))
         if b":path" not in present:
-            fields.append((b":path", path))
+            fields.append((b":path", target.path))
         fields.extend(user)
         if b"accept-encoding" not in present:
             fields.append((b"accept-encoding", self._accept_encoding))
@@ -496,7 +523,7 @@ class HTTP20Connection(ConnectionTarget):
         stream_id = self._resolve(stream_id)
         stream_id = self._aliases.get(stream_id, stream_id)
         for session in self._sessions():
-            stream = session.streams.get(stream_id)
+            stream = session.find(stream_id)
             if stream is not None:
                 return session, stream
         raise StreamStateError(

@@ -68,6 +68,7 @@ from hyper.http20.config import (
 from hyper.http20.errors import ErrorCodes
 from hyper.http20.exceptions import (
     ConnectionError,
+    InvalidHeaderError,
     LocalProtocolError,
     NoAvailableStreamIDError,
     ProtocolError,
@@ -329,7 +330,7 @@ class Engine(Receiver):
         :raises TooManyStreamsError: the peer's MAX_CONCURRENT_STREAMS is reached.
         """
         self._check_usable()
-        block_headers = _headers.prepare_outbound(headers, self.client_side)
+        block_headers = self._prepare(headers)
         stream = self._streams.get(stream_id)
         if stream is None:
             if stream_id in self._closed:
@@ -350,6 +351,9 @@ class Engine(Receiver):
             informational = block_headers[0][1][:1] == b"1"
         if stream.headers_sent and not end_stream:
             raise StreamStateError("trailers must end the stream (end_stream=True)")
+        if stream.headers_sent and block_headers and block_headers[0][0][:1] == b":":
+            # 8.1: a trailer section carries no pseudo-headers (M2, outbound).
+            raise InvalidHeaderError(f"trailers cannot carry {block_headers[0][0]!r}")
         if informational and end_stream:
             raise StreamStateError("an informational response cannot end the stream")
         if self.client_side and not stream.headers_sent:
@@ -503,6 +507,28 @@ class Engine(Receiver):
         stream = self._add_stream(stream_id)
         self._next_local_id = stream_id + 2
         return stream
+
+    def _prepare(self, headers: HeaderInput) -> list[tuple[bytes, bytes]]:
+        """``prepare_outbound`` of the headers, from a cache when the same set
+        (same types, same values) was prepared before: validation was about
+        half of ``send_headers`` for a repeated request. The list returned
+        is shared; nothing changes it."""
+        key = tuple(headers)
+        # Tuples compare equal whatever their class: a never-indexed field
+        # must keep its class, so sets with one are never cached.
+        if NeverIndexedHeaderTuple in map(type, key):
+            return _headers.prepare_outbound(key, self.client_side)
+        cache = self._prepared_cache
+        try:
+            prepared = cache.get(key)
+        except TypeError:  # an unhashable item: let validation say what is wrong
+            return _headers.prepare_outbound(key, self.client_side)
+        if prepared is None:
+            prepared = _headers.prepare_outbound(key, self.client_side)
+            if len(cache) >= _BLOCK_CACHE_SIZE:
+                cache.clear()
+            cache[key] = prepared
+        return prepared
 
     def _encode(self, headers: list[tuple[bytes, bytes]]) -> bytes:
         key = tuple(headers)
