@@ -64,8 +64,11 @@ class ClientSide(ClientCore):
 
     def get(self, stream_id: int) -> StreamBuffer:
         """The buffer of a stream we opened or were pushed."""
-        stream = self.streams.get(stream_id)
+        stream = self.find(stream_id)  # follows a refused early stream sent again
         if stream is None:
+            moved = self._moved
+            while stream_id in moved:
+                stream_id = moved[stream_id]
             stream = self._finished.get(stream_id)
             if stream is None:
                 if self.error is not None:

@@ -422,6 +422,10 @@ class ServerCore:
         self._check(request)
         return request
 
+    def find(self, stream_id: int) -> Request | None:
+        """The record of ``stream_id``, if it is still kept."""
+        return self.streams.get(stream_id)
+
     def next_request(self) -> Request | None:
         """Take the oldest request the application has not seen, if any."""
         if self.requests:

@@ -309,7 +309,7 @@ class AsyncHTTP20Connection(ConnectionTarget):
             if stream_id is None:
                 raise StreamStateError("no request has been made on this connection")
         for protocol in self._protocols():
-            stream = protocol._core.streams.get(stream_id)
+            stream = protocol._core.find(stream_id)
             if stream is not None:
                 return protocol, stream
         raise StreamStateError(

@@ -501,7 +501,7 @@ class H2Protocol(asyncio.Protocol):
 
     def reset_stream(self, stream_id: int, error_code: int = ErrorCodes.NO_ERROR) -> None:
         """Reset the stream (RST_STREAM with ``error_code``)."""
-        stream = self._core.streams.get(stream_id)
+        stream = self._core.find(stream_id)
         if stream is None:
             return
         self._core.reset(stream, error_code)

@@ -7,6 +7,8 @@ nghttpd, nginx and h2o over TLS with ALPN (push from nghttpd).
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import socket
 import ssl
 
 import pytest
@@ -14,6 +16,7 @@ import servers
 from aio_support import HOST, echo_handler, serving
 
 import hyper.aio as aioh2
+from hyper.aio import AsyncHTTP20Connection
 from hyper.common.exceptions import ConnectionError as HyperConnectionError
 from hyper.http20.config import SettingCodes
 from hyper.http20.exceptions import ConnectionError as H2ConnectionError
@@ -78,8 +81,9 @@ class TestAgainstHyperServer:
 
     def test_refused_stream_is_safe_to_retry(self, run) -> None:
         async def handler(proto: aioh2.H2Protocol) -> None:
-            stream_id, _ = await proto.recv_request()
-            proto.reset_stream(stream_id, 7)  # REFUSED_STREAM: never processed
+            while True:  # the core sends a refused first request once more
+                stream_id, _ = await proto.recv_request()
+                proto.reset_stream(stream_id, 7)  # REFUSED_STREAM: never processed
 
         async def main() -> None:
             async with serving(handler) as (_, port):
@@ -127,7 +131,9 @@ class TestVanishingServer:
 
         async def silent(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
             accepted.append(writer)
-            await reader.read(65536)  # preface, SETTINGS and the request
+            # An empty SETTINGS frame (the client may open streams), then silence.
+            writer.write(b"\x00\x00\x00\x04\x00\x00\x00\x00\x00")
+            await reader.read(65536)  # preface, SETTINGS and the first request
             got_request.set()
 
         async def main() -> list[BaseException]:
@@ -218,5 +224,61 @@ class TestAgainstRealServers:
             }
             assert await client.recv_push(stream_id) is None
             client.close_connection()
+
+        run(main())
+
+
+async def _echo_app(scope: dict, receive, send) -> None:
+    """An ASGI app: the request body back (or ``hello`` for an empty one)."""
+    if scope["type"] != "http":
+        return
+    body = b""
+    while True:
+        message = await receive()
+        body += message.get("body", b"")
+        if not message.get("more_body"):
+            break
+    await send({"type": "http.response.start", "status": 200, "headers": []})
+    await send({"type": "http.response.body", "body": body or b"hello"})
+
+
+@contextlib.asynccontextmanager
+async def hypercorn_serving():
+    """hypercorn (an h2-based server) in this loop, h2c by prior knowledge."""
+    from hypercorn.asyncio import serve
+    from hypercorn.config import Config
+
+    sock = socket.socket()
+    sock.bind((HOST, 0))
+    sock.listen(100)  # connections wait in the backlog until hypercorn accepts them
+    port = sock.getsockname()[1]
+    config = Config()
+    config.bind = [f"fd://{sock.detach()}"]
+    config.accesslog = config.errorlog = None
+    stop = asyncio.Event()
+    task = asyncio.ensure_future(serve(_echo_app, config, shutdown_trigger=stop.wait))
+    try:
+        yield port
+    finally:
+        stop.set()
+        await task  # hypercorn closes the socket it was handed
+
+
+class TestAgainstHypercorn:
+    def test_h2protocol_and_async_connection(self, run) -> None:
+        pytest.importorskip("hypercorn")
+        upload = bytes(range(256)) * 4096  # 1 MiB: many windows' worth both ways
+
+        async def main() -> None:
+            async with hypercorn_serving() as port:
+                client = await aioh2.open_connection(HOST, port)
+                headers, body = await get(client, "/")
+                assert (headers[":status"], body) == ("200", b"hello")
+                client.close_connection()
+                async with AsyncHTTP20Connection(f"{HOST}:{port}", timeout=10) as conn:
+                    stream_id = await conn.request("POST", "/echo", body=upload)
+                    response = await conn.get_response(stream_id)
+                    assert response.status == 200
+                    assert await response.read() == upload
 
         run(main())
