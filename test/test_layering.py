@@ -49,7 +49,9 @@ LAYERS: list[tuple[str, list[str]]] = [
         "hyper.http11", "hyper.http11.*", "hyper.common.connection",
         "hyper.aio", "hyper.aio.*",
     ]),
-    ("app", ["hyper", "hyper.__main__", "hyper.cli", "hyper.demo"]),
+    ("app", [
+        "hyper", "hyper.__main__", "hyper.cli", "hyper.demo", "hyper.serve", "hyper.serve.*",
+    ]),
 ]  # fmt: skip
 RANK = {name: rank for rank, (name, _) in enumerate(LAYERS)}
 

@@ -117,6 +117,7 @@ class H2Protocol(asyncio.Protocol):
         self._conn_waiters: list[asyncio.Future[None]] = []
         self._request_waiters: list[asyncio.Future[None]] = []
         self._flush_scheduled = False
+        self._unflushed = 0
         self._paused = False
         self._reading_paused = False
         self._timer: asyncio.TimerHandle | None = None
@@ -247,6 +248,7 @@ class H2Protocol(asyncio.Protocol):
 
     def _flush(self) -> None:
         self._flush_scheduled = False
+        self._unflushed = 0
         data = self._core.data_to_send()
         transport = self._transport
         if data and transport is not None and not self._lost:
@@ -466,8 +468,15 @@ class H2Protocol(asyncio.Protocol):
                 return False
             offset += taken
             sent[0] = offset
+            self._unflushed += taken
             if offset >= total:
-                self._schedule_flush()
+                if self._unflushed >= _SEND_STEP:
+                    # A caller looping over send_data never yields while the
+                    # windows allow: write now, so a full transport pauses the
+                    # next call instead of the engine queueing the whole body.
+                    self._flush()
+                else:
+                    self._schedule_flush()
                 return True
             # Written now, so a full transport pauses us before the next step.
             self._flush()

@@ -165,7 +165,7 @@ class RawH2:
                     frame.parse_body(memoryview(self.buffer[9 : 9 + length]))
                     self.buffer = self.buffer[9 + length :]
                     if isinstance(frame, (HeadersFrame, PushPromiseFrame)):
-                        frame.decoded = self.decoder.decode(frame.data)
+                        frame.decoded = self.decoder.decode(frame.data, raw=True)
                     return frame
             left = end - time.monotonic()
             if left <= 0:
