@@ -51,6 +51,7 @@ LAYERS: list[tuple[str, list[str]]] = [
     ]),
     ("app", [
         "hyper", "hyper.__main__", "hyper.cli", "hyper.demo", "hyper.serve", "hyper.serve.*",
+        "hyper.fuzz", "hyper.fuzz.*",
     ]),
 ]  # fmt: skip
 RANK = {name: rank for rank, (name, _) in enumerate(LAYERS)}
