@@ -60,7 +60,8 @@ MiB = 1024 * KiB
 # One worker run (one client, one scenario). The slowest expected run is httpx on (b),
 # about 3 s; --upload-bytes makes httpx take minutes, hence the generous bound.
 WORKER_TIMEOUT = 600.0
-CLIENTS = ("hyper", "httpx", "curl", "h2load")
+CLIENTS = ("hyper", "httpx", "niquests", "pycurl", "curl", "h2load")
+PYTHON_CLIENTS = ("hyper", "httpx", "niquests", "pycurl")
 # With --baseline DIR: hyper from another source tree (an older commit,
 # checked out with ``git worktree add DIR REV``), measured in the same run.
 BASELINE = "base"
@@ -216,6 +217,149 @@ def _httpx_worker(args: argparse.Namespace) -> dict[str, Any]:
     return result
 
 
+def _niquests_worker(args: argparse.Namespace) -> dict[str, Any]:
+    from concurrent.futures import ThreadPoolExecutor
+
+    import niquests
+
+    # One connection, HTTP/2 by ALPN (HTTP/3 off: it would need UDP).
+    session = niquests.Session(pool_connections=1, pool_maxsize=1, disable_http3=True)
+    base = f"https://{args.authority}"
+    ca = args.ca
+
+    def get(path: str) -> bytes:
+        resp = session.get(base + path, verify=ca)
+        if resp.status_code != 200 or resp.http_version != 20:
+            raise RuntimeError(f"GET {path}: {resp.status_code} HTTP/{resp.http_version}")
+        return resp.content or b""
+
+    get(SMALL_PATH)
+    scenario = args.scenario
+
+    def run() -> int:
+        if scenario == "a":
+            for _ in range(args.count):
+                get(SMALL_PATH)
+            return args.count
+        if scenario == "b":
+            with ThreadPoolExecutor(max_workers=args.inflight) as pool:
+                for _ in pool.map(lambda _: get(SMALL_PATH), range(args.count)):
+                    pass
+            return args.count
+        if scenario == "c":
+            total = 0
+            with session.get(base + args.path, stream=True, verify=ca) as resp:
+                for chunk in resp.iter_content(1 << 20):
+                    total += len(chunk)
+            return total
+        if scenario == "d":
+
+            class _Resp:
+                def __init__(self, r: Any) -> None:
+                    self.status = r.status_code
+                    self._body = r.content
+
+                def read(self) -> bytes:
+                    return self._body  # type: ignore[no-any-return]
+
+            return _upload(
+                args, lambda body: _Resp(session.put(base + "/upload", data=body, verify=ca))
+            )
+        raise ValueError(scenario)
+
+    result = _timed(run)
+    session.close()
+    return result
+
+
+def _pycurl_worker(args: argparse.Namespace) -> dict[str, Any]:
+    """libcurl through pycurl: one easy handle (one connection) for (a), (c)
+    and (d); the multi interface with 100 transfers in flight for (b)."""
+    import pycurl
+
+    base = f"https://{args.authority}"
+    share = pycurl.CurlShare()
+    share.setopt(pycurl.SH_SHARE, pycurl.LOCK_DATA_CONNECT)
+
+    def handle() -> Any:
+        c = pycurl.Curl()
+        c.setopt(pycurl.CAINFO, args.ca)
+        c.setopt(pycurl.HTTP_VERSION, pycurl.CURL_HTTP_VERSION_2TLS)
+        c.setopt(pycurl.SHARE, share)
+        return c
+
+    counted = [0]
+
+    def sink(data: bytes) -> None:
+        counted[0] += len(data)
+
+    easy = handle()
+    easy.setopt(pycurl.WRITEFUNCTION, sink)
+
+    def get(c: Any, path: str) -> None:
+        c.setopt(pycurl.URL, base + path)
+        c.perform()
+        if c.getinfo(pycurl.RESPONSE_CODE) != 200:
+            raise RuntimeError(f"GET {path}: {c.getinfo(pycurl.RESPONSE_CODE)}")
+
+    get(easy, SMALL_PATH)
+    scenario = args.scenario
+
+    def run() -> int:
+        if scenario == "a":
+            for _ in range(args.count):
+                get(easy, SMALL_PATH)
+            return args.count
+        if scenario == "b":
+            multi = pycurl.CurlMulti()
+            multi.setopt(pycurl.M_PIPELINING, pycurl.PIPE_MULTIPLEX)
+            multi.setopt(pycurl.M_MAX_HOST_CONNECTIONS, 1)
+            handles = []
+            for _ in range(args.inflight):
+                c = handle()
+                c.setopt(pycurl.WRITEFUNCTION, sink)
+                c.setopt(pycurl.URL, base + SMALL_PATH)
+                c.setopt(pycurl.PIPEWAIT, 1)
+                handles.append(c)
+            issued = done = 0
+            for c in handles[: args.count]:
+                multi.add_handle(c)
+                issued += 1
+            while done < args.count:
+                multi.select(1.0)
+                while multi.perform()[0] == pycurl.E_CALL_MULTI_PERFORM:
+                    pass
+                _, ok, failed = multi.info_read()
+                if failed:
+                    raise RuntimeError(f"pycurl: {failed[0][2]}")
+                for c in ok:
+                    done += 1
+                    multi.remove_handle(c)
+                    if issued < args.count:
+                        multi.add_handle(c)
+                        issued += 1
+            return done
+        if scenario == "c":
+            counted[0] = 0
+            get(easy, args.path)
+            return counted[0]
+        if scenario == "d":
+            answer = bytearray()
+            with open(args.upload_file, "rb") as f:
+                easy.setopt(pycurl.URL, base + "/upload")
+                easy.setopt(pycurl.UPLOAD, 1)
+                easy.setopt(pycurl.READFUNCTION, f.read)
+                easy.setopt(pycurl.INFILESIZE_LARGE, args.upload_size)
+                easy.setopt(pycurl.WRITEFUNCTION, answer.extend)
+                easy.perform()
+            if easy.getinfo(pycurl.RESPONSE_CODE) != 200 or int(answer) != args.upload_size:
+                raise RuntimeError(f"upload: server counted {bytes(answer)!r}")
+            return args.upload_size
+        raise ValueError(scenario)
+
+    return _timed(run)
+
+
 def _upload(args: argparse.Namespace, put: Callable[[Any], Any]) -> int:
     if args.upload_bytes:
         body: Any = Path(args.upload_file).read_bytes()
@@ -240,8 +384,13 @@ def _timed(run: Callable[[], int]) -> dict[str, Any]:
 
 
 def worker_main(args: argparse.Namespace) -> None:
-    fn = _hyper_worker if args.worker == "hyper" else _httpx_worker
-    print(json.dumps(fn(args)))
+    workers = {
+        "hyper": _hyper_worker,
+        "httpx": _httpx_worker,
+        "niquests": _niquests_worker,
+        "pycurl": _pycurl_worker,
+    }
+    print(json.dumps(workers[args.worker](args)))
 
 
 # ---------------------------------------------------------------------------------------
@@ -281,7 +430,7 @@ class Bench:
 
     def run(self, client: str, scenario: str) -> Sample:
         try:
-            if client in ("hyper", "httpx"):
+            if client in PYTHON_CLIENTS:
                 return self._python(client, scenario)
             if client == BASELINE:
                 return self._python("hyper", scenario, pythonpath=self.args.baseline)
@@ -452,7 +601,8 @@ def _mib(n: int | None) -> str:
 
 def report(results: dict[str, dict[str, list[Sample]]], sizes: Sizes) -> str:
     clients = [c for c in (*CLIENTS, BASELINE) if all(c in r for r in results.values())]
-    header = ["scenario", "unit", *clients, "hyper/httpx", "hyper/curl"]
+    header = ["scenario", "unit", *clients, "hyper/httpx", "hyper/niquests", "hyper/pycurl",
+              "hyper/curl"]  # fmt: skip
     if BASELINE in clients:
         header.append("hyper/base")
     rows = []
@@ -468,8 +618,7 @@ def report(results: dict[str, dict[str, list[Sample]]], sizes: Sizes) -> str:
             f"({key}) {_describe(key, sizes)}",
             sc.unit,
             *(cells[c] for c in clients),
-            _ratio(med["hyper"], med["httpx"]),
-            _ratio(med["hyper"], med["curl"]),
+            *(_ratio(med["hyper"], med[c]) for c in ("httpx", "niquests", "pycurl", "curl")),
         ]
         if BASELINE in clients:
             row.append(_ratio(med["hyper"], med[BASELINE]))
@@ -483,7 +632,7 @@ def report(results: dict[str, dict[str, list[Sample]]], sizes: Sizes) -> str:
     for key in ("c", "d"):
         if key not in results:
             continue
-        for client in ("hyper", "httpx"):
+        for client in PYTHON_CLIENTS:
             samples = [s for s in results[key][client] if s.peak_rss is not None]
             if samples:
                 peak = max(s.peak_rss or 0 for s in samples)
@@ -541,7 +690,7 @@ def main(argv: list[str] | None = None) -> int:
         "commit) in the same run, and report hyper/base",
     )
     # Internal: run one measurement in this process and print JSON.
-    parser.add_argument("--worker", choices=["hyper", "httpx"], help=argparse.SUPPRESS)
+    parser.add_argument("--worker", choices=PYTHON_CLIENTS, help=argparse.SUPPRESS)
     parser.add_argument("--authority", help=argparse.SUPPRESS)
     parser.add_argument("--ca", help=argparse.SUPPRESS)
     parser.add_argument("--count", type=int, help=argparse.SUPPRESS)

@@ -8,7 +8,9 @@ body) items, with the curl spellings people expect (``-v``, ``-o``, ``-k``,
 
 Everything about HTTP (protocol choice, TLS, framing, content decoding) is the
 connection's business; this module only parses arguments, builds one request
-and copies the response out. The body is never decoded as text: the bytes go
+and copies the response out. The historic helpers (``parse_argument``,
+``set_url_info``, ``set_request_data``, ``request``...) sit at the end, over
+the same parser. The body is never decoded as text: the bytes go
 to ``sys.stdout.buffer`` or the ``-o`` file piece by piece as they arrive.
 """
 
@@ -31,6 +33,7 @@ from urllib.parse import urlencode
 
 from hyper import __version__
 from hyper.common.connection import HTTPConnection
+from hyper.common.exceptions import InvalidArgumentError
 from hyper.common.headers import HTTPHeaderMap
 from hyper.common.response import BaseResponse
 from hyper.common.util import parse_url
@@ -167,8 +170,8 @@ def _parse_url(text: str, query: Sequence[tuple[str, str]] = ()) -> _Target:
 def _ssl_context(args: argparse.Namespace) -> ssl.SSLContext:
     from hyper.tls import init_context
 
-    context = init_context(cert_path=args.cacert)
-    if args.insecure:
+    context = init_context(cert_path=getattr(args, "cacert", None))
+    if getattr(args, "insecure", False):
         context.check_hostname = False
         context.verify_mode = ssl.CERT_NONE
     return context
@@ -181,8 +184,8 @@ def _open_connection(target: _Target, args: argparse.Namespace) -> HTTPConnectio
         target.port,
         secure=target.secure,
         ssl_context=_ssl_context(args) if target.secure else None,
-        force_proto="h2" if args.h2 else None,
-        timeout=args.timeout,
+        force_proto="h2" if getattr(args, "h2", False) else None,
+        timeout=getattr(args, "timeout", None),
     )
 
 
@@ -440,3 +443,182 @@ def main(argv: Sequence[str] | None = None) -> int:
         message = str(exc) or type(exc).__name__
         print(f"hyper: error: {message}", file=sys.stderr)
         return status
+
+
+# ---------------------------------------------------------------------------
+# The historic helpers (hyper 0.7's cli), for scripts that drive the command
+# line from Python. They sit on the functions above: one parser, one URL rule,
+# one way to connect.
+
+SEP_HEADERS = ":"
+SEP_QUERY = "=="
+SEP_DATA = "="
+SEP_JSON = "@="
+#: The separators an item is tried with, in this order.
+SEP_GROUP_ITEMS = [SEP_JSON, SEP_HEADERS, SEP_QUERY, SEP_DATA]
+
+
+class KeyValue:
+    """One ``key<sep>value`` item from the command line; ``orig`` is the item as typed."""
+
+    def __init__(self, key: str, value: str, sep: str, orig: str) -> None:
+        self.key = key
+        self.value = value
+        self.sep = sep
+        self.orig = orig
+
+    def __repr__(self) -> str:
+        return f"KeyValue({self.key!r}, {self.value!r}, {self.sep!r}, {self.orig!r})"
+
+
+class KeyValueArgType:
+    """An ``argparse`` type: split an item at the first separator (tried in
+    the order given) that it contains, into a :class:`KeyValue`."""
+
+    def __init__(self, *separators: str) -> None:
+        self.separators = separators
+
+    def __call__(self, string: str) -> KeyValue:
+        """:raises argparse.ArgumentTypeError: no separator in ``string``
+        (historic hyper returned None, which failed later)."""
+        for sep in self.separators:
+            key, found, value = string.partition(sep)
+            if found:
+                return KeyValue(key, value, sep, string)
+        raise argparse.ArgumentTypeError(f"{string!r} has none of {', '.join(self.separators)}")
+
+
+class UrlInfo:
+    """Where a request goes, as :func:`set_url_info` reads it from the URL.
+    ``path`` is the request target (with the query, if any)."""
+
+    def __init__(self) -> None:
+        self.fragment: str | None = None
+        self.host = "localhost"
+        self.netloc: str | None = None
+        self.path = "/"
+        self.port = 443
+        self.query: str | None = None
+        self.scheme = "https"
+        self.secure = False
+
+
+def set_url_info(args: argparse.Namespace) -> None:
+    """Read ``args._url`` (completed as on the command line: https and
+    localhost by default) into ``args.url``, a :class:`UrlInfo`.
+
+    :raises InvalidArgumentError: not an http(s) URL hyper can use.
+    """
+    try:
+        target = _parse_url(args._url)
+    except _CommandError as exc:
+        raise InvalidArgumentError(str(exc)) from None
+    info = UrlInfo()
+    info.scheme = "https" if target.secure else "http"
+    info.secure = target.secure
+    info.host = target.host
+    info.port = target.port
+    info.path = target.path
+    host = f"[{target.host}]" if ":" in target.host else target.host
+    info.netloc = f"{host}:{target.port}"
+    _, _, query = target.path.partition("?")
+    info.query = query or None
+    _, _, fragment = args._url.partition("#")
+    info.fragment = fragment or None
+    args.url = info
+
+
+def set_request_data(args: argparse.Namespace) -> None:
+    """
+    Turn ``args.items`` (:class:`KeyValue`\\ s) into ``args.headers`` (a
+    dict), query parameters added to ``args.url.path``, and ``args.body``
+    (the ``=`` and ``@=`` items as a JSON object, with ``content-type:
+    application/json``); ``args.method`` defaults to POST with a body, else
+    GET, and is upper-cased.
+
+    :raises InvalidArgumentError: an ``@=`` value is not JSON.
+    """
+    body: dict[str, object] = {}
+    headers: dict[str, str] = {}
+    params: dict[str, str] = {}
+    for item in args.items:
+        if item.sep == SEP_JSON:
+            try:
+                body[item.key] = json.loads(item.value)
+            except ValueError as exc:
+                raise InvalidArgumentError(f"{item.orig!r}: the value is not JSON") from exc
+        elif item.sep == SEP_HEADERS:
+            if item.key:
+                headers[item.key] = item.value
+            else:
+                # ":authority:value": the leading colon of a pseudo-header
+                # was taken for the separator.
+                name, _, value = item.value.partition(":")
+                headers[":" + name] = value
+        elif item.sep == SEP_QUERY:
+            params[item.key] = item.value
+        elif item.sep == SEP_DATA:
+            body[item.key] = item.value
+    if params:
+        args.url.path += ("&" if "?" in args.url.path else "?") + urlencode(params)
+    if body:
+        headers.setdefault("content-type", "application/json")
+        args.body = json.dumps(body)
+    elif not hasattr(args, "body"):
+        args.body = None
+    if getattr(args, "method", None) is None:
+        args.method = "POST" if args.body else "GET"
+    args.method = args.method.upper()
+    args.headers = headers
+
+
+def parse_argument(argv: Sequence[str] | None = None) -> argparse.Namespace:
+    """Parse a command line (``sys.argv[1:]`` when None) into the historic
+    namespace: ``method``, ``url`` (:class:`UrlInfo`), ``headers``, ``body``,
+    ``items`` and the options.
+
+    :raises SystemExit: bad usage (argparse's exit 2).
+    :raises InvalidArgumentError: a bad URL or JSON value.
+    """
+    args = _build_parser().parse_intermixed_args(argv)
+    method, url, words = _split_words(_words(args))
+    split = KeyValueArgType(*SEP_GROUP_ITEMS)
+    args.method = method
+    args._url = url
+    args.items = [split(word) for word in words]
+    if args.data is not None and (args.data.startswith("@") or args.data == "-"):
+        # A file or stdin body is streamed by main(); this namespace holds text.
+        raise InvalidArgumentError("--data @FILE and --data - are only read by main()")
+    args.body = args.data
+    set_url_info(args)
+    set_request_data(args)
+    return args
+
+
+def get_content_type_and_charset(response: BaseResponse) -> tuple[str, str]:
+    """The response's media type, lower-cased, and its charset: ``('unknown',
+    'utf-8')`` without a content-type, ``utf-8`` when it names none."""
+    values = response.headers.get(b"content-type")
+    if not values:
+        return "unknown", "utf-8"
+    media_type, _, params = values[0].decode("latin-1").lower().partition(";")
+    charset = "utf-8"
+    for param in params.split(";"):
+        name, _, value = param.partition("=")
+        if name.strip() == "charset" and value.strip():
+            charset = value.strip().strip('"')
+    return media_type.strip(), charset
+
+
+def request(args: argparse.Namespace) -> bytes:
+    """Make the request :func:`parse_argument` describes and return the
+    response body (decoded of its content-coding). ``args.h2`` speaks HTTP/2
+    without negotiating it."""
+    info = args.url
+    target = _Target(info.secure, info.host, info.port, info.path)
+    conn = _open_connection(target, args)
+    try:
+        conn.request(args.method, info.path, args.body, args.headers)
+        return conn.getresponse().read()
+    finally:
+        conn.close()

@@ -7,6 +7,12 @@ passes ``server_hostname``), and ALPN offering ``h2`` then ``http/1.1``. The
 caller decides what to do with the protocol :func:`wrap_socket` reports; it
 never assumes ``h2``.
 
+This module is the one place hyper's default contexts are built and cached.
+Assign a context to ``hyper.tls._context`` (the historic way) to change the
+default of every connection. A context passed to a connection as
+``ssl_context`` gets the ALPN protocols that connection needs set on it when
+it connects (see :func:`hyper.common.connect.open_socket`).
+
 The names here are the historic ``hyper.tls`` ones.
 """
 
@@ -54,9 +60,14 @@ _DEFAULT_PROTOCOL = "http/1.1"
 _Password = Union[str, bytes, bytearray, Callable[[], Union[str, bytes, bytearray]]]
 _ClientCert = Union[str, tuple[str, str]]
 
-# The default context, built on first use and shared: building one loads a
-# few hundred CA certificates, far too slow to repeat per connection.
+# The default contexts, built on first use and shared: building one loads a
+# few hundred CA certificates, far too slow to repeat per connection. This is
+# the one cache of them in hyper. ``_context`` is the historic name users
+# assign to change the default (offering h2 and http/1.1); the HTTP/1.1-only
+# one is for HTTP11Connection, which must not let a server pick h2.
 _context: ssl.SSLContext | None = None
+_http11_context: ssl.SSLContext | None = None
+_built_context: ssl.SSLContext | None = None
 
 
 def init_context(
@@ -118,13 +129,27 @@ def init_context(
     return context
 
 
-def _default_context() -> ssl.SSLContext:
-    global _context
+def _default_context(http11_only: bool = False) -> ssl.SSLContext:
+    """
+    hyper's default context: ``_context`` (built by :func:`init_context` on
+    first use unless a user assigned one). With ``http11_only``, a context
+    offering only ``http/1.1`` through ALPN, built the same way; but when a
+    user assigned ``_context``, theirs is used as it is (its CA and client
+    certificate settings are the ones they asked for).
+    """
+    global _context, _http11_context, _built_context
     # Two threads racing here may each build a context; one is kept and both
     # are equivalent, which is cheaper than a lock on every connection.
-    if _context is None:
-        _context = init_context()
-    return _context
+    context = _context
+    if context is None:
+        context = _context = _built_context = init_context()
+    if not http11_only or context is not _built_context:
+        return context
+    if _http11_context is None:
+        http11 = init_context()
+        http11.set_alpn_protocols(["http/1.1"])
+        _http11_context = http11
+    return _http11_context
 
 
 def wrap_socket(

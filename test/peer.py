@@ -269,10 +269,15 @@ class PeerConnection:
     def _reply(self, data: bytes) -> None:
         """Send what reading made necessary (an ACK, window); before our
         SETTINGS went out it waits for them: they must be our first frame (3.4)."""
-        if self._settings_sent:
-            self.sock.sendall(data)
-        else:
+        if not self._settings_sent:
             self._owed.append(data)
+            return
+        try:
+            self.sock.sendall(data)
+        except (BrokenPipeError, ConnectionResetError):
+            # The client is gone (it may close as soon as it is done); the
+            # next read reports EOF to the script.
+            self.closed = True
 
     def handshake(self, settings: dict[int, int] | None = None) -> None:
         """Send our SETTINGS and read until the client's SETTINGS arrived."""

@@ -13,7 +13,6 @@ import threading
 from collections.abc import Iterator
 from typing import Any
 
-import brotli
 import h11
 import pytest
 from h1peer import TIMEOUT, H1Conn, H1Peer, chunked, ok, replying
@@ -21,6 +20,11 @@ from h1peer import TIMEOUT, H1Conn, H1Peer, chunked, ok, replying
 from hyper import HTTP11Connection, HTTP11Response, HTTPHeaderMap
 from hyper.common import exceptions as common_exc
 from hyper.common.util import HTTPVersion
+
+try:
+    import brotli
+except ImportError:  # PyPy: brotlicffi, the same API through cffi
+    import brotlicffi as brotli
 
 CLIENT_TIMEOUT = TIMEOUT
 # Long enough that the rest of a body sent on loopback arrives well within

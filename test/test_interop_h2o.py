@@ -12,10 +12,14 @@ import hashlib
 import os
 from collections.abc import Iterator
 
-import brotli
 import pytest
 import servers
 from servers import MiB, get
+
+try:
+    import brotli
+except ImportError:  # PyPy: brotlicffi, the same API through cffi
+    import brotlicffi as brotli
 
 pytestmark = pytest.mark.interop
 

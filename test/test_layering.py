@@ -51,7 +51,7 @@ LAYERS: list[tuple[str, list[str]]] = [
     ]),
     ("app", [
         "hyper", "hyper.__main__", "hyper.cli", "hyper.demo", "hyper.serve", "hyper.serve.*",
-        "hyper.fuzz", "hyper.fuzz.*",
+        "hyper.fuzz", "hyper.fuzz.*", "hyper.compat",
     ]),
 ]  # fmt: skip
 RANK = {name: rank for rank, (name, _) in enumerate(LAYERS)}

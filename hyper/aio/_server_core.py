@@ -251,7 +251,7 @@ class ServerCore:
                 handler(event)
                 if self.is_failed:
                     return  # cut off: the rest of the events are moot
-        if self.closing and not self.streams:
+        if self.closing == 2 and not self.streams:
             self.wants_teardown = True
 
     def lost(self, cause: BaseException | None) -> None:
@@ -339,6 +339,9 @@ class ServerCore:
         cls = StreamRefusedError if code == ErrorCodes.REFUSED_STREAM else StreamResetError
         request.error = cls(stream_id=event.stream_id, error_code=code, remote=event.remote)
         request.remote_closed = True
+        request.chunks.clear()  # a reset body is never read
+        request.offset = 0
+        request.buffered = 0
         if not request.claimed and not request.pushed:
             # Never handed to the application: nothing to tell, no work done.
             try:

@@ -23,6 +23,7 @@ from hyper.aio.protocol import H2Protocol
 from hyper.aio.response import AsyncHTTP20Push, AsyncHTTP20Response, push_for
 from hyper.common._request import (
     HeadersArg,
+    PendingRequest,
     RequestBody,
     Timeout,
     authority,
@@ -111,6 +112,9 @@ class AsyncHTTP20Connection(ConnectionTarget):
         self._connecting: asyncio.Lock | None = None
         self._next_stream_id = 1
         self._last_stream_id: int | None = None
+        self._pending: dict[int, PendingRequest] = {}
+        # putrequest ids that had to move to a fresh id at endheaders.
+        self._aliases: dict[int, int] = {}
 
     # ------------------------------------------------------------------
     # Connecting
@@ -214,11 +218,79 @@ class AsyncHTTP20Connection(ConnectionTarget):
             was being sent.
         :raises TimeoutError: no stream slot or window within the read timeout.
         """
-        is_async = hasattr(body, "__aiter__") or (
-            hasattr(body, "read") and inspect.iscoroutinefunction(body.read)
+        fields, plan = self._prepare(method, url, headers, body, True)
+        trailer_fields = header_pairs(trailers) if trailers is not None else []
+        protocol, stream = await self._start(fields, body, plan, not trailer_fields, None)
+        await self._finish(protocol, stream, trailer_fields)
+        self._last_stream_id = stream.stream_id
+        return stream.stream_id
+
+    async def putrequest(self, method: _Str, selector: _Str, **kwargs: Any) -> int:
+        """
+        Start a request whose headers are added with :meth:`putheader` and
+        sent by :meth:`endheaders`; returns its stream id. Connects first.
+        """
+        protocol = await self._usable()
+        stream_id: int = protocol._core.reserve_id()
+        self._pending[stream_id] = PendingRequest(method, selector)
+        self._last_stream_id = stream_id
+        return stream_id
+
+    def putheader(
+        self, header: _Str, argument: _Str, stream_id: int | None = None, replace: bool = False
+    ) -> None:
+        """Add a header to a request started with :meth:`putrequest`."""
+        self._pending_request(stream_id).add_header(header, argument, replace)
+
+    async def endheaders(
+        self,
+        message_body: Any = None,
+        final: bool = False,
+        stream_id: int | None = None,
+        trailers: HeadersArg = None,
+    ) -> None:
+        """
+        Send the headers of a request started with :meth:`putrequest`, then
+        ``message_body`` if given. ``final`` ends the request (after
+        ``trailers``, if given); otherwise more body follows with :meth:`send`.
+        """
+        stream_id = self._resolve(stream_id)
+        pending = self._pending_request(stream_id)
+        del self._pending[stream_id]
+        fields, plan = self._prepare(
+            pending.method, pending.url, pending.headers, message_body, final
         )
-        plan = None if body is None or is_async else RequestBody(body)
-        length = plan.length if plan is not None else None
+        trailer_fields = header_pairs(trailers) if final and trailers is not None else []
+        protocol, stream = await self._start(
+            fields, message_body, plan, final and not trailer_fields, stream_id
+        )
+        if stream.stream_id != stream_id:
+            self._aliases[stream_id] = stream.stream_id
+        await self._finish(protocol, stream, trailer_fields)
+
+    async def send(
+        self,
+        data: Any,
+        final: bool = False,
+        stream_id: int | None = None,
+        trailers: HeadersArg = None,
+    ) -> None:
+        """
+        Send more of a request body (after :meth:`endheaders` without
+        ``final``), under flow control; ``final`` ends the request, after
+        ``trailers`` if given.
+        """
+        protocol, stream = self._find(stream_id)
+        trailer_fields = header_pairs(trailers) if final and trailers is not None else []
+        plan = None if _is_async_body(data) else RequestBody(data)
+        await self._upload(protocol, stream, data, plan, 0, final and not trailer_fields)
+        await self._finish(protocol, stream, trailer_fields)
+
+    def _prepare(
+        self, method: _Str, url: _Str, headers: HeadersArg, body: Any, final: bool
+    ) -> tuple[list[tuple[Any, Any]], RequestBody | None]:
+        plan = None if body is None or _is_async_body(body) else RequestBody(body)
+        length = plan.length if plan is not None and final else None
         fields = request_fields(
             method,
             url,
@@ -229,22 +301,39 @@ class AsyncHTTP20Connection(ConnectionTarget):
             accept_encoding=self._accept_encoding,
             user_agent=self._user_agent,
         )
-        trailer_fields = header_pairs(trailers) if trailers is not None else None
+        return fields, plan
+
+    async def _start(
+        self,
+        fields: list[tuple[Any, Any]],
+        body: Any,
+        plan: RequestBody | None,
+        ends: bool,
+        stream_id: int | None,
+    ) -> tuple[H2Protocol, StreamBuffer]:
+        """Open the stream and send the body (ending it if ``ends``)."""
         no_body = body is None or (plan is not None and plan.length == 0)
-        end_stream = no_body and trailer_fields is None
         data = plan.buffer if plan is not None and plan.buffer else None
         protocol, stream, taken = await self._open(
-            fields, end_stream, data, trailer_fields is None
+            fields, no_body and ends, data, ends, stream_id
         )
         try:
-            await self._upload(protocol, stream, body, plan, taken, no_body, trailer_fields)
+            if not no_body:
+                await self._upload(protocol, stream, body, plan, taken, ends)
         except BaseException:
             # The caller never learns this stream's id: free it (reset).
             protocol._core.release(stream)
             protocol._schedule_flush()
             raise
-        self._last_stream_id = stream.stream_id
-        return stream.stream_id
+        return protocol, stream
+
+    async def _finish(
+        self, protocol: H2Protocol, stream: StreamBuffer, trailers: list[tuple[Any, Any]]
+    ) -> None:
+        if trailers:
+            await protocol._writable(self._read_timeout)
+            protocol._core.send_trailers(stream, trailers)
+            protocol._schedule_flush()
 
     async def _open(
         self,
@@ -252,11 +341,12 @@ class AsyncHTTP20Connection(ConnectionTarget):
         end_stream: bool,
         data: bytes | memoryview | None,
         data_ends: bool,
+        stream_id: int | None,
     ) -> tuple[H2Protocol, StreamBuffer, int]:
         for _ in range(_MAX_CONNECT_ATTEMPTS):
             protocol = await self._usable()
             opened = await protocol._open_stream(
-                fields, end_stream, data, data_ends, self._read_timeout
+                fields, end_stream, data, data_ends, self._read_timeout, stream_id
             )
             if opened is not None:
                 stream, taken = opened
@@ -273,41 +363,48 @@ class AsyncHTTP20Connection(ConnectionTarget):
         body: Any,
         plan: RequestBody | None,
         taken: int,
-        no_body: bool,
-        trailers: list[tuple[Any, Any]] | None,
+        ends: bool,
     ) -> None:
-        """Send the rest of the body (``taken`` bytes already went), then end."""
+        """Send the body (``taken`` bytes of a buffer already went); END_STREAM if ``ends``."""
         timeout = self._read_timeout
-        final = trailers is None
         sent = [0]
         send = protocol._send
-        if not no_body:
-            if plan is not None and plan.buffer is not None:
-                rest = plan.buffer
-                # What open_stream took went with END_STREAM if it was all and final.
-                if taken < len(rest) and not await send(
-                    stream, memoryview(rest)[taken:], final, timeout, sent
-                ):
-                    return
-            else:
-                async for chunk in _chunks(body, plan, protocol, stream):
-                    if chunk and not await send(stream, chunk, False, timeout, sent):
-                        return
-                if final:
-                    await send(stream, b"", True, timeout, sent)
-        if trailers is not None:
-            await protocol._writable(timeout)
-            protocol._core.send_trailers(stream, trailers)
-            protocol._schedule_flush()
+        if plan is not None and plan.buffer is not None:
+            rest = plan.buffer
+            # What open_stream took went with END_STREAM if it was all of it.
+            if taken < len(rest):
+                await send(stream, memoryview(rest)[taken:], ends, timeout, sent)
+            elif ends and not taken:  # an empty send(b"", final=True)
+                await send(stream, b"", True, timeout, sent)
+            return
+        async for chunk in _chunks(body, plan, protocol, stream):
+            if chunk and not await send(stream, chunk, False, timeout, sent):
+                return
+        if ends:
+            await send(stream, b"", True, timeout, sent)
 
     # ------------------------------------------------------------------
     # Responses
 
-    def _find(self, stream_id: int | None) -> tuple[H2Protocol, StreamBuffer]:
+    def _resolve(self, stream_id: int | None) -> int:
         if stream_id is None:
             stream_id = self._last_stream_id
             if stream_id is None:
                 raise StreamStateError("no request has been made on this connection")
+        return stream_id
+
+    def _pending_request(self, stream_id: int | None) -> PendingRequest:
+        stream_id = self._resolve(stream_id)
+        pending = self._pending.get(stream_id)
+        if pending is None:
+            raise StreamStateError(
+                f"stream {stream_id} has no request waiting for its headers (putrequest)"
+            )
+        return pending
+
+    def _find(self, stream_id: int | None) -> tuple[H2Protocol, StreamBuffer]:
+        stream_id = self._resolve(stream_id)
+        stream_id = self._aliases.get(stream_id, stream_id)
         for protocol in self._protocols():
             stream = protocol._core.find(stream_id)
             if stream is not None:
@@ -330,6 +427,8 @@ class AsyncHTTP20Connection(ConnectionTarget):
         :raises ConnectionError: the connection failed.
         """
         protocol, stream = self._find(stream_id)
+        if stream_id is not None:
+            self._aliases.pop(stream_id, None)
         if stream.claimed:
             raise StreamStateError(f"the response on stream {stream.stream_id} was already taken")
         await protocol._response_ready(stream, self._read_timeout)
@@ -377,6 +476,8 @@ class AsyncHTTP20Connection(ConnectionTarget):
             self._next_stream_id = max(self._next_stream_id, protocol._core.next_stream_id)
         self._protocol = None
         self._draining = []
+        self._pending.clear()
+        self._aliases.clear()
         code = ErrorCodes.NO_ERROR if error_code is None else error_code
         for protocol in protocols:
             protocol._close_now(code)
@@ -412,6 +513,13 @@ async def _chunks(
     if plan is not None:
         for piece in plan.chunks(_UPLOAD_CHUNK):
             yield piece
+
+
+def _is_async_body(body: Any) -> bool:
+    """An async iterable, or a file whose ``read`` is a coroutine function."""
+    return hasattr(body, "__aiter__") or (
+        hasattr(body, "read") and inspect.iscoroutinefunction(body.read)
+    )
 
 
 def _as_bytes(chunk: Any) -> bytes | memoryview:

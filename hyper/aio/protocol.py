@@ -6,12 +6,13 @@ The driver moves bytes between the transport and a sans-IO core
 :class:`hyper.aio._client_side.ClientSide` over the shared client core for a
 client) and waits; it decides no protocol policy and builds no frame.
 
-Waiting: a coroutine that needs something parks a future under its stream
-id and, when a connection-wide change could help it (window, a free slot,
-transport resumed), in the connection's list. After every read the driver
-wakes the waiters of the streams the core touched, and the connection's
-list when the core says something connection-wide changed. Woken
-coroutines re-check the core; nothing is ever polled.
+Waiting: a coroutine that needs something parks a future on its stream's
+buffer (``StreamBuffer.waiter``) and, when a connection-wide change could
+help it (window, a free slot, transport resumed), in the connection's
+list. After every read the driver wakes the waiters of the streams the
+core touched, and the connection's list when the core says something
+connection-wide changed. Woken coroutines re-check the core; nothing is
+ever polled.
 
 Writes are coalesced: a call queues frames in the engine and schedules one
 flush for the end of the loop iteration, so a burst of responses leaves in
@@ -125,7 +126,6 @@ class H2Protocol(asyncio.Protocol):
         self._handler: asyncio.Future[Any] | None = None
         self._last_active = 0.0
         self._ping_index = 0
-        self._ping_sent = 0.0
         self._rtt: float | None = None
         #: (server) the server's connection cap and connected callback.
         self._server_slot: Any = None
@@ -670,6 +670,7 @@ class H2Protocol(asyncio.Protocol):
         data: bytes | memoryview | None,
         data_ends: bool,
         timeout: float | None,
+        stream_id: int | None = None,
     ) -> tuple[StreamBuffer, int] | None:
         """Open a stream once a slot is free; None if this connection takes no more."""
         core = self._core
@@ -681,7 +682,7 @@ class H2Protocol(asyncio.Protocol):
                 break
             await self._park(None, True, timeout)
         opened: tuple[StreamBuffer, int] | None = core.open_stream(
-            fields, end_stream, data, data_ends
+            fields, end_stream, data, data_ends, stream_id
         )
         if opened is not None:
             self._schedule_flush()

@@ -15,7 +15,7 @@ here.
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from typing import TYPE_CHECKING, Any, cast
+from typing import TYPE_CHECKING, Any
 
 from hyper.common.headers import HTTPHeaderMap
 from hyper.common.response import BaseResponse
@@ -269,8 +269,8 @@ class AsyncHTTP20Push:
 def push_for(record: PushRecord, protocol: H2Protocol, timeout: float | None) -> AsyncHTTP20Push:
     """The one public push object of a record, made on first use."""
     push = record.wrapper
-    if push is None:
+    if not isinstance(push, AsyncHTTP20Push):  # None, or taken by H2Protocol.recv_push
         push = record.wrapper = AsyncHTTP20Push(
             record.request_headers, record.stream, protocol, timeout
         )
-    return cast(AsyncHTTP20Push, push)
+    return push

@@ -26,6 +26,7 @@ from collections.abc import Iterable, Iterator, Mapping
 from typing import Any, NamedTuple, Optional, Union
 
 from hyper._version import __version__
+from hyper.common.exceptions import InvalidArgumentTypeError
 from hyper.common.headers import HTTPHeaderMap
 from hyper.common.util import parse_url, to_bytestring
 
@@ -193,7 +194,7 @@ class RequestBody:
     a bytes-like object), ``file`` (anything with ``read``) or ``iterable``;
     ``length`` when it is known without reading.
 
-    :raises TypeError: none of those kinds.
+    :raises InvalidArgumentTypeError: none of those kinds.
     """
 
     __slots__ = ("buffer", "file", "iterable", "length", "_iterator", "_done")
@@ -220,7 +221,7 @@ class RequestBody:
         elif isinstance(body, Iterable) and not isinstance(body, Mapping):
             self.iterable = body
         else:
-            raise TypeError(
+            raise InvalidArgumentTypeError(
                 f"cannot send a body of type {type(body).__name__}: use bytes, str, "
                 "a file or an iterable of bytes"
             )
@@ -232,7 +233,7 @@ class RequestBody:
         now), an iterable's next non-empty item. str pieces are encoded as
         UTF-8.
 
-        :raises TypeError: an item that is not bytes-like or str.
+        :raises InvalidArgumentTypeError: an item that is not bytes-like or str.
         """
         if self._done:
             return None
@@ -269,7 +270,7 @@ def _as_bytes(chunk: Any) -> bytes | memoryview:
         return chunk.encode("utf-8")
     if isinstance(chunk, (bytes, bytearray, memoryview)):
         return memoryview(chunk).cast("B")
-    raise TypeError(f"a request body yielded {type(chunk).__name__}, not bytes")
+    raise InvalidArgumentTypeError(f"a request body yielded {type(chunk).__name__}, not bytes")
 
 
 def file_length(body: Any) -> int | None:

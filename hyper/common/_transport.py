@@ -35,12 +35,15 @@ __all__ = ["InputPoller", "translate_os_error"]
 _RESET_ERRNOS = frozenset((errno.ECONNRESET, errno.EPIPE, errno.ECONNABORTED))
 
 
-def translate_os_error(exc: OSError, what: str, *, resets: bool = True) -> HyperError:
+def translate_os_error(
+    exc: OSError, what: str, *, resets: bool = True, hint: str = ""
+) -> HyperError:
     """
     The hyper exception for ``exc``, raised while doing ``what`` (a phrase:
     ``"reading the response (example.com:443)"``). With ``resets=False`` a
     reset is a plain :class:`ConnectionError` too (while connecting, where
-    "reset" and "refused" mean the same to the caller).
+    "reset" and "refused" mean the same to the caller). ``hint`` ends the
+    message of a :class:`ConnectionError`: what probably went wrong.
     """
     if isinstance(exc, HyperError):
         return exc
@@ -48,7 +51,7 @@ def translate_os_error(exc: OSError, what: str, *, resets: bool = True) -> Hyper
         return HyperTimeoutError(f"timed out {what}")
     if resets and (exc.errno in _RESET_ERRNOS or isinstance(exc, ssl.SSLEOFError)):
         return HyperResetError(f"the connection was reset while {what}")
-    error = HyperConnectionError(f"{what} failed: {exc}")
+    error = HyperConnectionError(f"{what} failed: {exc}{hint}")
     # errno only: with strerror set too, str() would drop our message.
     error.errno = exc.errno
     return error

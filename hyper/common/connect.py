@@ -21,13 +21,13 @@ import contextlib
 import socket
 import ssl
 import time
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from typing import Any, NamedTuple, Union
 from urllib.parse import unquote
 
 from hyper.common._request import Timeout, split_timeout
 from hyper.common._transport import translate_os_error
-from hyper.common.exceptions import HyperError, ProxyError
+from hyper.common.exceptions import HyperError, InvalidArgumentError, ProxyError
 from hyper.common.headers import HTTPHeaderMap
 from hyper.common.util import to_bytestring, to_host_port_tuple
 
@@ -47,6 +47,10 @@ _MAX_PROXY_BODY = 65536
 _PROXY_BODY_TIMEOUT = 2.0
 # The port of a proxy given without one (the historic hyper default).
 DEFAULT_PROXY_PORT = 8080
+# What open_socket offers on a caller's context unless told otherwise.
+_H2_ONLY = ("h2",)
+# OpenSSL's text for the no_application_protocol alert (RFC 7301 3.2).
+_NO_ALPN_MATCH = "no application protocol"
 
 
 class ProxyResponse(NamedTuple):
@@ -83,7 +87,7 @@ def split_proxy(
     scheme, sep, rest = text.partition("://")
     if sep:
         if scheme.lower() != "http":
-            raise ValueError(f"only http:// proxies are supported, not {proxy_host!r}")
+            raise InvalidArgumentError(f"only http:// proxies are supported, not {proxy_host!r}")
         text = rest.rstrip("/")
     userinfo, at, hostport = text.rpartition("@")
     if not at:
@@ -111,7 +115,8 @@ class ConnectionTarget:
     starts by calling this ``__init__``.
 
     Sets ``host`` and ``port`` (from ``host`` when ``port`` is None, else
-    ``default_port``), ``secure`` (default: ``port == 443``),
+    ``default_port``), ``secure`` (default: True when an ``ssl_context`` is
+    given or ``port == 443``; ``secure=False`` overrides),
     ``ssl_context``, the proxy's ``proxy_host``, ``proxy_port`` and
     ``proxy_headers`` (see :func:`split_proxy`), ``timeout`` as given, and
     its ``(connect, read)`` split as ``_connect_timeout`` and ``_read_timeout``.
@@ -135,7 +140,11 @@ class ConnectionTarget:
             self.host, self.port = to_host_port_tuple(host, default_port=default_port)
         else:
             self.host, self.port = host, int(port)
-        self.secure = self.port == 443 if secure is None else bool(secure)
+        if secure is None:
+            # A context is only ever given to be used: passing one to a port
+            # other than 443 must not quietly speak plaintext to it.
+            secure = ssl_context is not None or self.port == 443
+        self.secure = bool(secure)
         self.ssl_context = ssl_context
         self.proxy_host, self.proxy_port, self.proxy_headers = split_proxy(
             proxy_host, proxy_port, proxy_headers
@@ -169,6 +178,7 @@ def open_socket(
     proxy_host: str | None = None,
     proxy_port: int | None = None,
     proxy_headers: ProxyHeaders = None,
+    alpn_protocols: Sequence[str] | None = _H2_ONLY,
 ) -> tuple[socket.socket, str | None]:
     """
     Connect to ``host:port`` (through an HTTP proxy's CONNECT tunnel when
@@ -177,6 +187,12 @@ def open_socket(
 
     :param connect_timeout: seconds for the whole set-up (TCP, tunnel, TLS
         handshake); None waits as long as the OS does.
+    :param alpn_protocols: the ALPN protocols set on a caller's
+        ``ssl_context`` before the handshake, as httpcore does (a context
+        from ``ssl.create_default_context()`` offers none, and the server
+        would then pick HTTP/1.1). The default, ``['h2']``, is what
+        ``HTTP20Connection`` needs; None leaves the context as it is.
+        hyper's own default context is never changed.
     :returns: ``(sock, protocol)``: the ALPN protocol the server chose
         (``force_proto`` when given), or None for a plaintext socket. The
         socket is left with ``connect_timeout`` as its timeout.
@@ -201,8 +217,13 @@ def open_socket(
                 _tunnel(sock, host, port, proxy_headers)
         if not secure:
             return sock, None
-        with _translate(f"the TLS handshake with {host}:{port}"):
+        offered = None
+        if ssl_context is not None and alpn_protocols is not None:
+            offered = list(alpn_protocols)
+        with _translate(f"the TLS handshake with {host}:{port}", offered):
             sock.settimeout(_remaining(deadline))
+            if offered is not None and ssl_context is not None:
+                ssl_context.set_alpn_protocols(offered)
             return _wrap_tls(sock, host, ssl_context, force_proto)
     except BaseException:
         sock.close()
@@ -233,14 +254,25 @@ def _wrap_tls(
 
 
 @contextlib.contextmanager
-def _translate(what: str) -> Iterator[None]:
-    """Turn OS, TLS and timeout errors raised inside into hyper exceptions."""
+def _translate(what: str, offered: list[str] | None = None) -> Iterator[None]:
+    """Turn OS, TLS and timeout errors raised inside into hyper exceptions.
+    ``offered``: the ALPN protocols set on the caller's context, named when
+    the server refused them all."""
     try:
         yield
     except HyperError:
         raise
     except OSError as exc:  # timeouts, TLS failures, refused, unreachable, DNS...
-        raise translate_os_error(exc, what, resets=False) from exc
+        hint = ""
+        if offered is not None and _NO_ALPN_MATCH in str(exc).lower():
+            # RFC 7301 3.2: the server speaks none of what was offered. (The
+            # ssl module leaves ``reason`` unset for this alert.)
+            hint = (
+                f"; the server accepts none of the protocols offered through ALPN "
+                f"({', '.join(offered)}), so it probably speaks only http/1.1 "
+                "(hyper.HTTPConnection falls back to it)"
+            )
+        raise translate_os_error(exc, what, resets=False, hint=hint) from exc
 
 
 def _tunnel(sock: socket.socket, host: str, port: int, headers: ProxyHeaders) -> None:
@@ -251,7 +283,7 @@ def _tunnel(sock: socket.socket, host: str, port: int, headers: ProxyHeaders) ->
     for name, value in _header_pairs(headers):
         field = to_bytestring(name) + b": " + to_bytestring(value)
         if b"\r" in field or b"\n" in field or b"\x00" in field:
-            raise ValueError(f"invalid proxy header {name!r}")
+            raise InvalidArgumentError(f"invalid proxy header {name!r}")
         lines.append(field)
     sock.sendall(b"\r\n".join(lines) + b"\r\n\r\n")
     head = _read_head(sock)

@@ -4,10 +4,12 @@ the server does and HTTP/1.1 otherwise, behind the same API.
 
 How the protocol is chosen, once per connection (again after ``close()``):
 
-- TLS: the socket is opened here (through the proxy's CONNECT tunnel if
-  any), ALPN offers ``h2`` and ``http/1.1``, and the open socket is handed to
-  an :class:`HTTP20Connection` or an :class:`HTTP11Connection` according to
-  what the server picked (``force_proto`` overrides it).
+- TLS: an :class:`HTTP11Connection` connects (through the proxy's CONNECT
+  tunnel if any) offering ``h2`` and ``http/1.1`` through ALPN (set on a
+  caller's ``ssl_context`` too). If the server picks ``h2`` (or
+  ``force_proto`` says so) it raises :class:`TLSUpgrade` carrying the socket,
+  and the socket goes to an :class:`HTTP20Connection`; otherwise the
+  HTTP/1.1 connection carries on.
 - Plaintext, ``force_proto='h2'`` (or ``'h2c'``): HTTP/2 with prior knowledge.
 - Plaintext otherwise: HTTP/1.1. The first request without a body also asks
   for ``Upgrade: h2c`` (RFC 7540 3.2). A ``101`` hands the socket to an
@@ -18,10 +20,9 @@ How the protocol is chosen, once per connection (again after ``close()``):
   server's answer could be read), and neither do requests through a proxy
   (``Upgrade`` is hop-by-hop: the proxy, not the server, would answer).
 
-Sockets change hands through private hooks of the two connection classes
-(``HTTP20Connection._prepare_upgrade``/``_adopt_socket``,
-``HTTP11Connection._attach``/``_switch_protocols``), never inside an
-exception.
+Sockets change hands the historic way: :class:`HTTP11Connection` raises
+:class:`TLSUpgrade` or :class:`HTTPUpgrade` carrying the socket, and this
+class catches it and hands the socket to ``HTTP20Connection._adopt_socket``.
 """
 
 from __future__ import annotations
@@ -31,15 +32,15 @@ from collections.abc import Iterator
 from typing import Any, TypeVar, Union
 
 from hyper.common._request import HeadersArg, Timeout, header_pairs, lower_name
-from hyper.common.connect import ConnectionTarget, ProxyHeaders, open_socket
-from hyper.common.exceptions import HyperError
+from hyper.common.connect import ConnectionTarget, ProxyHeaders
+from hyper.common.exceptions import HTTPUpgrade, HyperError, InvalidResponseError, TLSUpgrade
 from hyper.common.util import HTTPVersion
 from hyper.http11.connection import HTTP11Connection, ImproperConnectionStateError
 from hyper.http11.response import HTTP11Response
 from hyper.http20.connection import HTTP20Connection
 from hyper.http20.response import HTTP20Push, HTTP20Response
 from hyper.http20.window import BaseFlowControlManager
-from hyper.tls import H2_NPN_PROTOCOLS, H2C_PROTOCOL
+from hyper.tls import H2_NPN_PROTOCOLS, H2C_PROTOCOL, SUPPORTED_NPN_PROTOCOLS
 
 __all__ = ["HTTPConnection", "UnsupportedOperationError"]
 
@@ -71,6 +72,8 @@ class HTTPConnection(ConnectionTarget):
     ``enable_push`` only matter once HTTP/2 is in use, and ``**kwargs`` are
     passed on to whichever connection class is used.
 
+    :param ssl_context: a context of your own (TLS unless ``secure=False``);
+        ALPN ``h2`` and ``http/1.1`` are set on it when connecting.
     :param force_proto: over TLS, the protocol to speak whatever ALPN says
         (``'h2'`` or ``'http/1.1'``); over plaintext, ``'h2'`` (or ``'h2c'``)
         means HTTP/2 with prior knowledge and ``'http/1.1'`` never asks for
@@ -184,28 +187,27 @@ class HTTPConnection(ConnectionTarget):
         return conn
 
     def _negotiate_tls(self) -> _Conn:
-        sock, proto = open_socket(
-            self.host,
-            self.port,
-            secure=True,
-            connect_timeout=self._connect_timeout,
-            ssl_context=self.ssl_context,
-            force_proto=self.force_proto,
-            proxy_host=self.proxy_host,
-            proxy_port=self.proxy_port,
-            proxy_headers=self.proxy_headers,
-        )
+        h1 = self._h1()
+        h1._alpn_offer = SUPPORTED_NPN_PROTOCOLS
+        h1._force_proto = self.force_proto
         try:
-            if proto in H2_NPN_PROTOCOLS:
+            h1.connect()
+        except TLSUpgrade as upgrade:
+            sock = upgrade.sock
+            try:
+                if upgrade.negotiated not in H2_NPN_PROTOCOLS:
+                    raise
                 h2 = self._h2()
                 h2._adopt_socket(sock)
-                return h2
-            h1 = self._h1()
-            h1._attach(sock)
-            return h1
-        except BaseException:
-            sock.close()
-            raise
+            except BaseException:
+                sock.close()
+                raise
+            return h2
+        finally:
+            # Reconnecting later (a kept-alive socket the server closed) is
+            # HTTP/1.1's own business: it offers only http/1.1 again.
+            h1._alpn_offer = None
+        return h1
 
     def _current(self) -> _Conn:
         """The chosen connection, choosing (and settling an upgrade) if needed."""
@@ -256,20 +258,30 @@ class HTTPConnection(ConnectionTarget):
             return
         try:
             response = h1.getresponse()
+        except HTTPUpgrade as upgrade:
+            self._switch_to_h2c(h2, upgrade)
+            return
         except BaseException:
             self._upgrade = h2  # a timeout, say: the next call reads on
             raise
-        if response.status != 101:
-            self._upgrade_declined = True  # it will say no again: ask only once
-            self._early = response
-            return
-        sock, received = h1._switch_protocols()
+        self._upgrade_declined = True  # it will say no again: ask only once
+        self._early = response
+
+    def _switch_to_h2c(self, h2: HTTP20Connection, upgrade: HTTPUpgrade) -> None:
         self._conn = None
+        self._upgrade_declined = True  # whatever happens next, never ask again
         try:
-            h2._adopt_socket(sock, received)
+            # A 101 names the protocol switched to (RFC 9110 15.2.2); one
+            # that names none is taken as the h2c we asked for.
+            if upgrade.negotiated not in (H2C_PROTOCOL, ""):
+                raise InvalidResponseError(
+                    f"{self.host}:{self.port} switched to {upgrade.negotiated!r}, not h2c"
+                )
+            h2._adopt_socket(upgrade.sock, upgrade.data)
         except BaseException:
-            self._upgrade_declined = True  # a broken h2c: plain HTTP/1.1 from now on
+            upgrade.sock.close()
             raise
+        self._upgrade_declined = False
         self._conn = h2
         self._version = HTTPVersion.http20
 

@@ -31,12 +31,23 @@ from typing import Any
 
 from hyper.common.exceptions import DecodingError
 
+# brotli (the C extension, CPython) or brotlicffi (the same API through cffi,
+# PyPy): the dependency is declared per implementation, either one will do.
+# brotlicffi takes bytes only, not a memoryview of our buffer.
 try:
     import brotli
 
     _HAVE_BROTLI_MODULE = True
-except ImportError:  # pragma: no cover - brotli is a declared dependency
-    _HAVE_BROTLI_MODULE = False
+    _BROTLI_WANTS_BYTES = False
+except ImportError:
+    try:
+        import brotlicffi as brotli
+
+        _HAVE_BROTLI_MODULE = True
+        _BROTLI_WANTS_BYTES = True
+    except ImportError:  # pragma: no cover - one of the two is a declared dependency
+        _HAVE_BROTLI_MODULE = False
+        _BROTLI_WANTS_BYTES = False
 
 try:
     import zstandard
@@ -45,7 +56,7 @@ try:
 except ImportError:  # pragma: no cover - zstandard is an optional extra
     _HAVE_ZSTD = False
 
-__all__ = ["Decoder", "DeflateDecoder", "accept_encoding", "make_decoder"]
+__all__ = ["Decoder", "DeflateDecoder", "accept_encoding", "decompressors", "make_decoder"]
 
 #: The most codings one ``Content-Encoding`` may stack. Each layer costs a
 #: decoder and a pass over the data, so an unbounded chain is a CPU and memory
@@ -290,7 +301,7 @@ _HAVE_BROTLI = _brotli_has_output_limit()
 
 
 class _BrotliDecoder(Decoder):
-    """br (RFC 7932) through the ``brotli`` package."""
+    """br (RFC 7932) through the ``brotli`` (or ``brotlicffi``) package."""
 
     __slots__ = ("_obj", "_pending", "_fed")
 
@@ -316,7 +327,8 @@ class _BrotliDecoder(Decoder):
                 chunk = memoryview(buf)[pos : pos + _IN_CHUNK]
                 self._pos = pos + len(chunk)
                 self._fed = True
-                piece: bytes = obj.process(chunk, output_buffer_limit=out_limit)
+                data = bytes(chunk) if _BROTLI_WANTS_BYTES else chunk
+                piece: bytes = obj.process(data, output_buffer_limit=out_limit)
             elif self._pending or not obj.can_accept_more_data():
                 piece = obj.process(b"", output_buffer_limit=out_limit)
                 if not piece:
@@ -518,6 +530,14 @@ if _HAVE_BROTLI:
     _FACTORIES["br"] = _BrotliDecoder
 if _HAVE_ZSTD:
     _FACTORIES["zstd"] = _ZstdDecoder
+
+
+#: The decoder factory of each coding hyper can decode here, by its name as
+#: bytes (historic name, from ``hyper.http20.response``): calling one gives a
+#: fresh :class:`Decoder`.
+decompressors: dict[bytes, Callable[[], Decoder]] = {
+    name.encode("ascii"): factory for name, factory in _FACTORIES.items()
+}
 
 
 def make_decoder(

@@ -16,6 +16,23 @@ class HyperError(Exception):
     """The root of every exception hyper raises."""
 
 
+class InvalidArgumentError(HyperError, ValueError):
+    """An argument has a value hyper cannot use: a malformed host, port, URL
+    or proxy, a setting out of range, a request h11 refuses to frame. Also a
+    ``ValueError``, which is what these raised before."""
+
+
+class InvalidArgumentTypeError(HyperError, TypeError):
+    """An argument has a type hyper cannot use (a request body that is
+    neither bytes, str, a file nor an iterable of bytes). Also a
+    ``TypeError``."""
+
+
+class HeaderNotFoundError(HyperError, KeyError):
+    """:class:`~hyper.common.headers.HTTPHeaderMap` has no header of that
+    name. Also a ``KeyError``, as the mapping protocol expects."""
+
+
 class SocketError(HyperError, OSError):
     """An error occurred during a socket operation."""
 
@@ -33,11 +50,13 @@ class InvalidResponseError(HyperError, ValueError):
 
 
 class ChunkedDecodeError(InvalidResponseError):
-    """An error was encountered while decoding a chunked response."""
+    """A chunked response body is malformed (a bad chunk size line, or a
+    chunk not followed by CRLF)."""
 
 
 class LineTooLongError(InvalidResponseError):
-    """A line from the peer exceeded the allowed length."""
+    """A line from the peer (the status line, a header, a chunk size, or the
+    whole response head) exceeded the allowed length."""
 
 
 class DecodingError(InvalidResponseError):
@@ -50,7 +69,45 @@ class MissingCertFile(HyperError, FileNotFoundError):
 
 
 class ConnectionError(HyperError, builtins.ConnectionError):
-    """An error occurred while connecting to a host."""
+    """An error occurred while connecting to a host, or the connection failed."""
+
+
+class TLSUpgrade(ConnectionError):
+    """
+    The TLS handshake of an :class:`~hyper.http11.connection.HTTP11Connection`
+    negotiated ``negotiated`` (``'h2'``) through ALPN. ``sock`` is the TLS
+    socket: open when :class:`~hyper.common.connection.HTTPConnection` asked
+    for h2 too (it catches this and speaks HTTP/2 on it), already closed when
+    an ``HTTP11Connection`` was used alone. A ``ConnectionError`` too, for
+    code that only wanted HTTP/1.1.
+    """
+
+    def __init__(self, negotiated: str, sock: Any) -> None:
+        super().__init__(f"the server chose {negotiated!r} through ALPN, not HTTP/1.1")
+        self.negotiated = negotiated
+        self.sock = sock
+
+    def __reduce__(self) -> Any:
+        return (type(self), (self.negotiated, None))
+
+
+class HTTPUpgrade(HyperError):
+    """
+    The server answered ``101 Switching Protocols`` to an ``Upgrade:
+    negotiated`` request (``'h2c'``). ``sock`` is the socket, now speaking
+    the new protocol, and ``data`` the bytes already read past the 101
+    (they belong to the new protocol). Whoever catches it owns the socket
+    (:class:`~hyper.common.connection.HTTPConnection` does, for ``h2c``).
+    """
+
+    def __init__(self, negotiated: str, sock: Any, data: bytes = b"") -> None:
+        super().__init__(f"the server switched to {negotiated!r}")
+        self.negotiated = negotiated
+        self.sock = sock
+        self.data = data
+
+    def __reduce__(self) -> Any:
+        return (type(self), (self.negotiated, None, self.data))
 
 
 class ProxyError(ConnectionError):

@@ -25,6 +25,7 @@ import collections.abc
 from collections.abc import Iterable, Iterator, Mapping
 from typing import TypeVar, Union, overload
 
+from hyper.common.exceptions import HeaderNotFoundError
 from hyper.common.util import to_bytestring
 
 __all__ = ["HTTPHeaderMap", "canonical_form"]
@@ -129,7 +130,7 @@ class HTTPHeaderMap:
             if name.lower() == key:
                 values.extend(_split(key, value))
         if not values:
-            raise KeyError(f"Nonexistent header key: {key!r}")
+            raise HeaderNotFoundError(f"Nonexistent header key: {key!r}")
         return values
 
     def __setitem__(self, key: _Str, value: _Str) -> None:
@@ -144,7 +145,7 @@ class HTTPHeaderMap:
         key = to_bytestring(key).lower()
         kept = [item for item in self._items if item[0].lower() != key]
         if len(kept) == len(self._items):
-            raise KeyError(f"Nonexistent header key: {key!r}")
+            raise HeaderNotFoundError(f"Nonexistent header key: {key!r}")
         self._items = kept
 
     def __iter__(self) -> Iterator[tuple[bytes, bytes]]:
@@ -224,7 +225,7 @@ class HTTPHeaderMap:
         :raises KeyError: the map is empty.
         """
         if not self._items:
-            raise KeyError("popitem(): header map is empty")
+            raise HeaderNotFoundError("popitem(): header map is empty")
         return self._items.pop()
 
     def setdefault(self, key: _Str, default: _Str) -> list[bytes]:

@@ -13,6 +13,8 @@ import enum
 import ipaddress
 import re
 
+from hyper.common.exceptions import InvalidArgumentError
+
 __all__ = [
     "HTTPVersion",
     "parse_url",
@@ -45,7 +47,7 @@ def to_bytestring(element: str | bytes) -> bytes:
         return bytes(element)
     if isinstance(element, str):
         return element.encode("utf-8")
-    raise ValueError(f"Non string type: {type(element).__name__}")
+    raise InvalidArgumentError(f"Non string type: {type(element).__name__}")
 
 
 def to_bytestring_tuple(*x: str | bytes) -> tuple[bytes, ...]:
@@ -69,10 +71,10 @@ _BAD_HOST_CHARS = re.compile(r"[\s\x00-\x1f\x7f/?#@\[\]\\:<>\"{}|^`]")
 def _check_port(port: str, original: str) -> int:
     # int() would also take "+80", " 80", "8_0" and non-ASCII digits.
     if not (port.isascii() and port.isdigit()):
-        raise ValueError(f"Invalid port in {original!r}")
+        raise InvalidArgumentError(f"Invalid port in {original!r}")
     value = int(port)
     if not 0 < value <= 65535:
-        raise ValueError(f"Port out of range in {original!r}")
+        raise InvalidArgumentError(f"Port out of range in {original!r}")
     return value
 
 
@@ -80,7 +82,7 @@ def _check_ipv6(host: str, original: str) -> None:
     try:
         ipaddress.IPv6Address(host)
     except ValueError:
-        raise ValueError(f"Invalid IPv6 address in {original!r}") from None
+        raise InvalidArgumentError(f"Invalid IPv6 address in {original!r}") from None
 
 
 def to_host_port_tuple(host_port_str: str | bytes, default_port: int = 80) -> tuple[str, int]:
@@ -94,14 +96,14 @@ def to_host_port_tuple(host_port_str: str | bytes, default_port: int = 80) -> tu
     if text.startswith("["):
         end = text.find("]")
         if end == -1:
-            raise ValueError(f"Unterminated IPv6 literal in {text!r}")
+            raise InvalidArgumentError(f"Unterminated IPv6 literal in {text!r}")
         host = text[1:end]
         _check_ipv6(host, text)
         rest = text[end + 1 :]
         if not rest:
             return host, default_port
         if not rest.startswith(":"):
-            raise ValueError(f"Unexpected text after IPv6 literal in {text!r}")
+            raise InvalidArgumentError(f"Unexpected text after IPv6 literal in {text!r}")
         return host, _check_port(rest[1:], text)
 
     if text.count(":") > 1:
@@ -112,7 +114,7 @@ def to_host_port_tuple(host_port_str: str | bytes, default_port: int = 80) -> tu
 
     host, sep, port = text.partition(":")
     if not host or _BAD_HOST_CHARS.search(host):
-        raise ValueError(f"Invalid host in {text!r}")
+        raise InvalidArgumentError(f"Invalid host in {text!r}")
     if not sep:
         return host, default_port
     return host, _check_port(port, text)
@@ -136,7 +138,7 @@ def parse_url(url: str | bytes) -> tuple[str, str, int, str]:
     scheme, sep, rest = text.partition("://")
     scheme = scheme.lower()
     if not sep or scheme not in _DEFAULT_PORTS:
-        raise ValueError(f"Not an absolute http(s) URL: {text!r}")
+        raise InvalidArgumentError(f"Not an absolute http(s) URL: {text!r}")
     rest = rest.partition("#")[0]
     cut = len(rest)
     for delimiter in "/?":
@@ -145,13 +147,13 @@ def parse_url(url: str | bytes) -> tuple[str, str, int, str]:
             cut = at
     authority, target = rest[:cut], rest[cut:]
     if "@" in authority:
-        raise ValueError(f"Userinfo in URLs is not supported: {text!r}")
+        raise InvalidArgumentError(f"Userinfo in URLs is not supported: {text!r}")
     if not authority:
-        raise ValueError(f"URL has no host: {text!r}")
+        raise InvalidArgumentError(f"URL has no host: {text!r}")
     # Without brackets only "host:port" is valid in a URL (RFC 3986 3.2.2); a
     # bare IPv6 address must be rejected, not read as a host.
     if not authority.startswith("[") and authority.count(":") > 1:
-        raise ValueError(f"IPv6 hosts need brackets in URLs: {text!r}")
+        raise InvalidArgumentError(f"IPv6 hosts need brackets in URLs: {text!r}")
     host, port = to_host_port_tuple(authority, _DEFAULT_PORTS[scheme])
     if not target:
         target = "/"

@@ -9,7 +9,9 @@ socket's errors become hyper's (the original kept as ``__cause__``):
 - a read or write timeout raises :class:`hyper.common.exceptions.TimeoutError`;
   after a read timeout nothing is lost and the read may be retried;
 - garbage from the peer raises :class:`InvalidResponseError` (from ``h11``'s
-  ``RemoteProtocolError``);
+  ``RemoteProtocolError``): its :class:`LineTooLongError` when the head (or a
+  chunk size line) passes :data:`MAX_HEAD` unfinished, its :class:`ChunkedDecodeError`
+  when chunked framing is broken;
 - the peer closing or resetting the connection where HTTP/1.1 does not
   allow it (mid-head, mid-body) raises hyper's :class:`ConnectionResetError`;
 - any other socket or TLS failure raises hyper's :class:`ConnectionError`.
@@ -28,9 +30,14 @@ from typing import Union, cast
 import h11
 
 from hyper.common._transport import InputPoller, translate_os_error
+from hyper.common.exceptions import (
+    ChunkedDecodeError,
+    HyperError,
+    InvalidResponseError,
+    LineTooLongError,
+)
 from hyper.common.exceptions import ConnectionError as HyperConnectionError
 from hyper.common.exceptions import ConnectionResetError as HyperResetError
-from hyper.common.exceptions import HyperError, InvalidResponseError
 
 __all__ = ["Channel", "Event"]
 
@@ -40,6 +47,16 @@ Event = Union[h11.Event, type[h11.PAUSED]]
 # take. h11's default, 16 KiB, refuses heads that real servers send (large
 # cookies, CSP headers); 64 KiB matches http.client's line limit.
 MAX_HEAD = 65536
+
+# h11 says what broke only in its messages (RemoteProtocolError has no codes);
+# these prefixes pick hyper's historic classes. An unknown message stays a
+# plain InvalidResponseError, so a change in h11's wording loses precision,
+# never an error.
+_H11_ERRORS: tuple[tuple[str, type[InvalidResponseError]], ...] = (
+    ("Receive buffer too long", LineTooLongError),
+    ("illegal chunk header", ChunkedDecodeError),
+    ("malformed chunk footer", ChunkedDecodeError),
+)
 
 
 class Channel:
@@ -144,7 +161,14 @@ class Channel:
 
     def _protocol_error(self, exc: h11.RemoteProtocolError) -> HyperError:
         if not self._eof:
-            return InvalidResponseError(f"invalid HTTP/1.1 response from {self.where}: {exc}")
+            message = f"invalid HTTP/1.1 response from {self.where}: {exc}"
+            text = str(exc)
+            for prefix, error_class in _H11_ERRORS:
+                if text.startswith(prefix):
+                    if error_class is LineTooLongError:
+                        message += f" (more than {MAX_HEAD} bytes without the end of a line)"
+                    return error_class(message)
+            return InvalidResponseError(message)
         if not self.received:
             return HyperResetError(f"{self.where} closed the connection without answering")
         return HyperResetError(

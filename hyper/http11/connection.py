@@ -27,6 +27,7 @@ from typing import Any, NoReturn, TypeVar, Union, cast
 
 import h11
 
+from hyper import tls
 from hyper.common._request import (
     HeadersArg,
     PendingRequest,
@@ -42,7 +43,13 @@ from hyper.common.connect import ConnectionTarget, ProxyHeaders, open_socket
 from hyper.common.decoder import accept_encoding
 from hyper.common.exceptions import ConnectionError as HyperConnectionError
 from hyper.common.exceptions import ConnectionResetError as HyperResetError
-from hyper.common.exceptions import HyperError, InvalidResponseError
+from hyper.common.exceptions import (
+    HTTPUpgrade,
+    HyperError,
+    InvalidArgumentError,
+    InvalidResponseError,
+    TLSUpgrade,
+)
 from hyper.common.exceptions import TimeoutError as HyperTimeoutError
 from hyper.common.util import HTTPVersion, to_bytestring
 from hyper.http11._channel import Channel
@@ -67,21 +74,10 @@ _UPLOAD_CHUNK = 262144
 # worth when the kernel has them.
 _BUFFER_SIZE = 262144
 
-_http11_context: ssl.SSLContext | None = None
-
-
-def _default_context() -> ssl.SSLContext:
-    """hyper's default TLS context, offering only ``http/1.1`` through ALPN:
-    this connection cannot speak h2, so it must not let a server pick it.
-    Built once (loading the CA store is slow) and shared."""
-    global _http11_context
-    if _http11_context is None:
-        from hyper.tls import init_context
-
-        context = init_context()
-        context.set_alpn_protocols(["http/1.1"])
-        _http11_context = context
-    return _http11_context
+#: How the body of a request is framed (historic names): chunked, or all at
+#: once with a Content-Length.
+BODY_CHUNKED = 1
+BODY_FLAT = 2
 
 
 class ImproperConnectionStateError(HyperError, http.client.ImproperConnectionState):
@@ -110,9 +106,11 @@ class HTTP11Connection(ConnectionTarget):
     :param host: the host, optionally with a port: ``'example.com'``,
         ``'example.com:8080'``, ``'[::1]:8080'``.
     :param port: the port; default 80 (or the one in ``host``).
-    :param secure: use TLS; defaults to ``port == 443``. ALPN offers only
-        ``http/1.1`` with the default context; with a caller's context that
-        offers ``h2``, a server choosing it is a ``ConnectionError``.
+    :param secure: use TLS; defaults to ``port == 443``, or to True when an
+        ``ssl_context`` is given. ALPN offers only ``http/1.1`` with the
+        default context; a caller's context is used as given, and a server
+        choosing ``h2`` through it raises :class:`TLSUpgrade` (a
+        ``ConnectionError``).
     :param ssl_context: the ``ssl.SSLContext`` to use instead of hyper's.
     :param proxy_host: an HTTP proxy, optionally with a port (default 8080)
         and ``user:password@`` (sent as ``Proxy-Authorization: Basic``).
@@ -177,6 +175,11 @@ class HTTP11Connection(ConnectionTarget):
         # a new request, in request order, for getresponse().
         self._ready: deque[HTTP11Response | BaseException] = deque()
         self._pending: PendingRequest | None = None
+        # Set by hyper.HTTPConnection while it negotiates: the ALPN protocols
+        # to offer (h2 too; a server choosing h2 raises TLSUpgrade), and the
+        # protocol to assume whatever ALPN says.
+        self._alpn_offer: list[str] | None = None
+        self._force_proto: str | None = None
 
     # ------------------------------------------------------------------
     # Connecting
@@ -185,8 +188,10 @@ class HTTP11Connection(ConnectionTarget):
         """
         Connect (TCP, the proxy tunnel, TLS) unless connected already.
 
-        :raises ConnectionError: the server (or proxy) could not be reached,
-            or ALPN chose a protocol other than HTTP/1.1.
+        :raises ConnectionError: the server (or proxy) could not be reached.
+        :raises TLSUpgrade: ALPN chose a protocol other than HTTP/1.1 (a
+            caller's context offering ``h2``); the socket it carries is
+            closed. A ``ConnectionError`` too.
         :raises ProxyError: the proxy refused the tunnel.
         :raises TimeoutError: the connect timeout passed.
 
@@ -204,26 +209,32 @@ class HTTP11Connection(ConnectionTarget):
             )
             where = f"the proxy {proxy_host}:{proxy_port}"
         else:
+            offer = self._alpn_offer
             context = self.ssl_context
             if self.secure and context is None:
-                context = _default_context()
+                context = tls._default_context(http11_only=offer is None)
             sock, proto = open_socket(
                 self.host,
                 self.port,
                 secure=self.secure,
                 connect_timeout=self._connect_timeout,
                 ssl_context=context,
+                # Alone, a caller's context is used as given; for
+                # HTTPConnection it offers h2 too (see _alpn_offer). hyper's
+                # own default contexts already offer what they should.
+                alpn_protocols=offer if self.ssl_context is not None else None,
+                force_proto=self._force_proto,
                 proxy_host=self.proxy_host,
                 proxy_port=self.proxy_port,
                 proxy_headers=self.proxy_headers,
             )
             where = f"{self.host}:{self.port}"
             if proto is not None and proto != "http/1.1":
-                sock.close()
-                raise HyperConnectionError(
-                    f"{where} chose {proto!r} through ALPN; HTTP11Connection speaks only "
-                    "HTTP/1.1 (offer only 'http/1.1', or use hyper.HTTPConnection)"
-                )
+                # The historic hand-over to HTTPConnection, which asked for h2
+                # too and takes the socket. Alone, nobody would: close it.
+                if offer is None:
+                    sock.close()
+                raise TLSUpgrade(proto, sock)
         return self._attach(sock, where)
 
     def _attach(self, sock: socket.socket, where: str | None = None) -> Channel:
@@ -388,7 +399,7 @@ class HTTP11Connection(ConnectionTarget):
         try:
             return h11.Request(method=method_b, target=target, headers=fields)
         except h11.LocalProtocolError as exc:
-            raise ValueError(f"invalid request: {exc}") from exc
+            raise InvalidArgumentError(f"invalid request: {exc}") from exc
 
     def _target(self, url: bytes) -> tuple[bytes, bytes]:
         """The request target and the Host value for ``url``."""
@@ -470,7 +481,7 @@ class HTTP11Connection(ConnectionTarget):
             self._channel = None
         self._sent = None
         if isinstance(exc, h11.LocalProtocolError):
-            raise ValueError(f"invalid request body: {exc}") from exc
+            raise InvalidArgumentError(f"invalid request body: {exc}") from exc
         raise exc
 
     # ------------------------------------------------------------------
@@ -483,6 +494,9 @@ class HTTP11Connection(ConnectionTarget):
         ``response.informational``). ``stream_id`` is accepted for
         ``HTTP20Connection`` compatibility and ignored.
 
+        :raises HTTPUpgrade: the server answered ``101 Switching Protocols``
+            to the request's ``Upgrade``; it carries the socket (and the
+            bytes read past the 101) and this connection forgets both.
         :raises ImproperConnectionStateError: no request is waiting.
         :raises InvalidResponseError: the server did not speak HTTP/1.1.
         :raises ConnectionResetError: the server closed the connection
@@ -536,8 +550,14 @@ class HTTP11Connection(ConnectionTarget):
         self._sent = None
         if head.status_code == 101:
             # Switching Protocols to the request's Upgrade: the socket now
-            # speaks something else; _switch_protocols() takes it.
-            return HTTP11Response(head, sent.informational, None, None)
+            # speaks something else. The historic hand-over: the exception
+            # carries it, and what was read past the 101, to the caller
+            # (hyper.HTTPConnection for h2c); this connection forgets both.
+            if self._channel is channel:
+                self._channel = None
+            negotiated = b",".join(v for n, v in head.headers if n == b"upgrade")
+            data, _ = channel.h11.trailing_data
+            raise HTTPUpgrade(negotiated.decode("latin-1").strip().lower(), channel.sock, data)
         response = HTTP11Response(head, sent.informational, channel, self)
         self._reading = response
         response._take_buffered()
@@ -595,21 +615,6 @@ class HTTP11Connection(ConnectionTarget):
                 self._channel = None
         else:
             channel.close()
-
-    def _switch_protocols(self) -> tuple[socket.socket, bytes]:
-        """
-        After a 101 (Switching Protocols) response: hand over the socket and
-        the bytes already read past the 101; this connection forgets both.
-        For ``hyper.HTTPConnection``'s h2c upgrade.
-
-        :raises ImproperConnectionStateError: no protocol switch happened.
-        """
-        channel = self._channel
-        if channel is None or channel.h11.their_state is not h11.SWITCHED_PROTOCOL:
-            raise ImproperConnectionStateError("the server did not switch protocols")
-        self._channel = None
-        data, _ = channel.h11.trailing_data
-        return channel.sock, data
 
     # ------------------------------------------------------------------
     # Closing

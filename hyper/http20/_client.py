@@ -68,6 +68,7 @@ from hyper.http20.exceptions import ConnectionError as H2ConnectionError
 from hyper.http20.exceptions import (
     ConnectionLostError,
     ConnectionTerminatedError,
+    LocalProtocolError,
     StreamRefusedError,
     StreamResetError,
     StreamStateError,
@@ -567,7 +568,7 @@ class ClientCore:
         """Queue a PING; :meth:`ping_acked` tells when its ACK came."""
         self.raise_if_failed()
         if opaque_data in self._pings:
-            raise ValueError("a PING with this opaque data is already in flight")
+            raise LocalProtocolError("a PING with this opaque data is already in flight")
         self.engine.ping(opaque_data)
         self._pings[opaque_data] = False
 

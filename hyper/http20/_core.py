@@ -41,6 +41,7 @@ from hyper.http20.events import (
 from hyper.http20.exceptions import (
     ConnectionError,
     EnhanceYourCalmError,
+    LocalProtocolError,
 )
 
 Bytes = Union[bytes, bytearray, memoryview]
@@ -79,7 +80,7 @@ class EngineCore:
         if config is None:
             config = EngineConfig(client_side=True if client_side is None else client_side)
         elif client_side is not None and client_side != config.client_side:
-            raise ValueError("client_side disagrees with config.client_side")
+            raise LocalProtocolError("client_side disagrees with config.client_side")
         self.config = config
         self.client_side = config.client_side
         #: Settings in force for what we receive (ours, once ACKed) and send.

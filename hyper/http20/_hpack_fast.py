@@ -57,7 +57,9 @@ def decode_stateless(
                     name, value = table.get_by_index(index)
                 except Exception:  # hpack raises its own error for a bad index
                     return None
-                field = entries[index] = (name, value)
+                # bytes(): on PyPy hpack's table holds memoryviews (a no-op
+                # on CPython, where it holds bytes); only on a cache miss.
+                field = entries[index] = (bytes(name), bytes(value))
         elif first < 0x20:
             # Literal without indexing (0000xxxx) or never indexed (0001xxxx).
             index = first & 0x0F
@@ -73,7 +75,7 @@ def decode_stateless(
                         cached = table.get_by_index(index)
                     except Exception:
                         return None
-                    entries[index] = (cached[0], cached[1])
+                    cached = entries[index] = (bytes(cached[0]), bytes(cached[1]))
                 name = cached[0]
             else:
                 name, pos = _string(data, pos, end)

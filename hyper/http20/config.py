@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+from hyper.common.exceptions import InvalidArgumentError, InvalidArgumentTypeError
 from hyper.http20.exceptions import LocalProtocolError
 from hyper.http20.window import BaseFlowControlManager, FlowControlManager
 
@@ -75,7 +76,9 @@ class EngineConfig:
         settings_timeout: float | None = 10.0,
     ) -> None:
         if not issubclass(window_manager, BaseFlowControlManager):
-            raise TypeError("window_manager must be a BaseFlowControlManager subclass")
+            raise InvalidArgumentTypeError(
+                "window_manager must be a BaseFlowControlManager subclass"
+            )
         for name, value, low, high in (
             ("initial_window_size", initial_window_size, 0, MAX_WINDOW),
             ("connection_window_size", connection_window_size, 65535, MAX_WINDOW),
@@ -92,7 +95,9 @@ class EngineConfig:
             ("max_reserved_streams", max_reserved_streams, 0, 2**32 - 1),
         ):
             if not isinstance(value, int) or not low <= value <= high:
-                raise ValueError(f"{name} must be an int in [{low}, {high}], got {value!r}")
+                raise InvalidArgumentError(
+                    f"{name} must be an int in [{low}, {high}], got {value!r}"
+                )
         self.client_side = client_side
         self.window_manager = window_manager
         self.clock = clock
@@ -117,7 +122,9 @@ class EngineConfig:
         self.max_closed_streams = max_closed_streams
         self.max_reserved_streams = max_reserved_streams
         if settings_timeout is not None and not settings_timeout > 0:
-            raise ValueError(f"settings_timeout must be > 0 or None, got {settings_timeout!r}")
+            raise InvalidArgumentError(
+                f"settings_timeout must be > 0 or None, got {settings_timeout!r}"
+            )
         self.settings_timeout = settings_timeout
 
 

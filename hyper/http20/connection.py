@@ -43,9 +43,15 @@ from hyper.http20._streambuf import StreamBuffer
 from hyper.http20.config import EngineConfig
 from hyper.http20.engine import Engine
 from hyper.http20.errors import ErrorCodes
-from hyper.http20.exceptions import StreamStateError
+from hyper.http20.exceptions import LocalProtocolError, StreamStateError
 from hyper.http20.response import HTTP20Push, HTTP20Response, push_for
 from hyper.http20.window import BaseFlowControlManager, FlowControlManager
+from hyper.tls import H2_NPN_PROTOCOLS as H2_NPN_PROTOCOLS
+from hyper.tls import H2C_PROTOCOL as H2C_PROTOCOL
+
+# Historic module-level names (hyper 0.7): the two above, and the window
+# every HTTP/2 stream starts with before SETTINGS change it (RFC 9113 6.9.2).
+DEFAULT_WINDOW_SIZE = 65535
 
 __all__ = ["HTTP20Connection"]
 
@@ -67,8 +73,9 @@ class HTTP20Connection(ConnectionTarget):
     :param host: the host to connect to, optionally with a port:
         ``'example.com'``, ``'example.com:8443'``, ``'[::1]:8443'``.
     :param port: the port; default 443 (or the one in ``host``).
-    :param secure: use TLS; defaults to ``port == 443``. A plaintext
-        connection speaks HTTP/2 with prior knowledge (h2c).
+    :param secure: use TLS; defaults to True when ``port == 443`` or an
+        ``ssl_context`` is given. A plaintext connection speaks HTTP/2 with
+        prior knowledge (h2c).
     :param window_manager: the :class:`BaseFlowControlManager` subclass that
         decides when to give receive window back (default
         :class:`FlowControlManager`).
@@ -181,6 +188,7 @@ class HTTP20Connection(ConnectionTarget):
             proxy_host=self.proxy_host,
             proxy_port=self.proxy_port,
             proxy_headers=self.proxy_headers,
+            alpn_protocols=H2_NPN_PROTOCOLS,
         )
         if self.secure and proto != "h2" and self.force_proto is None:
             sock.close()
@@ -590,7 +598,7 @@ class HTTP20Connection(ConnectionTarget):
         """
         data = to_bytestring(opaque_data)
         if len(data) != 8:
-            raise ValueError("PING data must be exactly 8 bytes")
+            raise LocalProtocolError("PING data must be exactly 8 bytes")
         return self._usable_session().ping(data)
 
     # ------------------------------------------------------------------

@@ -426,7 +426,7 @@ class Engine(Receiver):
         window manager decide whether to give window back to the peer.
         """
         if size < 0:
-            raise ValueError("size must not be negative")
+            raise LocalProtocolError("size must not be negative")
         stream = self._streams.get(stream_id)
         if stream is None or stream.state not in (OPEN, HALF_CLOSED_LOCAL) or size == 0:
             return  # nothing more will arrive: no window to give back

@@ -1,14 +1,18 @@
 """
 The HTTP/2 error codes (RFC 9113 section 7), as one enum.
 
-``ErrorCodes`` is the single source; the historic ``H2_ERRORS`` table and
-``get_data`` lookup are derived from it so the two can never disagree. Codes
+``ErrorCodes`` is the single source; the historic ``H2_ERRORS`` table, its
+per-code dicts (``NO_ERROR`` ... ``HTTP_1_1_REQUIRED``, each with ``Name``,
+``Code`` and ``Description``) and the ``get_data`` lookup are derived from it
+so they can never disagree. Codes
 received from the wire that are not in the enum stay plain ints.
 """
 
 from __future__ import annotations
 
 import enum
+
+from hyper.common.exceptions import InvalidArgumentError
 
 
 class ErrorCodes(enum.IntEnum):
@@ -52,6 +56,23 @@ H2_ERRORS = [
     {"Name": code.name, "Code": hex(code.value), "Description": _DESCRIPTIONS[code]}
     for code in ErrorCodes
 ]
+# ... and each of them under its own name (``hyper.http20.errors.CANCEL``...).
+(
+    NO_ERROR,
+    PROTOCOL_ERROR,
+    INTERNAL_ERROR,
+    FLOW_CONTROL_ERROR,
+    SETTINGS_TIMEOUT,
+    STREAM_CLOSED,
+    FRAME_SIZE_ERROR,
+    REFUSED_STREAM,
+    CANCEL,
+    COMPRESSION_ERROR,
+    CONNECT_ERROR,
+    ENHANCE_YOUR_CALM,
+    INADEQUATE_SECURITY,
+    HTTP_1_1_REQUIRED,
+) = H2_ERRORS
 
 
 def to_error_code(value: int) -> ErrorCodes | int:
@@ -72,9 +93,10 @@ def get_data(error_code: int) -> tuple[str, str, str]:
     """
     Look up ``(name, hex code, description)`` for an error code.
 
-    :raises ValueError: if the code is not a registered HTTP/2 error code.
+    :raises InvalidArgumentError: (a ``ValueError``) the code is not a
+        registered HTTP/2 error code.
     """
     if error_code < 0 or error_code >= len(H2_ERRORS):
-        raise ValueError(f"Error code is invalid: {error_code!r}")
+        raise InvalidArgumentError(f"Error code is invalid: {error_code!r}")
     entry = H2_ERRORS[error_code]
     return entry["Name"], entry["Code"], entry["Description"]

@@ -8,7 +8,11 @@ Who is to blame decides the class:
   ``error_code`` when it raises one. They are :class:`ConnectionError`\\ s too,
   because the connection is unusable afterwards.
 - :class:`ConnectionError`: the connection ended (GOAWAY with an error, the
-  socket closed or failed). Also a builtin ``ConnectionError``.
+  socket closed or failed). Also :class:`hyper.common.exceptions.ConnectionError`
+  and the builtin ``ConnectionError``, so one ``except`` catches a failed
+  connection of either HTTP version.
+- :class:`ConnectionLostError`: the socket closed or failed under a live
+  connection; also a ``ConnectionResetError`` (hyper's and the builtin).
 - :class:`StreamResetError`: one stream was reset (by the peer, or by us after
   the peer broke a stream-level rule); other streams carry on.
 - :class:`LocalProtocolError`: *you* asked for something HTTP/2 forbids (send
@@ -17,10 +21,11 @@ Who is to blame decides the class:
 
 from __future__ import annotations
 
-import builtins
 from typing import Any
 
-from hyper.common.exceptions import ConnectionResetError, HyperError
+from hyper.common.exceptions import ConnectionError as _BaseConnectionError
+from hyper.common.exceptions import ConnectionResetError as _ResetError
+from hyper.common.exceptions import HyperError
 from hyper.http20.errors import ErrorCodes, error_name, to_error_code
 
 
@@ -28,7 +33,7 @@ class HTTP20Error(HyperError):
     """The base class for all of hyper's HTTP/2-related exceptions."""
 
 
-class ConnectionError(HTTP20Error, builtins.ConnectionError):
+class ConnectionError(HTTP20Error, _BaseConnectionError):
     """The HTTP/2 connection ended; ``error_code`` says why (when known)."""
 
     error_code: int = ErrorCodes.NO_ERROR
@@ -60,12 +65,6 @@ class FlowControlError(ProtocolError):
     error_code = ErrorCodes.FLOW_CONTROL_ERROR
 
 
-class StreamClosedError(ProtocolError):
-    """The peer sent a frame that is only fatal on a closed stream."""
-
-    error_code = ErrorCodes.STREAM_CLOSED
-
-
 class SettingsTimeoutError(ProtocolError):
     """The peer did not acknowledge our SETTINGS in time (RFC 9113 6.5.3)."""
 
@@ -92,7 +91,7 @@ class ConnectionTerminatedError(ConnectionError):
     """The peer sent GOAWAY with an error code, or the socket closed."""
 
 
-class ConnectionLostError(ConnectionTerminatedError, ConnectionResetError):
+class ConnectionLostError(ConnectionTerminatedError, _ResetError):
     """
     The socket closed or failed under a live connection. Both an HTTP/2
     :class:`ConnectionTerminatedError` and a ``ConnectionResetError`` (hyper's
@@ -134,7 +133,8 @@ class StreamRefusedError(StreamResetError):
 
 
 class HPACKEncodingError(HTTP20Error):
-    """An error has been encountered while performing HPACK encoding."""
+    """A header could not be encoded for sending (historic name); raised as
+    its subclass :class:`InvalidHeaderError`."""
 
 
 class LocalProtocolError(HTTP20Error, ValueError):
@@ -153,5 +153,5 @@ class NoAvailableStreamIDError(LocalProtocolError):
     """Stream ids are exhausted on this connection; open a new one."""
 
 
-class InvalidHeaderError(LocalProtocolError):
+class InvalidHeaderError(LocalProtocolError, HPACKEncodingError):
     """A header given for sending is invalid (CR/LF/NUL, bad name...)."""

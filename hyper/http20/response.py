@@ -202,3 +202,15 @@ def push_for(record: PushRecord, session: Session) -> HTTP20Push:
     if push is None:
         push = record.wrapper = HTTP20Push(record.request_headers, session, record.stream)
     return cast(HTTP20Push, push)
+# ---------------------------------------------------------------------------
+# Historic module-level names (hyper 0.7), kept at the end of the module.
+
+from hyper.common.decoder import decompressors as decompressors  # noqa: E402
+
+
+def strip_headers(headers: HTTPHeaderMap) -> None:
+    """Delete every pseudo-header (a name starting with ``:``) from
+    ``headers``, in place. hyper's responses never hold any; historic code
+    called this on header maps of its own."""
+    for name in {name for name, _ in headers.items() if name.startswith(b":")}:
+        del headers[name]

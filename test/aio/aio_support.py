@@ -53,6 +53,9 @@ def new_loop(kind: str) -> asyncio.AbstractEventLoop:
 def run(request: pytest.FixtureRequest) -> Callable[..., Any]:
     """``run(coro)``: run it on a fresh loop of each kind, within ``DEADLINE``."""
     loop = new_loop(request.param)
+    # Python 3.9 binds an asyncio.Event to the current loop when it is made,
+    # and tests make theirs before they run: this loop is the current one.
+    asyncio.set_event_loop(loop)
 
     def runner(coro: Coroutine[Any, Any, T], timeout: float = DEADLINE) -> T:
         return loop.run_until_complete(asyncio.wait_for(coro, timeout))
@@ -66,6 +69,7 @@ def run(request: pytest.FixtureRequest) -> Callable[..., Any]:
             loop.run_until_complete(asyncio.gather(*pending, return_exceptions=True))
         loop.run_until_complete(loop.shutdown_asyncgens())
     finally:
+        asyncio.set_event_loop(None)
         loop.close()
 
 

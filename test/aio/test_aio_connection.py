@@ -98,6 +98,31 @@ class TestRequests:
 
         run(main())
 
+    def test_putrequest_endheaders_send_with_trailers(self, run) -> None:
+        async def parts():
+            yield b"async "
+            yield b"part"
+
+        async def main() -> None:
+            async with connected(reporting_handler, timeout=10) as conn:
+                stream_id = await conn.putrequest("POST", "/put")
+                conn.putheader("x-kind", "putrequest", stream_id)
+                await conn.endheaders(b"first ", stream_id=stream_id)
+                await conn.send(b"second ", stream_id=stream_id)
+                await conn.send(parts(), final=True, stream_id=stream_id, trailers={"x-n": "3"})
+                response = await conn.get_response(stream_id)
+                assert await response.read() == b"23 [('x-n', '3')] None"  # 6 + 7 + 6 + 4
+
+                # final=True without trailers, the last piece empty.
+                stream_id = await conn.putrequest("POST", "/put")
+                await conn.endheaders(stream_id=stream_id)
+                await conn.send(b"xyz", stream_id=stream_id)
+                await conn.send(b"", final=True, stream_id=stream_id)
+                response = await conn.get_response(stream_id)
+                assert await response.read() == b"3 [] None"
+
+        run(main())
+
     def test_a_timed_out_call_spares_the_other_streams(self, run) -> None:
         release = asyncio.Event()
 
