@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import gzip
+import ssl
 import tracemalloc
 from collections.abc import Callable
 from typing import Any
@@ -19,6 +20,7 @@ from typing import Any
 import brotli
 import pytest
 from hpack import Encoder
+from hyperframe.frame import RstStreamFrame
 from peer import TIMEOUT, Peer, PeerConnection
 
 from hyper import HTTP20Connection
@@ -199,3 +201,98 @@ class TestHostileServers:
         sizes, peak = _peak(lambda: _serve(script, kind, reads=3))
         assert sizes == [65536, 65536, 65536], sizes
         assert peak < MEMORY_BOUND
+
+
+def _promise(conn: PeerConnection, parent: int, promised: int, scheme: bytes, authority: bytes,
+             path: bytes = b"/pushed") -> None:  # fmt: skip
+    conn.push(parent, promised, [(b":method", b"GET"), (b":scheme", scheme),
+                                 (b":authority", authority), (b":path", path)])  # fmt: skip
+
+
+class TestPushAuthority:
+    """RFC 9113 8.4, A18: a client accepts pushes only for origins the server is
+    authoritative for; anything else is reset (PROTOCOL_ERROR), never in ``pushes``."""
+
+    @staticmethod
+    def _script(promises: list[tuple[bytes, bytes | None]], resets: dict[int, int],
+                tls: bool = False) -> Callable[[PeerConnection], None]:  # fmt: skip
+        def script(conn: PeerConnection) -> None:
+            conn.handshake()
+            request = conn.expect_complete_request()
+            sid = request.stream_id
+            own = request.fields[b":authority"]
+            port = own.rpartition(b":")[2]
+            for index, (scheme, authority) in enumerate(promises):
+                promised = 2 * index + 2
+                authority = own if authority is None else authority.replace(b"{port}", port)
+                _promise(conn, sid, promised, scheme, authority)
+                conn.send_headers(promised, [(b":status", b"200")])
+            conn.respond(sid, body=b"page")
+            try:
+                # Answer any further request; read every frame up to the close.
+                while (more := conn.next_request()) is not None:
+                    conn.respond(more.stream_id, body=b"next")
+            except OSError:
+                pass  # TLS: the client's close may come without close_notify
+            resets.update(
+                (f.stream_id, f.error_code) for f in conn.frames if isinstance(f, RstStreamFrame)
+            )
+
+        return script
+
+    def test_pushes_for_another_origin_are_refused(self) -> None:
+        resets: dict[int, int] = {}
+        promises: list[tuple[bytes, bytes | None]] = [
+            (b"http", None),  # the connection's own origin: accepted
+            (b"http", b"evil.example"),
+            (b"https", None),  # same host, other scheme
+            (b"http", b"127.0.0.1:1"),  # same host, other port
+        ]
+        with (
+            Peer(self._script(promises, resets)) as peer,
+            HTTP20Connection(
+                peer.address, secure=False, enable_push=True, timeout=TIMEOUT
+            ) as conn,
+        ):
+            resp = conn.getresponse(conn.request("GET", "/"))
+            assert resp.read() == b"page"
+            assert [p.path for p in resp.pushes] == [b"/pushed"]
+            # The next call on the connection sends what reading queued.
+            assert conn.getresponse(conn.request("GET", "/next")).read() == b"next"
+        assert resets == {4: ErrorCodes.PROTOCOL_ERROR, 6: ErrorCodes.PROTOCOL_ERROR,
+                          8: ErrorCodes.PROTOCOL_ERROR}  # fmt: skip
+
+    def test_over_tls_a_name_the_certificate_covers_is_accepted(
+        self, server_tls: Callable[..., ssl.SSLContext], client_tls: ssl.SSLContext
+    ) -> None:
+        """The certificate covers 127.0.0.1 and localhost: a push for
+        localhost on a connection to 127.0.0.1 is fine; evil.example is not."""
+        resets: dict[int, int] = {}
+        promises: list[tuple[bytes, bytes | None]] = [
+            (b"https", b"localhost:{port}"),
+            (b"https", b"evil.example:{port}"),
+        ]
+        with Peer(self._script(promises, resets), tls=server_tls()) as peer:
+            with HTTP20Connection(peer.address, secure=True, ssl_context=client_tls,
+                                  enable_push=True, timeout=TIMEOUT) as conn:  # fmt: skip
+                resp = conn.getresponse(conn.request("GET", "/"))
+                assert resp.read() == b"page"
+                assert [p.authority for p in resp.pushes] == [f"localhost:{peer.port}".encode()]
+                assert conn.getresponse(conn.request("GET", "/next")).read() == b"next"
+            assert resets == {4: ErrorCodes.PROTOCOL_ERROR}
+
+    def test_unread_pushes_are_cancelled(self) -> None:
+        """A push the application never looks at is reset (CANCEL), not buffered."""
+        resets: dict[int, int] = {}
+        with (
+            Peer(self._script([(b"http", None)], resets)) as peer,
+            HTTP20Connection(
+                peer.address, secure=False, enable_push=True, timeout=TIMEOUT
+            ) as conn,
+        ):
+            resp = conn.getresponse(conn.request("GET", "/"))
+            assert resp.read() == b"page"
+            del resp  # its pushes were never asked for
+            # The next call on the connection releases what was dropped.
+            assert conn.getresponse(conn.request("GET", "/next")).read() == b"next"
+        assert resets == {2: ErrorCodes.CANCEL}
