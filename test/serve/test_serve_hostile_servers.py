@@ -228,15 +228,23 @@ class TestPushAuthority:
                 _promise(conn, sid, promised, scheme, authority)
                 conn.send_headers(promised, [(b":status", b"200")])
             conn.respond(sid, body=b"page")
+
+            def note_resets() -> None:
+                resets.update(
+                    (f.stream_id, f.error_code)
+                    for f in conn.frames
+                    if isinstance(f, RstStreamFrame)
+                )
+
             try:
-                # Answer any further request; read every frame up to the close.
+                # Answer any further request (what the client reset came
+                # before it); read every frame up to the close.
                 while (more := conn.next_request()) is not None:
+                    note_resets()
                     conn.respond(more.stream_id, body=b"next")
             except OSError:
                 pass  # TLS: the client's close may come without close_notify
-            resets.update(
-                (f.stream_id, f.error_code) for f in conn.frames if isinstance(f, RstStreamFrame)
-            )
+            note_resets()
 
         return script
 
