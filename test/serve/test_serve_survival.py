@@ -441,3 +441,31 @@ def _frames(data: bytes) -> list[object]:
 def test_settings_frame_constants_match() -> None:
     """(RawH2 names settings by hyperframe's constants.)"""
     assert SettingsFrame.INITIAL_WINDOW_SIZE == 4
+
+
+class TestTLSGarbage:
+    def test_non_tls_bytes_and_silent_tls_clients_are_closed_quietly(
+        self, docs: Path, tmp_path: Path
+    ) -> None:
+        """Cleartext HTTP/1.1, random bytes, a broken ClientHello to the TLS port, and a
+        client that never starts the handshake (closed after the handshake timeout):
+        each a closed socket, nothing on stderr, and TLS clients still served."""
+        pki = servers.PKI(tmp_path / "pki")
+        served = start_serve(docs, tmp_path, "--cert", str(pki.cert_path),
+                             "--key", str(pki.key_path),
+                             "--handshake-timeout", str(HANDSHAKE))  # fmt: skip
+        try:
+            for data in (b"GET / HTTP/1.1\r\n\r\n", os.urandom(3000),
+                         b"\x16\x03\x01\x00\x05hello", b""):  # fmt: skip
+                with socket.create_connection((HOST, served.port), timeout=DEADLINE) as sock:
+                    if data:
+                        sock.sendall(data)
+                    assert sock.recv(100) == b""
+            context = ssl.create_default_context(cafile=str(pki.ca_path))
+            with HTTP20Connection(f"localhost:{served.port}", secure=True,
+                                  ssl_context=context, timeout=DEADLINE) as conn:  # fmt: skip
+                conn.request("GET", "/text.txt")
+                assert conn.getresponse().read() == TEXT
+        finally:
+            assert served.stop() == 0
+        assert served.stderr() == ""
