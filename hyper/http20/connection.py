@@ -235,8 +235,9 @@ class HTTP20Connection(ConnectionTarget):
         if first_id > 2**31 - 1 and not self._draining:
             first_id = 1  # every id was used; no older stream can clash
         session = Session(sock, engine, read_timeout=self._read_timeout, first_stream_id=first_id)
-        session.core.origin = normalize_origin(self._scheme, self._authority)
-        session.core.cert_names = _certificate_names(sock)
+        if self._enable_push:
+            session.core.origin = normalize_origin(self._scheme, self._authority)
+            session.core.cert_names = _certificate_names(sock)
         # After an h2c upgrade the server speaks first (SETTINGS, then the
         # response on stream 1); waiting for it costs nothing.
         session.start(
