@@ -165,6 +165,16 @@ class TestH2load:
         assert "5000 succeeded, 0 failed, 0 errored" in out, out
         assert "status codes: 5000 2xx" in out
 
+    def test_over_tls(self, served_tls: Served, require_binary) -> None:
+        h2load = require_binary("h2load")
+        result = subprocess.run(
+            [h2load, "-n", "2000", "-c", "2", "-m", "10", served_tls.url + "style.css"],
+            capture_output=True, timeout=120, check=False,
+        )  # fmt: skip
+        out = result.stdout.decode()
+        assert "2000 succeeded, 0 failed, 0 errored" in out, out
+        assert "Application protocol: h2" in out
+
 
 class TestHyperClients:
     def test_http20_connection(self, served: Served, docs: Path) -> None:

@@ -345,6 +345,26 @@ class TestResourceHolding:
             assert reset.error_code == ErrorCodes.NO_ERROR
             del status
 
+    def test_http11_body_dribbled_is_answered_and_closed(self, attack: Served) -> None:
+        """A15: an HTTP/1.1 POST announcing 1 MB and sending it a byte at a time: 405
+        at once and the connection closed, nothing waits for the body."""
+        with socket.create_connection((HOST, attack.port), timeout=DEADLINE) as sock:
+            sock.sendall(
+                b"POST /style.css HTTP/1.1\r\nHost: a\r\nContent-Length: 1000000\r\n\r\nx"
+            )
+            answer = b""
+            while True:
+                try:
+                    sock.sendall(b"x")
+                    chunk = sock.recv(65536)
+                except (BrokenPipeError, ConnectionResetError):
+                    break
+                if not chunk:
+                    break
+                answer += chunk
+        assert answer.startswith(b"HTTP/1.1 405 ")
+        assert b"connection: close" in answer.lower()
+
 
 class TestGarbage:
     @pytest.mark.parametrize(
