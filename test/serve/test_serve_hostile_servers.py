@@ -214,8 +214,11 @@ class TestPushAuthority:
     authoritative for; anything else is reset (PROTOCOL_ERROR), never in ``pushes``."""
 
     @staticmethod
-    def _script(promises: list[tuple[bytes, bytes | None]], resets: dict[int, int],
-                tls: bool = False) -> Callable[[PeerConnection], None]:  # fmt: skip
+    def _script(
+        promises: list[tuple[bytes, bytes | None]],
+        resets: dict[int, int],
+        headers: bool = True,
+    ) -> Callable[[PeerConnection], None]:
         def script(conn: PeerConnection) -> None:
             conn.handshake()
             request = conn.expect_complete_request()
@@ -226,7 +229,8 @@ class TestPushAuthority:
                 promised = 2 * index + 2
                 authority = own if authority is None else authority.replace(b"{port}", port)
                 _promise(conn, sid, promised, scheme, authority)
-                conn.send_headers(promised, [(b":status", b"200")])
+                if headers:
+                    conn.send_headers(promised, [(b":status", b"200")])
             conn.respond(sid, body=b"page")
 
             def note_resets() -> None:
@@ -304,3 +308,21 @@ class TestPushAuthority:
             # The next call on the connection releases what was dropped.
             assert conn.getresponse(conn.request("GET", "/next")).read() == b"next"
         assert resets == {2: ErrorCodes.CANCEL}
+
+    def test_push_flood_is_bounded_by_the_reserved_cap(self) -> None:
+        """A18/U2: 1,000 promises on one request: 200 (the reserved cap) reach
+        ``pushes``, every other one is reset, and the response is intact."""
+        resets: dict[int, int] = {}
+        promises: list[tuple[bytes, bytes | None]] = [(b"http", None)] * 1000
+        with (
+            Peer(self._script(promises, resets, headers=False)) as peer,
+            HTTP20Connection(
+                peer.address, secure=False, enable_push=True, timeout=TIMEOUT
+            ) as conn,
+        ):
+            resp = conn.getresponse(conn.request("GET", "/"))
+            assert resp.read() == b"page"
+            assert len(resp.pushes) == 200
+            assert conn.getresponse(conn.request("GET", "/next")).read() == b"next"
+        assert len(resets) == 800
+        assert set(resets.values()) == {ErrorCodes.REFUSED_STREAM}
