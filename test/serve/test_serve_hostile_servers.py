@@ -274,6 +274,25 @@ class TestPushAuthority:
         assert resets == {4: ErrorCodes.PROTOCOL_ERROR, 6: ErrorCodes.PROTOCOL_ERROR,
                           8: ErrorCodes.PROTOCOL_ERROR}  # fmt: skip
 
+    def test_the_async_client_refuses_other_origins_too(self) -> None:
+        resets: dict[int, int] = {}
+        promises: list[tuple[bytes, bytes | None]] = [(b"http", None), (b"http", b"evil.example")]
+
+        async def run(port: int) -> list[bytes]:
+            async with AsyncHTTP20Connection(
+                f"127.0.0.1:{port}", enable_push=True, timeout=TIMEOUT
+            ) as conn:
+                resp = await conn.get_response(await conn.request("GET", "/"))
+                assert await resp.read() == b"page"
+                paths = [p.path for p in resp.pushes]
+                nxt = await conn.get_response(await conn.request("GET", "/next"))
+                assert await nxt.read() == b"next"
+                return paths
+
+        with Peer(self._script(promises, resets)) as peer:
+            assert asyncio.run(run(peer.port)) == [b"/pushed"]
+        assert resets.get(4) == ErrorCodes.PROTOCOL_ERROR
+
     def test_over_tls_a_name_the_certificate_covers_is_accepted(
         self, server_tls: Callable[..., ssl.SSLContext], client_tls: ssl.SSLContext
     ) -> None:
