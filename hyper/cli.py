@@ -4,7 +4,7 @@
 httpie): ``Header:Value``, ``name==value`` (query) and ``name=value`` (JSON
 body) items, with the curl spellings people expect (``-v``, ``-o``, ``-k``,
 ``--data``, ``--fail``) and curl's exit statuses. ``hyper demo`` runs
-:mod:`hyper.demo` instead.
+:mod:`hyper.demo` instead, and ``hyper serve`` :mod:`hyper.serve`.
 
 Everything about HTTP (protocol choice, TLS, framing, content decoding) is the
 connection's business; this module only parses arguments, builds one request
@@ -55,7 +55,8 @@ items:
 URL: the scheme defaults to https and the host to localhost, so
 'hyper /path' is https://localhost/path and 'hyper :8443/x' is
 https://localhost:8443/x. METHOD, written in capitals, defaults to GET, or
-POST when there is a body. 'hyper demo' runs hyper against itself.
+POST when there is a body. 'hyper demo' runs hyper against itself;
+'hyper serve --help' tells how to serve a directory.
 
 exit status:
   0   success (any HTTP status, unless --fail)
@@ -417,8 +418,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     :param argv: arguments without the program name; ``sys.argv[1:]`` when None.
     :returns: one of the ``EXIT_*`` statuses (``hyper --help`` lists them).
     """
+    words = list(sys.argv[1:] if argv is None else argv)
+    if words[:1] == ["serve"]:
+        from hyper.serve._cli import main as serve_main
+
+        return serve_main(words[1:])
     parser = _build_parser()
-    args = parser.parse_intermixed_args(argv)
+    args = parser.parse_intermixed_args(words)
     if _words(args) == ["demo"]:
         from hyper.demo import run_demo
 

@@ -1,28 +1,34 @@
 """
 ``hyper demo``: hyper talking HTTP/2 to itself on loopback, fully offline.
 
-A small cleartext HTTP/2 server (prior knowledge, RFC 9113 3.3) built on the
-same engine as the client runs in a thread on 127.0.0.1; the demo then uses
-:class:`hyper.HTTP20Connection` against it: one GET, a gzip-encoded body, an
-upload echoed back, a server push, and a burst of requests multiplexed over
-the one connection from several threads. It prints what happened and how
-fast, and exits non-zero if anything came back wrong.
+``hyper serve`` (:class:`hyper.serve.ServerThread`) serves a small site from
+a temporary directory on 127.0.0.1, and every front door of hyper's clients
+talks to it: :class:`hyper.HTTP20Connection` (a pushed stylesheet, a
+compressed text, a 304, a Range, a large file, a burst of requests from
+several threads on one connection), :class:`hyper.HTTPConnection` (the h2c
+upgrade), the async client, and the requests adapter when requests is
+installed. It prints what happened and how fast, and exits non-zero if
+anything came back wrong.
 
-The server is deliberately small: blocking sockets, one thread per
-connection, a handful of routes. It is a demo and test peer, not a web server.
+:class:`DemoServer` is the older, smaller threaded server (it echoes
+uploads); the command line's tests still use it as their peer.
 """
 
 from __future__ import annotations
 
+import asyncio
 import gzip
-import hashlib
+import importlib
+import os
 import socket
 import sys
+import tempfile
 import threading
 import time
 from collections import deque
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from typing import TextIO
+from typing import Any, TextIO
 
 from hyper.http20 import events as ev
 from hyper.http20.config import EngineConfig, SettingCodes
@@ -224,57 +230,169 @@ def _check(label: str, ok: bool, detail: str, out: TextIO) -> bool:
     return ok
 
 
+# What the demo serves: a page that names its stylesheet with rel=preload
+# (so ``hyper serve --push-from-link`` pushes it), a compressible text, and
+# a large binary file to stream.
+_PAGE = b"<!doctype html><title>hyper demo</title><link rel=preload href=/style.css as=style>hi\n"
+_TEXT = b"hyper decodes br and gzip on the fly. " * 2000
+_BIG = 32 << 20
+
+
+def _write_site(root: str) -> None:
+    with open(os.path.join(root, "index.html"), "wb") as f:
+        f.write(_PAGE)
+    with open(os.path.join(root, "style.css"), "wb") as f:
+        f.write(_STYLE)
+    with open(os.path.join(root, "text.txt"), "wb") as f:
+        f.write(_TEXT)
+    with open(os.path.join(root, "big.bin"), "wb") as f:
+        block = bytes(range(256)) * 4096
+        for _ in range(_BIG // len(block)):
+            f.write(block)
+
+
+def _rate(count: int, seconds: float, unit: str) -> str:
+    return f"{count / max(seconds, 1e-9):.0f} {unit}"
+
+
+def _blocking(port: int, requests: int, threads: int, out: TextIO) -> bool:
+    from hyper import HTTP20Connection
+
+    good = True
+    target = f"127.0.0.1:{port}"
+    with HTTP20Connection(target, secure=False, enable_push=True, timeout=10) as conn:
+        conn.request("GET", "/")
+        resp = conn.getresponse()
+        page = resp.read()
+        pushes = list(resp.pushes)
+        pushed = [push.path.decode() for push in pushes]
+        style = pushes[0].getresponse().read() if pushes else b""
+        good &= _check("GET / (push from Link)", resp.status == 200 and page == _PAGE
+                       and pushed == ["/style.css"] and style == _STYLE,
+                       f"{resp.status}, {len(page)} bytes, pushed {pushed}", out)  # fmt: skip
+
+        conn.request("GET", "/text.txt")
+        resp = conn.getresponse()
+        coding = resp.headers.get(b"content-encoding", [b"identity"])[0].decode()
+        text = resp.read()
+        good &= _check("GET /text.txt (decoded)", text == _TEXT,
+                       f"{len(text)} bytes from {coding}", out)  # fmt: skip
+
+        conn.request("HEAD", "/")
+        head = conn.getresponse()
+        head.read()
+        etag = head.headers.get(b"etag", [b""])[0].decode()
+        conn.request("GET", "/", headers={"if-none-match": etag})
+        status = conn.getresponse().status
+        good &= _check("GET / (If-None-Match)", status == 304, f"{status}", out)
+
+        conn.request("GET", "/big.bin", headers={"range": "bytes=100-199"})
+        resp = conn.getresponse()
+        part = resp.read()
+        ranged = resp.status == 206 and part == bytes(range(100, 200))
+        good &= _check("GET /big.bin (Range)", ranged, f"{resp.status}, {len(part)} bytes", out)
+
+        start = time.perf_counter()
+        conn.request("GET", "/big.bin")
+        resp = conn.getresponse()
+        got = 0
+        for chunk in resp.read_chunked():
+            got += len(chunk)
+        elapsed = time.perf_counter() - start
+        good &= _check(f"GET {_BIG >> 20} MiB", got == _BIG,
+                       _rate(_BIG // 1_000_000, elapsed, "MB/s"), out)  # fmt: skip
+
+        def fetch(_: int) -> bool:
+            stream_id = conn.request("GET", "/style.css")
+            return conn.getresponse(stream_id).read() == _STYLE
+
+        start = time.perf_counter()
+        with ThreadPoolExecutor(threads) as pool:
+            results = list(pool.map(fetch, range(requests)))
+        elapsed = time.perf_counter() - start
+        rate = _rate(requests, elapsed, "requests/s on one connection")
+        good &= _check(f"{requests} GETs from {threads} threads", all(results), rate, out)
+    return good
+
+
+def _negotiating(port: int, out: TextIO) -> bool:
+    from hyper import HTTPConnection
+
+    conn = HTTPConnection(f"127.0.0.1:{port}", secure=False, timeout=10)
+    try:
+        conn.request("GET", "/style.css")
+        first = conn.get_response().read()
+        conn.request("GET", "/text.txt")
+        text = conn.get_response().read()
+        version = conn.version.value
+    finally:
+        conn.close()
+    return _check("HTTPConnection (h2c upgrade)", first == _STYLE and text == _TEXT,
+                  f"2 GETs over {version}", out)  # fmt: skip
+
+
+def _async(port: int, requests: int, out: TextIO) -> bool:
+    from hyper.aio.connection import AsyncHTTP20Connection
+
+    async def run() -> tuple[bool, float]:
+        async with AsyncHTTP20Connection(f"127.0.0.1:{port}", timeout=10) as conn:
+            start = time.perf_counter()
+
+            async def fetch() -> bool:
+                stream_id = await conn.request("GET", "/style.css")
+                return await (await conn.get_response(stream_id)).read() == _STYLE
+
+            results = await asyncio.gather(*(fetch() for _ in range(requests)))
+            return all(results), time.perf_counter() - start
+
+    ok, elapsed = asyncio.run(run())
+    rate = _rate(requests, elapsed, "requests/s, one task each")
+    return _check(f"{requests} async GETs", ok, rate, out)
+
+
+def _adapter(port: int, out: TextIO) -> bool:
+    try:
+        import requests
+
+        # Imported by name: the adapter is optional (it needs requests).
+        adapter_class: Any = importlib.import_module("hyper.contrib").HTTP2Adapter
+    except (ImportError, AttributeError) as exc:
+        out.write(f"  --  requests adapter                 skipped ({exc})\n")
+        return True
+    with requests.Session() as session:
+        session.mount("http://", adapter_class())
+        start = time.perf_counter()
+        results = [session.get(f"http://127.0.0.1:{port}/style.css") for _ in range(100)]
+        elapsed = time.perf_counter() - start
+    ok = all(r.status_code == 200 and r.content == _STYLE for r in results)
+    return _check("requests + HTTP2Adapter", ok, _rate(100, elapsed, "requests/s"), out)
+
+
 def run_demo(out: TextIO = sys.stdout, requests: int = 1000, threads: int = 8) -> int:
     """Run the demo; return a process exit status (0 when all went well)."""
-    from hyper import HTTP20Connection, __version__
+    from hyper import __version__
+    from hyper.serve import ServerThread
 
-    with DemoServer() as server:
-        target = f"127.0.0.1:{server.port}"
-        out.write(f"hyper {__version__}: HTTP/2 (h2c, prior knowledge) to {target}\n")
-        good = True
-        with HTTP20Connection(target, secure=False, enable_push=True, timeout=10) as conn:
-            conn.request("GET", "/")
-            resp = conn.getresponse()
-            page = resp.read()
-            pushed = [push.path.decode() for push in resp.pushes]
-            good &= _check("GET /", resp.status == 200 and page == _INDEX,
-                           f"{resp.status}, {len(page)} bytes, pushed {pushed}", out)  # fmt: skip
-
-            conn.request("GET", "/gzip")
-            resp = conn.getresponse()
-            text = resp.read()
-            good &= _check("GET /gzip (decoded)", text.startswith(b"hyper decodes gzip"),
-                           f"{len(text)} bytes from gzip", out)  # fmt: skip
-
-            upload = bytes(range(256)) * 4096
-            conn.request("POST", "/echo", body=upload)
-            echoed = conn.getresponse().read()
-            digest = hashlib.sha256(echoed).hexdigest()[:16]
-            good &= _check("POST /echo (1 MiB)", echoed == upload, f"sha256 {digest}...", out)
-
-            size = 64 << 20
-            start = time.perf_counter()
-            conn.request("GET", f"/bytes/{size}")
-            resp = conn.getresponse()
-            got = 0
-            for chunk in resp.read_chunked():
-                got += len(chunk)
-            elapsed = time.perf_counter() - start
-            good &= _check("GET 64 MiB", got == size,
-                           f"{size / elapsed / 1e6:.0f} MB/s", out)  # fmt: skip
-
-            def fetch(_: int) -> bool:
-                stream_id = conn.request("GET", "/style.css")
-                return conn.getresponse(stream_id).read() == _STYLE
-
-            start = time.perf_counter()
-            with ThreadPoolExecutor(threads) as pool:
-                results = list(pool.map(fetch, range(requests)))
-            elapsed = time.perf_counter() - start
-            rate = f"{requests / elapsed:.0f} requests/s on one connection"
-            good &= _check(f"{requests} GETs from {threads} threads", all(results), rate, out)
-        out.write("all good\n" if good else "something went wrong\n")
-        return 0 if good else 1
+    with tempfile.TemporaryDirectory(prefix="hyper-demo-") as root:
+        _write_site(root)
+        with ServerThread(root, host="127.0.0.1", port=0, push_from_link=True) as server:
+            out.write(
+                f"hyper {__version__}: hyper serve at {server.url}, hyper's clients against it\n"
+            )
+            good = True
+            parts: list[tuple[str, Callable[[], bool]]] = [
+                ("HTTP20Connection", lambda: _blocking(server.port, requests, threads, out)),
+                ("HTTPConnection", lambda: _negotiating(server.port, out)),
+                ("async client", lambda: _async(server.port, requests, out)),
+                ("requests adapter", lambda: _adapter(server.port, out)),
+            ]
+            for label, part in parts:
+                try:
+                    good &= part()
+                except Exception as exc:  # a failing front door is reported, not raised
+                    good &= _check(label, False, f"{type(exc).__name__}: {exc}", out)
+    out.write("all good\n" if good else "something went wrong\n")
+    return 0 if good else 1
 
 
 __all__ = ["DemoServer", "run_demo"]

@@ -53,6 +53,7 @@ LAYERS: list[tuple[str, list[str]]] = [
         "hyper", "hyper.__main__", "hyper.cli", "hyper.demo", "hyper.compat",
         # The requests adapter: a pool over hyper.HTTPConnection.
         "hyper.contrib", "hyper.contrib.*",
+        "hyper.serve", "hyper.serve.*", "hyper.fuzz", "hyper.fuzz.*",
     ]),
 ]  # fmt: skip
 RANK = {name: rank for rank, (name, _) in enumerate(LAYERS)}

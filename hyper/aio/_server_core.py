@@ -216,6 +216,16 @@ class ServerCore:
         self.engine.initiate_connection()
         self._settings_sent.append(self.clock())
 
+    def start_upgraded(self, settings_header: bytes, headers: list[tuple[bytes, bytes]]) -> None:
+        """
+        Start after an HTTP/1.1 ``Upgrade: h2c`` request (RFC 7540 3.2): its
+        ``HTTP2-Settings`` are the client's first SETTINGS, and the request
+        (``headers``, already ended) is stream 1.
+        """
+        self.engine.initiate_upgrade_connection(settings_header)
+        self._settings_sent.append(self.clock())
+        self._on_request(RequestReceived(1, headers, True))
+
     def refuse_connection(self) -> None:
         """Answer a connection over the server's cap: GOAWAY and teardown."""
         self.engine.initiate_connection()

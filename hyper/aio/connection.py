@@ -38,6 +38,7 @@ from hyper.common.exceptions import ConnectionError as HyperConnectionError
 from hyper.common.exceptions import InvalidArgumentError
 from hyper.common.exceptions import TimeoutError as HyperTimeoutError
 from hyper.common.util import HTTPVersion, to_bytestring
+from hyper.http20._client import normalize_origin
 from hyper.http20._streambuf import StreamBuffer
 from hyper.http20.errors import ErrorCodes
 from hyper.http20.exceptions import LocalProtocolError, StreamStateError
@@ -180,6 +181,9 @@ class AsyncHTTP20Connection(ConnectionTarget):
         problem = protocol._alpn_problem
         if problem is not None:
             raise HyperConnectionError(f"{self.host}:{self.port}: {problem}")
+        if self._enable_push:
+            # RFC 9113 8.4: pushes only for this connection's own origin.
+            protocol._core.origin = normalize_origin(self._scheme, self._authority)
         return protocol
 
     def _retire(self, protocol: H2Protocol) -> None:

@@ -118,6 +118,7 @@ class H2Protocol(asyncio.Protocol):
         self._conn_waiters: list[asyncio.Future[None]] = []
         self._request_waiters: list[asyncio.Future[None]] = []
         self._flush_scheduled = False
+        self._unflushed = 0
         self._paused = False
         self._reading_paused = False
         self._timer: asyncio.TimerHandle | None = None
@@ -137,6 +138,7 @@ class H2Protocol(asyncio.Protocol):
         self._first_stream_id = first_stream_id
         self._scheme = "http"
         self._authority = "localhost"
+        self._upgrade: tuple[bytes, list[tuple[bytes, bytes]]] | None = None
         if loop is not None:
             self._make_core(loop)
 
@@ -185,7 +187,10 @@ class H2Protocol(asyncio.Protocol):
                 self._transport.close()
                 return
             self._learn_origin(transport, tls)
-        core.start()
+        if self._upgrade is not None:
+            core.start_upgraded(*self._upgrade)
+        else:
+            core.start()
         self._flush()
         self._arm_timer()
         callback = self._on_connected
@@ -243,6 +248,7 @@ class H2Protocol(asyncio.Protocol):
 
     def _flush(self) -> None:
         self._flush_scheduled = False
+        self._unflushed = 0
         data = self._core.data_to_send()
         transport = self._transport
         if data and transport is not None and not self._lost:
@@ -462,8 +468,15 @@ class H2Protocol(asyncio.Protocol):
                 return False
             offset += taken
             sent[0] = offset
+            self._unflushed += taken
             if offset >= total:
-                self._schedule_flush()
+                if self._unflushed >= _SEND_STEP:
+                    # A caller looping over send_data never yields while the
+                    # windows allow: write now, so a full transport pauses the
+                    # next call instead of the engine queueing the whole body.
+                    self._flush()
+                else:
+                    self._schedule_flush()
                 return True
             # Written now, so a full transport pauses us before the next step.
             self._flush()
@@ -574,6 +587,15 @@ class H2Protocol(asyncio.Protocol):
             core.get(stream_id)
         core.send_headers(stream, headers_in(headers), end_stream)
         self._schedule_flush()
+
+    def accept_upgrade(self, settings_header: bytes, headers: list[tuple[bytes, bytes]]) -> None:
+        """
+        (server) Serve a connection that an HTTP/1.1 ``Upgrade: h2c``
+        request switched to HTTP/2 (the 101 is sent): call before
+        :meth:`connection_made`. ``headers`` (the request as HTTP/2 fields)
+        arrive as stream 1 from :meth:`recv_request`.
+        """
+        self._upgrade = (settings_header, headers)
 
     @property
     def can_push(self) -> bool:

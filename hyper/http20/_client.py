@@ -74,7 +74,7 @@ from hyper.http20.exceptions import (
     StreamStateError,
 )
 
-__all__ = ["ClientCore", "PushRecord", "clone_error"]
+__all__ = ["ClientCore", "PushRecord", "clone_error", "normalize_origin"]
 
 Buffer = Union[bytes, bytearray, memoryview]
 Headers = list[tuple[bytes, bytes]]
@@ -101,6 +101,41 @@ def clone_error(error: BaseException) -> BaseException:
     if clone is not error:
         clone.__cause__ = error
     return clone
+
+
+_DEFAULT_PORTS = {b"http": b":80", b"https": b":443"}
+
+
+def normalize_origin(scheme: bytes, authority: bytes) -> tuple[bytes, bytes]:
+    """``(scheme, authority)`` lowercased, without the scheme's default port."""
+    scheme, authority = scheme.lower(), authority.lower()
+    default = _DEFAULT_PORTS.get(scheme)
+    if default is not None and authority.endswith(default):
+        authority = authority[: -len(default)]
+    return scheme, authority
+
+
+def _split_authority(authority: bytes) -> tuple[bytes, bytes]:
+    """``host``, ``port`` of an authority (``b''`` for no port); IPv6 in brackets."""
+    if authority.startswith(b"["):
+        host, _, rest = authority.partition(b"]")
+        return host + b"]", rest[1:] if rest.startswith(b":") else b""
+    host, _, port = authority.partition(b":")
+    return host, port
+
+
+def _name_covers(name: bytes, host: bytes) -> bool:
+    """A certificate DNS name covers ``host`` (one leading ``*`` label at most)."""
+    name = name.lower()
+    if name.startswith(b"*."):
+        first, _, rest = host.partition(b".")
+        return bool(first) and rest == name[2:]
+    return name == host
+
+
+def _promised_origin(headers: Headers) -> tuple[bytes, bytes]:
+    fields = dict(headers)
+    return normalize_origin(fields.get(b":scheme", b""), fields.get(b":authority", b""))
 
 
 class PushRecord:
@@ -157,6 +192,12 @@ class ClientCore:
         #: Streams that got an event in the last ``receive_data`` (or None).
         self.touched: list[StreamBuffer] | None = [] if track_streams else None
         self.goaway: ConnectionTerminated | None = None
+        #: ``(scheme, authority)`` of the connection, set by the front-end
+        #: (see :func:`normalize_origin`): a promise for any other origin is
+        #: refused (RFC 9113 8.4), unless over TLS the server's certificate
+        #: names its host (``cert_names``, the DNS names it covers).
+        self.origin: tuple[bytes, bytes] | None = None
+        self.cert_names: tuple[bytes, ...] = ()
         self._next_id = first_stream_id
         self._pings: dict[bytes, bool] = {}
         self._received_any = False
@@ -698,10 +739,28 @@ class ClientCore:
             # Nobody will ever look at the parent's pushes.
             self.engine.reset_stream(event.stream_id, ErrorCodes.CANCEL)
             return
+        if self.origin is not None and not self._is_authoritative(event.headers):
+            # RFC 9113 8.4: a push for an origin the server is not known to be
+            # authoritative for is a stream error; it never reaches ``pushes``.
+            self.engine.reset_stream(event.stream_id, ErrorCodes.PROTOCOL_ERROR)
+            return
         pushed = StreamBuffer(event.stream_id)
         self.streams[event.stream_id] = pushed
         parent.pushes.append(PushRecord(event.headers, pushed, self._abandoned))
         self._touch(parent)
+
+    def _is_authoritative(self, headers: Headers) -> bool:
+        """May this connection's server push for the promise's origin? (RFC 9113 8.4.)"""
+        origin = self.origin
+        promised = _promised_origin(headers)
+        if promised == origin or origin is None:
+            return True
+        if promised[0] != b"https" or origin[0] != b"https" or not self.cert_names:
+            return False
+        host, port = _split_authority(promised[1])
+        if port != _split_authority(origin[1])[1]:
+            return False
+        return any(_name_covers(name, host) for name in self.cert_names)
 
     def _on_goaway(self, event: ConnectionTerminated) -> None:
         self.goaway = event

@@ -37,6 +37,7 @@ from hyper.common.connect import ConnectionTarget, ProxyHeaders, open_socket
 from hyper.common.decoder import accept_encoding
 from hyper.common.exceptions import ConnectionError as HyperConnectionError
 from hyper.common.util import HTTPVersion, to_bytestring
+from hyper.http20._client import normalize_origin
 from hyper.http20._session import Session
 from hyper.http20._streambuf import StreamBuffer
 from hyper.http20.config import EngineConfig, SettingCodes
@@ -63,6 +64,25 @@ _MAX_CONNECT_ATTEMPTS = 3
 # The most bytes read from a file-like body at once; the peer's window (and
 # frame size) bounds it further, so memory per upload stays bounded.
 _UPLOAD_CHUNK = 1 << 20
+
+
+def _certificate_names(sock: socket.socket) -> tuple[bytes, ...]:
+    """The DNS names a verified server certificate covers (none in cleartext
+    or unverified TLS): the hosts whose pushes the connection accepts."""
+    getpeercert = getattr(sock, "getpeercert", None)
+    if getpeercert is None:
+        return ()
+    try:
+        cert = getpeercert()
+    except (OSError, ValueError):
+        return ()
+    if not cert:
+        return ()
+    return tuple(
+        str(value).lower().encode("ascii", "ignore")
+        for kind, value in cert.get("subjectAltName", ())
+        if kind == "DNS"
+    )
 
 
 class HTTP20Connection(ConnectionTarget):
@@ -222,6 +242,9 @@ class HTTP20Connection(ConnectionTarget):
         if first_id > 2**31 - 1 and not self._draining:
             first_id = 1  # every id was used; no older stream can clash
         session = Session(sock, engine, read_timeout=self._read_timeout, first_stream_id=first_id)
+        if self._enable_push:
+            session.core.origin = normalize_origin(self._scheme, self._authority)
+            session.core.cert_names = _certificate_names(sock)
         # After an h2c upgrade the server speaks first (SETTINGS, then the
         # response on stream 1); waiting for it costs nothing.
         session.start(

@@ -357,19 +357,20 @@ class TestPush:
         request = conn.expect_complete_request()
         conn.push(request.stream_id, 2, [
             (b":method", b"GET"), (b":scheme", b"http"),
-            (b":authority", b"localhost"), (b":path", b"/style.css"), (b"x-pushed", b"yes"),
+            (b":authority", request.fields[b":authority"]), (b":path", b"/style.css"),
+            (b"x-pushed", b"yes"),
         ])  # fmt: skip
         conn.respond(request.stream_id, body=b"page")
         conn.respond(2, headers=[(b"content-type", b"text/css")], body=b"css")
         conn.read_until_closed()
 
     def test_pushes_are_on_the_response_after_its_body(self) -> None:
-        with client(self._pushing, enable_push=True) as (conn, _):
+        with client(self._pushing, enable_push=True) as (conn, peer):
             response = conn.getresponse(conn.request("GET", "/"))
             assert response.read() == b"page"
             (push,) = response.pushes
             assert (push.method, push.scheme, push.path) == (b"GET", b"http", b"/style.css")
-            assert push.authority == b"localhost"
+            assert push.authority == peer.address.encode()
             assert push.getrequestheaders()[b"x-pushed"] == [b"yes"]
             pushed = push.getresponse()
             assert pushed.headers[b"content-type"] == [b"text/css"]
@@ -391,7 +392,7 @@ class TestPush:
             request = conn.expect_complete_request()
             conn.push(request.stream_id, 2, [
                 (b":method", b"GET"), (b":scheme", b"http"),
-                (b":authority", b"localhost"), (b":path", b"/big"),
+                (b":authority", request.fields[b":authority"]), (b":path", b"/big"),
             ])  # fmt: skip
             conn.respond(request.stream_id, body=b"page")
             conn.send_headers(2, [(b":status", b"200")])
@@ -828,17 +829,16 @@ class TestThreads:
         ]
 
 
-_PUSHED_REQUEST = [
-    (b":method", b"GET"), (b":scheme", b"http"),
-    (b":authority", b"localhost"), (b":path", b"/pushed"),
-]  # fmt: skip
-
-
 def _exchange_handler(conn: PeerConnection, request: Request) -> None:
     """Serves the paths of :data:`_EXCHANGES`."""
     sid = request.stream_id
     if request.path == b"/push":
-        promised = conn.promise(sid, _PUSHED_REQUEST)
+        # Promised for the connection's own origin (RFC 9113 8.4: any other is refused).
+        pushed = [
+            (b":method", b"GET"), (b":scheme", b"http"),
+            (b":authority", request.fields[b":authority"]), (b":path", b"/pushed"),
+        ]  # fmt: skip
+        promised = conn.promise(sid, pushed)
         conn.respond(sid, body=b"page")
         conn.respond(promised, body=b"pushed")
     elif request.path == b"/partial":

@@ -1,0 +1,514 @@
+"""
+What ``hyper serve`` answers for a request, without any I/O on the wire:
+mapping a request target to a file under the served directory (never one
+outside it), content types, validators (``etag``, ``last-modified``), the
+conditional requests that give 304, a single ``Range`` (206, 416), and
+whether to compress. Both HTTP versions' front-ends ask :func:`plan` and
+send what it says.
+
+Invariants:
+
+- A path is served only if, after percent-decoding and resolving every
+  symlink, it lies inside the served directory's own resolved path. ``..``
+  segments, NUL, backslashes and encoded slashes are refused before the file
+  system is asked, so nothing outside the directory is even probed.
+- Every refusal looks like a missing file (404): a client learns nothing
+  about what lies outside the directory.
+- A plan holds either a small in-memory body (listings, compressed files,
+  error pages) or a file region to stream; never a whole large file.
+"""
+
+from __future__ import annotations
+
+import gzip
+import html
+import mimetypes
+import os
+import re
+import stat
+import time
+import zlib
+from collections import OrderedDict
+from collections.abc import Iterable, Sequence
+from email.utils import formatdate, parsedate_to_datetime
+from urllib.parse import quote, unquote_to_bytes
+
+try:
+    import brotli
+
+    _HAVE_BROTLI = True
+except ImportError:  # pragma: no cover - brotli is a declared dependency
+    _HAVE_BROTLI = False
+
+Headers = list[tuple[str, str]]
+
+# Files up to this size are compressed whole in memory when the client
+# accepts it; bigger ones are sent as they are (streamed, bounded memory).
+COMPRESS_MAX = 4 << 20
+# Below this, compression saves less than the header costs.
+COMPRESS_MIN = 256
+# Bytes of compressed bodies kept for reuse, across all files.
+_CACHE_BYTES = 32 << 20
+# How much of an HTML file is scanned for <link rel=preload> (push-from-link).
+_LINK_SCAN = 64 * 1024
+
+_COMPRESSIBLE = re.compile(
+    r"text/|application/(json|javascript|xml|wasm|manifest\+json)|image/svg\+xml"
+)
+_TYPES = {
+    ".js": "text/javascript",
+    ".mjs": "text/javascript",
+    ".json": "application/json",
+    ".wasm": "application/wasm",
+    ".svg": "image/svg+xml",
+    ".webp": "image/webp",
+    ".md": "text/markdown",
+}
+_PRELOAD = re.compile(rb"<link\b[^>]*\brel\s*=\s*[\"']?preload\b[^>]*>", re.IGNORECASE)
+_HREF = re.compile(rb"\bhref\s*=\s*(?:\"([^\"]*)\"|'([^']*)'|([^\s>]+))", re.IGNORECASE)
+_AS = re.compile(rb"\bas\s*=\s*[\"']?([a-z]+)", re.IGNORECASE)
+_RANGE = re.compile(r"bytes\s*=\s*(\d*)\s*-\s*(\d*)\s*\Z")
+
+
+class Plan:
+    """
+    One answer: ``status`` and ``headers`` to send, then either ``body``
+    (bytes in memory) or ``length`` bytes of the file at ``path`` from
+    ``offset``. ``head_only`` (HEAD, 304) sends the headers alone.
+    ``pushes`` lists paths the response links to with ``rel=preload``.
+    """
+
+    __slots__ = ("status", "headers", "body", "path", "offset", "length", "head_only", "pushes")
+
+    def __init__(self, status: int, headers: Headers, body: bytes = b"") -> None:
+        self.status = status
+        self.headers = headers
+        self.body = body
+        self.path: str | None = None
+        self.offset = 0
+        self.length = len(body)
+        self.head_only = False
+        self.pushes: list[str] = []
+
+    def __repr__(self) -> str:
+        return f"<Plan {self.status} {self.path or len(self.body)} length={self.length}>"
+
+
+def content_type(name: str) -> str:
+    """The content type for a file name (``charset=utf-8`` on text)."""
+    ext = os.path.splitext(name)[1].lower()
+    ctype = _TYPES.get(ext) or mimetypes.guess_type(name, strict=False)[0]
+    if ctype is None:
+        return "application/octet-stream"
+    if ctype.startswith("text/") or ctype in ("application/json", "image/svg+xml"):
+        return f"{ctype}; charset=utf-8"
+    return ctype
+
+
+def is_compressible(ctype: str) -> bool:
+    return _COMPRESSIBLE.match(ctype) is not None
+
+
+def split_target(target: str) -> str | None:
+    """
+    The decoded path of a request target (``/a%20b?q`` -> ``/a b``), or
+    None when it is not one we serve: not origin-form, NUL, a backslash,
+    an encoded ``/``, a ``.`` or ``..`` segment, or not UTF-8.
+    """
+    path = target.split("?", 1)[0].split("#", 1)[0]
+    if not path.startswith("/"):
+        return None
+    try:
+        raw = unquote_to_bytes(path)
+        decoded = raw.decode("utf-8")
+    except (UnicodeDecodeError, ValueError):
+        return None
+    if "\x00" in decoded or "\\" in decoded or "%2f" in path.lower():
+        return None
+    for segment in decoded.split("/"):
+        if segment in (".", ".."):
+            return None
+    return decoded
+
+
+def resolve(root: str, url_path: str) -> str | None:
+    """
+    The real file system path for a decoded URL path under ``root`` (an
+    absolute, resolved directory), or None if it does not exist or lies
+    outside ``root`` once symlinks are followed.
+    """
+    parts = [p for p in url_path.split("/") if p]
+    candidate = os.path.join(root, *parts)
+    try:
+        real = os.path.realpath(candidate, strict=True)
+    except (OSError, ValueError):
+        return None
+    if real != root and not real.startswith(root + os.sep):
+        return None
+    return real
+
+
+def etag_for(st: os.stat_result, coding: str = "") -> str:
+    """A strong validator from size and modification time (a coding tags its variant)."""
+    tag = f"{st.st_mtime_ns:x}-{st.st_size:x}"
+    return f'"{tag}-{coding}"' if coding else f'"{tag}"'
+
+
+def _etag_matches(header: str, etag: str, weak: bool) -> bool:
+    """If-None-Match (weak comparison) or If-Range / If-Match (strong)."""
+    if header.strip() == "*":
+        return True
+    plain = etag[2:] if etag.startswith("W/") else etag
+    for item in header.split(","):
+        item = item.strip()
+        if item.startswith("W/"):
+            if not weak:
+                continue
+            item = item[2:]
+        if item == plain or (weak and item.startswith(plain[:-1] + "-")):
+            # Weak comparison also matches our compressed variants of the file.
+            return True
+    return False
+
+
+def _http_date(seconds: float) -> str:
+    return formatdate(seconds, usegmt=True)
+
+
+def _parse_date(value: str) -> float | None:
+    try:
+        return parsedate_to_datetime(value).timestamp()
+    except (TypeError, ValueError, IndexError, OverflowError):
+        return None
+
+
+def parse_range(value: str, size: int) -> tuple[int, int] | bool | None:
+    """
+    One ``bytes=`` range against ``size``: ``(start, end)`` inclusive, None
+    to ignore the header (not a single byte range: serve it all), or False
+    when it cannot be satisfied (416).
+    """
+    match = _RANGE.match(value.strip())
+    if match is None:
+        return None
+    first, last = match.group(1), match.group(2)
+    if not first and not last:
+        return None
+    if not first:
+        suffix = int(last)
+        if suffix == 0:
+            return False
+        return max(0, size - suffix), size - 1
+    start = int(first)
+    if last and int(last) < start:
+        return None  # invalid: RFC 9110 14.1.1 lets us ignore it
+    if start >= size:
+        return False
+    end = int(last) if last else size - 1
+    return start, min(end, size - 1)
+
+
+def accepted_codings(header: str) -> dict[str, float]:
+    """``Accept-Encoding`` as {coding: q}."""
+    result: dict[str, float] = {}
+    for item in header.split(","):
+        name, _, params = item.partition(";")
+        name = name.strip().lower()
+        if not name:
+            continue
+        q = 1.0
+        for param in params.split(";"):
+            key, _, val = param.partition("=")
+            if key.strip().lower() == "q":
+                try:
+                    q = float(val)
+                except ValueError:
+                    q = 0.0
+        result[name] = q
+    return result
+
+
+def choose_coding(header: str | None) -> str:
+    """``br`` or ``gzip`` if acceptable (br first), else ``""``."""
+    if not header:
+        return ""
+    accepted = accepted_codings(header)
+    star = accepted.get("*", 0.0)
+    for coding in ("br", "gzip"):
+        if coding == "br" and not _HAVE_BROTLI:
+            continue
+        if accepted.get(coding, star) > 0:
+            return coding
+    return ""
+
+
+class _Cache:
+    """Compressed bodies by (path, etag), least recently used out first."""
+
+    def __init__(self, limit: int) -> None:
+        self.limit = limit
+        self.size = 0
+        self._items: OrderedDict[tuple[str, str], bytes] = OrderedDict()
+
+    def get(self, key: tuple[str, str]) -> bytes | None:
+        body = self._items.get(key)
+        if body is not None:
+            self._items.move_to_end(key)
+        return body
+
+    def put(self, key: tuple[str, str], body: bytes) -> None:
+        if len(body) > self.limit:
+            return
+        self._items[key] = body
+        self.size += len(body)
+        while self.size > self.limit:
+            _, old = self._items.popitem(last=False)
+            self.size -= len(old)
+
+
+def compress(data: bytes, coding: str) -> bytes:
+    """``data`` in ``coding`` (``gzip`` or ``br``)."""
+    if coding == "br":
+        return bytes(brotli.compress(data, quality=5))
+    return gzip.compress(data, compresslevel=6, mtime=0)
+
+
+def preload_links(head: bytes) -> list[tuple[str, str]]:
+    """``(href, as)`` of every ``<link rel=preload>`` in an HTML prefix."""
+    found = []
+    for tag in _PRELOAD.findall(head):
+        href = _HREF.search(tag)
+        if href is None:
+            continue
+        value = next(g for g in href.groups() if g is not None)
+        kind = _AS.search(tag)
+        name = kind.group(1).decode() if kind else ""
+        found.append((html.unescape(value.decode("utf-8", "replace")), name))
+    return found
+
+
+def _listing(url_path: str, real: str) -> bytes:
+    try:
+        entries = sorted(os.scandir(real), key=lambda e: e.name)
+    except OSError:
+        entries = []
+    title = html.escape(url_path)
+    rows = []
+    if url_path != "/":
+        rows.append('<li><a href="../">../</a></li>')
+    for entry in entries:
+        try:
+            is_dir = entry.is_dir()
+        except OSError:
+            continue
+        name = entry.name + ("/" if is_dir else "")
+        rows.append(f'<li><a href="{quote(name)}">{html.escape(name)}</a></li>')
+    page = (
+        f"<!doctype html>\n<meta charset=utf-8>\n<title>Index of {title}</title>\n"
+        f"<h1>Index of {title}</h1>\n<ul>\n" + "\n".join(rows) + "\n</ul>\n"
+    )
+    return page.encode("utf-8")
+
+
+def _error(status: int, reason: str, extra: Sequence[tuple[str, str]] = ()) -> Plan:
+    body = f"{status} {reason}\n".encode()
+    headers = [
+        ("content-type", "text/plain; charset=utf-8"),
+        ("content-length", str(len(body))),
+        *extra,
+    ]
+    return Plan(status, headers, body)
+
+
+class FileServer:
+    """
+    The policy of one served directory: :meth:`plan` answers a request.
+
+    :param root: the directory to serve (resolved once, here).
+    :param links: read ``<link rel=preload>`` from HTML files and answer
+        with ``Link`` headers naming them (and list them in ``Plan.pushes``).
+    """
+
+    def __init__(self, root: str, *, links: bool = False) -> None:
+        self.root = os.path.realpath(root)
+        if not os.path.isdir(self.root):
+            raise NotADirectoryError(f"not a directory: {root}")
+        self.links = links
+        self._cache = _Cache(_CACHE_BYTES)
+
+    def plan(
+        self,
+        method: str,
+        target: str,
+        headers: Iterable[tuple[str, str]],
+    ) -> Plan:
+        """
+        What to answer ``method target`` with the request ``headers``
+        (names in lower case). Never raises for anything a client sends.
+        """
+        fields: dict[str, str] = {}
+        for name, value in headers:
+            name = name.lower()
+            fields[name] = f"{fields[name]}, {value}" if name in fields else value
+        if method not in ("GET", "HEAD"):
+            plan = _error(405, "Method Not Allowed", [("allow", "GET, HEAD")])
+            return plan
+        plan = self._plan_get(target, fields)
+        if method == "HEAD":
+            plan.head_only = True
+        return plan
+
+    def _plan_get(self, target: str, fields: dict[str, str]) -> Plan:
+        url_path = split_target(target)
+        if url_path is None:
+            return _error(404, "Not Found")
+        real = resolve(self.root, url_path)
+        if real is None:
+            return _error(404, "Not Found")
+        try:
+            st = os.stat(real)
+        except OSError:
+            return _error(404, "Not Found")
+        if stat.S_ISDIR(st.st_mode):
+            if not url_path.endswith("/"):
+                location = quote(url_path + "/")
+                return _error(301, "Moved Permanently", [("location", location)])
+            index = os.path.join(real, "index.html")
+            try:
+                st_index = os.stat(index)
+            except OSError:
+                body = _listing(url_path, real)
+                return self._in_memory(body, "text/html; charset=utf-8", fields)
+            if not stat.S_ISREG(st_index.st_mode):
+                return _error(404, "Not Found")
+            real, st = index, st_index
+        elif not stat.S_ISREG(st.st_mode):
+            return _error(404, "Not Found")
+        return self._plan_file(real, st, fields)
+
+    def _in_memory(self, body: bytes, ctype: str, fields: dict[str, str]) -> Plan:
+        headers = [("content-type", ctype), ("cache-control", "no-cache")]
+        coding = choose_coding(fields.get("accept-encoding")) if len(body) >= COMPRESS_MIN else ""
+        if coding:
+            body = compress(body, coding)
+            headers += [("content-encoding", coding), ("vary", "accept-encoding")]
+        headers.append(("content-length", str(len(body))))
+        return Plan(200, headers, body)
+
+    def _plan_file(self, real: str, st: os.stat_result, fields: dict[str, str]) -> Plan:
+        size = st.st_size
+        ctype = content_type(real)
+        compressible = is_compressible(ctype)
+        base_tag = etag_for(st)
+        coding = ""
+        if compressible and COMPRESS_MIN <= size <= COMPRESS_MAX and "range" not in fields:
+            coding = choose_coding(fields.get("accept-encoding"))
+        etag = etag_for(st, coding) if coding else base_tag
+        modified = _http_date(st.st_mtime)
+        headers: Headers = [
+            ("content-type", ctype),
+            ("last-modified", modified),
+            ("etag", etag),
+            ("accept-ranges", "bytes"),
+        ]
+        if compressible:
+            headers.append(("vary", "accept-encoding"))
+        pushes: list[str] = []
+        if self.links and ctype.startswith("text/html"):
+            pushes = self._links(real, headers)
+        if self._not_modified(fields, etag, st.st_mtime):
+            plan = Plan(304, [h for h in headers if h[0] != "accept-ranges"])
+            plan.head_only = True
+            return plan
+        if coding:
+            body = self._compressed(real, etag, coding)
+            if body is not None:
+                headers.append(("content-encoding", coding))
+                headers.append(("content-length", str(len(body))))
+                plan = Plan(200, headers, body)
+                plan.pushes = pushes
+                return plan
+            # Unreadable now: fall through to the identity answer, which fails
+            # the same way when the file is opened.
+            headers[2] = ("etag", base_tag)
+        status = 200
+        offset, length = 0, size
+        wanted = fields.get("range")
+        if wanted is not None and self._range_applies(fields.get("if-range"), base_tag, st):
+            span = parse_range(wanted, size)
+            if span is False:
+                return _error(416, "Range Not Satisfiable", [("content-range", f"bytes */{size}")])
+            if isinstance(span, tuple):
+                start, end = span
+                status, offset, length = 206, start, end - start + 1
+                headers.append(("content-range", f"bytes {start}-{end}/{size}"))
+        headers.append(("content-length", str(length)))
+        plan = Plan(status, headers)
+        plan.path, plan.offset, plan.length = real, offset, length
+        plan.pushes = pushes
+        return plan
+
+    @staticmethod
+    def _not_modified(fields: dict[str, str], etag: str, mtime: float) -> bool:
+        # RFC 9110 13.2.2: If-None-Match wins; If-Modified-Since only without it.
+        inm = fields.get("if-none-match")
+        if inm is not None:
+            return _etag_matches(inm, etag, weak=True)
+        ims = fields.get("if-modified-since")
+        if ims is not None:
+            since = _parse_date(ims)
+            return since is not None and int(mtime) <= since
+        return False
+
+    @staticmethod
+    def _range_applies(if_range: str | None, etag: str, st: os.stat_result) -> bool:
+        if if_range is None:
+            return True
+        if_range = if_range.strip()
+        if if_range.startswith('"') or if_range.startswith("W/"):
+            return _etag_matches(if_range, etag, weak=False)
+        since = _parse_date(if_range)
+        return since is not None and int(st.st_mtime) <= since
+
+    def _compressed(self, real: str, etag: str, coding: str) -> bytes | None:
+        key = (real, etag)
+        body = self._cache.get(key)
+        if body is None:
+            try:
+                with open(real, "rb") as f:
+                    data = f.read(COMPRESS_MAX + 1)
+            except OSError:
+                return None
+            try:
+                body = compress(data, coding)
+            except (zlib.error, MemoryError):  # pragma: no cover - not for sane input
+                return None
+            self._cache.put(key, body)
+        return body
+
+    def _links(self, real: str, headers: Headers) -> list[str]:
+        try:
+            with open(real, "rb") as f:
+                head = f.read(_LINK_SCAN)
+        except OSError:
+            return []
+        pushes = []
+        for href, kind in preload_links(head):
+            if not href.startswith("/") or href.startswith("//"):
+                continue  # only same-origin absolute paths can be pushed
+            value = f"<{href}>; rel=preload" + (f"; as={kind}" if kind else "")
+            headers.append(("link", value))
+            pushes.append(href)
+        return pushes
+
+
+def access_line(
+    peer: str, method: str, target: str, status: int, sent: int, protocol: str, started: float
+) -> str:
+    """One access-log line: who, what, status, body bytes, protocol, milliseconds."""
+    ms = (time.perf_counter() - started) * 1000
+    safe = target.encode("ascii", "backslashreplace").decode("ascii")
+    return f'{peer} "{method} {safe}" {status} {sent} {protocol} {ms:.1f}ms'
+
+
+__all__: Sequence[str] = ["FileServer", "Plan", "content_type", "parse_range", "split_target"]

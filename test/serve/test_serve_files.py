@@ -1,0 +1,280 @@
+"""The sans-IO file logic of ``hyper serve``: paths, validators, 304, Range, compression."""
+
+from __future__ import annotations
+
+import gzip
+import os
+from email.utils import formatdate
+from pathlib import Path
+
+import brotli
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from serve_support import INDEX, STYLE, TEXT
+
+from hyper.serve import FileServer, Plan
+from hyper.serve._files import (
+    accepted_codings,
+    choose_coding,
+    content_type,
+    parse_range,
+    preload_links,
+    split_target,
+)
+
+
+@pytest.fixture
+def files(docs: Path) -> FileServer:
+    return FileServer(str(docs))
+
+
+def _h(plan: Plan) -> dict[str, str]:
+    return dict(plan.headers)
+
+
+class TestTargets:
+    @pytest.mark.parametrize(
+        "target",
+        [
+            "/../secret.txt",
+            "/sub/../../secret.txt",
+            "/%2e%2e/secret.txt",
+            "/sub/%2E%2E/%2e%2e/secret.txt",
+            "/a%00b",
+            "/a\x00b",
+            "/..%2fsecret.txt",
+            "/sub%5c..%5c..%5csecret.txt",
+            "/./index.html",
+            "http://example.com/index.html",
+            "secret.txt",
+            "*",
+            "/%ff%fe",
+        ],
+    )
+    def test_targets_that_could_leave_the_directory_are_refused(self, target: str) -> None:
+        assert split_target(target) is None
+
+    def test_query_and_fragment_are_not_part_of_the_path(self) -> None:
+        assert split_target("/a%20b.txt?x=1#frag") == "/a b.txt"
+
+    @pytest.mark.parametrize(
+        "target", ["/escape.txt", "/escape-dir/secret.txt", "//etc/passwd", "/../secret.txt"]
+    )
+    def test_nothing_outside_the_directory_is_served(self, files: FileServer, target: str) -> None:
+        """Symlinks out, absolute paths, '..': all 404, never the file."""
+        plan = files.plan("GET", target, [])
+        assert plan.status == 404
+        assert plan.path is None
+        assert b"outside" not in plan.body
+
+    def test_percent_encoded_and_unicode_names_are_served(self, files: FileServer) -> None:
+        assert files.plan("GET", "/sub/a%20b.txt", []).status == 200
+        assert files.plan("GET", "/sub/caf%C3%A9.txt", []).status == 200
+
+    def test_missing_file_is_404(self, files: FileServer) -> None:
+        plan = files.plan("GET", "/nope.txt", [])
+        assert (plan.status, plan.body) == (404, b"404 Not Found\n")
+
+    @given(st.text(max_size=40))
+    @settings(max_examples=300, deadline=None)
+    def test_no_target_at_all_escapes(
+        self, tmp_path_factory: pytest.TempPathFactory, path: str
+    ) -> None:
+        """Whatever the target, a planned file lies inside the root."""
+        root = os.path.realpath(os.path.dirname(__file__))
+        plan = FileServer(root).plan("GET", "/" + path, [])
+        if plan.path is not None:
+            assert plan.path.startswith(root + os.sep)
+
+
+class TestDirectories:
+    def test_index_html_is_the_directory_answer(self, files: FileServer) -> None:
+        plan = files.plan("GET", "/", [])
+        assert plan.status == 200
+        assert plan.path is not None and plan.path.endswith("index.html")
+        assert _h(plan)["content-length"] == str(len(INDEX))
+
+    def test_directory_without_index_is_listed(self, files: FileServer) -> None:
+        plan = files.plan("GET", "/sub/", [])
+        assert plan.status == 200
+        assert _h(plan)["content-type"] == "text/html; charset=utf-8"
+        assert b'href="a%20b.txt"' in plan.body
+        assert b'href="caf%C3%A9.txt"' in plan.body
+
+    def test_directory_without_slash_redirects(self, files: FileServer) -> None:
+        plan = files.plan("GET", "/sub", [])
+        assert plan.status == 301
+        assert _h(plan)["location"] == "/sub/"
+
+
+class TestHeaders:
+    @pytest.mark.parametrize(
+        ("name", "ctype"),
+        [
+            ("a.html", "text/html; charset=utf-8"),
+            ("a.css", "text/css; charset=utf-8"),
+            ("a.js", "text/javascript; charset=utf-8"),
+            ("a.json", "application/json; charset=utf-8"),
+            ("a.png", "image/png"),
+            ("a.unknownext", "application/octet-stream"),
+        ],
+    )
+    def test_content_type_from_the_name(self, name: str, ctype: str) -> None:
+        assert content_type(name) == ctype
+
+    def test_file_answer_has_validators_and_length(self, files: FileServer, docs: Path) -> None:
+        plan = files.plan("GET", "/text.txt", [])
+        headers = _h(plan)
+        assert headers["content-length"] == str(len(TEXT))
+        assert headers["etag"].startswith('"') and headers["etag"].endswith('"')
+        mtime = (docs / "text.txt").stat().st_mtime
+        assert headers["last-modified"] == formatdate(mtime, usegmt=True)
+        assert headers["accept-ranges"] == "bytes"
+
+    def test_head_sends_the_same_headers_without_body(self, files: FileServer) -> None:
+        get, head = files.plan("GET", "/text.txt", []), files.plan("HEAD", "/text.txt", [])
+        assert head.head_only and not get.head_only
+        assert head.headers == get.headers
+
+    @pytest.mark.parametrize("method", ["POST", "PUT", "DELETE", "BREW"])
+    def test_other_methods_are_405(self, files: FileServer, method: str) -> None:
+        plan = files.plan(method, "/text.txt", [])
+        assert plan.status == 405
+        assert _h(plan)["allow"] == "GET, HEAD"
+
+
+class TestConditional:
+    def test_matching_if_none_match_is_304(self, files: FileServer) -> None:
+        etag = _h(files.plan("GET", "/text.txt", []))["etag"]
+        for value in (etag, f"W/{etag}", f'"other", {etag}', "*"):
+            plan = files.plan("GET", "/text.txt", [("if-none-match", value)])
+            assert plan.status == 304, value
+            assert plan.head_only
+            assert _h(plan)["etag"] == etag
+
+    def test_other_etag_is_200(self, files: FileServer) -> None:
+        assert files.plan("GET", "/text.txt", [("if-none-match", '"nope"')]).status == 200
+
+    def test_if_modified_since(self, files: FileServer) -> None:
+        modified = _h(files.plan("GET", "/text.txt", []))["last-modified"]
+        assert files.plan("GET", "/text.txt", [("if-modified-since", modified)]).status == 304
+        old = formatdate(0, usegmt=True)
+        assert files.plan("GET", "/text.txt", [("if-modified-since", old)]).status == 200
+        assert files.plan("GET", "/text.txt", [("if-modified-since", "garbage")]).status == 200
+
+    def test_if_none_match_wins_over_if_modified_since(self, files: FileServer) -> None:
+        modified = _h(files.plan("GET", "/text.txt", []))["last-modified"]
+        fields = [("if-none-match", '"nope"'), ("if-modified-since", modified)]
+        assert files.plan("GET", "/text.txt", fields).status == 200
+
+    def test_compressed_variant_has_its_own_etag_and_revalidates(self, files: FileServer) -> None:
+        plain = _h(files.plan("GET", "/text.txt", []))["etag"]
+        zipped = _h(files.plan("GET", "/text.txt", [("accept-encoding", "gzip")]))["etag"]
+        assert zipped != plain
+        again = files.plan(
+            "GET", "/text.txt", [("accept-encoding", "gzip"), ("if-none-match", zipped)]
+        )
+        assert again.status == 304
+
+
+class TestRange:
+    @pytest.mark.parametrize(
+        ("value", "span"),
+        [
+            ("bytes=0-9", (0, 9)),
+            ("bytes=10-", (10, 99)),
+            ("bytes=-10", (90, 99)),
+            ("bytes=-1000", (0, 99)),
+            ("bytes=95-1000", (95, 99)),
+            ("bytes = 5 - 6", (5, 6)),
+        ],
+    )
+    def test_single_ranges(self, value: str, span: tuple[int, int]) -> None:
+        assert parse_range(value, 100) == span
+
+    @pytest.mark.parametrize("value", ["bytes=100-", "bytes=200-300", "bytes=-0"])
+    def test_unsatisfiable(self, value: str) -> None:
+        assert parse_range(value, 100) is False
+
+    @pytest.mark.parametrize("value", ["bytes=0-1,5-6", "items=0-1", "bytes=9-2", "bytes=-", "x"])
+    def test_ignored(self, value: str) -> None:
+        """Several ranges, other units, nonsense: the whole file (RFC 9110 14.2)."""
+        assert parse_range(value, 100) is None
+
+    def test_range_is_206_with_content_range(self, files: FileServer) -> None:
+        plan = files.plan(
+            "GET", "/text.txt", [("range", "bytes=10-19"), ("accept-encoding", "gzip")]
+        )
+        assert plan.status == 206
+        headers = _h(plan)
+        assert headers["content-range"] == f"bytes 10-19/{len(TEXT)}"
+        assert headers["content-length"] == "10"
+        assert "content-encoding" not in headers  # ranges are of the identity body
+        assert (plan.offset, plan.length) == (10, 10)
+
+    def test_unsatisfiable_range_is_416(self, files: FileServer) -> None:
+        plan = files.plan("GET", "/text.txt", [("range", f"bytes={len(TEXT)}-")])
+        assert plan.status == 416
+        assert _h(plan)["content-range"] == f"bytes */{len(TEXT)}"
+
+    def test_if_range_that_does_not_match_gives_the_whole_file(self, files: FileServer) -> None:
+        etag = _h(files.plan("GET", "/text.txt", []))["etag"]
+        fields = [("range", "bytes=0-1")]
+        assert files.plan("GET", "/text.txt", [*fields, ("if-range", etag)]).status == 206
+        assert files.plan("GET", "/text.txt", [*fields, ("if-range", '"old"')]).status == 200
+        assert files.plan("GET", "/text.txt", [*fields, ("if-range", f"W/{etag}")]).status == 200
+
+
+class TestCompression:
+    def test_gzip_when_accepted(self, files: FileServer) -> None:
+        plan = files.plan("GET", "/text.txt", [("accept-encoding", "gzip, deflate")])
+        headers = _h(plan)
+        assert headers["content-encoding"] == "gzip"
+        assert headers["vary"] == "accept-encoding"
+        assert gzip.decompress(plan.body) == TEXT
+        assert headers["content-length"] == str(len(plan.body)) and len(plan.body) < len(TEXT)
+
+    def test_br_preferred_when_accepted(self, files: FileServer) -> None:
+        plan = files.plan("GET", "/text.txt", [("accept-encoding", "gzip, br")])
+        assert _h(plan)["content-encoding"] == "br"
+        assert brotli.decompress(plan.body) == TEXT
+
+    def test_q_zero_refuses_a_coding(self) -> None:
+        assert choose_coding("br;q=0, gzip") == "gzip"
+        assert choose_coding("*;q=0") == ""
+        assert choose_coding("identity") == ""
+        assert choose_coding("*") == "br"
+        assert accepted_codings("gzip;q=0.5, br;q=x") == {"gzip": 0.5, "br": 0.0}
+
+    def test_binary_types_are_not_compressed(self, files: FileServer) -> None:
+        plan = files.plan("GET", "/big.bin", [("accept-encoding", "gzip, br")])
+        assert "content-encoding" not in _h(plan)
+        assert plan.path is not None  # streamed from the file, not held in memory
+
+    def test_listing_is_compressed_when_accepted(self, files: FileServer) -> None:
+        plan = files.plan("GET", "/sub/", [("accept-encoding", "gzip")])
+        if len(files.plan("GET", "/sub/", []).body) >= 256:
+            assert _h(plan)["content-encoding"] == "gzip"
+
+
+class TestLinks:
+    def test_preload_links_are_found(self) -> None:
+        html = (
+            b"<link rel=preload href=/a.css as=style>"
+            b"<LINK REL='preload' HREF='/b.js'><link rel=stylesheet href=/c.css>"
+            b'<link href="/d.woff" rel="preload" as="font">'
+        )
+        assert preload_links(html) == [("/a.css", "style"), ("/b.js", ""), ("/d.woff", "font")]
+
+    def test_link_headers_and_pushes_with_links_on(self, docs: Path) -> None:
+        plan = FileServer(str(docs), links=True).plan("GET", "/", [])
+        assert ("link", "</style.css>; rel=preload; as=style") in plan.headers
+        assert plan.pushes == ["/style.css"]
+
+    def test_no_link_headers_by_default(self, files: FileServer) -> None:
+        plan = files.plan("GET", "/", [])
+        assert "link" not in _h(plan) and plan.pushes == []
+
+    def test_style_fixture_is_compressible(self) -> None:
+        assert len(STYLE) > 256
