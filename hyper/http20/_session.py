@@ -26,27 +26,26 @@ waits. There is no background thread. The invariants:
 - The reader gives up its role before it writes and then only *tries* the
   write lock: a write stuck on a peer that is not reading can never stop us
   reading what that peer is sending.
-- The socket's timeout is always a positive number (never None or 0), so the
-  descriptor stays non-blocking and each recv/send uses the timeout in force
-  when it started. Writes use ``send`` in a loop and treat a timeout as "try
-  again": a partial write is never abandoned mid-frame, and the connection
+- The socket is non-blocking and used only through its
+  :class:`~hyper.http20._sockio.Transport`, which serialises every call into
+  it (OpenSSL allows one thread in an ``SSL`` object at a time) and waits
+  with ``poll``, holding no lock: each read waits with the deadline of the
+  thread reading; a write is never abandoned mid-frame, and the connection
   fails only when a write makes no progress for a whole read timeout.
 """
 
 from __future__ import annotations
 
 import socket
-import ssl
 import threading
 from collections import deque
 from collections.abc import Callable
 from time import monotonic
-from typing import Any, Union, cast
+from typing import Any, Union
 
-from hyper.common._transport import InputPoller
 from hyper.common.exceptions import TimeoutError as HyperTimeoutError
 from hyper.http20._client import ClientCore, PushRecord
-from hyper.http20._sockio import GATHER_TIMEOUT, HAVE_FIONREAD, gather_tls_records, write_all
+from hyper.http20._sockio import Transport
 from hyper.http20._streambuf import StreamBuffer
 from hyper.http20.engine import Engine
 from hyper.http20.errors import ErrorCodes
@@ -55,18 +54,11 @@ Buffer = Union[bytes, bytearray, memoryview]
 
 # One recv per read step; a full buffer is about 16 DATA frames of 16 KiB.
 _READ_SIZE = 256 * 1024
-# The socket timeout while no waiting call has a deadline. A reader that
-# reaches it without a deadline just reads again; it only exists because the
-# timeout must never be None (see the module docstring).
-_IDLE_TIMEOUT = 3600.0
-# A reader whose deadline is this close to the resting timeout uses that one,
-# sparing two syscalls per read; the wait overshoots by at most this much.
-_TIMEOUT_SLACK = 0.01
 # How long closing waits for a busy writer before giving up on sending GOAWAY.
 _CLOSE_TIMEOUT = 1.0
 # The timeout of a read step taking in what arrived while the connection was
 # idle: the data is there; only an incomplete TLS record could make it wait.
-_POLL_TIMEOUT = GATHER_TIMEOUT
+_POLL_TIMEOUT = 0.001
 # ``_await``'s default: the session's read timeout.
 _READ_TIMEOUT = -1.0
 
@@ -90,6 +82,7 @@ class Session:
         first_stream_id: int = 1,
     ) -> None:
         self.sock = sock
+        self._transport = Transport(sock)
         self.core = core = ClientCore(engine, first_stream_id=first_stream_id)
         #: The streams' buffers, by id (the core's).
         self.streams = core.streams
@@ -100,12 +93,8 @@ class Session:
         self._reading = False
         self._buf = bytearray(_READ_SIZE)
         self._view = memoryview(self._buf)
-        self._resting = read_timeout if read_timeout else _IDLE_TIMEOUT
-        self._gather = HAVE_FIONREAD and isinstance(sock, ssl.SSLSocket)
-        self._poller = InputPoller(sock)
         # Threads waiting in open_stream for a free slot.
         self._slot_waiters = 0
-        sock.settimeout(self._resting)
         self._torn_down = False
         self._close_when_read = False
         self._sock_closed = False
@@ -197,7 +186,7 @@ class Session:
         self._teardown()
 
     def fileno(self) -> int:
-        return self.sock.fileno()
+        return self._transport.fileno()
 
     # ------------------------------------------------------------------
     # Streams: opening and sending
@@ -225,7 +214,7 @@ class Session:
         with self.cond:
             if core.has_abandoned:
                 core.reap()
-            if not self._reading and core.error is None and self._poller.has_input():
+            if not self._reading and core.error is None and self._transport.has_input():
                 # Whatever the server sent while we were idle (a GOAWAY, or
                 # EOF after an idle timeout) is taken in first, so a dead
                 # connection is replaced before a request is lost on it.
@@ -454,7 +443,6 @@ class Session:
         released around the recv and the flush).
         """
         cond = self.cond
-        sock = self.sock
         core = self.core
         self._reading = True
         count = -1
@@ -462,19 +450,7 @@ class Session:
         cond.release()
         try:
             try:
-                if timeout is not None and timeout < self._resting - _TIMEOUT_SLACK:
-                    sock.settimeout(timeout)
-                    try:
-                        count = sock.recv_into(self._buf)
-                    finally:
-                        sock.settimeout(self._resting)
-                else:
-                    count = sock.recv_into(self._buf)
-                if count > 0 and self._gather:
-                    tls_sock = cast(ssl.SSLSocket, sock)  # _gather says so
-                    count = gather_tls_records(tls_sock, self._view, count, self._resting)
-            except socket.timeout:
-                count = -1
+                count = self._transport.recv_into(self._view, timeout)
             except OSError as exc:  # reset, TLS failure, closed under us
                 failure = exc
         finally:
@@ -559,7 +535,7 @@ class Session:
                         while queue:
                             parts.append(queue.popleft())
                         data = b"".join(parts)
-                    failure = write_all(self.sock, data, self.read_timeout)
+                    failure = self._transport.write_all(data, self.read_timeout)
             except BaseException as exc:
                 # Interrupted (KeyboardInterrupt, say), perhaps mid-frame: the
                 # byte stream can no longer be trusted, so the connection ends.
@@ -593,13 +569,10 @@ class Session:
             if got:
                 queue = self._outq
                 if queue and not self._sock_closed:
-                    write_all(self.sock, b"".join(queue), self.read_timeout)
+                    self._transport.write_all(b"".join(queue), self.read_timeout)
                 queue.clear()
-            try:
-                # Wakes a reader blocked in recv and a writer blocked in send.
-                self.sock.shutdown(socket.SHUT_RDWR)
-            except OSError:
-                pass
+            # Wakes a reader and a writer waiting on the socket.
+            self._transport.shutdown()
             if not got:
                 self._write_lock.acquire()
                 got = True
@@ -616,7 +589,7 @@ class Session:
         self._close_when_read = False
         if not self._sock_closed:
             self._sock_closed = True
-            self.sock.close()
+            self._transport.close()
             # A retired session may linger until its streams are read: it
             # needs its receive buffer no more.
             self._buf = bytearray()
