@@ -49,7 +49,8 @@ class Transport:
         self._fd = sock.fileno()
 
     def fileno(self) -> int:
-        return self._fd
+        """The socket's descriptor; -1 once it is closed."""
+        return self.sock.fileno()
 
     # -- waiting (no lock held) ---------------------------------------------
 

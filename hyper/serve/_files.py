@@ -33,12 +33,19 @@ from collections.abc import Iterable, Sequence
 from email.utils import formatdate, parsedate_to_datetime
 from urllib.parse import quote, unquote_to_bytes
 
+# brotli on CPython, brotlicffi (the same API) elsewhere: one of the two is a
+# declared dependency, as in hyper.common.decoder.
 try:
     import brotli
 
     _HAVE_BROTLI = True
-except ImportError:  # pragma: no cover - brotli is a declared dependency
-    _HAVE_BROTLI = False
+except ImportError:
+    try:
+        import brotlicffi as brotli
+
+        _HAVE_BROTLI = True
+    except ImportError:  # pragma: no cover
+        _HAVE_BROTLI = False
 
 Headers = list[tuple[str, str]]
 
@@ -140,7 +147,10 @@ def resolve(root: str, url_path: str) -> str | None:
     parts = [p for p in url_path.split("/") if p]
     candidate = os.path.join(root, *parts)
     try:
-        real = os.path.realpath(candidate, strict=True)
+        # realpath(strict=True) is 3.10+: resolve, then insist the result exists.
+        real = os.path.realpath(candidate)
+        if not os.path.exists(real):
+            return None
     except (OSError, ValueError):
         return None
     if real != root and not real.startswith(root + os.sep):

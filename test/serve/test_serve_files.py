@@ -7,8 +7,12 @@ import os
 from email.utils import formatdate
 from pathlib import Path
 
-import brotli
 import pytest
+
+try:
+    import brotli
+except ImportError:  # PyPy: brotlicffi, the same API through cffi
+    import brotlicffi as brotli
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from serve_support import INDEX, STYLE, TEXT
