@@ -45,13 +45,22 @@ SHORT_TIMEOUT = 0.5
 BOMB_SIZE = 64 << 20
 MEMORY_BOUND = 8 << 20
 
-CLIENTS = ["blocking", "async"]
+try:
+    import requests
+
+    from hyper.contrib import HTTP2Adapter
+except ImportError:  # requests is an optional extra; the test extra has it
+    requests = None  # type: ignore[assignment]
+
+CLIENTS = ["blocking", "async", "adapter"]
 
 
 def _fetch(kind: str, port: int, path: str = "/", *, timeout: float = TIMEOUT,
            reads: int | None = None, body: bytes | None = None) -> Any:  # fmt: skip
     """GET (or POST ``body``) with one of the clients; the body, or the first ``reads`` reads."""
     method = "GET" if body is None else "POST"
+    if kind == "adapter":
+        return _fetch_with_requests(method, port, path, timeout, reads, body)
     if kind == "blocking":
         with HTTP20Connection(f"127.0.0.1:{port}", secure=False, timeout=timeout) as conn:
             conn.request(method, path, body=body)
@@ -69,6 +78,31 @@ def _fetch(kind: str, port: int, path: str = "/", *, timeout: float = TIMEOUT,
             return [len(await resp.read(65536)) for _ in range(reads)]
 
     return asyncio.run(run())
+
+
+def _fetch_with_requests(
+    method: str, port: int, path: str, timeout: float, reads: int | None, body: bytes | None
+) -> Any:
+    """The same through requests and HTTP2Adapter (prior knowledge, as the peer
+    speaks). Its errors must be requests' own carrying hyper's as the cause:
+    that cause is raised, for the checks the other clients face."""
+    if requests is None:
+        pytest.fail("requests is not installed (pip install -e '.[test]')")
+    session = requests.Session()
+    session.mount("http://", HTTP2Adapter(force_proto="h2"))
+    try:
+        resp = session.request(
+            method, f"http://127.0.0.1:{port}{path}", data=body, timeout=timeout,
+            stream=reads is not None,
+        )  # fmt: skip
+        if reads is None:
+            return resp.content
+        return [len(resp.raw.read(65536, decode_content=True)) for _ in range(reads)]
+    except requests.exceptions.RequestException as exc:
+        assert isinstance(exc.__cause__, HyperError), repr(exc)
+        raise exc.__cause__ from exc
+    finally:
+        session.close()
 
 
 def _serve(script: Callable[[PeerConnection], None], kind: str, **kwargs: Any) -> Any:
