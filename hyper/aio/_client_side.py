@@ -16,7 +16,6 @@ from collections.abc import Callable
 from typing import Any
 
 from hyper.http20._client import ClientCore, PushRecord, clone_error
-from hyper.http20._stream import StreamState
 from hyper.http20._streambuf import StreamBuffer
 from hyper.http20.config import EngineConfig
 from hyper.http20.engine import Engine
@@ -92,12 +91,7 @@ class ClientSide(ClientCore):
 
     def reset(self, stream: StreamBuffer, error_code: int) -> None:
         """Reset the stream with ``error_code`` and forget it."""
-        if (
-            self.error is None
-            and self.engine.stream_state(stream.stream_id) is not StreamState.CLOSED
-        ):
-            self.engine.reset_stream(stream.stream_id, error_code)
-        self.release(stream)
+        self.release(stream, error_code)
         self.finished(stream)
         self.conn_changed = True
 

@@ -396,14 +396,11 @@ class ClientCore:
         :raises StreamResetError: the stream was reset.
         :raises ConnectionError: the connection failed.
         """
-        self._check_can_send(stream)
-        if stream.error is None and not self._is_sendable(stream):
+        if not self._is_sendable(stream):
             return None
-        engine = self.engine
-        open_before = engine.open_outbound_streams
-        taken = engine.send_data(stream.stream_id, data, end_stream)
-        if engine.open_outbound_streams < open_before:
-            self.slot_freed = True  # our END_STREAM closed the stream
+        open_before = self.engine.open_outbound_streams
+        taken = self.engine.send_data(stream.stream_id, data, end_stream)
+        self._note_slot(open_before)
         return taken
 
     def send_trailers(self, stream: StreamBuffer, headers: list[tuple[Any, Any]]) -> bool:
@@ -414,15 +411,16 @@ class ClientCore:
             the stream (the trailers are not wanted).
         :raises InvalidHeaderError: a pseudo-header or an invalid field.
         """
-        self._check_can_send(stream)
         if not self._is_sendable(stream):
             return False
-        engine = self.engine
-        open_before = engine.open_outbound_streams
-        engine.send_headers(stream.stream_id, headers, end_stream=True)
-        if engine.open_outbound_streams < open_before:
-            self.slot_freed = True
+        open_before = self.engine.open_outbound_streams
+        self.engine.send_headers(stream.stream_id, headers, end_stream=True)
+        self._note_slot(open_before)
         return True
+
+    def _note_slot(self, open_before: int) -> None:
+        if self.engine.open_outbound_streams < open_before:
+            self.slot_freed = True  # our END_STREAM closed the stream
 
     def send_window(self, stream: StreamBuffer) -> int:
         """Bytes the stream may send now; -1 if it can no longer send."""
@@ -433,13 +431,17 @@ class ClientCore:
         except StreamStateError:
             return -1
 
-    def _check_can_send(self, stream: StreamBuffer) -> None:
+    def _is_sendable(self, stream: StreamBuffer) -> bool:
+        """Whether the stream may still send; False if the server already
+        answered in full and closed it.
+
+        :raises: the connection's or the stream's failure (a copy).
+        :raises StreamStateError: the stream can no longer send otherwise.
+        """
         if self.error is not None:
             raise clone_error(self.error)
         if stream.error is not None:
             raise clone_error(stream.error)
-
-    def _is_sendable(self, stream: StreamBuffer) -> bool:
         state = self.engine.stream_state(stream.stream_id)
         if state is StreamState.OPEN or state is StreamState.HALF_CLOSED_REMOTE:
             return True
@@ -628,10 +630,11 @@ class ClientCore:
     # ------------------------------------------------------------------
     # Releasing streams
 
-    def release(self, stream: StreamBuffer) -> None:
+    def release(self, stream: StreamBuffer, error_code: int = ErrorCodes.CANCEL) -> None:
         """
         The application is done with the stream: forget its buffer and, if
-        the stream is still open, reset it (CANCEL) to free its slot.
+        the stream is still open, reset it (``error_code``, CANCEL by
+        default) to free its slot.
         """
         if stream in self._retry:
             self._retry.remove(stream)
@@ -641,7 +644,7 @@ class ClientCore:
         if self.error is None:
             stream_id = stream.stream_id
             if self.engine.stream_state(stream_id) is not StreamState.CLOSED:
-                self.engine.reset_stream(stream_id, ErrorCodes.CANCEL)
+                self.engine.reset_stream(stream_id, error_code)
                 self.slot_freed = True
         self._forget(stream)
         if self._retry:
