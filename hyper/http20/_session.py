@@ -81,11 +81,8 @@ class Session:
         read_timeout: float | None,
         first_stream_id: int = 1,
     ) -> None:
-        self.sock = sock
         self._transport = Transport(sock)
-        self.core = core = ClientCore(engine, first_stream_id=first_stream_id)
-        #: The streams' buffers, by id (the core's).
-        self.streams = core.streams
+        self.core = ClientCore(engine, first_stream_id=first_stream_id)
         self.read_timeout = read_timeout
         self.cond = threading.Condition(threading.Lock())
         self._write_lock = threading.Lock()
@@ -98,10 +95,6 @@ class Session:
         self._torn_down = False
         self._close_when_read = False
         self._sock_closed = False
-
-    @property
-    def engine(self) -> Engine:
-        return self.core.engine
 
     @property
     def error(self) -> BaseException | None:

@@ -597,7 +597,7 @@ class HTTP20Connection(ConnectionTarget):
         session = self._session
         if session is None or not session.core.settings_seen:
             return None
-        return session.engine.remote_settings[SettingCodes.MAX_CONCURRENT_STREAMS]
+        return session.core.engine.remote_settings[SettingCodes.MAX_CONCURRENT_STREAMS]
 
     def reset_stream(self, stream_id: int) -> None:
         """
