@@ -207,10 +207,17 @@ class Session:
         with self.cond:
             if core.has_abandoned:
                 core.reap()
-            if not self._reading and core.error is None and self._transport.has_input():
+            if (
+                not self._reading
+                and core.error is None
+                and not core.engine.open_outbound_streams
+                and self._transport.has_input()
+            ):
                 # Whatever the server sent while we were idle (a GOAWAY, or
                 # EOF after an idle timeout) is taken in first, so a dead
                 # connection is replaced before a request is lost on it.
+                # (With requests in flight the connection is not idle, and
+                # their responses are read in batches when they are wanted.)
                 self._read_step(_POLL_TIMEOUT)
             if core.is_usable and not core.can_open_stream():
                 self._slot_waiters += 1
@@ -591,4 +598,3 @@ class Session:
     def __repr__(self) -> str:
         state = "failed" if self.core.error is not None else "open"
         return f"<Session {state} streams={len(self.core.streams)}>"
-
