@@ -23,6 +23,7 @@ import socket
 import ssl
 from typing import Callable, Union
 
+from hyper.common._tls_socket import TLSSocket, handshake
 from hyper.common.exceptions import MissingCertFile
 
 try:
@@ -174,5 +175,20 @@ def wrap_socket(
     """
     context = ssl_context if ssl_context is not None else _default_context()
     tls_sock = context.wrap_socket(sock, server_hostname=server_hostname)
+    proto = force_proto or tls_sock.selected_alpn_protocol() or _DEFAULT_PROTOCOL
+    return tls_sock, proto
+
+
+def connect_tls(
+    sock: socket.socket,
+    server_hostname: str,
+    ssl_context: ssl.SSLContext | None = None,
+    force_proto: str | None = None,
+) -> tuple[TLSSocket, str]:
+    """As :func:`wrap_socket`, but the connection's TLS state lives in
+    memory (:class:`hyper.common._tls_socket.TLSSocket`): what hyper's own
+    connections use. The handshake takes at most the socket's timeout."""
+    context = ssl_context if ssl_context is not None else _default_context()
+    tls_sock = handshake(sock, context, server_hostname, sock.gettimeout())
     proto = force_proto or tls_sock.selected_alpn_protocol() or _DEFAULT_PROTOCOL
     return tls_sock, proto

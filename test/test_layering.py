@@ -39,7 +39,9 @@ LAYERS: list[tuple[str, list[str]]] = [
         "hyper.aio._server_core", "hyper.aio._client_side", "hyper.aio.exceptions",
     ]),
     # Blocking sockets: connecting, TLS, error translation.
-    ("transport", ["hyper.common._transport", "hyper.common.connect", "hyper.tls"]),
+    ("transport", [
+        "hyper.common._transport", "hyper.common._tls_socket", "hyper.common.connect", "hyper.tls",
+    ]),
     ("driver", [
         "hyper.http20._session", "hyper.http20._sockio", "hyper.http11._channel",
         "hyper.aio.protocol",

@@ -25,6 +25,7 @@ import socket
 import ssl
 from typing import Any
 
+from hyper.common._tls_socket import TLSSocket
 from hyper.common.exceptions import ConnectionError as HyperConnectionError
 from hyper.common.exceptions import ConnectionResetError as HyperResetError
 from hyper.common.exceptions import HyperError
@@ -72,6 +73,8 @@ class InputPoller:
         sock = self._sock
         if isinstance(sock, ssl.SSLSocket) and sock.pending():
             return True
+        if isinstance(sock, TLSSocket):
+            return sock.has_input()
         try:
             if self._poller is not None:
                 return bool(self._poller.poll(0))

@@ -22,7 +22,7 @@ import socket
 import ssl
 import time
 from collections.abc import Iterable, Iterator, Mapping, Sequence
-from typing import Any, NamedTuple, Union
+from typing import Any, NamedTuple, Union, cast
 from urllib.parse import unquote
 
 from hyper.common._request import Timeout, split_timeout
@@ -249,8 +249,8 @@ def _wrap_tls(
     # when a secure connection is made; plaintext users never pay for it.
     from hyper import tls
 
-    tls_sock, proto = tls.wrap_socket(sock, host, ssl_context, force_proto=force_proto)
-    return tls_sock, proto
+    tls_sock, proto = tls.connect_tls(sock, host, ssl_context, force_proto=force_proto)
+    return cast(socket.socket, tls_sock), proto
 
 
 @contextlib.contextmanager

@@ -59,6 +59,10 @@ _CLOSE_TIMEOUT = 1.0
 # The timeout of a read step taking in what arrived while the connection was
 # idle: the data is there; only an incomplete TLS record could make it wait.
 _POLL_TIMEOUT = 0.001
+# A connection with requests in flight that was read from less than this
+# many seconds ago is busy, not idle: a new request does not first check
+# whether the server said something (a GOAWAY) meanwhile.
+_BUSY_INTERVAL = 1.0
 # ``_await``'s default: the session's read timeout.
 _READ_TIMEOUT = -1.0
 
@@ -88,6 +92,7 @@ class Session:
         self._write_lock = threading.Lock()
         self._outq: deque[bytes] = deque()
         self._reading = False
+        self._last_read = 0.0  # when the last read step ended (monotonic)
         self._buf = bytearray(_READ_SIZE)
         self._view = memoryview(self._buf)
         # Threads waiting in open_stream for a free slot.
@@ -210,14 +215,18 @@ class Session:
             if (
                 not self._reading
                 and core.error is None
-                and not core.engine.open_outbound_streams
+                and not (
+                    core.engine.open_outbound_streams
+                    and monotonic() - self._last_read < _BUSY_INTERVAL
+                )
                 and self._transport.has_input()
             ):
                 # Whatever the server sent while we were idle (a GOAWAY, or
                 # EOF after an idle timeout) is taken in first, so a dead
                 # connection is replaced before a request is lost on it.
-                # (With requests in flight the connection is not idle, and
-                # their responses are read in batches when they are wanted.)
+                # With requests in flight and read from lately, the
+                # connection is not idle: their responses are read in
+                # batches when they are wanted, not one per request.
                 self._read_step(_POLL_TIMEOUT)
             if core.is_usable and not core.can_open_stream():
                 self._slot_waiters += 1
@@ -456,6 +465,7 @@ class Session:
         finally:
             cond.acquire()
             self._reading = False
+            self._last_read = monotonic()
             try:
                 if self._close_when_read:
                     self._close_socket_locked()

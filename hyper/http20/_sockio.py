@@ -28,6 +28,7 @@ import threading
 from time import monotonic
 from typing import Any, Callable
 
+from hyper.common._tls_socket import TLSSocket
 from hyper.common.exceptions import TimeoutError as HyperTimeoutError
 
 # The most a TLS record carries: 16 KiB of plaintext plus its overhead.
@@ -45,6 +46,8 @@ class Transport:
         self.sock = sock
         self._lock = threading.Lock()
         self._tls = isinstance(sock, ssl.SSLSocket)
+        # TLS in memory: its own locking, one raw recv per read step.
+        self._mem: TLSSocket | None = sock if isinstance(sock, TLSSocket) else None
         sock.settimeout(0.0)
         self._fd = sock.fileno()
 
@@ -82,6 +85,8 @@ class Transport:
             the buffer's size), 0 at EOF, -1 if the timeout passed first.
         :raises OSError: the socket failed (a reset, a TLS error).
         """
+        if self._mem is not None:
+            return self._mem.read_into(view, timeout)
         deadline = None if timeout is None else monotonic() + timeout
         while True:
             readable = True
@@ -120,6 +125,8 @@ class Transport:
 
     def has_input(self) -> bool:
         """Input, EOF or an error is waiting (decrypted TLS bytes too); no wait."""
+        if self._mem is not None:
+            return self._mem.has_input()
         if self._tls:
             with self._lock:
                 if self.sock.pending():  # type: ignore[attr-defined]
@@ -135,6 +142,8 @@ class Transport:
         ``stall_timeout`` seconds fails the write. One writer at a time (the
         session's write lock); readers may run meanwhile.
         """
+        if self._mem is not None:
+            return self._mem.write_all(data, stall_timeout)
         total = len(data)
         sent = 0
         view = memoryview(data)
@@ -170,6 +179,12 @@ class Transport:
 
     def shutdown(self) -> None:
         """Wake a reader or writer waiting on the socket: it meets EOF."""
+        if self._mem is not None:
+            try:
+                self._mem.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
+            return
         with self._lock:
             try:
                 self.sock.shutdown(socket.SHUT_RDWR)
