@@ -17,6 +17,11 @@ Reading also gathers: after the first TLS record, the records already
 complete are taken in the same step (each later ``recv`` returns at once,
 or says the rest has not arrived), so one read step handles up to the whole
 buffer without a syscall per record spent on looking first.
+
+hyper's own connections come as a
+:class:`~hyper.common._tls_socket.TLSSocket` (TLS in memory, with its own
+locking, one ``recv`` per read step); the transport hands each call to it.
+The ``ssl.SSLSocket`` path above serves a socket handed in already wrapped.
 """
 
 from __future__ import annotations

@@ -1,0 +1,455 @@
+"""
+A TLS client connection whose TLS state lives in memory (``ssl.MemoryBIO``):
+the socket only ever moves raw bytes.
+
+Why not ``ssl.SSLSocket``: there, OpenSSL reads the socket itself, two
+``recv`` calls per TLS record (its 5-byte header, then the rest), so a
+256 KiB read costs 32 syscalls; and it must not be entered by two threads at
+once. Here one ``recv`` takes everything the kernel holds (up to 256 KiB)
+and the records are decrypted from memory; the socket is used without the
+TLS lock, so a thread waiting for input never holds it.
+
+Rules that make one reader and one writer safe at the same time (the HTTP/2
+driver has both):
+
+- every call into the ``SSLObject`` is made under ``_lock``, held only for
+  the call (no socket I/O under it);
+- the ciphertext the ``SSLObject`` produces is taken out of the outgoing BIO
+  and written only by the holder of ``_send_lock``, which keeps TLS records
+  in the order they were made; the writer gives ``_send_lock`` up under
+  ``_lock`` once the BIO is empty, so what a reader produced meanwhile (a
+  KeyUpdate answer) is either written by that writer or finds the lock free;
+- the raw socket is non-blocking; waiting is a ``poll`` with no lock held.
+
+:class:`TLSSocket` also has the blocking socket calls (``recv_into``,
+``sendall``, ``settimeout``...) that the HTTP/1.1 channel and callers use.
+"""
+
+from __future__ import annotations
+
+import select
+import socket
+import ssl
+import threading
+from time import monotonic
+from typing import Any, Callable, Union
+
+from hyper.common.exceptions import TimeoutError as HyperTimeoutError
+
+__all__ = ["TLSSocket", "handshake"]
+
+Buffer = Union[bytes, bytearray, memoryview]
+
+# One raw recv takes up to this much ciphertext.
+_RAW_READ = 256 * 1024
+# Plaintext is encrypted this much at a time, so a large write never holds
+# two whole copies of itself (plaintext and ciphertext) at once.
+_ENCRYPT_CHUNK = 256 * 1024
+_WANT_IO = (BlockingIOError, InterruptedError)
+_HAVE_POLL = hasattr(select, "poll")  # not on Windows, where select() serves
+
+
+def handshake(
+    sock: socket.socket,
+    context: ssl.SSLContext,
+    server_hostname: str | None,
+    timeout: float | None,
+) -> TLSSocket:
+    """
+    Run the client side of a TLS handshake over the connected ``sock``.
+
+    :param timeout: seconds for the whole handshake; None waits as long as
+        it takes.
+    :raises ssl.SSLError: the handshake failed (``ssl.SSLCertVerificationError``
+        for a certificate not trusted or not for ``server_hostname``).
+    :raises socket.timeout: the handshake took longer than ``timeout``.
+    :raises OSError: the socket failed (reset, EOF: ``ssl.SSLEOFError``).
+    """
+    incoming, outgoing = ssl.MemoryBIO(), ssl.MemoryBIO()
+    obj = context.wrap_bio(incoming, outgoing, server_hostname=server_hostname)
+    initial_timeout = sock.gettimeout()
+    deadline = None if timeout is None else monotonic() + timeout
+    while True:
+        try:
+            obj.do_handshake()
+            break
+        except ssl.SSLWantReadError:
+            _send_blocking(sock, outgoing.read(), deadline)
+            data = _recv_blocking(sock, deadline)
+            if not data:
+                raise ssl.SSLEOFError(
+                    ssl.SSL_ERROR_EOF, "EOF occurred in violation of protocol (handshake)"
+                ) from None
+            incoming.write(data)
+        except ssl.SSLError:
+            # Our alert (a certificate we refuse, say) still tells the server why.
+            try:
+                _send_blocking(sock, outgoing.read(), deadline)
+            except OSError:
+                pass
+            raise
+    _send_blocking(sock, outgoing.read(), deadline)  # our Finished (TLS 1.3)
+    return TLSSocket(sock, obj, incoming, outgoing, timeout=initial_timeout)
+
+
+def _remaining(deadline: float | None) -> float | None:
+    if deadline is None:
+        return None
+    left = deadline - monotonic()
+    if left <= 0:
+        raise socket.timeout("_ssl.c: The handshake operation timed out")
+    return left
+
+
+def _send_blocking(sock: socket.socket, data: bytes, deadline: float | None) -> None:
+    if data:
+        sock.settimeout(_remaining(deadline))
+        sock.sendall(data)
+
+
+def _recv_blocking(sock: socket.socket, deadline: float | None) -> bytes:
+    sock.settimeout(_remaining(deadline))
+    return sock.recv(_RAW_READ)
+
+
+class TLSSocket:
+    """
+    A TLS connection over a plain socket, made by :func:`handshake`. Reads
+    and writes may run in two threads at once (see the module docstring).
+
+    The socket methods (``recv``, ``recv_into``, ``send``, ``sendall``,
+    ``settimeout``, ``gettimeout``, ``fileno``, ``shutdown``, ``close``) and
+    the ``ssl.SSLSocket`` queries (``getpeercert``, ``selected_alpn_protocol``,
+    ``version``, ``cipher``, ``pending``) behave as those of an
+    ``SSLSocket``; the socket timeout applies to each call.
+    """
+
+    def __init__(
+        self,
+        sock: socket.socket,
+        obj: ssl.SSLObject,
+        incoming: ssl.MemoryBIO,
+        outgoing: ssl.MemoryBIO,
+        *,
+        timeout: float | None = None,
+    ) -> None:
+        self.raw = sock
+        self._obj = obj
+        self._in = incoming
+        self._out = outgoing
+        self._lock = threading.Lock()
+        self._send_lock = threading.Lock()
+        self._timeout = timeout
+        self._raw_buf = bytearray(_RAW_READ)
+        self._raw_view = memoryview(self._raw_buf)
+        self._eof = False  # the raw socket reached EOF
+        self._closed_tls = False  # the peer sent close_notify
+        sock.settimeout(0.0)
+        self._fd = sock.fileno()
+        self._read_poller: Any = None
+        self._write_poller: Any = None
+        if _HAVE_POLL:
+            self._read_poller = select.poll()
+            self._read_poller.register(self._fd, select.POLLIN)
+            self._write_poller = select.poll()
+            self._write_poller.register(self._fd, select.POLLOUT)
+
+    # -- what the handshake settled -------------------------------------
+
+    def getpeercert(self, binary_form: bool = False) -> Any:
+        """The server's certificate, as ``ssl.SSLSocket.getpeercert``."""
+        return self._obj.getpeercert(binary_form)
+
+    def selected_alpn_protocol(self) -> str | None:
+        return self._obj.selected_alpn_protocol()
+
+    def version(self) -> str | None:
+        return self._obj.version()
+
+    def cipher(self) -> tuple[str, str, int] | None:
+        return self._obj.cipher()
+
+    @property
+    def server_hostname(self) -> str | None:
+        return self._obj.server_hostname
+
+    @property
+    def context(self) -> ssl.SSLContext:
+        return self._obj.context
+
+    def getpeername(self) -> Any:
+        return self.raw.getpeername()
+
+    def getsockname(self) -> Any:
+        return self.raw.getsockname()
+
+    def setsockopt(self, *args: Any) -> None:
+        self.raw.setsockopt(*args)
+
+    def fileno(self) -> int:
+        """The socket's descriptor; -1 once it is closed."""
+        return self.raw.fileno()
+
+    # -- waiting (no lock held) -------------------------------------------
+
+    def wait(self, readable: bool, timeout: float | None) -> bool:
+        """Until the socket is readable (or writable), fails, or ``timeout``
+        passes (False then)."""
+        if _HAVE_POLL:
+            poller = self._read_poller if readable else self._write_poller
+            try:
+                ms = None if timeout is None else max(0.0, timeout) * 1000
+                return bool(poller.poll(ms))
+            except (OSError, ValueError):
+                return True  # let the next call meet and report the failure
+        try:
+            sock = self.raw
+            ready = select.select(
+                [sock] if readable else [], [] if readable else [sock], [], timeout
+            )
+        except (OSError, ValueError):
+            return True
+        return bool(ready[0] or ready[1])
+
+    # -- reading ------------------------------------------------------------
+
+    def pending(self) -> int:
+        """Bytes that can be read without touching the socket (plaintext
+        already decrypted, or ciphertext already received)."""
+        with self._lock:
+            return self._obj.pending() or self._in.pending
+
+    def has_input(self) -> bool:
+        """Input, EOF or an error is waiting (already received too); no wait."""
+        if self._in.pending or self._eof or self._closed_tls:
+            return True
+        with self._lock:
+            if self._obj.pending():
+                return True
+        return self.wait(True, 0)
+
+    def read_into(self, view: memoryview, timeout: float | None) -> int:
+        """
+        Read plaintext into ``view``, waiting up to ``timeout`` seconds (None:
+        forever): every complete record received, up to the view's size.
+
+        :returns: the bytes read, 0 at EOF (close_notify, or the socket's
+            EOF), -1 if the timeout passed first.
+        :raises OSError: the socket failed; ``ssl.SSLError`` for bad TLS data.
+        """
+        deadline = None if timeout is None else monotonic() + timeout
+        obj_read: Callable[[int, memoryview], int] = self._obj.read  # type: ignore[assignment]
+        size = len(view)
+        while True:
+            count = 0
+            with self._lock:
+                try:
+                    # Until the record layer wants more: OpenSSL may already
+                    # have taken later records out of the BIO, so an empty
+                    # BIO does not mean nothing is left to decrypt.
+                    while count < size:
+                        got = obj_read(size - count, view[count:] if count else view)
+                        if not got:  # the peer's close_notify
+                            self._closed_tls = True
+                            break
+                        count += got
+                except ssl.SSLWantReadError:
+                    pass
+                except ssl.SSLZeroReturnError:
+                    self._closed_tls = True
+                wrote = self._out.pending
+            if wrote:
+                self._answer()
+            if count or self._closed_tls or self._eof:
+                return count
+            if not self._fill(deadline):
+                return -1
+
+    def _fill(self, deadline: float | None) -> bool:
+        """Receive ciphertext into the incoming BIO (or note EOF); False if
+        the deadline passed first."""
+        raw_view = self._raw_view
+        while True:
+            remaining = None if deadline is None else deadline - monotonic()
+            if remaining is not None and remaining <= 0:
+                return False
+            if not self.wait(True, remaining):
+                continue
+            try:
+                got = self.raw.recv_into(raw_view)
+            except _WANT_IO:
+                continue
+            if not got:
+                self._eof = True
+                return True
+            with self._lock:
+                self._in.write(raw_view[:got])
+            return True
+
+    def _answer(self) -> None:
+        """Write what reading made the TLS layer say (a KeyUpdate answer),
+        unless a writer is busy: it writes it before it lets go."""
+        if self._send_lock.acquire(blocking=False):
+            self._drain(None)
+
+    # -- writing ------------------------------------------------------------
+
+    def write_all(self, data: Buffer, stall_timeout: float | None) -> BaseException | None:
+        """
+        Encrypt and write all of ``data``; return the failure instead of
+        raising it. Only no progress for ``stall_timeout`` seconds fails it.
+        """
+        total = len(data)
+        if not total:
+            return None
+        self._send_lock.acquire()
+        view = memoryview(data) if total > _ENCRYPT_CHUNK else None
+        offset = 0
+        try:
+            while True:
+                with self._lock:
+                    if view is None:
+                        self._obj.write(data)
+                        offset = total
+                    else:
+                        self._obj.write(view[offset : offset + _ENCRYPT_CHUNK])
+                        offset += _ENCRYPT_CHUNK
+                    out = self._out.read()
+                failure = self._send_raw(out, stall_timeout)
+                if failure is not None:
+                    self._send_lock.release()
+                    return failure
+                if offset >= total:
+                    break
+        except BaseException:
+            self._send_lock.release()
+            raise
+        return self._drain(stall_timeout)
+
+    def _drain(self, stall_timeout: float | None) -> BaseException | None:
+        """Write what is left in the outgoing BIO, then release
+        ``_send_lock`` (held on entry) under ``_lock``."""
+        try:
+            while True:
+                with self._lock:
+                    if not self._out.pending:
+                        self._send_lock.release()
+                        return None
+                    out = self._out.read()
+                failure = self._send_raw(out, stall_timeout)
+                if failure is not None:
+                    self._send_lock.release()
+                    return failure
+        except BaseException:
+            self._send_lock.release()
+            raise
+
+    def _send_raw(self, data: bytes, stall_timeout: float | None) -> BaseException | None:
+        total = len(data)
+        sent = 0
+        view: memoryview | None = None
+        stalled_since: float | None = None
+        send = self.raw.send
+        while sent < total:
+            try:
+                if sent:
+                    if view is None:
+                        view = memoryview(data)
+                    sent += send(view[sent:])
+                else:
+                    sent = send(data)
+                stalled_since = None
+                continue
+            except _WANT_IO:
+                pass
+            except OSError as exc:
+                return exc
+            now = monotonic()
+            if stalled_since is None:
+                stalled_since = now
+            remaining = None
+            if stall_timeout is not None:
+                remaining = stall_timeout - (now - stalled_since)
+                if remaining <= 0:
+                    return HyperTimeoutError(f"the server accepted no data for {stall_timeout} s")
+            self.wait(False, remaining)
+        return None
+
+    # -- the socket calls ---------------------------------------------------
+
+    def settimeout(self, timeout: float | None) -> None:
+        self._timeout = timeout
+
+    def gettimeout(self) -> float | None:
+        return self._timeout
+
+    def setblocking(self, flag: bool) -> None:
+        self._timeout = None if flag else 0.0
+
+    def recv_into(self, buffer: Any, nbytes: int = 0, flags: int = 0) -> int:
+        """As ``socket.recv_into``; raises ``socket.timeout`` (or, with a
+        zero timeout, ``ssl.SSLWantReadError``) when nothing arrives."""
+        if flags:
+            raise ValueError("non-zero flags not allowed in calls to recv_into() on TLSSocket")
+        view = memoryview(buffer).cast("B")
+        if nbytes:
+            view = view[:nbytes]
+        if not len(view):
+            return 0
+        count = self.read_into(view, self._timeout)
+        if count < 0:
+            if self._timeout == 0:
+                raise ssl.SSLWantReadError("The operation did not complete (read)")
+            raise socket.timeout("The read operation timed out")
+        return count
+
+    def recv(self, bufsize: int, flags: int = 0) -> bytes:
+        buf = bytearray(bufsize)
+        count = self.recv_into(buf, bufsize, flags)
+        return bytes(buf[:count])
+
+    read = recv
+
+    def sendall(self, data: Buffer, flags: int = 0) -> None:
+        """As ``socket.sendall``: all of ``data`` or an exception; the
+        timeout bounds each wait for the kernel to take more."""
+        if flags:
+            raise ValueError("non-zero flags not allowed in calls to sendall() on TLSSocket")
+        failure = self.write_all(data, self._timeout)
+        if failure is not None:
+            raise failure
+
+    def send(self, data: Buffer, flags: int = 0) -> int:
+        self.sendall(data, flags)
+        return len(data)
+
+    write = send
+
+    def shutdown(self, how: int) -> None:
+        """Shut the raw socket down (wakes a thread waiting on it)."""
+        self.raw.shutdown(how)
+
+    def unwrap(self) -> socket.socket:
+        """Send close_notify and hand back the plain socket."""
+        with self._lock:
+            try:
+                self._obj.unwrap()
+            except ssl.SSLError:
+                pass
+            out = self._out.read()
+        if out:
+            self._send_raw(out, self._timeout)
+        return self.raw
+
+    def close(self) -> None:
+        self.raw.close()
+
+    def __enter__(self) -> TLSSocket:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        alpn = self.selected_alpn_protocol()
+        return f"<TLSSocket fd={self.fileno()} {self.version()} alpn={alpn}>"
