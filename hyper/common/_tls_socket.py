@@ -391,7 +391,11 @@ class TLSSocket:
         zero timeout, ``ssl.SSLWantReadError``) when nothing arrives."""
         if flags:
             raise ValueError("non-zero flags not allowed in calls to recv_into() on TLSSocket")
-        view = memoryview(buffer).cast("B")
+        view = memoryview(buffer)
+        if view.format != "B" or view.ndim != 1:
+            # (Only when needed: PyPy's SSL reads into a slice of a cast
+            # view land in a copy.)
+            view = view.cast("B")
         if nbytes:
             view = view[:nbytes]
         if not len(view):
