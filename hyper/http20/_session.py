@@ -15,9 +15,13 @@ waits. There is no background thread. The invariants:
   deadline as the socket timeout, then, under ``cond`` again, feeds the
   core (which files every event into the buffer of the stream it belongs
   to, so no thread ever loses another's frames), gives up the reader role
-  and wakes everyone. Other threads wait on ``cond`` with their own
-  timeouts, and the first to wake with nobody reading takes over. Nobody
-  spins or sleeps.
+  and wakes the threads it concerns: those waiting on a stream the step
+  touched (``ClientCore.touched``), those waiting on the connection (a
+  slot, window, SETTINGS, a PING answer), and one more, who takes over the
+  reading if the others are satisfied; everyone when the connection
+  failed. Other threads wait with their own timeouts, each on its own
+  Condition over the one lock, and a thread woken with nobody reading
+  takes over. Nobody spins or sleeps.
 - Bytes the core queues move to ``_outq`` under ``cond``, so the queue is in
   engine order (the peer's HPACK decoder depends on it). Only the holder of
   ``_write_lock`` pops and writes, and it loops until the queue is empty, so
@@ -41,7 +45,7 @@ import threading
 from collections import deque
 from collections.abc import Callable
 from time import monotonic
-from typing import Any, Union
+from typing import Any, Union, cast
 
 from hyper.common.exceptions import TimeoutError as HyperTimeoutError
 from hyper.http20._client import ClientCore, PushRecord
@@ -86,9 +90,18 @@ class Session:
         first_stream_id: int = 1,
     ) -> None:
         self._transport = Transport(sock)
-        self.core = ClientCore(engine, first_stream_id=first_stream_id)
+        self.core = ClientCore(engine, first_stream_id=first_stream_id, track_streams=True)
         self.read_timeout = read_timeout
-        self.cond = threading.Condition(threading.Lock())
+        lock = threading.Lock()
+        self.cond = threading.Condition(lock)
+        self._lock = lock
+        # Threads waiting while another reads, each on its own Condition over
+        # ``lock``: a read step wakes only those whose stream it touched, the
+        # connection-level waiters, and one more to be the next reader.
+        # Stream waiters are also listed on their StreamBuffer's ``waiter``.
+        self._waiters: dict[threading.Condition, StreamBuffer | None] = {}
+        self._conn_waiters: list[threading.Condition] = []
+        self._spare_conds: list[threading.Condition] = []
         self._write_lock = threading.Lock()
         self._outq: deque[bytes] = deque()
         self._reading = False
@@ -180,7 +193,7 @@ class Session:
         with self.cond:
             self.core.close(error_code)
             self._queue_output()
-            self.cond.notify_all()
+            self._wake_all()
         self._teardown()
 
     def fileno(self) -> int:
@@ -323,6 +336,7 @@ class Session:
                 self._await(
                     lambda: core.response_ready(stream),
                     f"the response headers on stream {stream.stream_id}",
+                    stream=stream,
                 )
                 core.check_response(stream)
         finally:
@@ -346,6 +360,7 @@ class Session:
                     self._await(
                         lambda: core.body_ready(stream),
                         f"body data on stream {stream.stream_id}",
+                        stream=stream,
                     )
                 out = core.read(stream, limit)
                 self._queue_output()
@@ -369,7 +384,7 @@ class Session:
                     self._queue_output()
                     return done
 
-                self._await(ready, f"pushes on stream {stream.stream_id}")
+                self._await(ready, f"pushes on stream {stream.stream_id}", stream=stream)
             fresh, more = core.take_pushes(stream)
         self._after()
         return fresh, more
@@ -416,10 +431,13 @@ class Session:
         ready: Callable[[], object],
         what: str,
         timeout: float | None = _READ_TIMEOUT,
+        stream: StreamBuffer | None = None,
     ) -> None:
         """
         Return once ``ready()`` is true, reading the socket when nobody else
-        is. Called and returns with ``cond`` held.
+        is. Called and returns with ``cond`` held. ``stream``: what is
+        awaited depends on that stream alone (woken only when a read step
+        touched it); None: on the connection (woken after every read step).
 
         :raises TimeoutError: not ready within ``timeout`` (the read timeout by
             default); the connection and other streams are unaffected.
@@ -429,7 +447,6 @@ class Session:
         if timeout == _READ_TIMEOUT:
             timeout = self.read_timeout
         deadline = None if timeout is None else monotonic() + timeout
-        cond = self.cond
         core = self.core
         while True:
             core.raise_if_failed()
@@ -439,11 +456,93 @@ class Session:
                 if remaining <= 0:
                     raise HyperTimeoutError(f"timed out after {timeout} s waiting for {what}")
             if self._reading:
-                cond.wait(remaining)
+                # Listed only while waiting: a thread that goes on to read
+                # must never be the one picked to take the reading over.
+                waiter = self._add_waiter(stream)
+                try:
+                    waiter.wait(remaining)
+                finally:
+                    self._remove_waiter(waiter, stream)
             else:
                 self._read_step(remaining)
             if ready():
                 return
+
+    def _add_waiter(self, stream: StreamBuffer | None) -> threading.Condition:
+        spare = self._spare_conds
+        waiter = spare.pop() if spare else threading.Condition(self._lock)
+        self._waiters[waiter] = stream
+        if stream is None:
+            self._conn_waiters.append(waiter)
+        elif stream.waiter is None:
+            stream.waiter = [waiter]
+        else:
+            cast(list[threading.Condition], stream.waiter).append(waiter)
+        return waiter
+
+    def _remove_waiter(self, waiter: threading.Condition, stream: StreamBuffer | None) -> None:
+        """After its wait (woken or timed out); the Condition may be reused."""
+        if waiter in self._waiters:
+            self._unlist(waiter, stream)
+        self._spare_conds.append(waiter)
+
+    def _unlist(self, waiter: threading.Condition, stream: StreamBuffer | None) -> None:
+        del self._waiters[waiter]
+        if stream is None:
+            self._conn_waiters.remove(waiter)
+        else:
+            waiters = cast(list[threading.Condition], stream.waiter)
+            waiters.remove(waiter)
+            if not waiters:
+                stream.waiter = None
+
+    def _wake(self) -> None:
+        """
+        After a read step (``cond`` held): wake the threads whose stream it
+        touched, those waiting on the connection, and one more, who becomes
+        the reader if the others are satisfied. Everyone on failure. A woken
+        thread is unlisted at once, so "one more" is always one that is
+        still waiting.
+        """
+        core = self.core
+        touched = core.touched
+        waiting = self._waiters
+        if not waiting:
+            if touched:
+                touched.clear()
+            return
+        if core.error is not None or core.wants_teardown:
+            if touched:
+                touched.clear()
+            self._wake_all()
+            return
+        if touched:
+            for stream in touched:
+                waiters = stream.waiter
+                if waiters is not None:
+                    stream.waiter = None
+                    for waiter in cast(list[threading.Condition], waiters):
+                        del waiting[waiter]
+                        waiter.notify()
+            touched.clear()
+        if self._conn_waiters:
+            for waiter in self._conn_waiters:
+                del waiting[waiter]
+                waiter.notify()
+            self._conn_waiters = []
+        if waiting:
+            # Somebody must read for the rest once the woken are done.
+            waiter, awaited = next(iter(waiting.items()))
+            self._unlist(waiter, awaited)
+            waiter.notify()
+
+    def _wake_all(self) -> None:
+        for waiter, stream in list(self._waiters.items()):
+            if stream is not None:
+                stream.waiter = None
+            waiter.notify()
+        self._waiters.clear()
+        self._conn_waiters = []
 
     def _read_step(self, timeout: float | None) -> None:
         """
@@ -477,7 +576,7 @@ class Session:
                     core.receive_data(self._view[:count])
                 self._queue_output()
             finally:
-                cond.notify_all()
+                self._wake()
         if self._outq or core.wants_teardown:
             cond.release()
             try:
@@ -494,7 +593,7 @@ class Session:
         """
         core = self.core
         core.slot_freed = False
-        self.cond.notify_all()
+        self._wake_all()
         if self._slot_waiters and self._reading:
             core.wake_ping()
             data = core.data_to_send()
@@ -522,7 +621,7 @@ class Session:
         if core.slot_freed:
             self._slot_freed()
         elif core.wants_teardown:
-            self.cond.notify_all()
+            self._wake_all()
 
     def _flush(self, block: bool) -> None:
         """Write everything queued, unless (``block=False``) someone else

@@ -781,6 +781,39 @@ class TestThreads:
             ids = [conn.request("GET", "/after/1") for _ in range(100)]
             assert [conn.getresponse(i).read() for i in ids] == [b"/after/1"] * 100
 
+    def test_each_waiting_thread_gets_its_response_whatever_the_order(self) -> None:
+        """Eight threads wait at once; the server answers half of them, makes
+        sure the client read that, then the rest in reverse: whichever thread
+        was reading and got its answer first, another takes over for the
+        rest (within the read timeout, else this fails)."""
+        threads = 8
+        rounds = 5
+
+        def script(conn: PeerConnection) -> None:
+            conn.handshake()
+            for _ in range(rounds):
+                requests = [conn.expect_complete_request() for _ in range(threads)]
+                for request in requests[::2]:
+                    conn.respond(request.stream_id, body=bytes(request.path))
+                conn.ping_client()
+                for request in requests[1::2][::-1]:
+                    conn.respond(request.stream_id, body=bytes(request.path))
+            conn.read_until_closed()
+
+        with client(script) as (conn, _):
+            for round_ in range(rounds):
+                barrier = threading.Barrier(threads)
+
+                def work(n: int, round_: int = round_, barrier: Any = barrier) -> bytes:
+                    path = f"/{round_}/{n}"
+                    stream_id = conn.request("GET", path)
+                    barrier.wait(TIMEOUT)  # every request is out before any wait
+                    return conn.getresponse(stream_id).read()
+
+                with ThreadPoolExecutor(threads) as pool:
+                    bodies = list(pool.map(work, range(threads)))
+                assert bodies == [f"/{round_}/{n}".encode() for n in range(threads)]
+
     @pytest.mark.parametrize(
         ("exchange", "rounds"),
         [("read", 2000), ("push-read", 500), ("push-cancelled", 500),

@@ -55,15 +55,17 @@ class TestReading:
             conn.send(payload)
             conn.read_until_closed()
 
-        with Listener([script], tls=server_tls()) as server:
-            with _connect(server, client_tls) as tls_sock:
-                tls_sock.settimeout(TIMEOUT)
-                first = tls_sock.recv(7)
-                assert first == payload[:7]
-                # The rest of the record is held in memory: no wait to read it.
-                assert tls_sock.pending() > 0
-                rest = _recv_exactly(tls_sock, len(payload) - 7)
-                assert first + rest == payload
+        with (
+            Listener([script], tls=server_tls()) as server,
+            _connect(server, client_tls) as tls_sock,
+        ):
+            tls_sock.settimeout(TIMEOUT)
+            first = tls_sock.recv(7)
+            assert first == payload[:7]
+            # The rest of the record is held in memory: no wait to read it.
+            assert tls_sock.pending() > 0
+            rest = _recv_exactly(tls_sock, len(payload) - 7)
+            assert first + rest == payload
 
     def test_a_record_trickling_in_byte_by_byte_is_put_together(
         self, server_tls: Callable[..., ssl.SSLContext], client_tls: ssl.SSLContext
@@ -94,11 +96,10 @@ class TestReading:
             record_sent.set()
             conn.read_until_closed()
 
-        with Listener([script]) as server:
-            with _connect(server, client_tls) as tls_sock:
-                tls_sock.settimeout(TIMEOUT)
-                assert _recv_exactly(tls_sock, 27) == b"assembled from single bytes"
-                assert record_sent.wait(TIMEOUT)
+        with Listener([script]) as server, _connect(server, client_tls) as tls_sock:
+            tls_sock.settimeout(TIMEOUT)
+            assert _recv_exactly(tls_sock, 27) == b"assembled from single bytes"
+            assert record_sent.wait(TIMEOUT)
 
     def test_close_notify_and_eof_read_as_eof(
         self, server_tls: Callable[..., ssl.SSLContext], client_tls: ssl.SSLContext
@@ -132,15 +133,17 @@ class TestReading:
         def script(conn: Conn) -> None:
             release.wait(TIMEOUT)
 
-        with Listener([script], tls=server_tls()) as server:
-            with _connect(server, client_tls) as tls_sock:
-                tls_sock.settimeout(0.05)
-                with pytest.raises(socket.timeout):
-                    tls_sock.recv(10)
-                tls_sock.settimeout(0.0)
-                with pytest.raises(ssl.SSLWantReadError):
-                    tls_sock.recv(10)
-                release.set()
+        with (
+            Listener([script], tls=server_tls()) as server,
+            _connect(server, client_tls) as tls_sock,
+        ):
+            tls_sock.settimeout(0.05)
+            with pytest.raises(socket.timeout):
+                tls_sock.recv(10)
+            tls_sock.settimeout(0.0)
+            with pytest.raises(ssl.SSLWantReadError):
+                tls_sock.recv(10)
+            release.set()
 
 
 class TestBothWays:
@@ -165,34 +168,36 @@ class TestBothWays:
                 remaining -= len(chunk)
             conn.read_until_closed()
 
-        with Listener([script], tls=server_tls()) as server:
-            with _connect(server, client_tls) as tls_sock:
-                tls_sock.settimeout(TIMEOUT)
-                failures: list[BaseException] = []
+        with (
+            Listener([script], tls=server_tls()) as server,
+            _connect(server, client_tls) as tls_sock,
+        ):
+            tls_sock.settimeout(TIMEOUT)
+            failures: list[BaseException] = []
 
-                def write() -> None:
-                    try:
-                        block = bytes(range(256)) * 1024
-                        for _ in range(size // len(block)):
-                            sent.update(block)
-                            tls_sock.sendall(block)
-                    except BaseException as exc:  # reported below
-                        failures.append(exc)
+            def write() -> None:
+                try:
+                    block = bytes(range(256)) * 1024
+                    for _ in range(size // len(block)):
+                        sent.update(block)
+                        tls_sock.sendall(block)
+                except BaseException as exc:  # reported below
+                    failures.append(exc)
 
-                writer = threading.Thread(target=write)
-                writer.start()
-                received = 0
-                while received < size:
-                    chunk = tls_sock.recv(1 << 18)
-                    if not chunk:
-                        break
-                    echoed.update(chunk)
-                    received += len(chunk)
-                writer.join(TIMEOUT)
-                assert not writer.is_alive()
-                assert not failures
-                assert received == size
-                assert echoed.hexdigest() == sent.hexdigest()
+            writer = threading.Thread(target=write)
+            writer.start()
+            received = 0
+            while received < size:
+                chunk = tls_sock.recv(1 << 18)
+                if not chunk:
+                    break
+                echoed.update(chunk)
+                received += len(chunk)
+            writer.join(TIMEOUT)
+            assert not writer.is_alive()
+            assert not failures
+            assert received == size
+            assert echoed.hexdigest() == sent.hexdigest()
 
 
 class TestHandshake:
@@ -222,21 +227,22 @@ class TestHandshake:
         def script(conn: Conn) -> None:
             conn.sock.recv(65536)  # the ClientHello, then hang up
 
-        with Listener([script]) as server:
-            with pytest.raises(HyperConnectionError, match="TLS handshake"):
-                open_socket(
-                    server.host, server.port, secure=True, ssl_context=client_tls,
-                    connect_timeout=TIMEOUT,
-                )  # fmt: skip
+        with (
+            Listener([script]) as server,
+            pytest.raises(HyperConnectionError, match="TLS handshake"),
+        ):
+            open_socket(
+                server.host, server.port, secure=True, ssl_context=client_tls,
+                connect_timeout=TIMEOUT,
+            )  # fmt: skip
 
     def test_a_server_that_never_answers_times_the_handshake_out(
         self, client_tls: ssl.SSLContext
     ) -> None:
-        with silent_listener() as port:
-            with pytest.raises(HyperTimeoutError, match="TLS handshake"):
-                open_socket(
-                    "127.0.0.1", port, secure=True, ssl_context=client_tls, connect_timeout=0.2
-                )
+        with silent_listener() as port, pytest.raises(HyperTimeoutError, match="TLS handshake"):
+            open_socket(
+                "127.0.0.1", port, secure=True, ssl_context=client_tls, connect_timeout=0.2
+            )
 
     def test_an_untrusted_certificate_fails_and_the_server_hears_why(
         self, server_tls: Callable[..., ssl.SSLContext]
@@ -249,12 +255,14 @@ class TestHandshake:
         def script(conn: Conn) -> None:  # pragma: no cover - never reached
             conn.read_until_closed()
 
-        with Recording([script], tls=server_tls()) as server:
-            with pytest.raises(HyperConnectionError, match="CERTIFICATE_VERIFY_FAILED"):
-                open_socket(
-                    "localhost", server.port, secure=True, ssl_context=stranger,
-                    connect_timeout=TIMEOUT,
-                )  # fmt: skip
+        with (
+            Recording([script], tls=server_tls()) as server,
+            pytest.raises(HyperConnectionError, match="CERTIFICATE_VERIFY_FAILED"),
+        ):
+            open_socket(
+                "localhost", server.port, secure=True, ssl_context=stranger,
+                connect_timeout=TIMEOUT,
+            )  # fmt: skip
             server.wait_finished(0)
             # Our alert reached the server: its handshake failed with the reason.
             assert server.tls_errors
