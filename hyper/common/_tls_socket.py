@@ -144,6 +144,8 @@ class TLSSocket:
         self._raw_view = memoryview(self._raw_buf)
         self._eof = False  # the raw socket reached EOF
         self._closed_tls = False  # the peer sent close_notify
+        # OpenSSL asked for more ciphertext and none was given since.
+        self._starved = False
         sock.settimeout(0.0)
         self._fd = sock.fileno()
         self._read_poller: Any = None
@@ -241,6 +243,10 @@ class TLSSocket:
         obj_read: Callable[[int, memoryview], int] = self._obj.read  # type: ignore[assignment]
         size = len(view)
         while True:
+            # If the last read used up everything OpenSSL had and nothing
+            # came in since, wait for the socket first.
+            if self._starved and not self._eof and not self._fill(deadline):
+                return -1
             count = 0
             with self._lock:
                 try:
@@ -254,7 +260,7 @@ class TLSSocket:
                             break
                         count += got
                 except ssl.SSLWantReadError:
-                    pass
+                    self._starved = True
                 except ssl.SSLZeroReturnError:
                     self._closed_tls = True
                 wrote = self._out.pending
@@ -262,8 +268,6 @@ class TLSSocket:
                 self._answer()
             if count or self._closed_tls or self._eof:
                 return count
-            if not self._fill(deadline):
-                return -1
 
     def _fill(self, deadline: float | None) -> bool:
         """Receive ciphertext into the incoming BIO (or note EOF); False if
@@ -284,6 +288,7 @@ class TLSSocket:
                 return True
             with self._lock:
                 self._in.write(raw_view[:got])
+                self._starved = False
             return True
 
     def _answer(self) -> None:

@@ -123,6 +123,15 @@ class Receiver(EngineCore):
         """
         if self._error is not None:
             self._raise_failed(self._error)
+        events: list[Event] = []
+        if self._inbuf and not self._expect_preface:
+            # Complete the frame that was cut off, then parse the rest from
+            # ``data`` itself: appending all of ``data`` to the leftover
+            # would copy every byte received once more.
+            rest = self._complete_frame(data, events)
+            if rest is not None:
+                self._parse(rest, events)
+            return events
         if self._inbuf:
             self._inbuf += data
             view = memoryview(self._inbuf)
@@ -130,7 +139,38 @@ class Receiver(EngineCore):
             view = memoryview(data)
             if view.ndim != 1 or view.itemsize != 1:
                 view = view.cast("B")
-        events: list[Event] = []
+        self._parse(view, events)
+        return events
+
+    def _complete_frame(self, data: Bytes, events: list[Event]) -> memoryview | None:
+        """
+        Add to the cut-off frame in ``_inbuf`` what ``data`` has of it; parse
+        it once whole (or once its header shows it too large). Returns the
+        rest of ``data``, or None if the frame is still incomplete.
+        """
+        buf = self._inbuf
+        src = memoryview(data)
+        if src.ndim != 1 or src.itemsize != 1:
+            src = src.cast("B")
+        taken = 0
+        if len(buf) < 9:
+            taken = min(9 - len(buf), len(src))
+            buf += src[:taken]
+            if len(buf) < 9:
+                return None
+        length = (buf[0] << 16) | (buf[1] << 8) | buf[2]
+        if length <= self._max_inbound_frame:
+            more = min(9 + length - len(buf), len(src) - taken)
+            buf += src[taken : taken + more]
+            taken += more
+            if len(buf) < 9 + length:
+                return None
+        self._inbuf = bytearray()
+        self._parse(memoryview(buf), events)  # one frame (or a FrameSizeError)
+        return src[taken:]
+
+    def _parse(self, view: memoryview, events: list[Event]) -> None:
+        """Handle every whole frame in ``view``; keep the cut-off rest in ``_inbuf``."""
         end = len(view)
         pos = 0
         try:
@@ -138,7 +178,7 @@ class Receiver(EngineCore):
                 if end < len(PREFACE):
                     if bytes(view) != PREFACE[:end]:
                         self._fail(ProtocolError, "invalid connection preface")
-                    return events
+                    return
                 if view[: len(PREFACE)] != PREFACE:
                     self._fail(ProtocolError, "invalid connection preface")
                 self._expect_preface = False
@@ -171,7 +211,6 @@ class Receiver(EngineCore):
                 self._inbuf = bytearray(view[pos:])
             else:
                 self._inbuf = bytearray()
-        return events
 
     # -- DATA -------------------------------------------------------------
 
