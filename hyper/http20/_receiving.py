@@ -685,7 +685,15 @@ class Receiver(EngineCore):
                 self._decode_cache.clear()  # cached blocks were checked against the old cap
                 self._index_cache.clear()
             elif setting == SettingCodes.MAX_FRAME_SIZE:
-                self._max_inbound_frame = value
+                # Never below a larger value still waiting for its ACK.
+                self._max_inbound_frame = max(
+                    [value]
+                    + [
+                        pending[SettingCodes.MAX_FRAME_SIZE]
+                        for pending in self._pending_settings
+                        if SettingCodes.MAX_FRAME_SIZE in pending
+                    ]
+                )
             local[setting] = value
         events.append(SettingsAcknowledged(dict(changes)))
 

@@ -269,6 +269,13 @@ class Engine(Receiver):
 
     def _expect_settings_ack(self, changes: dict[int, int]) -> None:
         self._pending_settings.append(changes)
+        frame_size = changes.get(SettingCodes.MAX_FRAME_SIZE)
+        if frame_size is not None and frame_size > self._max_inbound_frame:
+            # A larger frame size is taken at once: peers send frames of the
+            # new size as soon as they have read our SETTINGS, and their ACK
+            # may come after such frames (h2o does this). A smaller one
+            # applies when acknowledged (6.5.3).
+            self._max_inbound_frame = frame_size
         clock = self.config.clock
         self._settings_sent_at.append(clock() if clock is not None else 0.0)
 

@@ -106,9 +106,12 @@ class TestFrameSizeLimit:
     def test_oversized_frame_is_rejected_from_its_header_alone(
         self, factory: FrameFactory, role: str, frame_type: int, stream_id: int
     ) -> None:
-        """L1: no body needed; the engine must not buffer 16 MiB to find out."""
+        """L1: no body needed; the engine must not buffer 16 MiB to find out.
+        (A client advertises 64 KiB frames, a server the 16 KiB minimum.)"""
         engine = make_client(factory) if role == "client" else make_server(factory)
-        header = frame_header(16385, frame_type, 0, stream_id)
+        limit = EngineConfig(client_side=role == "client").max_frame_size
+        assert limit == (65536 if role == "client" else 16384)
+        header = frame_header(limit + 1, frame_type, 0, stream_id)
         assert_connection_error(engine, header, FrameSizeError, ErrorCodes.FRAME_SIZE_ERROR)
 
     def test_oversized_frame_is_rejected_with_no_buffering(self, factory: FrameFactory) -> None:

@@ -26,6 +26,7 @@ from hyper.http20.config import SettingCodes
 from hyper.http20.engine import Engine, EngineConfig
 from hyper.http20.errors import ErrorCodes
 from hyper.http20.events import (
+    DataReceived,
     RemoteSettingsChanged,
     RequestReceived,
     SettingsAcknowledged,
@@ -559,14 +560,31 @@ class TestLocalSettingsTakeEffectOnAck:
             ErrorCodes.ENHANCE_YOUR_CALM,
         )
 
-    def test_larger_max_frame_size_applies_after_ack(self, factory: FrameFactory) -> None:
+    def test_larger_max_frame_size_is_accepted_before_its_ack(
+        self, factory: FrameFactory
+    ) -> None:
+        """We offered it, so a frame of the new size is taken at once: a peer
+        may send such frames before its ACK reaches us (h2o does)."""
         server = fresh(False, max_frame_size=32768)
         server.receive_data(PREFACE + factory.settings())
         server.data_to_send()
         open_request(server, factory, 1)
-        big = factory.data(1, b"x" * 20000)
+        events = server.receive_data(factory.data(1, b"x" * 20000))
+        assert events == [DataReceived(1, b"x" * 20000, 20000, False)]
         with pytest.raises(FrameSizeError):
-            server.receive_data(big)
+            server.receive_data(factory.data(1, b"x" * 32769))
+
+    def test_smaller_max_frame_size_applies_after_ack(self, factory: FrameFactory) -> None:
+        server = fresh(False, max_frame_size=32768)
+        server.receive_data(PREFACE + factory.settings() + factory.settings(ack=True))
+        open_request(server, factory, 1)
+        server.update_settings({SettingCodes.MAX_FRAME_SIZE: 16384})
+        server.data_to_send()
+        # Not acknowledged yet: the peer may not have seen it.
+        assert server.receive_data(factory.data(1, b"x" * 20000))[0].data == b"x" * 20000
+        server.receive_data(factory.settings(ack=True))
+        with pytest.raises(FrameSizeError):
+            server.receive_data(factory.data(1, b"x" * 20000))
 
     def test_settings_acks_pop_pending_changes_in_order(
         self, server: Engine, factory: FrameFactory
