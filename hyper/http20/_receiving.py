@@ -386,11 +386,12 @@ class Receiver(EngineCore):
         cache = self._decode_cache
         cached = cache.get(data)
         if cached is not None:
+            self._block_key = data
             return list(cached)
         headers = decode_stateless(data, self._decoder, self._index_cache)
         if headers is None:
-            cache.clear()
-            self._index_cache.clear()
+            self._block_key = None
+            self._clear_block_caches()
             try:
                 decoded = self._decoder.decode(data, raw=True)
             except OversizedHeaderListError as exc:
@@ -400,7 +401,15 @@ class Receiver(EngineCore):
             return cast(list[tuple[bytes, bytes]], decoded)
         if len(cache) < _BLOCK_CACHE_SIZE:
             cache[data] = tuple(headers)
+            self._block_key = data
+        else:
+            self._block_key = None
         return headers
+
+    def _clear_block_caches(self) -> None:
+        self._decode_cache.clear()
+        self._index_cache.clear()
+        self._inspected.clear()
 
     def _fail_from(
         self, exc_type: type[ConnectionError], message: str, cause: BaseException
@@ -458,7 +467,13 @@ class Receiver(EngineCore):
                 _headers.inspect_trailers(headers)
                 event: Event = TrailersReceived(stream_id, headers)
             elif self.client_side:
-                status, length = _headers.inspect_response(headers)
+                key = self._block_key
+                verdict = None if key is None else self._inspected.get(key)
+                if verdict is None:
+                    verdict = _headers.inspect_response(headers)
+                    if key is not None:
+                        self._inspected[key] = verdict
+                status, length = verdict
                 if status < 200:
                     if end_stream or status == 101:
                         raise _headers.MalformedHeaders("invalid informational response")
@@ -678,12 +693,10 @@ class Receiver(EngineCore):
                 self._decoder.max_allowed_table_size = value
                 # A cached block skips hpack's check that the peer shrank the
                 # table to the new limit (RFC 7541 4.2, checklist C6).
-                self._decode_cache.clear()
-                self._index_cache.clear()
+                self._clear_block_caches()
             elif setting == SettingCodes.MAX_HEADER_LIST_SIZE:
                 self._decoder.max_header_list_size = value
-                self._decode_cache.clear()  # cached blocks were checked against the old cap
-                self._index_cache.clear()
+                self._clear_block_caches()  # cached blocks were checked against the old cap
             elif setting == SettingCodes.MAX_FRAME_SIZE:
                 # Never below a larger value still waiting for its ACK.
                 self._max_inbound_frame = max(
