@@ -6,12 +6,12 @@ Usage::
     python bench/client.py --quick          # small counts, one round: a smoke run
     python bench/client.py --scenario b --scenario c --rounds 3
 
-Scenarios (the targets come from issue 3):
+Scenarios (the targets of issue 3, then of issue 11):
 
-    a  2,000 sequential small GETs on one connection      hyper >= 2.2x httpx
-    b  2,000 small GETs, 100 in flight on one connection  hyper >= 8x httpx
-    c  one 256 MiB download                               hyper >= 0.45x curl
-    d  one 64 MiB upload                                  hyper >= 0.8x curl
+    a  2,000 sequential small GETs on one connection      hyper >= 2.2x httpx, 1.2x curl
+    b  2,000 small GETs, 100 in flight on one connection  hyper >= 8x httpx, 1.0x curl
+    c  one 256 MiB download                               hyper >= 0.45x, 0.8x curl
+    d  one 64 MiB upload                                  hyper >= 0.8x, 1.2x curl
 
 The server is h2o on 127.0.0.1 with TLS (ALPN h2), started from ``test/support/h2o.py``
 (through ``support.servers``) with the same trustme certificates as the interop tests.
