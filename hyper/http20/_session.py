@@ -174,9 +174,12 @@ class Session:
             self._after()
 
     def find(self, stream_id: int) -> StreamBuffer | None:
-        """The buffer of the stream known as ``stream_id`` (see ClientCore.find)."""
-        with self.cond:
-            return self.core.find(stream_id)
+        """The buffer of the stream known as ``stream_id`` (see ClientCore.find).
+
+        No lock: two dict lookups, each atomic, and entries of the id map are
+        never removed; a stream released meanwhile is one released just
+        after, which every caller handles."""
+        return self.core.find(stream_id)
 
     @property
     def is_usable(self) -> bool:

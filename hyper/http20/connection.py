@@ -61,6 +61,8 @@ _Str = Union[str, bytes]
 # How many fresh connections one request tries when each refuses new streams
 # (GOAWAY straight after the preface) before giving up.
 _MAX_CONNECT_ATTEMPTS = 3
+# Header blocks kept for requests made without headers (see _build_headers).
+_FIELDS_CACHE_SIZE = 64
 # The most bytes read from a file-like body at once; the peer's window (and
 # frame size) bounds it further, so memory per upload stays bounded.
 _UPLOAD_CHUNK = 1 << 20
@@ -160,6 +162,10 @@ class HTTP20Connection(ConnectionTarget):
         self._pending: dict[int, PendingRequest] = {}
         # putrequest ids that had to move to a fresh id at endheaders.
         self._aliases: dict[int, int] = {}
+        # The header blocks of requests made without headers, by (method,
+        # url, content length): a client repeats the same few. Never changed
+        # once built, so one list serves every such request.
+        self._fields_cache: dict[tuple[Any, Any, int | None], list[tuple[Any, Any]]] = {}
         self._local = threading.local()
         self._last_stream_id: int | None = None
         # The engine of an h2c upgrade in progress (see _prepare_upgrade).
@@ -516,6 +522,30 @@ class HTTP20Connection(ConnectionTarget):
         self, method: _Str, url: _Str, headers: HeadersArg, content_length: int | None
     ) -> list[tuple[Any, Any]]:
         """The request's header block (the shared rule, :func:`request_fields`)."""
+        if headers is None:
+            key = (method, url, content_length)
+            cacheable = True
+            try:
+                cached = self._fields_cache.get(key)
+            except TypeError:  # an unhashable url: request_fields says what is wrong
+                cached, cacheable = None, False
+            if cached is not None:
+                return cached
+            fields = request_fields(
+                method,
+                url,
+                None,
+                content_length,
+                scheme=self._scheme,
+                authority=self._authority,
+                accept_encoding=self._accept_encoding,
+                user_agent=self._user_agent,
+            )
+            if cacheable:
+                if len(self._fields_cache) >= _FIELDS_CACHE_SIZE:
+                    self._fields_cache.clear()
+                self._fields_cache[key] = fields
+            return fields
         return request_fields(
             method,
             url,

@@ -136,6 +136,29 @@ class TestRequest:
         assert b"content-length" not in request.fields
         assert request.ended
 
+    def test_repeated_requests_each_send_their_own_fields(self) -> None:
+        """Requests without headers reuse one header block per (method, url,
+        length); whatever a request adds or changes is its own."""
+        with client(serving(echo)) as (conn, peer):
+            sent = [
+                conn.request("GET", "/a"),
+                conn.request("GET", "/a"),
+                conn.request("GET", "/a", headers={"x-extra": "1"}),
+                conn.request("GET", "/a"),
+                conn.request("POST", "/a", body=b"xyz"),
+                conn.request("POST", "/a", body=b"xy"),
+                conn.request("GET", "a"),
+            ]
+            bodies = [conn.getresponse(i).read() for i in sent]
+            for _ in range(2):  # an invalid URL fails every time
+                with pytest.raises(ValueError):
+                    conn.request("GET", "http://user@example.net/")
+        assert bodies == [b"/a\n"] * 4 + [b"/a\nxyz", b"/a\nxy", b"/a\n"]
+        requests = [peer.conns[0].requests[i] for i in sent]
+        assert [b"x-extra" in r.fields for r in requests] == [False, False, True] + [False] * 4
+        assert [r.fields.get(b"content-length") for r in requests[4:6]] == [b"3", b"2"]
+        assert [r.fields[b":method"] for r in requests] == [b"GET"] * 4 + [b"POST"] * 2 + [b"GET"]
+
     def test_host_header_becomes_authority(self) -> None:
         with client(serving(echo)) as (conn, peer):
             conn.request("GET", "/", headers={"Host": "example.org"})
