@@ -52,6 +52,7 @@ class _Body(BaseResponse):
     """The shared reading surface over one stream buffer, never waiting."""
 
     version = HTTPVersion.http20
+    _lowercase_names = True
 
     def __init__(self, stream: StreamBuffer, protocol: H2Protocol) -> None:
         self.stream = stream

@@ -51,6 +51,8 @@ class BaseResponse:
     """
 
     version: HTTPVersion
+    #: The protocol guarantees lowercase field names (HTTP/2, RFC 9113 8.2.1).
+    _lowercase_names = False
 
     def __init__(self, status: int, reason: str, raw_headers: Headers) -> None:
         #: The status code returned by the server.
@@ -64,7 +66,12 @@ class BaseResponse:
         self.informational: list[tuple[int, HTTPHeaderMap]] = []
         self._decoder: Decoder | None = None
         self._decoder_error: BaseException | None = None
-        encodings = [value for name, value in raw_headers if name.lower() == b"content-encoding"]
+        if self._lowercase_names:
+            encodings = [value for name, value in raw_headers if name == b"content-encoding"]
+        else:
+            encodings = [
+                value for name, value in raw_headers if name.lower() == b"content-encoding"
+            ]
         if encodings:
             try:
                 self._decoder = make_decoder(b", ".join(encodings))

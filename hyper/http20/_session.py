@@ -244,7 +244,7 @@ class Session:
                 # connection is not idle: their responses are read in
                 # batches when they are wanted, not one per request.
                 self._read_step(_POLL_TIMEOUT)
-            if core.is_usable and not core.can_open_stream():
+            if not core.can_open_stream() and core.is_usable:
                 self._slot_waiters += 1
                 try:
                     self._await(

@@ -55,6 +55,7 @@ class HTTP20Response(BaseResponse):
     """
 
     version = HTTPVersion.http20
+    _lowercase_names = True
 
     def __init__(self, stream: StreamBuffer, session: Session) -> None:
         self._stream = stream
