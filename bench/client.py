@@ -12,6 +12,8 @@ Scenarios (the targets of issue 3, then of issue 11):
     b  2,000 small GETs, 100 in flight on one connection  hyper >= 8x httpx, 1.0x curl
     c  one 256 MiB download                               hyper >= 0.45x, 0.8x curl
     d  one 64 MiB upload                                  hyper >= 0.8x, 1.2x curl
+    e  as (b), but hyper's requests come from 100 threads sharing the connection (the
+       other clients run as in (b): they are the yardstick)
 
 The server is h2o on 127.0.0.1 with TLS (ALPN h2), started from ``test/support/h2o.py``
 (through ``support.servers``) with the same trustme certificates as the interop tests.
@@ -81,6 +83,8 @@ SCENARIOS = {
     "b": Scenario("b", "small GETs, 100 in flight", "req/s"),
     "c": Scenario("c", "one large download", "MB/s"),
     "d": Scenario("d", "one large upload", "MB/s"),
+    # hyper from 100 threads sharing its one connection; everyone else as in (b).
+    "e": Scenario("e", "small GETs, 100 threads on one connection", "req/s"),
 }
 
 
@@ -147,6 +151,13 @@ def _hyper_worker(args: argparse.Namespace) -> dict[str, Any]:
                     raise RuntimeError(f"status {resp.status}")
                 done += 1
             return done
+        if scenario == "e":
+            from concurrent.futures import ThreadPoolExecutor
+
+            with ThreadPoolExecutor(max_workers=args.inflight) as pool:
+                for _ in pool.map(lambda _: get(SMALL_PATH), range(args.count)):
+                    pass
+            return args.count
         if scenario == "c":
             resp = conn.getresponse(conn.request("GET", args.path))
             total = 0
@@ -430,6 +441,8 @@ class Bench:
         return path
 
     def run(self, client: str, scenario: str) -> Sample:
+        if scenario == "e" and client not in ("hyper", BASELINE):
+            scenario = "b"  # (e) differs from (b) for hyper only
         try:
             if client in PYTHON_CLIENTS:
                 return self._python(client, scenario)
@@ -493,6 +506,7 @@ class Bench:
         expected = {
             "a": self.sizes.requests,
             "b": self.sizes.requests,
+            "e": self.sizes.requests,
             "c": self.download_size,
             "d": self.sizes.upload_size,
         }[scenario]
@@ -663,6 +677,8 @@ def _describe(key: str, sizes: Sizes) -> str:
         return f"{sizes.requests:,} sequential GETs"
     if key == "b":
         return f"{sizes.requests:,} GETs, {sizes.inflight} in flight"
+    if key == "e":
+        return f"{sizes.requests:,} GETs, {sizes.inflight} threads"
     if key == "c":
         return f"{servers.LAZY_FILES[sizes.download] // MiB} MiB download"
     return f"{sizes.upload_size // MiB} MiB upload"
