@@ -36,7 +36,7 @@ from typing import Any, Callable, Union
 
 from hyper.common.exceptions import TimeoutError as HyperTimeoutError
 
-__all__ = ["TLSSocket", "handshake"]
+__all__ = ["TLSSocket", "handshake", "stall_time_left"]
 
 Buffer = Union[bytes, bytearray, memoryview]
 
@@ -90,6 +90,20 @@ def handshake(
             raise
     _send_blocking(sock, outgoing.read(), deadline)  # our Finished (TLS 1.3)
     return TLSSocket(sock, obj, incoming, outgoing, timeout=initial_timeout)
+
+
+def stall_time_left(
+    stalled_since: float | None, stall_timeout: float | None
+) -> tuple[float, float | None]:
+    """A write made no progress: when that began (now, if it just did) and
+    how many seconds of ``stall_timeout`` are left (None: no limit; <= 0:
+    the write has failed)."""
+    now = monotonic()
+    if stalled_since is None:
+        stalled_since = now
+    if stall_timeout is None:
+        return stalled_since, None
+    return stalled_since, stall_timeout - (now - stalled_since)
 
 
 def _remaining(deadline: float | None) -> float | None:
@@ -369,14 +383,9 @@ class TLSSocket:
                 pass
             except OSError as exc:
                 return exc
-            now = monotonic()
-            if stalled_since is None:
-                stalled_since = now
-            remaining = None
-            if stall_timeout is not None:
-                remaining = stall_timeout - (now - stalled_since)
-                if remaining <= 0:
-                    return HyperTimeoutError(f"the server accepted no data for {stall_timeout} s")
+            stalled_since, remaining = stall_time_left(stalled_since, stall_timeout)
+            if remaining is not None and remaining <= 0:
+                return HyperTimeoutError(f"the server accepted no data for {stall_timeout} s")
             self.wait(False, remaining)
         return None
 

@@ -33,7 +33,7 @@ import threading
 from time import monotonic
 from typing import Any, Callable
 
-from hyper.common._tls_socket import TLSSocket
+from hyper.common._tls_socket import TLSSocket, stall_time_left
 from hyper.common.exceptions import TimeoutError as HyperTimeoutError
 
 # The most a TLS record carries: 16 KiB of plaintext plus its overhead.
@@ -169,14 +169,9 @@ class Transport:
                     writable = not self._tls
                 except OSError as exc:
                     return exc
-            now = monotonic()
-            if stalled_since is None:
-                stalled_since = now
-            remaining = None
-            if stall_timeout is not None:
-                remaining = stall_timeout - (now - stalled_since)
-                if remaining <= 0:
-                    return HyperTimeoutError(f"the server accepted no data for {stall_timeout} s")
+            stalled_since, remaining = stall_time_left(stalled_since, stall_timeout)
+            if remaining is not None and remaining <= 0:
+                return HyperTimeoutError(f"the server accepted no data for {stall_timeout} s")
             self._wait(not writable, remaining)
         return None
 

@@ -522,31 +522,17 @@ class HTTP20Connection(ConnectionTarget):
         self, method: _Str, url: _Str, headers: HeadersArg, content_length: int | None
     ) -> list[tuple[Any, Any]]:
         """The request's header block (the shared rule, :func:`request_fields`)."""
+        key = (method, url, content_length)
+        cacheable = False
         if headers is None:
-            key = (method, url, content_length)
-            cacheable = True
             try:
                 cached = self._fields_cache.get(key)
+                cacheable = True
             except TypeError:  # an unhashable url: request_fields says what is wrong
-                cached, cacheable = None, False
+                cached = None
             if cached is not None:
                 return cached
-            fields = request_fields(
-                method,
-                url,
-                None,
-                content_length,
-                scheme=self._scheme,
-                authority=self._authority,
-                accept_encoding=self._accept_encoding,
-                user_agent=self._user_agent,
-            )
-            if cacheable:
-                if len(self._fields_cache) >= _FIELDS_CACHE_SIZE:
-                    self._fields_cache.clear()
-                self._fields_cache[key] = fields
-            return fields
-        return request_fields(
+        fields = request_fields(
             method,
             url,
             headers,
@@ -556,6 +542,11 @@ class HTTP20Connection(ConnectionTarget):
             accept_encoding=self._accept_encoding,
             user_agent=self._user_agent,
         )
+        if cacheable:
+            if len(self._fields_cache) >= _FIELDS_CACHE_SIZE:
+                self._fields_cache.clear()
+            self._fields_cache[key] = fields
+        return fields
 
     def _pending_request(self, stream_id: int | None) -> PendingRequest:
         stream_id = self._resolve(stream_id)
