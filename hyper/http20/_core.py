@@ -109,7 +109,8 @@ class EngineCore:
         self._inbuf = bytearray()
         self._streams: dict[int, Stream] = {}
         # Recently closed stream ids -> True when *we* reset them (5.1: late
-        # frames on those are ignored rather than answered).
+        # frames on those are ignored rather than answered). A client's own
+        # streams that ended normally are not listed (see _forget).
         self._closed: dict[int, bool] = {}
         self._next_local_id = 1 if self.client_side else 2
         self._highest_remote_id = 0
@@ -192,10 +193,18 @@ class EngineCore:
         """Close a stream we reset (or dropped above our GOAWAY's last id)."""
         # Every state a stream in ``_streams`` can be in has this move.
         self._set_state(stream, NEXT_STATE.get(stream.state * 16 + SEND_RST_STREAM, CLOSED))
-        self._closed[stream.stream_id] = True
+        self._remember_closed(stream.stream_id, True)
 
     def _forget(self, stream_id: int, reset_by_us: bool) -> None:
         self._streams.pop(stream_id, None)
+        if not reset_by_us and self.client_side and stream_id % 2 == 1:
+            # A request stream that ended normally needs no entry: every id
+            # of ours below the next one is closed (not idle) unless listed
+            # as reset by us, so a client's memory does not grow per request.
+            return
+        self._remember_closed(stream_id, reset_by_us)
+
+    def _remember_closed(self, stream_id: int, reset_by_us: bool) -> None:
         closed = self._closed
         closed[stream_id] = reset_by_us
         if len(closed) > self.config.max_closed_streams:

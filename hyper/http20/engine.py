@@ -344,7 +344,10 @@ class Engine(Receiver):
         block_headers = self._prepare(headers)
         stream = self._streams.get(stream_id)
         if stream is None:
-            if stream_id in self._closed:
+            if stream_id in self._closed or (
+                # Ours and below the next id: closed (see EngineCore._forget).
+                self.client_side and stream_id % 2 == 1 and not self._is_idle(stream_id)
+            ):
                 raise StreamStateError(f"stream {stream_id} is closed")
             stream = self._new_local_stream(stream_id)
         elif (
@@ -447,7 +450,7 @@ class Engine(Receiver):
         """Queue RST_STREAM and close the stream (no event is reported)."""
         stream = self._streams.get(stream_id)
         if stream is None:
-            if stream_id in self._closed:
+            if stream_id in self._closed or not self._is_idle(stream_id):
                 return  # already closed: resetting again is a no-op
             raise StreamStateError(f"stream {stream_id} is not open")
         self._out.append(fr.rst_stream(stream_id, error_code))
@@ -495,7 +498,8 @@ class Engine(Receiver):
     def _get_stream(self, stream_id: int) -> Stream:
         stream = self._streams.get(stream_id)
         if stream is None:
-            state = "closed" if stream_id in self._closed else "not open"
+            closed = stream_id in self._closed or not self._is_idle(stream_id)
+            state = "closed" if closed else "not open"
             raise StreamStateError(f"stream {stream_id} is {state}")
         return stream
 
