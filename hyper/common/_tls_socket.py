@@ -111,7 +111,7 @@ def _remaining(deadline: float | None) -> float | None:
         return None
     left = deadline - monotonic()
     if left <= 0:
-        raise socket.timeout("_ssl.c: The handshake operation timed out")
+        raise socket.timeout("the TLS handshake timed out")
     return left
 
 
