@@ -40,7 +40,8 @@ LAYERS: list[tuple[str, list[str]]] = [
     ]),
     # Blocking sockets: connecting, TLS, error translation.
     ("transport", [
-        "hyper.common._transport", "hyper.common._tls_socket", "hyper.common.connect", "hyper.tls",
+        "hyper.common._transport", "hyper.common._rawio", "hyper.common._tls_socket",
+        "hyper.common.connect", "hyper.tls",
     ]),
     ("driver", [
         "hyper.http20._session", "hyper.http20._sockio", "hyper.http11._channel",

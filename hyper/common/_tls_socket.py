@@ -19,7 +19,8 @@ driver has both):
   in the order they were made; the writer gives ``_send_lock`` up under
   ``_lock`` once the BIO is empty, so what a reader produced meanwhile (a
   KeyUpdate answer) is either written by that writer or finds the lock free;
-- the raw socket is non-blocking; waiting is a ``poll`` with no lock held.
+- the raw socket is non-blocking (:class:`~hyper.common._rawio.RawIO`);
+  waiting is a ``poll`` with no lock held.
 
 :class:`TLSSocket` also has the blocking socket calls (``recv_into``,
 ``sendall``, ``settimeout``...) that the HTTP/1.1 channel and callers use.
@@ -27,16 +28,15 @@ driver has both):
 
 from __future__ import annotations
 
-import select
 import socket
 import ssl
 import threading
 from time import monotonic
 from typing import Any, Callable, Union
 
-from hyper.common.exceptions import TimeoutError as HyperTimeoutError
+from hyper.common._rawio import RawIO
 
-__all__ = ["TLSSocket", "handshake", "stall_time_left"]
+__all__ = ["TLSSocket", "handshake"]
 
 Buffer = Union[bytes, bytearray, memoryview]
 
@@ -45,8 +45,6 @@ _RAW_READ = 256 * 1024
 # Plaintext is encrypted this much at a time, so a large write never holds
 # two whole copies of itself (plaintext and ciphertext) at once.
 _ENCRYPT_CHUNK = 256 * 1024
-_WANT_IO = (BlockingIOError, InterruptedError)
-_HAVE_POLL = hasattr(select, "poll")  # not on Windows, where select() serves
 
 
 def handshake(
@@ -90,20 +88,6 @@ def handshake(
             raise
     _send_blocking(sock, outgoing.read(), deadline)  # our Finished (TLS 1.3)
     return TLSSocket(sock, obj, incoming, outgoing, timeout=initial_timeout)
-
-
-def stall_time_left(
-    stalled_since: float | None, stall_timeout: float | None
-) -> tuple[float, float | None]:
-    """A write made no progress: when that began (now, if it just did) and
-    how many seconds of ``stall_timeout`` are left (None: no limit; <= 0:
-    the write has failed)."""
-    now = monotonic()
-    if stalled_since is None:
-        stalled_since = now
-    if stall_timeout is None:
-        return stalled_since, None
-    return stalled_since, stall_timeout - (now - stalled_since)
 
 
 def _remaining(deadline: float | None) -> float | None:
@@ -160,15 +144,7 @@ class TLSSocket:
         self._closed_tls = False  # the peer sent close_notify
         # OpenSSL asked for more ciphertext and none was given since.
         self._starved = False
-        sock.settimeout(0.0)
-        self._fd = sock.fileno()
-        self._read_poller: Any = None
-        self._write_poller: Any = None
-        if _HAVE_POLL:
-            self._read_poller = select.poll()
-            self._read_poller.register(self._fd, select.POLLIN)
-            self._write_poller = select.poll()
-            self._write_poller.register(self._fd, select.POLLOUT)
+        self._io = RawIO(sock)
 
     # -- what the handshake settled -------------------------------------
 
@@ -206,27 +182,6 @@ class TLSSocket:
         """The socket's descriptor; -1 once it is closed."""
         return self.raw.fileno()
 
-    # -- waiting (no lock held) -------------------------------------------
-
-    def wait(self, readable: bool, timeout: float | None) -> bool:
-        """Until the socket is readable (or writable), fails, or ``timeout``
-        passes (False then)."""
-        if _HAVE_POLL:
-            poller = self._read_poller if readable else self._write_poller
-            try:
-                ms = None if timeout is None else max(0.0, timeout) * 1000
-                return bool(poller.poll(ms))
-            except (OSError, ValueError):
-                return True  # let the next call meet and report the failure
-        try:
-            sock = self.raw
-            ready = select.select(
-                [sock] if readable else [], [] if readable else [sock], [], timeout
-            )
-        except (OSError, ValueError):
-            return True
-        return bool(ready[0] or ready[1])
-
     # -- reading ------------------------------------------------------------
 
     def pending(self) -> int:
@@ -242,7 +197,7 @@ class TLSSocket:
         with self._lock:
             if self._obj.pending():
                 return True
-        return self.wait(True, 0)
+        return self._io.has_input()
 
     def read_into(self, view: memoryview, timeout: float | None) -> int:
         """
@@ -286,24 +241,16 @@ class TLSSocket:
     def _fill(self, deadline: float | None) -> bool:
         """Receive ciphertext into the incoming BIO (or note EOF); False if
         the deadline passed first."""
-        raw_view = self._raw_view
-        while True:
-            remaining = None if deadline is None else deadline - monotonic()
-            if remaining is not None and remaining <= 0:
-                return False
-            if not self.wait(True, remaining):
-                continue
-            try:
-                got = self.raw.recv_into(raw_view)
-            except _WANT_IO:
-                continue
-            if not got:
-                self._eof = True
-                return True
-            with self._lock:
-                self._in.write(raw_view[:got])
-                self._starved = False
+        got = self._io.receive(self._raw_view, deadline)
+        if got < 0:
+            return False
+        if not got:
+            self._eof = True
             return True
+        with self._lock:
+            self._in.write(self._raw_view[:got])
+            self._starved = False
+        return True
 
     def _answer(self) -> None:
         """Write what reading made the TLS layer say (a KeyUpdate answer),
@@ -323,23 +270,16 @@ class TLSSocket:
             return None
         self._send_lock.acquire()
         view = memoryview(data) if total > _ENCRYPT_CHUNK else None
-        offset = 0
         try:
-            while True:
+            for offset in range(0, total, _ENCRYPT_CHUNK):
+                piece = data if view is None else view[offset : offset + _ENCRYPT_CHUNK]
                 with self._lock:
-                    if view is None:
-                        self._obj.write(data)
-                        offset = total
-                    else:
-                        self._obj.write(view[offset : offset + _ENCRYPT_CHUNK])
-                        offset += _ENCRYPT_CHUNK
+                    self._obj.write(piece)
                     out = self._out.read()
-                failure = self._send_raw(out, stall_timeout)
+                failure = self._io.write_all(out, stall_timeout)
                 if failure is not None:
                     self._send_lock.release()
                     return failure
-                if offset >= total:
-                    break
         except BaseException:
             self._send_lock.release()
             raise
@@ -355,39 +295,13 @@ class TLSSocket:
                         self._send_lock.release()
                         return None
                     out = self._out.read()
-                failure = self._send_raw(out, stall_timeout)
+                failure = self._io.write_all(out, stall_timeout)
                 if failure is not None:
                     self._send_lock.release()
                     return failure
         except BaseException:
             self._send_lock.release()
             raise
-
-    def _send_raw(self, data: bytes, stall_timeout: float | None) -> BaseException | None:
-        total = len(data)
-        sent = 0
-        view: memoryview | None = None
-        stalled_since: float | None = None
-        send = self.raw.send
-        while sent < total:
-            try:
-                if sent:
-                    if view is None:
-                        view = memoryview(data)
-                    sent += send(view[sent:])
-                else:
-                    sent = send(data)
-                stalled_since = None
-                continue
-            except _WANT_IO:
-                pass
-            except OSError as exc:
-                return exc
-            stalled_since, remaining = stall_time_left(stalled_since, stall_timeout)
-            if remaining is not None and remaining <= 0:
-                return HyperTimeoutError(f"the server accepted no data for {stall_timeout} s")
-            self.wait(False, remaining)
-        return None
 
     # -- the socket calls ---------------------------------------------------
 
@@ -456,7 +370,7 @@ class TLSSocket:
                 pass
             out = self._out.read()
         if out:
-            self._send_raw(out, self._timeout)
+            self._io.write_all(out, self._timeout)
         return self.raw
 
     def close(self) -> None:

@@ -71,8 +71,6 @@ class InputPoller:
     def has_input(self) -> bool:
         """Input, EOF or an error is waiting (a TLS record already decrypted too)."""
         sock = self._sock
-        if isinstance(sock, ssl.SSLSocket) and sock.pending():
-            return True
         if isinstance(sock, TLSSocket):
             return sock.has_input()
         try:

@@ -99,10 +99,8 @@ class EngineCore:
         # Dynamic-table lookups of the HPACK fast path, until the table changes.
         self._index_cache: dict[int, tuple[bytes, bytes]] = {}
         # What inspect_response made of a block in _decode_cache (same
-        # bytes, same headers, same verdict), emptied with it; and the key
-        # of the block _decode returned last (None: not cacheable).
+        # bytes, same headers, same verdict), emptied with it.
         self._inspected: dict[bytes, tuple[int, int | None]] = {}
-        self._block_key: bytes | None = None
         self._decoder.max_allowed_table_size = DEFAULT_SETTINGS[SettingCodes.HEADER_TABLE_SIZE]
 
         self._out: list[Bytes] = []

@@ -377,7 +377,9 @@ class Receiver(EngineCore):
             block = b"".join(cont[4])
             self._on_header_block(cont[0], cont[1], cont[2], cont[3], memoryview(block), events)
 
-    def _decode(self, block: memoryview) -> list[tuple[bytes, bytes]]:
+    def _decode(self, block: memoryview) -> tuple[list[tuple[bytes, bytes]], bytes | None]:
+        """The block's headers, and its key in the block cache (None when
+        it is not there: the block changed the table, or the cache is full)."""
         # A block that cannot change the dynamic table decodes the same way
         # until something else changes it: such blocks are cached, and the
         # cache (and the fast path's memoised lookups) emptied whenever hpack
@@ -386,11 +388,9 @@ class Receiver(EngineCore):
         cache = self._decode_cache
         cached = cache.get(data)
         if cached is not None:
-            self._block_key = data
-            return list(cached)
+            return list(cached), data
         headers = decode_stateless(data, self._decoder, self._index_cache)
         if headers is None:
-            self._block_key = None
             self._clear_block_caches()
             try:
                 decoded = self._decoder.decode(data, raw=True)
@@ -398,13 +398,11 @@ class Receiver(EngineCore):
                 self._fail_from(HeaderListTooLargeError, "header list larger than the limit", exc)
             except Exception as exc:  # any HPACK failure loses the table
                 self._fail_from(HPACKDecodingError, f"HPACK decoding failed: {exc}", exc)
-            return cast(list[tuple[bytes, bytes]], decoded)
-        if len(cache) < _BLOCK_CACHE_SIZE:
-            cache[data] = tuple(headers)
-            self._block_key = data
-        else:
-            self._block_key = None
-        return headers
+            return cast(list[tuple[bytes, bytes]], decoded), None
+        if len(cache) >= _BLOCK_CACHE_SIZE:
+            return headers, None
+        cache[data] = tuple(headers)
+        return headers, data
 
     def _clear_block_caches(self) -> None:
         self._decode_cache.clear()
@@ -430,7 +428,7 @@ class Receiver(EngineCore):
     ) -> None:
         # Decode first, whatever happens to the stream: the HPACK state is
         # shared by the whole connection (4.3, C5).
-        headers = self._decode(block)
+        headers, key = self._decode(block)
         if frame_type == PUSH_PROMISE:
             self._on_push_promise(stream_id, promised, headers, events)
             return
@@ -467,7 +465,6 @@ class Receiver(EngineCore):
                 _headers.inspect_trailers(headers)
                 event: Event = TrailersReceived(stream_id, headers)
             elif self.client_side:
-                key = self._block_key
                 verdict = None if key is None else self._inspected.get(key)
                 if verdict is None:
                     verdict = _headers.inspect_response(headers)

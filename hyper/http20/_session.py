@@ -508,26 +508,20 @@ class Session:
         still waiting.
         """
         core = self.core
-        touched = core.touched
+        touched = cast(list[StreamBuffer], core.touched)  # tracked: see __init__
         waiting = self._waiters
-        if not waiting:
-            if touched:
-                touched.clear()
-            return
-        if core.error is not None or core.wants_teardown:
-            if touched:
-                touched.clear()
+        if not waiting or core.error is not None or core.wants_teardown:
+            touched.clear()
             self._wake_all()
             return
-        if touched:
-            for stream in touched:
-                waiters = stream.waiter
-                if waiters is not None:
-                    stream.waiter = None
-                    for waiter in cast(list[threading.Condition], waiters):
-                        del waiting[waiter]
-                        waiter.notify()
-            touched.clear()
+        for stream in touched:
+            waiters = stream.waiter
+            if waiters is not None:
+                stream.waiter = None
+                for waiter in cast(list[threading.Condition], waiters):
+                    del waiting[waiter]
+                    waiter.notify()
+        touched.clear()
         if self._conn_waiters:
             for waiter in self._conn_waiters:
                 del waiting[waiter]
