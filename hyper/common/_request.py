@@ -255,6 +255,33 @@ class RequestBody:
         self._done = True
         return None
 
+    @property
+    def can_read_into(self) -> bool:
+        """The body is a plain binary file (``open(path, "rb")``, a
+        ``BytesIO``) that can read into a buffer (:meth:`read_into`). A
+        subclass or wrapper may count or change what its ``read`` returns
+        (a progress bar, say), so it is read with ``read``."""
+        return not self._done and type(self.file) in _READ_INTO_FILES
+
+    def read_into(self, slots: list[memoryview]) -> int:
+        """
+        Fill ``slots`` in order from the file (``readinto``), each whole unless
+        the file ends; return how many bytes were read (0 at its end).
+        """
+        readinto = self.file.readinto
+        total = 0
+        for slot in slots:
+            want = len(slot)
+            filled = 0
+            while filled < want:
+                count = readinto(slot[filled:] if filled else slot)
+                if not count:
+                    self._done = True
+                    return total + filled
+                filled += count
+            total += filled
+        return total
+
     def chunks(self, size: int) -> Iterator[bytes | memoryview]:
         """The body in pieces (:meth:`next_chunk`, ``size`` at a time)."""
         while True:
@@ -262,6 +289,10 @@ class RequestBody:
             if chunk is None:
                 return
             yield chunk
+
+
+# Exactly these types: their readinto reads what their read would.
+_READ_INTO_FILES = (io.BufferedReader, io.BufferedRandom, io.BytesIO, io.FileIO)
 
 
 def body_chunk(chunk: Any) -> bytes | memoryview:

@@ -403,6 +403,20 @@ class ClientCore:
         self._note_slot(open_before)
         return taken
 
+    def send_data_in_place(
+        self, stream: StreamBuffer, frames: memoryview, size: int, frame_size: int
+    ) -> bool | None:
+        """
+        :meth:`Engine.send_data_in_place`: True if ``frames`` may go out now
+        (after :meth:`data_to_send`), False if the windows do not take it.
+
+        :returns: None when the server already answered in full and closed
+            the stream (as :meth:`send_data`).
+        """
+        if not self._is_sendable(stream):
+            return None
+        return self.engine.send_data_in_place(stream.stream_id, frames, size, frame_size)
+
     def send_trailers(self, stream: StreamBuffer, headers: list[tuple[Any, Any]]) -> bool:
         """
         End the request with a trailer block.

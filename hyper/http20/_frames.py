@@ -57,6 +57,31 @@ def frame_header(length: int, frame_type: int, flags: int, stream_id: int) -> by
     return FRAME_HEADER.pack(length >> 16, length & 0xFFFF, frame_type, flags, stream_id)
 
 
+def data_layout(size: int, max_frame: int) -> tuple[bytearray, list[memoryview]]:
+    """
+    Room for ``size`` body bytes as DATA frames of at most ``max_frame`` bytes
+    (every one full but the last): a buffer with a frame header's nine bytes
+    left free before each payload, and the payload slots, in order, for the
+    caller to fill (then :meth:`Engine.send_data_in_place`). The layout of
+    fewer bytes is a prefix of it (:func:`data_layout_size`).
+    """
+    buf = bytearray(data_layout_size(size, max_frame))
+    view = memoryview(buf)
+    slots = []
+    offset = FRAME_HEADER.size
+    while size > 0:
+        length = size if size < max_frame else max_frame
+        slots.append(view[offset : offset + length])
+        offset += length + FRAME_HEADER.size
+        size -= length
+    return buf, slots
+
+
+def data_layout_size(size: int, max_frame: int) -> int:
+    """How long :func:`data_layout`'s buffer for ``size`` body bytes is."""
+    return size + FRAME_HEADER.size * -(-size // max_frame)
+
+
 def read_u32(data: memoryview, offset: int = 0) -> int:
     value: int = _U32.unpack_from(data, offset)[0]
     return value

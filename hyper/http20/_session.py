@@ -103,7 +103,8 @@ class Session:
         self._conn_waiters: list[threading.Condition] = []
         self._spare_conds: list[threading.Condition] = []
         self._write_lock = threading.Lock()
-        self._outq: deque[bytes] = deque()
+        # bytes from the core; the memoryview of a body read into its frames
+        self._outq: deque[bytes | memoryview] = deque()
         self._reading = False
         self._last_read = 0.0  # when the last read step ended (monotonic)
         self._buf = bytearray(_READ_SIZE)
@@ -289,6 +290,29 @@ class Session:
             if offset >= total:
                 return True
             self.wait_send_window(stream)
+
+    def send_frames(
+        self, stream: StreamBuffer, frames: memoryview, size: int, frame_size: int
+    ) -> bool | None:
+        """
+        Write DATA frames whose ``size`` payload bytes the caller placed in
+        ``frames`` (:func:`~hyper.http20._frames.data_layout` for frames of
+        ``frame_size``), uncopied.
+
+        :returns: True once written (by this thread or one writing already:
+            ``frames`` is not to be touched again); False if the windows do
+            not take all of it now (nothing was sent: use :meth:`send_data`);
+            None if the server already answered in full and closed the stream.
+        :raises StreamResetError: the stream was reset before its response.
+        """
+        with self.cond:
+            self._queue_output()
+            taken = self.core.send_data_in_place(stream, frames, size, frame_size)
+            if taken:
+                self._outq.append(frames)
+        if taken:
+            self._flush(block=True)
+        return taken
 
     def send_trailers(self, stream: StreamBuffer, headers: list[tuple[Any, Any]]) -> None:
         """End the stream with trailers (dropped if the server already

@@ -38,6 +38,7 @@ from hyper.common.decoder import accept_encoding
 from hyper.common.exceptions import ConnectionError as HyperConnectionError
 from hyper.common.util import HTTPVersion, to_bytestring
 from hyper.http20._client import normalize_origin
+from hyper.http20._frames import data_layout, data_layout_size
 from hyper.http20._session import Session
 from hyper.http20._streambuf import StreamBuffer
 from hyper.http20.config import EngineConfig, SettingCodes
@@ -503,6 +504,8 @@ class HTTP20Connection(ConnectionTarget):
                 rest = memoryview(rest)[taken:]
             session.send_data(stream, rest, final)
             return
+        if plan.can_read_into and not self._upload_in_place(session, stream, plan):
+            return
         while True:
             size = _UPLOAD_CHUNK
             if plan.file is not None:
@@ -517,6 +520,38 @@ class HTTP20Connection(ConnectionTarget):
                 return
         if final:
             session.send_data(stream, b"", True)
+
+    def _upload_in_place(self, session: Session, stream: StreamBuffer, plan: RequestBody) -> bool:
+        """
+        Send a binary file's bytes read straight into their DATA frames (the
+        frames are the buffer the file reads into: no copy between the file
+        and TLS). Bytes the windows no longer take when read (another upload
+        took the connection's window meanwhile) go the ordinary way.
+
+        :returns: False if the server answered in full meanwhile.
+        """
+        while True:
+            window = session.wait_send_window(stream)
+            max_frame = session.max_frame_size
+            # A fresh buffer each time: the last one may still be being written.
+            size = min(window, _UPLOAD_CHUNK) if window > 0 else 1
+            buf, slots = data_layout(size, max_frame)
+            size = plan.read_into(slots)
+            if not size:
+                return True
+            frames = memoryview(buf)[: data_layout_size(size, max_frame)]
+            sent = session.send_frames(stream, frames, size, max_frame)
+            if sent is None:
+                return False
+            if not sent:
+                parts = []
+                for slot in slots:
+                    if size <= 0:
+                        break
+                    parts.append(slot[:size])
+                    size -= len(slot)
+                if not session.send_data(stream, b"".join(parts), False):
+                    return False
 
     def _build_headers(
         self, method: _Str, url: _Str, headers: HeadersArg, content_length: int | None

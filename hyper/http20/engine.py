@@ -430,6 +430,54 @@ class Engine(Receiver):
             self._set_state(stream, NEXT_STATE[stream.state * 16 + SEND_END_STREAM])
         return take
 
+    def send_data_in_place(
+        self, stream_id: int, frames: memoryview, size: int, frame_size: int
+    ) -> bool:
+        """
+        Frame ``size`` body bytes that the caller already placed in ``frames``
+        (laid out by :func:`~hyper.http20._frames.data_layout` for frames of
+        ``frame_size``): write the DATA frame headers into the free bytes,
+        uncopied. Nothing is queued: the caller writes ``frames`` itself,
+        right after what :meth:`data_to_send` returned, which must be taken
+        first. Never ends the stream.
+
+        :returns: False, with nothing changed, when the windows do not take
+            all ``size`` bytes now or ``frame_size`` is above the peer's
+            MAX_FRAME_SIZE (lowered since the layout was made): send the
+            bytes with :meth:`send_data` instead.
+        :raises StreamStateError: the stream cannot send data.
+        :raises LocalProtocolError: :meth:`data_to_send` was not taken first.
+        """
+        stream = self._get_stream(stream_id)
+        if stream.state * 16 + SEND_DATA not in NEXT_STATE or not stream.headers_sent:
+            raise StreamStateError(
+                f"cannot send data on stream {stream_id} in state {STATE_NAMES[stream.state]}"
+            )
+        self._check_usable()
+        if self._out:
+            raise LocalProtocolError("take data_to_send() first: the frames would overtake it")
+        if (
+            size <= 0
+            or size > min(self._send_window, stream.send_window)
+            or not 0 < frame_size <= self.remote_settings[SettingCodes.MAX_FRAME_SIZE]
+        ):
+            return False
+        if len(frames) != fr.data_layout_size(size, frame_size):
+            raise LocalProtocolError(
+                f"{len(frames)} bytes are not the layout of {size} bytes in frames of {frame_size}"
+            )
+        pack = fr.FRAME_HEADER.pack_into
+        offset = 0
+        left = size
+        while left > 0:
+            length = left if left < frame_size else frame_size
+            pack(frames, offset, length >> 16, length & 0xFFFF, DATA, 0, stream_id)
+            offset += length + 9
+            left -= length
+        self._send_window -= size
+        stream.send_window -= size
+        return True
+
     def end_stream(self, stream_id: int) -> None:
         """End our side of the stream with an empty DATA frame."""
         self.send_data(stream_id, b"", end_stream=True)

@@ -311,6 +311,42 @@ class TestUploadFlowControl:
             conn.request("POST", "/", body=iter(parts))
             assert conn.getresponse().read() == b"/\n" + b"".join(parts)
 
+    def test_file_read_into_its_frames_with_tiny_windows(self, tmp_path: Path) -> None:
+        """A plain binary file is read straight into its DATA frames, each
+        within the window of the moment (here 1000 bytes at a time)."""
+        payload = bytes(range(256)) * 1200  # 300 KiB
+        path = tmp_path / "body.bin"
+        path.write_bytes(payload)
+        with client(self._tiny_window_peer()) as (conn, peer), path.open("rb") as body:
+            conn.connect()
+            conn.request("POST", "/", body=body)
+            assert conn.getresponse().read() == b"/\n" + payload
+        frames = [f for f in peer.conns[0].frames if isinstance(f, DataFrame)]
+        assert max(len(f.data) for f in frames) <= 1000
+        assert sum(len(f.data) for f in frames) == len(payload)
+
+    def test_file_uploads_sharing_the_connection_window_arrive_whole(self, tmp_path: Path) -> None:
+        """Four threads upload files at once: the connection's window (65,535
+        bytes, given back as the server reads) is what they compete for, so a
+        file part read for a window another thread took meanwhile goes out
+        later, in order, and every body arrives intact."""
+        bodies = [bytes([i]) * 200_000 + bytes(range(256)) * 40 for i in range(4)]
+        paths = []
+        for i, payload in enumerate(bodies):
+            paths.append(tmp_path / f"body{i}.bin")
+            paths[-1].write_bytes(payload)
+        peer = serving(echo, settings={SETTINGS_INITIAL_WINDOW_SIZE: 1 << 20})
+
+        def upload(conn: HTTP20Connection, i: int) -> bytes:
+            with paths[i].open("rb") as body:
+                stream_id = conn.request("POST", f"/{i}", body=body)
+            return conn.getresponse(stream_id).read()
+
+        with client(peer) as (conn, _), ThreadPoolExecutor(4) as pool:
+            conn.connect()
+            answers = list(pool.map(lambda i: upload(conn, i), range(4)))
+        assert answers == [b"/%d\n" % i + payload for i, payload in enumerate(bodies)]
+
     def test_upload_waiting_for_window_times_out_alone(self) -> None:
         """A sender blocked on flow control gets TimeoutError and the stream is
         reset (CANCEL) and forgotten: with a single stream slot, the next request

@@ -23,8 +23,10 @@ from support.frames import (
     expect_stream_error,
     make_client,
     make_server,
+    parse_frames,
 )
 
+from hyper.http20._frames import data_layout
 from hyper.http20.config import MAX_WINDOW, EngineConfig
 from hyper.http20.engine import Engine, StreamState
 from hyper.http20.errors import ErrorCodes
@@ -40,6 +42,7 @@ from hyper.http20.exceptions import (
 )
 from hyper.http20.exceptions import (
     FlowControlError,
+    LocalProtocolError,
     ProtocolError,
     StreamStateError,
 )
@@ -553,6 +556,67 @@ class TestSendSide:
         client.send_data(1, buf)
         buf[:] = b"XXXXXXXX"
         assert [f.data for f in drained(client)] == [b"original"]
+
+    def test_frames_laid_out_in_place_match_send_data(self, factory: FrameFactory) -> None:
+        """Body bytes read straight into their frames go out exactly as
+        ``send_data`` would frame them, uncopied, and use the same windows."""
+        payload = bytes(range(256)) * 160  # 40,960 bytes: two full frames and a part
+        client = sending_client(factory)
+        buf, slots = data_layout(len(payload), 16384)
+        offset = 0
+        for slot in slots:
+            slot[:] = payload[offset : offset + len(slot)]
+            offset += len(slot)
+        frames = memoryview(buf)
+        assert client.send_data_in_place(1, frames, len(payload), 16384)
+        assert client.data_to_send() == b""  # the caller writes the buffer itself
+        other = sending_client(factory)
+        other.send_data(1, payload)
+        assert bytes(buf) == other.data_to_send()
+        assert client.local_flow_control_window(1) == 65535 - len(payload)
+
+    def test_frames_in_place_beyond_the_window_are_refused_whole(
+        self, factory: FrameFactory
+    ) -> None:
+        client = sending_client(factory, {INITIAL_WINDOW_SIZE: 1000})
+        drained(client)
+        buf, _ = data_layout(1001, 16384)
+        assert not client.send_data_in_place(1, memoryview(buf), 1001, 16384)
+        assert client.local_flow_control_window(1) == 1000  # nothing was taken
+        assert bytes(buf[:9]) == bytes(9)  # nor written
+
+    def test_frames_in_place_follow_the_layouts_frame_size(self, factory: FrameFactory) -> None:
+        """A layout made for 16,384-byte frames stays valid when the server
+        allows larger ones; one made for frames above what it now allows is
+        refused (the caller sends the bytes the other way), and a buffer that
+        is not the layout it claims is the caller's error."""
+        client = sending_client(factory, {MAX_FRAME_SIZE: 20000})
+        buf, _ = data_layout(30000, 16384)
+        assert client.send_data_in_place(1, memoryview(buf), 30000, 16384)
+        assert data_sizes(parse_frames(bytes(buf))) == [16384, 13616]
+        client.receive_data(factory.settings({MAX_FRAME_SIZE: 16384}))
+        drained(client)
+        buf, _ = data_layout(30000, 20000)
+        assert not client.send_data_in_place(1, memoryview(buf), 30000, 20000)
+        assert client.local_flow_control_window(1) == 65535 - 30000
+        with pytest.raises(LocalProtocolError):
+            client.send_data_in_place(1, memoryview(buf)[:-1], 30000, 16384)
+
+    def test_frames_in_place_may_not_overtake_queued_bytes(self, factory: FrameFactory) -> None:
+        client = sending_client(factory)
+        client.ping(b"12345678")
+        buf, _ = data_layout(10, 16384)
+        with pytest.raises(LocalProtocolError):
+            client.send_data_in_place(1, memoryview(buf), 10, 16384)
+        assert client.local_flow_control_window(1) == 65535
+
+    def test_frames_in_place_on_a_closed_stream_raise(self, factory: FrameFactory) -> None:
+        client = sending_client(factory)
+        client.end_stream(1)
+        drained(client)
+        buf, _ = data_layout(10, 16384)
+        with pytest.raises(StreamStateError):
+            client.send_data_in_place(1, memoryview(buf), 10, 16384)
 
     def test_send_data_on_unknown_stream_raises(self, factory: FrameFactory) -> None:
         client = make_client(factory)
