@@ -14,6 +14,8 @@ Scenarios (the targets of issue 3, then of issue 11):
     d  one 64 MiB upload                                  hyper >= 0.8x, 1.2x curl
     e  as (b), but hyper's requests come from 100 threads sharing the connection (the
        other clients run as in (b): they are the yardstick)
+    f  as (d), to nghttpd: a sink faster than every client here (h2load about 1.3 GB/s
+       against h2o's 0.3-0.7), so the clients, not the server, are measured
 
 The server is h2o on 127.0.0.1 with TLS (ALPN h2), started from ``test/support/h2o.py``
 (through ``support.servers``) with the same trustme certificates as the interop tests.
@@ -40,6 +42,7 @@ from __future__ import annotations
 
 import argparse
 import collections
+import contextlib
 import json
 import os
 import re
@@ -85,7 +88,13 @@ SCENARIOS = {
     "d": Scenario("d", "one large upload", "MB/s"),
     # hyper from 100 threads sharing its one connection; everyone else as in (b).
     "e": Scenario("e", "small GETs, 100 threads on one connection", "req/s"),
+    # As (d), to nghttpd, which takes an upload faster than any client here sends it.
+    "f": Scenario("f", "one large upload to a sink that keeps up", "MB/s"),
 }
+UPLOADS = ("d", "f")
+# Where each upload goes: h2o's mruby sink answers with the byte count; nghttpd reads
+# the whole body, then answers with the file at the path.
+UPLOAD_PATHS = {"d": "/upload", "f": SMALL_PATH}
 
 
 @dataclass(frozen=True)
@@ -164,9 +173,9 @@ def _hyper_worker(args: argparse.Namespace) -> dict[str, Any]:
             for chunk in resp.read_chunked():
                 total += len(chunk)
             return total
-        if scenario == "d":
+        if scenario in UPLOADS:
             return _upload(
-                args, lambda body: conn.getresponse(conn.request("PUT", "/upload", body=body))
+                args, lambda path, body: conn.getresponse(conn.request("PUT", path, body=body))
             )
         raise ValueError(scenario)
 
@@ -211,7 +220,7 @@ def _httpx_worker(args: argparse.Namespace) -> dict[str, Any]:
                 for chunk in resp.iter_bytes():
                     total += len(chunk)
             return total
-        if scenario == "d":
+        if scenario in UPLOADS:
 
             class _Resp:
                 def __init__(self, r: httpx.Response) -> None:
@@ -221,7 +230,7 @@ def _httpx_worker(args: argparse.Namespace) -> dict[str, Any]:
                 def read(self) -> bytes:
                     return self._body
 
-            return _upload(args, lambda body: _Resp(client.put(base + "/upload", content=body)))
+            return _upload(args, lambda path, body: _Resp(client.put(base + path, content=body)))
         raise ValueError(scenario)
 
     result = _timed(run)
@@ -264,7 +273,7 @@ def _niquests_worker(args: argparse.Namespace) -> dict[str, Any]:
                 for chunk in resp.iter_content(1 << 20):
                     total += len(chunk)
             return total
-        if scenario == "d":
+        if scenario in UPLOADS:
 
             class _Resp:
                 def __init__(self, r: Any) -> None:
@@ -275,7 +284,7 @@ def _niquests_worker(args: argparse.Namespace) -> dict[str, Any]:
                     return self._body  # type: ignore[no-any-return]
 
             return _upload(
-                args, lambda body: _Resp(session.put(base + "/upload", data=body, verify=ca))
+                args, lambda path, body: _Resp(session.put(base + path, data=body, verify=ca))
             )
         raise ValueError(scenario)
 
@@ -355,34 +364,44 @@ def _pycurl_worker(args: argparse.Namespace) -> dict[str, Any]:
             counted[0] = 0
             get(easy, args.path)
             return counted[0]
-        if scenario == "d":
+        if scenario in UPLOADS:
             answer = bytearray()
             with open(args.upload_file, "rb") as f:
-                easy.setopt(pycurl.URL, base + "/upload")
+                easy.setopt(pycurl.URL, base + UPLOAD_PATHS[scenario])
                 easy.setopt(pycurl.UPLOAD, 1)
                 easy.setopt(pycurl.READFUNCTION, f.read)
                 easy.setopt(pycurl.INFILESIZE_LARGE, args.upload_size)
                 easy.setopt(pycurl.WRITEFUNCTION, answer.extend)
                 easy.perform()
-            if easy.getinfo(pycurl.RESPONSE_CODE) != 200 or int(answer) != args.upload_size:
-                raise RuntimeError(f"upload: server counted {bytes(answer)!r}")
+                sent = f.tell()
+            _check_upload(args, easy.getinfo(pycurl.RESPONSE_CODE), bytes(answer), sent)
             return args.upload_size
         raise ValueError(scenario)
 
     return _timed(run)
 
 
-def _upload(args: argparse.Namespace, put: Callable[[Any], Any]) -> int:
+def _upload(args: argparse.Namespace, put: Callable[[str, Any], Any]) -> int:
+    path = UPLOAD_PATHS[args.scenario]
     if args.upload_bytes:
         body: Any = Path(args.upload_file).read_bytes()
-        resp = put(body)
+        resp = put(path, body)
+        sent = len(body)
     else:
         with open(args.upload_file, "rb") as f:
-            resp = put(f)
-    answer = resp.read()
-    if resp.status != 200 or int(answer) != args.upload_size:
-        raise RuntimeError(f"upload: status {resp.status}, server counted {answer!r}")
+            resp = put(path, f)
+            sent = f.tell()
+    _check_upload(args, resp.status, resp.read(), sent)
     return args.upload_size
+
+
+def _check_upload(args: argparse.Namespace, status: int, answer: bytes, sent: int) -> None:
+    """The server said 200 after the whole file was read for the upload, and h2o's
+    sink (d) counted every byte (nghttpd (f) reads it all before it answers)."""
+    if status != 200 or sent != args.upload_size:
+        raise RuntimeError(f"upload: status {status}, {sent} bytes of the file read")
+    if args.scenario == "d" and int(answer) != args.upload_size:
+        raise RuntimeError(f"upload: server counted {answer!r}")
 
 
 def _timed(run: Callable[[], int]) -> dict[str, Any]:
@@ -411,8 +430,16 @@ def worker_main(args: argparse.Namespace) -> None:
 
 
 class Bench:
-    def __init__(self, server: servers.Server, sizes: Sizes, workdir: Path, args: Any) -> None:
+    def __init__(
+        self,
+        server: servers.Server,
+        sizes: Sizes,
+        workdir: Path,
+        args: Any,
+        sink: servers.Server | None = None,
+    ) -> None:
         self.server = server
+        self.sink = sink  # nghttpd, for (f)
         self.sizes = sizes
         self.workdir = workdir
         self.args = args
@@ -425,7 +452,7 @@ class Bench:
     def prepare(self, scenarios: list[str]) -> None:
         if "c" in scenarios:
             self.server.docroot.ensure(self.sizes.download)
-        if "d" in scenarios:
+        if any(key in scenarios for key in UPLOADS):
             with open(self.upload_file, "wb") as f:
                 for _ in range(self.sizes.upload_size // MiB):
                     f.write(os.urandom(MiB))
@@ -439,6 +466,13 @@ class Bench:
         entry = f'url = "{url}"\noutput = "/dev/null"\n'
         path.write_text(entry * self.sizes.requests)
         return path
+
+    def _target(self, scenario: str) -> servers.Server:
+        if scenario == "f":
+            if self.sink is None:
+                raise RuntimeError("(f) needs the nghttpd sink")
+            return self.sink
+        return self.server
 
     def run(self, client: str, scenario: str) -> Sample:
         if scenario == "e" and client not in ("hyper", BASELINE):
@@ -468,7 +502,7 @@ class Bench:
             "--scenario",
             scenario,
             "--authority",
-            self.server.authority,
+            self._target(scenario).authority,
             "--ca",
             self.server.ca_path,
             "--count",
@@ -488,9 +522,7 @@ class Bench:
         if pythonpath is not None:
             # The baseline's hyper shadows the installed one in the worker.
             env = {**os.environ, "PYTHONPATH": pythonpath}
-        out = subprocess.run(
-            argv, capture_output=True, text=True, timeout=WORKER_TIMEOUT, env=env
-        )
+        out = subprocess.run(argv, capture_output=True, text=True, timeout=WORKER_TIMEOUT, env=env)
         if out.returncode != 0:
             last = (out.stderr.strip().splitlines() or ["(no output)"])[-1]
             return Sample(None, error=last)
@@ -509,6 +541,7 @@ class Bench:
             "e": self.sizes.requests,
             "c": self.download_size,
             "d": self.sizes.upload_size,
+            "f": self.sizes.upload_size,
         }[scenario]
         if amount != expected:
             raise RuntimeError(f"moved {amount}, expected {expected}")
@@ -552,7 +585,7 @@ class Bench:
                 str(self.upload_file),
                 "--output",
                 "/dev/null",
-                self.server.url("/upload"),
+                self._target(scenario).url(UPLOAD_PATHS[scenario]),
             ]
         argv += ["--write-out", write_out]
         out = subprocess.run(argv, capture_output=True, text=True, timeout=WORKER_TIMEOUT)
@@ -576,7 +609,8 @@ class Bench:
         elif scenario == "c":
             argv += ["--requests=1", self.server.url(self.download_path)]
         else:
-            argv += ["--requests=1", f"--data={self.upload_file}", self.server.url("/upload")]
+            url = self._target(scenario).url(UPLOAD_PATHS[scenario])
+            argv += ["--requests=1", f"--data={self.upload_file}", url]
         out = subprocess.run(argv, capture_output=True, text=True, timeout=WORKER_TIMEOUT)
         text = out.stdout
         match = re.search(r"finished in ([\d.]+)(us|ms|s),", text)
@@ -644,7 +678,7 @@ def report(results: dict[str, dict[str, list[Sample]]], sizes: Sizes) -> str:
     lines += ["  ".join(cell.ljust(w) for cell, w in zip(row, widths)) for row in rows]
 
     rss_lines = []
-    for key in ("c", "d"):
+    for key in ("c", *UPLOADS):
         if key not in results:
             continue
         for client in PYTHON_CLIENTS:
@@ -681,7 +715,23 @@ def _describe(key: str, sizes: Sizes) -> str:
         return f"{sizes.requests:,} GETs, {sizes.inflight} threads"
     if key == "c":
         return f"{servers.LAZY_FILES[sizes.download] // MiB} MiB download"
+    if key == "f":
+        return f"{sizes.upload_size // MiB} MiB upload, nghttpd"
     return f"{sizes.upload_size // MiB} MiB upload"
+
+
+def _start_sink(pki: servers.PKI, docroot: servers.Docroot, workdir: Path) -> servers.Server:
+    """nghttpd as the upload sink of (f): no push, no trailers, no echo (it reads the
+    body and answers with the file at the path), 16 MiB windows like h2o's."""
+    return servers.start_nghttpd(
+        pki,
+        docroot,
+        workdir,
+        push=(),
+        trailers=(),
+        echo_upload=False,
+        extra_args=("--window-bits=24", "--connection-window-bits=24"),
+    )
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -729,8 +779,12 @@ def main(argv: list[str] | None = None) -> int:
     try:
         pki = servers.PKI(workdir / "pki")
         docroot = servers.Docroot(workdir / "docroot")
-        with servers.start_h2o(pki, docroot, workdir / "h2o") as server:
-            bench = Bench(server, sizes, workdir, args)
+        with contextlib.ExitStack() as stack:
+            server = stack.enter_context(servers.start_h2o(pki, docroot, workdir / "h2o"))
+            sink = None
+            if "f" in scenarios:
+                sink = stack.enter_context(_start_sink(pki, docroot, workdir / "nghttpd"))
+            bench = Bench(server, sizes, workdir, args, sink)
             bench.prepare(scenarios)
             print(
                 f"server: h2o {server.authority} (TLS, h2), "
