@@ -57,15 +57,21 @@ def frame_header(length: int, frame_type: int, flags: int, stream_id: int) -> by
     return FRAME_HEADER.pack(length >> 16, length & 0xFFFF, frame_type, flags, stream_id)
 
 
-def data_layout(size: int, max_frame: int) -> tuple[bytearray, list[memoryview]]:
+def data_layout(
+    size: int, max_frame: int, buf: bytearray | None = None
+) -> tuple[bytearray, list[memoryview]]:
     """
     Room for ``size`` body bytes as DATA frames of at most ``max_frame`` bytes
     (every one full but the last): a buffer with a frame header's nine bytes
     left free before each payload, and the payload slots, in order, for the
     caller to fill (then :meth:`Engine.send_data_in_place`). The layout of
-    fewer bytes is a prefix of it (:func:`data_layout_size`).
+    fewer bytes is a prefix of it (:func:`data_layout_size`). ``buf``, if
+    long enough, is used again (a new one is zeroed: 1/8 of an upload's
+    time); whatever was written of it must be out by then.
     """
-    buf = bytearray(data_layout_size(size, max_frame))
+    needed = data_layout_size(size, max_frame)
+    if buf is None or len(buf) < needed:
+        buf = bytearray(needed)
     view = memoryview(buf)
     slots = []
     offset = FRAME_HEADER.size

@@ -299,10 +299,10 @@ class Session:
         ``frames`` (:func:`~hyper.http20._frames.data_layout` for frames of
         ``frame_size``), uncopied.
 
-        :returns: True once written (by this thread or one writing already:
-            ``frames`` is not to be touched again); False if the windows do
-            not take all of it now (nothing was sent: use :meth:`send_data`);
-            None if the server already answered in full and closed the stream.
+        :returns: True once written (``frames`` may be filled again); False
+            if the windows do not take all of it now (nothing was sent: use
+            :meth:`send_data`); None if the server already answered in full
+            and closed the stream.
         :raises StreamResetError: the stream was reset before its response.
         """
         with self.cond:
@@ -312,6 +312,11 @@ class Session:
                 self._outq.append(frames)
         if taken:
             self._flush(block=True)
+            # Another thread may have taken the frames off the queue and be
+            # writing them still: they are out once it lets go of the lock,
+            # and only then may the caller fill the buffer again.
+            with self._write_lock:
+                pass
         return taken
 
     def send_trailers(self, stream: StreamBuffer, headers: list[tuple[Any, Any]]) -> None:

@@ -530,12 +530,12 @@ class HTTP20Connection(ConnectionTarget):
 
         :returns: False if the server answered in full meanwhile.
         """
+        buf: bytearray | None = None  # filled again once its frames are out
         while True:
             window = session.wait_send_window(stream)
             max_frame = session.max_frame_size
-            # A fresh buffer each time: the last one may still be being written.
             size = min(window, _UPLOAD_CHUNK) if window > 0 else 1
-            buf, slots = data_layout(size, max_frame)
+            buf, slots = data_layout(size, max_frame, buf)
             size = plan.read_into(slots)
             if not size:
                 return True
