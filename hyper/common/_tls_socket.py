@@ -43,8 +43,9 @@ Buffer = Union[bytes, bytearray, memoryview]
 # One raw recv takes up to this much ciphertext.
 _RAW_READ = 256 * 1024
 # Plaintext is encrypted this much at a time, so a large write never holds
-# two whole copies of itself (plaintext and ciphertext) at once.
-_ENCRYPT_CHUNK = 256 * 1024
+# two whole copies of itself (plaintext and ciphertext) at once. Uploads
+# measured fastest at 48-96 KiB (16: 13% slower, 128 and 256: 20-30%).
+_ENCRYPT_CHUNK = 64 * 1024
 
 
 def handshake(
