@@ -296,7 +296,7 @@ class Session:
     ) -> bool | None:
         """
         Write DATA frames whose ``size`` payload bytes the caller placed in
-        ``frames`` (:func:`~hyper.http20._frames.data_layout` for frames of
+        ``frames`` (:func:`~hyper.http20.engine.data_layout` for frames of
         ``frame_size``), uncopied.
 
         :returns: True once written (``frames`` may be filled again); False

@@ -41,6 +41,8 @@ from hyper.http20._frames import (
     FLAG_END_STREAM,
     HEADERS,
     PREFACE,
+    data_layout,
+    data_layout_size,
 )
 from hyper.http20._receiving import Receiver
 from hyper.http20._stream import (
@@ -77,7 +79,14 @@ from hyper.http20.exceptions import (
     TooManyStreamsError,
 )
 
-__all__ = ["Engine", "EngineConfig", "SettingCodes", "StreamState"]
+__all__ = [
+    "Engine",
+    "EngineConfig",
+    "SettingCodes",
+    "StreamState",
+    "data_layout",
+    "data_layout_size",
+]
 
 HeaderInput = Iterable[tuple[Union[str, bytes], Union[str, bytes]]]
 
@@ -435,7 +444,7 @@ class Engine(Receiver):
     ) -> bool:
         """
         Frame ``size`` body bytes that the caller already placed in ``frames``
-        (laid out by :func:`~hyper.http20._frames.data_layout` for frames of
+        (laid out by :func:`data_layout` for frames of
         ``frame_size``): write the DATA frame headers into the free bytes,
         uncopied. Nothing is queued: the caller writes ``frames`` itself,
         right after what :meth:`data_to_send` returned, which must be taken
@@ -462,7 +471,7 @@ class Engine(Receiver):
             or not 0 < frame_size <= self.remote_settings[SettingCodes.MAX_FRAME_SIZE]
         ):
             return False
-        if len(frames) != fr.data_layout_size(size, frame_size):
+        if len(frames) != data_layout_size(size, frame_size):
             raise LocalProtocolError(
                 f"{len(frames)} bytes are not the layout of {size} bytes in frames of {frame_size}"
             )

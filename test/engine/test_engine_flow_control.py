@@ -26,9 +26,8 @@ from support.frames import (
     parse_frames,
 )
 
-from hyper.http20._frames import data_layout
 from hyper.http20.config import MAX_WINDOW, EngineConfig
-from hyper.http20.engine import Engine, StreamState
+from hyper.http20.engine import Engine, StreamState, data_layout
 from hyper.http20.errors import ErrorCodes
 from hyper.http20.events import (
     DataReceived,
