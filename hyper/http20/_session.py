@@ -5,8 +5,8 @@ threads: the blocking driver of a :class:`~hyper.http20._client.ClientCore`.
 The core makes every protocol decision; this module only moves bytes and
 waits. There is no background thread. The invariants:
 
-- ``cond`` (a Condition over one Lock) guards the core (its engine and
-  every :class:`StreamBuffer`). No socket I/O happens while it is held.
+- ``cond`` (one Lock) guards the core (its engine and every
+  :class:`StreamBuffer`). No socket I/O happens while it is held.
 - At most one thread reads the socket: the one that set ``_reading`` under
   ``cond``. A thread that needs something (response headers, body bytes, send
   window, a stream slot, a PING answer) checks under ``cond``; if it is
@@ -19,9 +19,11 @@ waits. There is no background thread. The invariants:
   touched (``ClientCore.touched``), those waiting on the connection (a
   slot, window, SETTINGS, a PING answer), and one more, who takes over the
   reading if the others are satisfied; everyone when the connection
-  failed. Other threads wait with their own timeouts, each on its own
-  Condition over the one lock, and a thread woken with nobody reading
-  takes over. Nobody spins or sleeps.
+  failed. Other threads wait with their own timeouts, each on a lock of
+  its own (``_Waiter``) that the reader releases, outside ``cond``, and a
+  thread woken with nobody reading takes over. A thread woken because its
+  response headers came returns without taking ``cond`` again (the reader
+  filed them before waking it). Nobody spins or sleeps.
 - Bytes the core queues move to ``_outq`` under ``cond``, so the queue is in
   engine order (the peer's HPACK decoder depends on it). Only the holder of
   ``_write_lock`` pops and writes, and it loops until the queue is empty, so
@@ -71,6 +73,29 @@ _BUSY_INTERVAL = 1.0
 _READ_TIMEOUT = -1.0
 
 
+class _Waiter:
+    """One waiting thread's wake-up call: a Lock it blocks on, which the
+    reader releases (``notify``). Unlike a Condition's wait, being woken
+    does not take the connection's lock again by itself."""
+
+    __slots__ = ("_lock",)
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._lock.acquire()
+
+    def notify(self) -> None:
+        self._lock.release()
+
+    def block(self, timeout: float | None) -> bool:
+        """Wait for ``notify`` (True), or ``timeout`` seconds (False)."""
+        return self._lock.acquire(timeout=-1 if timeout is None else timeout)
+
+    def reset(self) -> None:
+        """Forget a ``notify`` that came after a timeout, before reuse."""
+        self._lock.acquire(blocking=False)
+
+
 class Session:
     """
     The socket of one HTTP/2 connection and the :class:`ClientCore` behind
@@ -92,16 +117,14 @@ class Session:
         self._transport = Transport(sock)
         self.core = ClientCore(engine, first_stream_id=first_stream_id, track_streams=True)
         self.read_timeout = read_timeout
-        lock = threading.Lock()
-        self.cond = threading.Condition(lock)
-        self._lock = lock
-        # Threads waiting while another reads, each on its own Condition over
-        # ``lock``: a read step wakes only those whose stream it touched, the
+        self.cond = threading.Lock()
+        # Threads waiting while another reads, each on its own _Waiter: a
+        # read step wakes only those whose stream it touched, the
         # connection-level waiters, and one more to be the next reader.
         # Stream waiters are also listed on their StreamBuffer's ``waiter``.
-        self._waiters: dict[threading.Condition, StreamBuffer | None] = {}
-        self._conn_waiters: list[threading.Condition] = []
-        self._spare_conds: list[threading.Condition] = []
+        self._waiters: dict[_Waiter, StreamBuffer | None] = {}
+        self._conn_waiters: list[_Waiter] = []
+        self._spare_waiters: list[_Waiter] = []
         self._write_lock = threading.Lock()
         # bytes from the core; the memoryview of a body read into its frames
         self._outq: deque[bytes | memoryview] = deque()
@@ -361,16 +384,24 @@ class Session:
         :raises TimeoutError: nothing arrived within the read timeout.
         """
         core = self.core
+        lock = self.cond
         try:
-            with self.cond:
+            lock.acquire()
+            held = True
+            try:
                 if core.has_abandoned:
                     core.reap()
-                self._await(
+                held = self._await(
                     lambda: core.response_ready(stream),
                     f"the response headers on stream {stream.stream_id}",
                     stream=stream,
+                    done_unlocked=lambda: stream.headers is not None,
                 )
-                core.check_response(stream)
+                if held:
+                    core.check_response(stream)
+            finally:
+                if held:
+                    lock.release()
         finally:
             self._after()
 
@@ -464,18 +495,22 @@ class Session:
         what: str,
         timeout: float | None = _READ_TIMEOUT,
         stream: StreamBuffer | None = None,
-    ) -> None:
+        done_unlocked: Callable[[], object] | None = None,
+    ) -> bool:
         """
         Return once ``ready()`` is true, reading the socket when nobody else
-        is. Called and returns with ``cond`` held. ``stream``: what is
-        awaited depends on that stream alone (woken only when a read step
-        touched it); None: on the connection (woken after every read step).
+        is. Called with ``cond`` held; returns True with it held, or False
+        without it when, woken by a reader, ``done_unlocked()`` was true
+        (for what a reader settles before it wakes anyone: response
+        headers). ``stream``: what is awaited depends on that stream alone
+        (woken only when a read step touched it); None: on the connection
+        (woken after every read step).
 
         :raises TimeoutError: not ready within ``timeout`` (the read timeout by
             default); the connection and other streams are unaffected.
         """
         if ready():
-            return
+            return True
         if timeout == _READ_TIMEOUT:
             timeout = self.read_timeout
         deadline = None if timeout is None else monotonic() + timeout
@@ -491,39 +526,53 @@ class Session:
                 # Listed only while waiting: a thread that goes on to read
                 # must never be the one picked to take the reading over.
                 waiter = self._add_waiter(stream)
+                self.cond.release()
                 try:
-                    waiter.wait(remaining)
-                finally:
+                    woken = waiter.block(remaining)
+                except BaseException:
+                    self.cond.acquire()
                     self._remove_waiter(waiter, stream)
+                    raise
+                if woken and done_unlocked is not None and done_unlocked():
+                    # What it waits on was settled before the reader woke it
+                    # (and unlisted it): no need to take the lock again.
+                    self._spare_waiters.append(waiter)
+                    return False
+                self.cond.acquire()
+                self._remove_waiter(waiter, stream)
             else:
                 self._read_step(remaining)
             if ready():
-                return
+                return True
 
-    def _add_waiter(self, stream: StreamBuffer | None) -> threading.Condition:
-        spare = self._spare_conds
-        waiter = spare.pop() if spare else threading.Condition(self._lock)
+    def _add_waiter(self, stream: StreamBuffer | None) -> _Waiter:
+        spare = self._spare_waiters
+        if spare:
+            waiter = spare.pop()
+            waiter.reset()
+        else:
+            waiter = _Waiter()
         self._waiters[waiter] = stream
         if stream is None:
             self._conn_waiters.append(waiter)
         elif stream.waiter is None:
             stream.waiter = [waiter]
         else:
-            cast(list[threading.Condition], stream.waiter).append(waiter)
+            cast(list[_Waiter], stream.waiter).append(waiter)
         return waiter
 
-    def _remove_waiter(self, waiter: threading.Condition, stream: StreamBuffer | None) -> None:
-        """After its wait (woken or timed out); the Condition may be reused."""
+    def _remove_waiter(self, waiter: _Waiter, stream: StreamBuffer | None) -> None:
+        """After its wait (woken or timed out); the waiter may be reused."""
         if waiter in self._waiters:
             self._unlist(waiter, stream)
-        self._spare_conds.append(waiter)
+        self._spare_waiters.append(waiter)
 
-    def _unlist(self, waiter: threading.Condition, stream: StreamBuffer | None) -> None:
+    def _unlist(self, waiter: _Waiter, stream: StreamBuffer | None) -> None:
         del self._waiters[waiter]
         if stream is None:
             self._conn_waiters.remove(waiter)
         else:
-            waiters = cast(list[threading.Condition], stream.waiter)
+            waiters = cast(list[_Waiter], stream.waiter)
             waiters.remove(waiter)
             if not waiters:
                 stream.waiter = None
@@ -547,7 +596,7 @@ class Session:
             waiters = stream.waiter
             if waiters is not None:
                 stream.waiter = None
-                for waiter in cast(list[threading.Condition], waiters):
+                for waiter in cast(list[_Waiter], waiters):
                     del waiting[waiter]
                     waiter.notify()
         touched.clear()
