@@ -401,12 +401,7 @@ class Engine(Receiver):
 
         :raises StreamStateError: the stream cannot send data.
         """
-        stream = self._get_stream(stream_id)
-        if stream.state * 16 + SEND_DATA not in NEXT_STATE or not stream.headers_sent:
-            raise StreamStateError(
-                f"cannot send data on stream {stream_id} in state {STATE_NAMES[stream.state]}"
-            )
-        self._check_usable()
+        stream = self._data_stream(stream_id)
         size = len(data)
         window = min(self._send_window, stream.send_window)
         take = size if size <= window else max(window, 0)
@@ -457,12 +452,7 @@ class Engine(Receiver):
         :raises StreamStateError: the stream cannot send data.
         :raises LocalProtocolError: :meth:`data_to_send` was not taken first.
         """
-        stream = self._get_stream(stream_id)
-        if stream.state * 16 + SEND_DATA not in NEXT_STATE or not stream.headers_sent:
-            raise StreamStateError(
-                f"cannot send data on stream {stream_id} in state {STATE_NAMES[stream.state]}"
-            )
-        self._check_usable()
+        stream = self._data_stream(stream_id)
         if self._out:
             raise LocalProtocolError("take data_to_send() first: the frames would overtake it")
         if (
@@ -481,7 +471,7 @@ class Engine(Receiver):
         while left > 0:
             length = left if left < frame_size else frame_size
             pack(frames, offset, length >> 16, length & 0xFFFF, DATA, 0, stream_id)
-            offset += length + 9
+            offset += length + fr.FRAME_HEADER.size
             left -= length
         self._send_window -= size
         stream.send_window -= size
@@ -551,6 +541,16 @@ class Engine(Receiver):
 
     # ------------------------------------------------------------------
     # Command helpers
+
+    def _data_stream(self, stream_id: int) -> Stream:
+        """The stream, if DATA may be sent on it now (a usable connection)."""
+        stream = self._get_stream(stream_id)
+        if stream.state * 16 + SEND_DATA not in NEXT_STATE or not stream.headers_sent:
+            raise StreamStateError(
+                f"cannot send data on stream {stream_id} in state {STATE_NAMES[stream.state]}"
+            )
+        self._check_usable()
+        return stream
 
     def _get_stream(self, stream_id: int) -> Stream:
         stream = self._streams.get(stream_id)
