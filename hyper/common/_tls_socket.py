@@ -271,35 +271,39 @@ class TLSSocket:
             return None
         self._send_lock.acquire()
         view = memoryview(data) if total > _ENCRYPT_CHUNK else None
-        try:
-            for offset in range(0, total, _ENCRYPT_CHUNK):
-                piece = data if view is None else view[offset : offset + _ENCRYPT_CHUNK]
-                with self._lock:
-                    self._obj.write(piece)
-                    out = self._out.read()
-                failure = self._io.write_all(out, stall_timeout)
-                if failure is not None:
-                    self._send_lock.release()
-                    return failure
-        except BaseException:
-            self._send_lock.release()
-            raise
-        return self._drain(stall_timeout)
+        for offset in range(0, total, _ENCRYPT_CHUNK):
+            piece = data if view is None else view[offset : offset + _ENCRYPT_CHUNK]
+            failure = self._drain(stall_timeout, piece, last=offset + _ENCRYPT_CHUNK >= total)
+            if failure is not None:
+                return failure
+        return None
 
-    def _drain(self, stall_timeout: float | None) -> BaseException | None:
-        """Write what is left in the outgoing BIO, then release
-        ``_send_lock`` (held on entry) under ``_lock``."""
+    def _drain(
+        self, stall_timeout: float | None, piece: Buffer | None = None, last: bool = True
+    ) -> BaseException | None:
+        """
+        Encrypt ``piece`` (if any) and write what the outgoing BIO holds;
+        after the ``last`` piece, write until the BIO is empty and release
+        ``_send_lock`` (held on entry) under ``_lock``. It is released on
+        failure either way.
+        """
         try:
             while True:
                 with self._lock:
+                    if piece is not None:
+                        self._obj.write(piece)
+                        piece = None
                     if not self._out.pending:
-                        self._send_lock.release()
+                        if last:
+                            self._send_lock.release()
                         return None
                     out = self._out.read()
                 failure = self._io.write_all(out, stall_timeout)
                 if failure is not None:
                     self._send_lock.release()
                     return failure
+                if not last:
+                    return None  # what is left goes with the next piece
         except BaseException:
             self._send_lock.release()
             raise
