@@ -1,8 +1,8 @@
 """hyper: HTTP/2 for Python, behind the ``http.client`` API."""
 
 from hyper._version import __version__
-from hyper.common.connection import HTTPConnection
 from hyper.common.headers import HTTPHeaderMap
+from hyper.connection import HTTPConnection
 from hyper.http11.connection import HTTP11Connection
 from hyper.http11.response import HTTP11Response
 from hyper.http20.connection import HTTP20Connection

@@ -32,11 +32,11 @@ from typing import IO, Callable, NamedTuple, TextIO
 from urllib.parse import urlencode
 
 from hyper import __version__
-from hyper.common.connection import HTTPConnection
 from hyper.common.exceptions import InvalidArgumentError
 from hyper.common.headers import HTTPHeaderMap
 from hyper.common.response import BaseResponse
 from hyper.common.util import parse_url
+from hyper.connection import HTTPConnection
 
 EXIT_OK = 0
 EXIT_ERROR = 1  # a bad item, URL or file, or any failure without a code of its own

@@ -30,10 +30,10 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, TextIO
 
-from hyper.http20 import events as ev
-from hyper.http20.config import EngineConfig, SettingCodes
-from hyper.http20.engine import Engine
-from hyper.http20.exceptions import HTTP20Error
+from hyper.engine import events as ev
+from hyper.engine.config import EngineConfig, SettingCodes
+from hyper.engine.engine import Engine
+from hyper.engine.exceptions import HTTP20Error
 
 _READ_SIZE = 65536
 _INDEX = b"<!doctype html><title>hyper demo</title><link rel=stylesheet href=/style.css>hi\n"

@@ -11,7 +11,7 @@ This module is the one place hyper's default contexts are built and cached.
 Assign a context to ``hyper.tls._context`` (the historic way) to change the
 default of every connection. A context passed to a connection as
 ``ssl_context`` gets the ALPN protocols that connection needs set on it when
-it connects (see :func:`hyper.common.connect.open_socket`).
+it connects (see :func:`hyper.net.connect.open_socket`).
 
 The names here are the historic ``hyper.tls`` ones.
 """
@@ -23,7 +23,6 @@ import socket
 import ssl
 from typing import Callable, Union
 
-from hyper.common._tls_socket import TLSSocket, handshake
 from hyper.common.exceptions import MissingCertFile
 
 try:
@@ -54,9 +53,9 @@ SUPPORTED_NPN_PROTOCOLS = [*H2_NPN_PROTOCOLS, "http/1.1"]
 #: The identifier of cleartext HTTP/2, used in the Upgrade header.
 H2C_PROTOCOL = "h2c"
 
-# What wrap_socket reports when the server selected no protocol: a server
+#: What a connection reports when the server selected no protocol: a server
 # without ALPN speaks HTTP/1.1 (RFC 7301 3.2 lets it ignore the extension).
-_DEFAULT_PROTOCOL = "http/1.1"
+DEFAULT_PROTOCOL = "http/1.1"
 
 _Password = Union[str, bytes, bytearray, Callable[[], Union[str, bytes, bytearray]]]
 _ClientCert = Union[str, tuple[str, str]]
@@ -130,7 +129,7 @@ def init_context(
     return context
 
 
-def _default_context(http11_only: bool = False) -> ssl.SSLContext:
+def default_context(http11_only: bool = False) -> ssl.SSLContext:
     """
     hyper's default context: ``_context`` (built by :func:`init_context` on
     first use unless a user assigned one). With ``http11_only``, a context
@@ -173,22 +172,7 @@ def wrap_socket(
         ``ssl.SSLCertVerificationError`` when the certificate is not trusted
         or does not match ``server_hostname``.
     """
-    context = ssl_context if ssl_context is not None else _default_context()
+    context = ssl_context if ssl_context is not None else default_context()
     tls_sock = context.wrap_socket(sock, server_hostname=server_hostname)
-    proto = force_proto or tls_sock.selected_alpn_protocol() or _DEFAULT_PROTOCOL
-    return tls_sock, proto
-
-
-def connect_tls(
-    sock: socket.socket,
-    server_hostname: str,
-    ssl_context: ssl.SSLContext | None = None,
-    force_proto: str | None = None,
-) -> tuple[TLSSocket, str]:
-    """As :func:`wrap_socket`, but the connection's TLS state lives in
-    memory (:class:`hyper.common._tls_socket.TLSSocket`): what hyper's own
-    connections use. The handshake takes at most the socket's timeout."""
-    context = ssl_context if ssl_context is not None else _default_context()
-    tls_sock = handshake(sock, context, server_hostname, sock.gettimeout())
-    proto = force_proto or tls_sock.selected_alpn_protocol() or _DEFAULT_PROTOCOL
+    proto = force_proto or tls_sock.selected_alpn_protocol() or DEFAULT_PROTOCOL
     return tls_sock, proto

@@ -1,15 +1,17 @@
 """
-Imports point one way (DESIGN.md): every module of ``hyper/`` has a layer,
-and imports only from its own layer or the ones below, plus the rules
-each layer adds. Every import counts: at any depth (inside functions,
-under ``TYPE_CHECKING``), and ``from package import name`` counts as an
-import of the submodule when ``name`` is one.
+Imports point one way (DESIGN.md): one folder per layer, and one rule per
+folder saying which folders it may import. Every import counts: at any
+depth (inside functions, under ``TYPE_CHECKING``), and ``from package
+import name`` counts as an import of the submodule when ``name`` is one.
+
+Historic module paths kept for old code (``hyper.http20.engine``,
+``hyper.common.connection``...) are shims: imports and ``__all__`` only,
+checked here, and exempt from their folder's rule.
 """
 
 from __future__ import annotations
 
 import ast
-import fnmatch
 from pathlib import Path
 
 import pytest
@@ -17,54 +19,48 @@ import pytest
 ROOT = Path(__file__).resolve().parent.parent
 PACKAGE = ROOT / "hyper"
 
-# Lowest first. A module matches the first pattern that fits it.
-LAYERS: list[tuple[str, list[str]]] = [
-    ("base", [
-        "hyper._version", "hyper.common.exceptions", "hyper.common.util", "hyper.http20.errors",
-    ]),
-    ("engine", [
-        "hyper.http20", "hyper.http20.engine", "hyper.http20._core", "hyper.http20._receiving",
-        "hyper.http20._frames", "hyper.http20._stream", "hyper.http20._headers",
-        "hyper.http20._hpack_fast", "hyper.http20.config", "hyper.http20.events",
-        "hyper.http20.window", "hyper.http20.exceptions",
-    ]),
-    # What both HTTP versions (and both drivers) share, without I/O.
-    ("shared", [
-        "hyper.common", "hyper.common.headers", "hyper.common._request",
-        "hyper.common.decoder", "hyper.common.response",
-    ]),
-    ("core", [
-        "hyper.http20._client", "hyper.http20._streambuf",
-        # The asyncio side's sans-IO policy: the server core, the client core's adapter.
-        "hyper.aio._server_core", "hyper.aio._client_side", "hyper.aio.exceptions",
-    ]),
-    # Blocking sockets: connecting, TLS, error translation.
-    ("transport", [
-        "hyper.common._transport", "hyper.common._rawio", "hyper.common._tls_socket",
-        "hyper.common.connect", "hyper.tls",
-    ]),
-    ("driver", [
-        "hyper.http20._session", "hyper.http20._sockio", "hyper.http11._channel",
-        "hyper.aio.protocol",
-    ]),
-    ("front", [
-        "hyper.http20.connection", "hyper.http20.response", "hyper.http20.*",
-        "hyper.http11", "hyper.http11.*", "hyper.common.connection",
-        "hyper.aio", "hyper.aio.*",
-    ]),
-    ("app", [
-        "hyper", "hyper.__main__", "hyper.cli", "hyper.demo", "hyper.compat",
-        # The requests adapter: a pool over hyper.HTTPConnection.
-        "hyper.contrib", "hyper.contrib.*",
-        "hyper.serve", "hyper.serve.*", "hyper.fuzz", "hyper.fuzz.*",
-    ]),
-]  # fmt: skip
-RANK = {name: rank for rank, (name, _) in enumerate(LAYERS)}
+# What the sans-IO layers never import: they own no socket, thread, clock or loop.
+NO_IO = frozenset({"socket", "ssl", "select", "selectors", "threading", "asyncio", "time"})
+FRONT_ENDS = frozenset({"http20", "http11", "aio", "connection"})
+BELOW_FRONT_ENDS = frozenset({"drivers", "net", "tls", "core", "engine", "common", "_version"})
+EVERYTHING = frozenset({"*"})
 
-NO_IO = {"socket", "ssl", "select", "selectors", "threading", "asyncio", "time"}
-# hyper.common.connection (HTTPConnection) sits above both versions, at its historic path.
-HISTORIC_ABOVE = {"hyper.common.connection"}
-FORBIDDEN_STDLIB = {"base": NO_IO, "engine": NO_IO, "shared": NO_IO, "core": NO_IO}
+# Each layer: the layers it may import (its own included), and the stdlib
+# modules it must not. A layer is the first part of a module's name below
+# ``hyper`` (a folder, or a top-level module).
+RULES: dict[str, tuple[frozenset[str], frozenset[str]]] = {
+    "_version": (frozenset(), frozenset()),
+    "common": (frozenset({"common", "_version"}), NO_IO),
+    "engine": (frozenset({"engine", "common"}), NO_IO),
+    "core": (frozenset({"core", "engine", "common"}), NO_IO),
+    "tls": (frozenset({"common"}), frozenset()),
+    "net": (frozenset({"net", "tls", "common"}), frozenset()),
+    "drivers": (frozenset({"drivers", "net", "tls", "core", "engine", "common"}), frozenset()),
+    "http20": (BELOW_FRONT_ENDS | {"http20"}, frozenset()),
+    "http11": (BELOW_FRONT_ENDS | {"http11"}, frozenset()),
+    "aio": (BELOW_FRONT_ENDS | {"aio"}, frozenset({"threading"})),
+    # HTTPConnection: above both blocking versions.
+    "connection": (BELOW_FRONT_ENDS | {"connection", "http20", "http11"}, frozenset()),
+    # Applications of the front ends.
+    "contrib": (EVERYTHING, frozenset()),
+    "serve": (EVERYTHING, frozenset()),
+    "cli": (EVERYTHING, frozenset()),
+    "demo": (EVERYTHING, frozenset()),
+    "fuzz": (EVERYTHING, frozenset()),
+    "compat": (frozenset(), frozenset()),
+    "__main__": (frozenset({"cli"}), frozenset()),
+    "": (EVERYTHING, frozenset()),  # hyper/__init__.py: the public names
+}
+# The one module of drivers/ the asyncio front end uses; the blocking
+# drivers are for threads.
+BLOCKING_DRIVERS = frozenset({"hyper.drivers.sync_h2", "hyper.drivers.sync_h1"})
+
+SHIMS = frozenset({
+    "hyper.http20.engine", "hyper.http20.config", "hyper.http20.events",
+    "hyper.http20.errors", "hyper.http20.exceptions", "hyper.http20.window",
+    "hyper.common.connection",
+})  # fmt: skip
+FOLDERS_WITH_RULES = ("engine", "core", "common", "net", "drivers")
 
 
 def module_name(path: Path) -> str:
@@ -77,11 +73,8 @@ def module_name(path: Path) -> str:
 MODULES = {module_name(path): path for path in sorted(PACKAGE.rglob("*.py"))}
 
 
-def layer_of(module: str) -> str | None:
-    for name, patterns in LAYERS:
-        if any(fnmatch.fnmatchcase(module, pattern) for pattern in patterns):
-            return name
-    return None
+def layer_of(module: str) -> str:
+    return module.split(".")[1] if "." in module else ""
 
 
 def imports_of(module: str) -> set[str]:
@@ -108,57 +101,71 @@ def hyper_imports(module: str) -> set[str]:
     return {name for name in imports_of(module) if name == "hyper" or name.startswith("hyper.")}
 
 
-class TestLayerAssignment:
-    def test_every_module_has_a_layer(self) -> None:
-        assert [m for m in MODULES if layer_of(m) is None] == []
-
-    def test_the_table_names_real_modules(self) -> None:
-        """A renamed module must not leave a stale exact entry behind."""
-        exact = [p for _, patterns in LAYERS for p in patterns if "*" not in p]
-        assert [p for p in exact if p not in MODULES] == []
+RULED = sorted(m for m in MODULES if m not in SHIMS)
 
 
-@pytest.mark.parametrize("module", sorted(MODULES))
-class TestImportsPointDown:
-    def test_imports_only_its_layer_or_below(self, module: str) -> None:
-        own = RANK[layer_of(module) or "app"]
-        above = {
-            name: layer_of(name)
-            for name in hyper_imports(module)
-            if name in MODULES and RANK[layer_of(name) or "app"] > own
-        }
-        assert above == {}
+class TestLayers:
+    def test_every_module_has_a_rule(self) -> None:
+        assert [m for m in MODULES if layer_of(m) not in RULES] == []
 
-    def test_imports_no_io_where_it_must_not(self, module: str) -> None:
-        forbidden = FORBIDDEN_STDLIB.get(layer_of(module) or "", set())
+    @pytest.mark.parametrize("module", RULED)
+    def test_imports_only_the_layers_its_rule_allows(self, module: str) -> None:
+        allowed, _ = RULES[layer_of(module)]
+        if allowed == EVERYTHING:
+            return
+        outside = {
+            name for name in hyper_imports(module) if layer_of(name) not in allowed | {""}
+        } | {name for name in hyper_imports(module) if name == "hyper"}
+        assert outside == set()
+
+    @pytest.mark.parametrize("module", RULED)
+    def test_imports_none_of_the_stdlib_its_rule_forbids(self, module: str) -> None:
+        _, forbidden = RULES[layer_of(module)]
         assert {name.split(".")[0] for name in imports_of(module)} & forbidden == set()
 
+    @pytest.mark.parametrize("module", [m for m in MODULES if layer_of(m) == "aio"])
+    def test_asyncio_front_end_uses_no_blocking_driver(self, module: str) -> None:
+        assert hyper_imports(module) & BLOCKING_DRIVERS == set()
 
-class TestLayerRules:
-    def test_client_core_imports_only_the_engine_and_shared_helpers(self) -> None:
-        allowed = {"base", "engine", "shared", "core"}
-        for module in ("hyper.http20._client", "hyper.http20._streambuf"):
-            layers = {layer_of(name) for name in hyper_imports(module)}
-            assert layers <= allowed, module
-
-    @pytest.mark.parametrize(
-        "module", [m for m in MODULES if m.startswith("hyper.common") and m not in HISTORIC_ABOVE]
-    )
-    def test_common_imports_no_version_package(self, module: str) -> None:
-        versions = {
-            name for name in hyper_imports(module)
-            if name.startswith(("hyper.http20", "hyper.http11"))
-        }  # fmt: skip
-        assert versions == set()
-
-    @pytest.mark.parametrize("module", [m for m in MODULES if m.startswith("hyper.aio")])
-    def test_aio_uses_no_thread_and_no_blocking_driver(self, module: str) -> None:
-        names = imports_of(module)
-        banned = {"threading", "hyper.http20._session", "hyper.http20._sockio"}
-        assert {n for n in names if n in banned or n.split(".")[0] == "threading"} == set()
+    @pytest.mark.parametrize("folder", FOLDERS_WITH_RULES)
+    def test_each_folder_says_what_it_is_and_may_import(self, folder: str) -> None:
+        init = PACKAGE / folder / "__init__.py"
+        docstring = ast.get_docstring(ast.parse(init.read_text())) or ""
+        assert "May import" in docstring, init
 
     def test_the_recorder_sees_nested_and_from_imports(self) -> None:
         """The rules are only as good as the recorder: a function-level
         ``from hyper import tls`` is an import of ``hyper.tls``."""
-        assert "hyper.tls" in imports_of("hyper.common.connect")
-        assert "hyper.http20._client" in imports_of("hyper.http20._streambuf")  # TYPE_CHECKING
+        assert "hyper.tls" in imports_of("hyper.net.connect")
+
+
+class TestShims:
+    @pytest.mark.parametrize("module", sorted(SHIMS))
+    def test_a_shim_holds_only_imports_and_all(self, module: str) -> None:
+        tree = ast.parse(MODULES[module].read_text())
+        kinds = set()
+        for node in tree.body:
+            if isinstance(node, ast.Expr) and isinstance(node.value, ast.Constant):
+                kinds.add("docstring")
+            elif isinstance(node, ast.ImportFrom):
+                kinds.add("import")
+            elif (
+                isinstance(node, ast.Assign)
+                and [t.id for t in node.targets if isinstance(t, ast.Name)] == ["__all__"]
+            ):
+                kinds.add("__all__")
+            else:
+                kinds.add(type(node).__name__)
+        assert kinds == {"docstring", "import", "__all__"}
+
+    @pytest.mark.parametrize("module", sorted(SHIMS))
+    def test_a_shim_exports_every_name_it_imports(self, module: str) -> None:
+        shim = __import__(module, fromlist=["__all__"])
+        tree = ast.parse(MODULES[module].read_text())
+        imported = {
+            alias.asname or alias.name
+            for node in tree.body
+            if isinstance(node, ast.ImportFrom)
+            for alias in node.names
+        }
+        assert imported == set(shim.__all__)

@@ -4,7 +4,6 @@ hyper.aio: HTTP/2 for asyncio, client and server, with aioh2's API
 blocking client.
 """
 
-from hyper.aio._server_core import ServerLimits
 from hyper.aio.connection import AsyncHTTP20Connection
 from hyper.aio.exceptions import AIOH2Exception, SendException
 from hyper.aio.helper import (
@@ -15,6 +14,7 @@ from hyper.aio.helper import (
 )
 from hyper.aio.protocol import H2Protocol
 from hyper.aio.response import AsyncHTTP20Push, AsyncHTTP20Response
+from hyper.core.server import ServerLimits
 
 __all__ = [
     "AIOH2Exception",

@@ -32,17 +32,17 @@ from hyper.common._request import (
     request_fields,
     user_agent,
 )
-from hyper.common.connect import ConnectionTarget
 from hyper.common.decoder import accept_encoding
 from hyper.common.exceptions import ConnectionError as HyperConnectionError
 from hyper.common.exceptions import InvalidArgumentError
 from hyper.common.exceptions import TimeoutError as HyperTimeoutError
 from hyper.common.util import HTTPVersion, to_bytestring
-from hyper.http20._client import normalize_origin
-from hyper.http20._streambuf import StreamBuffer
-from hyper.http20.errors import ErrorCodes
-from hyper.http20.exceptions import LocalProtocolError, StreamStateError
-from hyper.http20.window import BaseFlowControlManager
+from hyper.core.client import normalize_origin
+from hyper.core.streams import StreamBuffer
+from hyper.engine.errors import ErrorCodes
+from hyper.engine.exceptions import LocalProtocolError, StreamStateError
+from hyper.engine.window import BaseFlowControlManager
+from hyper.net.connect import ConnectionTarget
 from hyper.tls import H2_NPN_PROTOCOLS, init_context
 
 __all__ = ["AsyncHTTP20Connection"]

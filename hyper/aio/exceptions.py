@@ -3,7 +3,7 @@ The exceptions of :mod:`hyper.aio` beyond hyper's HTTP/2 ones.
 
 The names are aioh2's, so ``except aioh2.SendException`` keeps working after
 ``import hyper.aio as aioh2``. Everything else a call can raise comes from
-:mod:`hyper.http20.exceptions` (``StreamResetError``, ``ConnectionError``
+:mod:`hyper.engine.exceptions` (``StreamResetError``, ``ConnectionError``
 subclasses) and :mod:`hyper.common.exceptions`.
 """
 

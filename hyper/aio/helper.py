@@ -15,9 +15,9 @@ import ssl as _ssl
 from collections.abc import Callable
 from typing import Any
 
-from hyper.aio._server_core import ServerLimits
 from hyper.aio.protocol import H2Protocol
 from hyper.common.exceptions import ConnectionError as HyperConnectionError
+from hyper.core.server import ServerLimits
 from hyper.tls import H2_NPN_PROTOCOLS, init_context
 
 __all__ = ["open_connection", "open_unix_connection", "start_server", "start_unix_server"]

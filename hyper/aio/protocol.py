@@ -2,8 +2,8 @@
 :class:`H2Protocol`: the asyncio driver, with aioh2's API.
 
 The driver moves bytes between the transport and a sans-IO core
-(:class:`hyper.aio._server_core.ServerCore` for a server,
-:class:`hyper.aio._client_side.ClientSide` over the shared client core for a
+(:class:`hyper.core.server.ServerCore` for a server,
+:class:`hyper.core.client_side.ClientSide` over the shared client core for a
 client) and waits; it decides no protocol policy and builds no frame.
 
 Waiting: a coroutine that needs something parks a future on its stream's
@@ -29,17 +29,17 @@ import struct
 from collections.abc import Awaitable, Callable, Iterable, Mapping
 from typing import Any, Union, cast
 
-from hyper.aio._server_core import Request, ServerCore, ServerLimits
 from hyper.aio.exceptions import AIOH2Exception, SendException
 from hyper.common._request import authority
 from hyper.common.exceptions import TimeoutError as HyperTimeoutError
-from hyper.http20._client import clone_error
-from hyper.http20._streambuf import StreamBuffer
-from hyper.http20.config import SettingCodes
-from hyper.http20.errors import ErrorCodes
-from hyper.http20.exceptions import ConnectionError as H2ConnectionError
-from hyper.http20.exceptions import StreamResetError
-from hyper.http20.window import BaseFlowControlManager, FlowControlManager
+from hyper.core.client import clone_error
+from hyper.core.server import Request, ServerCore, ServerLimits
+from hyper.core.streams import StreamBuffer
+from hyper.engine.config import SettingCodes
+from hyper.engine.errors import ErrorCodes
+from hyper.engine.exceptions import ConnectionError as H2ConnectionError
+from hyper.engine.exceptions import StreamResetError
+from hyper.engine.window import BaseFlowControlManager, FlowControlManager
 from hyper.tls import NPN_PROTOCOL
 
 _Str = Union[str, bytes]
@@ -83,7 +83,7 @@ class H2Protocol(asyncio.Protocol):
         :meth:`wait_functional` sends a PING.
     :param limits: (server) :class:`~hyper.aio.ServerLimits`.
     :param enable_push: (client) accept server push (:meth:`recv_push`).
-    :param window_manager: the :class:`~hyper.http20.window.BaseFlowControlManager`
+    :param window_manager: the :class:`~hyper.engine.window.BaseFlowControlManager`
         subclass that decides when to give receive window back.
     :param first_stream_id: (client) the first stream id to use.
     """
@@ -146,7 +146,7 @@ class H2Protocol(asyncio.Protocol):
         if self._core is not None:
             return
         if self.client_side:
-            from hyper.aio._client_side import ClientSide
+            from hyper.core.client_side import ClientSide
 
             self._core = ClientSide(
                 self._concurrency,

@@ -20,11 +20,11 @@ from typing import TYPE_CHECKING, Any
 from hyper.common.headers import HTTPHeaderMap
 from hyper.common.response import BaseResponse
 from hyper.common.util import HTTPVersion
-from hyper.http20._streambuf import StreamBuffer
+from hyper.core.streams import StreamBuffer
 
 if TYPE_CHECKING:
     from hyper.aio.protocol import H2Protocol
-    from hyper.http20._client import PushRecord
+    from hyper.core.client import PushRecord
 
 __all__ = ["AsyncHTTP20Push", "AsyncHTTP20Response"]
 

@@ -76,7 +76,7 @@ class TLSUpgrade(ConnectionError):
     """
     The TLS handshake of an :class:`~hyper.http11.connection.HTTP11Connection`
     negotiated ``negotiated`` (``'h2'``) through ALPN. ``sock`` is the TLS
-    socket: open when :class:`~hyper.common.connection.HTTPConnection` asked
+    socket: open when :class:`~hyper.connection.HTTPConnection` asked
     for h2 too (it catches this and speaks HTTP/2 on it), already closed when
     an ``HTTP11Connection`` was used alone. A ``ConnectionError`` too, for
     code that only wanted HTTP/1.1.
@@ -97,7 +97,7 @@ class HTTPUpgrade(HyperError):
     negotiated`` request (``'h2c'``). ``sock`` is the socket, now speaking
     the new protocol, and ``data`` the bytes already read past the 101
     (they belong to the new protocol). Whoever catches it owns the socket
-    (:class:`~hyper.common.connection.HTTPConnection` does, for ``h2c``).
+    (:class:`~hyper.connection.HTTPConnection` does, for ``h2c``).
     """
 
     def __init__(self, negotiated: str, sock: Any, data: bytes = b"") -> None:

@@ -43,14 +43,14 @@ from requests.models import PreparedRequest, Response
 from requests.structures import CaseInsensitiveDict
 from requests.utils import get_encoding_from_headers, prepend_scheme_if_needed, select_proxy
 
-from hyper.common.connection import HTTPConnection
 from hyper.common.exceptions import HyperError
 from hyper.common.exceptions import ProxyError as HyperProxyError
 from hyper.common.exceptions import TimeoutError as HyperTimeoutError
+from hyper.connection import HTTPConnection
 from hyper.contrib._errors import send_error
 from hyper.contrib._pool import HTTP1, Entry, Pool
 from hyper.contrib._raw import RawResponse
-from hyper.http20.exceptions import StreamRefusedError
+from hyper.engine.exceptions import StreamRefusedError
 from hyper.tls import init_context
 
 __all__ = ["HTTP2Adapter", "HTTP20Adapter"]
@@ -527,7 +527,7 @@ def _is_connect_failure(exc: BaseException) -> bool:
 class HTTP20Adapter(HTTP2Adapter):
     """
     The historic name of :class:`HTTP2Adapter`, with its historic
-    ``window_manager`` argument (a :class:`~hyper.http20.window.BaseFlowControlManager`
+    ``window_manager`` argument (a :class:`~hyper.engine.window.BaseFlowControlManager`
     subclass); other arguments as :class:`HTTP2Adapter`.
     """
 

@@ -19,7 +19,7 @@ from requests import exceptions as rex
 
 from hyper.common.exceptions import DecodingError, HyperError, ProxyError
 from hyper.common.exceptions import TimeoutError as HyperTimeoutError
-from hyper.http20.exceptions import InvalidHeaderError
+from hyper.engine.exceptions import InvalidHeaderError
 
 __all__ = ["BodyReadTimeout", "body_error", "send_error"]
 

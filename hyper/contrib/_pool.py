@@ -33,9 +33,9 @@ import time
 from collections import deque
 from typing import Callable
 
-from hyper.common.connection import HTTPConnection
 from hyper.common.exceptions import TimeoutError as HyperTimeoutError
 from hyper.common.util import HTTPVersion
+from hyper.connection import HTTPConnection
 
 __all__ = ["Entry", "Pool"]
 

@@ -24,9 +24,9 @@ from collections.abc import Callable
 
 from hyper.common.decoder import make_decoder
 from hyper.common.exceptions import HyperError
-from hyper.http20.config import EngineConfig
-from hyper.http20.engine import Engine
-from hyper.http20.events import RequestReceived
+from hyper.engine.config import EngineConfig
+from hyper.engine.engine import Engine
+from hyper.engine.events import RequestReceived
 
 __all__ = ["TARGETS", "FuzzFailure", "checked", "seeds"]
 

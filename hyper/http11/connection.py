@@ -39,7 +39,6 @@ from hyper.common._request import (
     request_target,
     user_agent,
 )
-from hyper.common.connect import ConnectionTarget, ProxyHeaders, open_socket
 from hyper.common.decoder import accept_encoding
 from hyper.common.exceptions import ConnectionError as HyperConnectionError
 from hyper.common.exceptions import ConnectionResetError as HyperResetError
@@ -52,8 +51,9 @@ from hyper.common.exceptions import (
 )
 from hyper.common.exceptions import TimeoutError as HyperTimeoutError
 from hyper.common.util import HTTPVersion, to_bytestring
-from hyper.http11._channel import Channel
+from hyper.drivers.sync_h1 import Channel
 from hyper.http11.response import HTTP11Response
+from hyper.net.connect import ConnectionTarget, ProxyHeaders, open_socket
 
 __all__ = ["HTTP11Connection", "ImproperConnectionStateError"]
 
@@ -212,7 +212,7 @@ class HTTP11Connection(ConnectionTarget):
             offer = self._alpn_offer
             context = self.ssl_context
             if self.secure and context is None:
-                context = tls._default_context(http11_only=offer is None)
+                context = tls.default_context(http11_only=offer is None)
             sock, proto = open_socket(
                 self.host,
                 self.port,

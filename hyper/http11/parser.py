@@ -3,7 +3,7 @@ The historic ``hyper.http11.parser`` API: parse the head of an HTTP/1.1
 response out of a buffer, on ``h11``.
 
 hyper itself reads responses through ``h11`` directly
-(:mod:`hyper.http11._channel`); this module keeps the historic entry point
+(:mod:`hyper.drivers.sync_h1`); this module keeps the historic entry point
 for code that parsed heads with it.
 """
 
@@ -15,7 +15,7 @@ from typing import NamedTuple
 import h11
 
 from hyper.common.exceptions import InvalidResponseError
-from hyper.http11._channel import MAX_HEAD
+from hyper.drivers.sync_h1 import MAX_HEAD
 
 __all__ = ["ParseError", "Parser", "Response"]
 

@@ -23,7 +23,7 @@ from hyper.common.exceptions import HyperError, SocketError
 from hyper.common.headers import HTTPHeaderMap
 from hyper.common.response import BaseResponse, Headers
 from hyper.common.util import HTTPVersion
-from hyper.http11._channel import Channel
+from hyper.drivers.sync_h1 import Channel
 
 if TYPE_CHECKING:
     from hyper.http11.connection import HTTP11Connection

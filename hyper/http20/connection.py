@@ -3,7 +3,7 @@
 client connection.
 
 One object stands for "HTTP/2 to this origin". Underneath it is a
-:class:`~hyper.http20._session.Session` (one socket, one engine), replaced
+:class:`~hyper.drivers.sync_h2.Session` (one socket, one engine), replaced
 transparently by a new one when the server sends GOAWAY or the connection
 fails: streams already open on the old session finish there (it is kept in
 ``_draining`` until they do), new requests go to the new one. Stream ids keep
@@ -11,7 +11,7 @@ rising across sessions, so an id names one request for the object's
 lifetime.
 
 Requests may be made, and responses read, from any number of threads at
-once; see :mod:`hyper.http20._session` for how the socket is shared without
+once; see :mod:`hyper.drivers.sync_h2` for how the socket is shared without
 a background thread.
 """
 
@@ -33,20 +33,20 @@ from hyper.common._request import (
     request_fields,
     user_agent,
 )
-from hyper.common.connect import ConnectionTarget, ProxyHeaders, open_socket
 from hyper.common.decoder import accept_encoding
 from hyper.common.exceptions import ConnectionError as HyperConnectionError
 from hyper.common.util import HTTPVersion, to_bytestring
-from hyper.http20._client import normalize_origin
-from hyper.http20._frames import data_layout, data_layout_size
-from hyper.http20._session import Session
-from hyper.http20._streambuf import StreamBuffer
-from hyper.http20.config import EngineConfig, SettingCodes
-from hyper.http20.engine import Engine
-from hyper.http20.errors import ErrorCodes
-from hyper.http20.exceptions import LocalProtocolError, StreamStateError
+from hyper.core.client import normalize_origin
+from hyper.core.streams import StreamBuffer
+from hyper.drivers.sync_h2 import Session
+from hyper.engine.config import EngineConfig, SettingCodes
+from hyper.engine.engine import Engine
+from hyper.engine.errors import ErrorCodes
+from hyper.engine.exceptions import LocalProtocolError, StreamStateError
+from hyper.engine.frames import data_layout, data_layout_size
+from hyper.engine.window import BaseFlowControlManager, FlowControlManager
 from hyper.http20.response import HTTP20Push, HTTP20Response, push_for
-from hyper.http20.window import BaseFlowControlManager, FlowControlManager
+from hyper.net.connect import ConnectionTarget, ProxyHeaders, open_socket
 from hyper.tls import H2_NPN_PROTOCOLS as H2_NPN_PROTOCOLS
 from hyper.tls import H2C_PROTOCOL as H2C_PROTOCOL
 

@@ -17,11 +17,11 @@ from typing import TYPE_CHECKING, cast
 from hyper.common.headers import HTTPHeaderMap
 from hyper.common.response import BaseResponse
 from hyper.common.util import HTTPVersion
-from hyper.http20._streambuf import StreamBuffer
+from hyper.core.streams import StreamBuffer
 
 if TYPE_CHECKING:
-    from hyper.http20._client import PushRecord
-    from hyper.http20._session import Session
+    from hyper.core.client import PushRecord
+    from hyper.drivers.sync_h2 import Session
 
 __all__ = ["HTTP20Push", "HTTP20Response"]
 

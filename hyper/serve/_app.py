@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, BinaryIO, cast
 
 from hyper.aio.protocol import H2Protocol
 from hyper.common.exceptions import HyperError
-from hyper.http20.errors import ErrorCodes
+from hyper.engine.errors import ErrorCodes
 from hyper.serve._files import Plan, access_line, split_target
 
 if TYPE_CHECKING:

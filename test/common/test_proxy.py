@@ -23,9 +23,9 @@ from support.timeouts import CLIENT_TIMEOUT
 from support.tinyproxy import Proxy, start_tinyproxy
 
 from hyper import HTTP20Connection
-from hyper.common.connect import split_proxy
 from hyper.common.exceptions import ProxyError
 from hyper.common.util import HTTPVersion
+from hyper.net.connect import split_proxy
 
 # tinyproxy takes only [-a-z0-9._] in BasicAuth credentials.
 USER, PASSWORD = "hyper", "s3cret.pass"

@@ -207,8 +207,8 @@ def _encrypted_client_files(
 class TestDefaultContext:
     def test_built_once_and_cached(self, monkeypatch: pytest.MonkeyPatch) -> None:
         monkeypatch.setattr(tls, "_context", None)
-        first = tls._default_context()
-        assert tls._default_context() is first
+        first = tls.default_context()
+        assert tls.default_context() is first
         assert tls._context is first
 
     def test_wrap_socket_uses_the_cached_context(

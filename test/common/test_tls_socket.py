@@ -1,5 +1,5 @@
 """
-hyper's in-memory TLS connection (``hyper.common._tls_socket``), what every
+hyper's in-memory TLS connection (``hyper.net.tls_socket``), what every
 hyper client connection runs on, against a real TLS server (Python's
 ``ssl`` on the other end, trustme certificates) on 127.0.0.1.
 
@@ -22,10 +22,10 @@ import pytest
 from support.listener import Conn, Listener, silent_listener
 from support.timeouts import TIMEOUT
 
-from hyper.common._tls_socket import TLSSocket, handshake
-from hyper.common.connect import open_socket
 from hyper.common.exceptions import ConnectionError as HyperConnectionError
 from hyper.common.exceptions import TimeoutError as HyperTimeoutError
+from hyper.net.connect import open_socket
+from hyper.net.tls_socket import TLSSocket, handshake
 
 MiB = 1024 * 1024
 

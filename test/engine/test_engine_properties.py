@@ -33,7 +33,7 @@ from support.frames import (
     parse_frames,
 )
 
-from hyper.http20._stream import ACTIVE_STATES, RESERVED_REMOTE
+from hyper.engine.stream import ACTIVE_STATES, RESERVED_REMOTE
 from hyper.http20.config import EngineConfig
 from hyper.http20.engine import Engine, StreamState
 from hyper.http20.errors import ErrorCodes

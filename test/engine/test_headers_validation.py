@@ -1,4 +1,4 @@
-"""Header-block checks of the HTTP/2 engine (hyper.http20._headers)."""
+"""Header-block checks of the HTTP/2 engine (hyper.engine.header_rules)."""
 
 from __future__ import annotations
 
@@ -9,8 +9,8 @@ from hpack import HeaderTuple, NeverIndexedHeaderTuple
 from hypothesis import given
 from hypothesis import strategies as st
 
-from hyper.http20 import _headers
-from hyper.http20._headers import (
+from hyper.engine import header_rules
+from hyper.engine.header_rules import (
     MalformedHeaders,
     inspect_request,
     inspect_response,
@@ -168,13 +168,13 @@ class TestFieldRules:
 
     def test_fast_path_table_holds_only_valid_lowercase_names(self) -> None:
         """A name found in the table skips the character check, so each must pass it."""
-        for name in _headers._KINDS:
+        for name in header_rules._KINDS:
             assert name == name.lower()
             if name[:1] == b":":
                 assert name in PSEUDO_NAMES
             else:
-                assert _headers._is_token(name) is not None, name
-        assert set(_headers._KINDS) >= PSEUDO_NAMES
+                assert header_rules._is_token(name) is not None, name
+        assert set(header_rules._KINDS) >= PSEUDO_NAMES
 
 
 CONTENT_LENGTHS = [

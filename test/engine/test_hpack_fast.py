@@ -6,7 +6,7 @@ from hpack import Decoder, Encoder, NeverIndexedHeaderTuple
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from hyper.http20._hpack_fast import decode_stateless
+from hyper.engine.hpack_fast import decode_stateless
 
 names = st.sampled_from([b"date", b"content-length", b"x-a", b"server", b"etag", b"cookie"])
 values = st.binary(min_size=0, max_size=300)

@@ -1,11 +1,11 @@
 """
 The HTTP/2 client's protocol policy, without I/O: one client
-:class:`~hyper.http20.engine.Engine` and the per-stream buffers the
+:class:`~hyper.engine.engine.Engine` and the per-stream buffers the
 response objects read from.
 
 The core owns no socket, thread, lock, clock or event loop. Every method
 returns at once; waiting is the driver's job. A driver (the blocking
-:mod:`hyper.http20._session`, the asyncio :mod:`hyper.aio` client) calls
+:mod:`hyper.drivers.sync_h2`, the asyncio :mod:`hyper.aio` client) calls
 the core from one thread at a time, feeds it what it reads
 (:meth:`ClientCore.receive_data`, :meth:`ClientCore.lost`), writes what
 :meth:`ClientCore.data_to_send` returns after every call, and waits until
@@ -49,11 +49,10 @@ from collections import deque
 from collections.abc import Callable
 from typing import Any, Union
 
-from hyper.http20._stream import StreamState
-from hyper.http20._streambuf import StreamBuffer
-from hyper.http20.engine import Engine
-from hyper.http20.errors import ErrorCodes, error_name
-from hyper.http20.events import (
+from hyper.core.streams import StreamBuffer
+from hyper.engine.engine import Engine
+from hyper.engine.errors import ErrorCodes, error_name
+from hyper.engine.events import (
     ConnectionTerminated,
     DataReceived,
     InformationalResponseReceived,
@@ -64,8 +63,8 @@ from hyper.http20.events import (
     StreamReset,
     TrailersReceived,
 )
-from hyper.http20.exceptions import ConnectionError as H2ConnectionError
-from hyper.http20.exceptions import (
+from hyper.engine.exceptions import ConnectionError as H2ConnectionError
+from hyper.engine.exceptions import (
     ConnectionLostError,
     ConnectionTerminatedError,
     LocalProtocolError,
@@ -73,6 +72,7 @@ from hyper.http20.exceptions import (
     StreamResetError,
     StreamStateError,
 )
+from hyper.engine.stream import StreamState
 
 __all__ = ["ClientCore", "PushRecord", "clone_error", "normalize_origin"]
 

@@ -1,6 +1,6 @@
 """
 The client side of :class:`hyper.aio.H2Protocol`: the shared client core
-(:class:`hyper.http20._client.ClientCore`, the same one the blocking client
+(:class:`hyper.core.client.ClientCore`, the same one the blocking client
 drives) plus the few calls the aioh2 API needs that the blocking client
 does not: look a stream up by id after the core is done with it, reset
 with a chosen code, close gracefully, and the server core's timer and
@@ -15,13 +15,13 @@ from collections import OrderedDict
 from collections.abc import Callable
 from typing import Any
 
-from hyper.http20._client import ClientCore, PushRecord, clone_error
-from hyper.http20._streambuf import StreamBuffer
-from hyper.http20.config import EngineConfig
-from hyper.http20.engine import Engine
-from hyper.http20.errors import ErrorCodes
-from hyper.http20.exceptions import StreamStateError
-from hyper.http20.window import BaseFlowControlManager, FlowControlManager
+from hyper.core.client import ClientCore, PushRecord, clone_error
+from hyper.core.streams import StreamBuffer
+from hyper.engine.config import EngineConfig
+from hyper.engine.engine import Engine
+from hyper.engine.errors import ErrorCodes
+from hyper.engine.exceptions import StreamStateError
+from hyper.engine.window import BaseFlowControlManager, FlowControlManager
 
 # Finished streams still answerable by id (recv_trailers after the body,
 # read_stream after the end): the aioh2 API has no call that releases a

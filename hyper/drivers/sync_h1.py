@@ -29,7 +29,6 @@ from typing import Union, cast
 
 import h11
 
-from hyper.common._transport import InputPoller, translate_os_error
 from hyper.common.exceptions import (
     ChunkedDecodeError,
     HyperError,
@@ -38,6 +37,7 @@ from hyper.common.exceptions import (
 )
 from hyper.common.exceptions import ConnectionError as HyperConnectionError
 from hyper.common.exceptions import ConnectionResetError as HyperResetError
+from hyper.net.errors import InputPoller, translate_os_error
 
 __all__ = ["Channel", "Event"]
 

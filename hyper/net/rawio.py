@@ -1,7 +1,7 @@
 """
 A connected plain socket used non-blocking, with every wait a ``poll`` (or,
 on Windows, ``select``) and no lock: what the in-memory TLS connection
-(:mod:`hyper.common._tls_socket`) runs on, and what the HTTP/2 driver uses
+(:mod:`hyper.net.tls_socket`) runs on, and what the HTTP/2 driver uses
 for a cleartext connection. One thread may read while another writes; the
 kernel allows it on a plain socket.
 """

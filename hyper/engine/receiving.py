@@ -15,48 +15,16 @@ from typing import NoReturn, cast
 
 from hpack import OversizedHeaderListError
 
-from hyper.http20 import _frames as fr
-from hyper.http20 import _headers
-from hyper.http20._core import _BLOCK_CACHE_SIZE, Bytes, EngineCore
-from hyper.http20._frames import (
-    CONTINUATION,
-    DATA,
-    FLAG_ACK,
-    FLAG_END_HEADERS,
-    FLAG_END_STREAM,
-    FLAG_PADDED,
-    FLAG_PRIORITY,
-    FRAME_HEADER,
-    HEADERS,
-    PREFACE,
-    PUSH_PROMISE,
-    SETTINGS,
-)
-from hyper.http20._hpack_fast import decode_stateless
-from hyper.http20._stream import (
-    CLOSED,
-    HALF_CLOSED_LOCAL,
-    IDLE,
-    NEXT_STATE,
-    OPEN,
-    RECV_DATA,
-    RECV_END_STREAM,
-    RECV_HEADERS,
-    RECV_PUSH_PROMISE,
-    RECV_RST_STREAM,
-    RESERVED_LOCAL,
-    RESERVED_REMOTE,
-    Stream,
-    illegal_receive_code,
-)
-from hyper.http20.config import (
+from hyper.engine import frames as fr
+from hyper.engine import header_rules
+from hyper.engine.config import (
     MAX_WINDOW,
     EngineConfig,
     SettingCodes,
     check_setting,
 )
-from hyper.http20.errors import ErrorCodes
-from hyper.http20.events import (
+from hyper.engine.errors import ErrorCodes
+from hyper.engine.events import (
     ConnectionTerminated,
     DataReceived,
     Event,
@@ -72,7 +40,7 @@ from hyper.http20.events import (
     TrailersReceived,
     WindowUpdated,
 )
-from hyper.http20.exceptions import (
+from hyper.engine.exceptions import (
     ConnectionError,
     EnhanceYourCalmError,
     FlowControlError,
@@ -82,6 +50,38 @@ from hyper.http20.exceptions import (
     LocalProtocolError,
     ProtocolError,
 )
+from hyper.engine.frames import (
+    CONTINUATION,
+    DATA,
+    FLAG_ACK,
+    FLAG_END_HEADERS,
+    FLAG_END_STREAM,
+    FLAG_PADDED,
+    FLAG_PRIORITY,
+    FRAME_HEADER,
+    HEADERS,
+    PREFACE,
+    PUSH_PROMISE,
+    SETTINGS,
+)
+from hyper.engine.hpack_fast import decode_stateless
+from hyper.engine.state import BLOCK_CACHE_SIZE, Bytes, EngineState
+from hyper.engine.stream import (
+    CLOSED,
+    HALF_CLOSED_LOCAL,
+    IDLE,
+    NEXT_STATE,
+    OPEN,
+    RECV_DATA,
+    RECV_END_STREAM,
+    RECV_HEADERS,
+    RECV_PUSH_PROMISE,
+    RECV_RST_STREAM,
+    RESERVED_LOCAL,
+    RESERVED_REMOTE,
+    Stream,
+    illegal_receive_code,
+)
 
 _CAN_RECV_PUSH_ON = frozenset({OPEN, HALF_CLOSED_LOCAL})
 _SAFE_PUSH_METHODS = frozenset({b"GET", b"HEAD"})
@@ -89,8 +89,8 @@ _SAFE_PUSH_METHODS = frozenset({b"GET", b"HEAD"})
 _NO_BODY_STATUSES = frozenset({204, 304})
 
 
-class Receiver(EngineCore):
-    """:class:`EngineCore` plus the frame handlers and ``receive_data``."""
+class Receiver(EngineState):
+    """:class:`EngineState` plus the frame handlers and ``receive_data``."""
 
     def __init__(self, config: EngineConfig | None = None, *, client_side: bool | None = None):
         super().__init__(config, client_side=client_side)
@@ -399,7 +399,7 @@ class Receiver(EngineCore):
             except Exception as exc:  # any HPACK failure loses the table
                 self._fail_from(HPACKDecodingError, f"HPACK decoding failed: {exc}", exc)
             return cast(list[tuple[bytes, bytes]], decoded), None
-        if len(cache) >= _BLOCK_CACHE_SIZE:
+        if len(cache) >= BLOCK_CACHE_SIZE:
             return headers, None
         cache[data] = tuple(headers)
         return headers, data
@@ -461,19 +461,19 @@ class Receiver(EngineCore):
             if stream.headers_done:
                 # A second block is trailers and must end the stream (8.1).
                 if not end_stream:
-                    raise _headers.MalformedHeaders("trailers without END_STREAM")
-                _headers.inspect_trailers(headers)
+                    raise header_rules.MalformedHeaders("trailers without END_STREAM")
+                header_rules.inspect_trailers(headers)
                 event: Event = TrailersReceived(stream_id, headers)
             elif self.client_side:
                 verdict = None if key is None else self._inspected.get(key)
                 if verdict is None:
-                    verdict = _headers.inspect_response(headers)
+                    verdict = header_rules.inspect_response(headers)
                     if key is not None:
                         self._inspected[key] = verdict
                 status, length = verdict
                 if status < 200:
                     if end_stream or status == 101:
-                        raise _headers.MalformedHeaders("invalid informational response")
+                        raise header_rules.MalformedHeaders("invalid informational response")
                     event = InformationalResponseReceived(stream_id, headers)
                 else:
                     stream.headers_done = True
@@ -481,13 +481,13 @@ class Receiver(EngineCore):
                         stream.expected_length = length
                     event = ResponseReceived(stream_id, headers, end_stream)
             else:
-                headers, _method, length = _headers.inspect_request(headers)
+                headers, _method, length = header_rules.inspect_request(headers)
                 stream.headers_done = True
                 stream.expected_length = length
                 event = RequestReceived(stream_id, headers, end_stream)
             if end_stream and stream.expected_length not in (None, stream.received_length):
-                raise _headers.MalformedHeaders("content-length disagrees with the body")
-        except _headers.MalformedHeaders:
+                raise header_rules.MalformedHeaders("content-length disagrees with the body")
+        except header_rules.MalformedHeaders:
             self._stream_error(stream_id, ErrorCodes.PROTOCOL_ERROR, events)
             return
         self._set_state(stream, new_state)
@@ -553,11 +553,11 @@ class Receiver(EngineCore):
         stream = self._add_stream(promised)
         self._set_state(stream, NEXT_STATE[IDLE * 16 + RECV_PUSH_PROMISE])
         try:
-            headers, method, length = _headers.inspect_request(headers)
+            headers, method, length = header_rules.inspect_request(headers)
             if method not in _SAFE_PUSH_METHODS or length:
                 # 8.4: only safe, bodiless requests can be pushed.
-                raise _headers.MalformedHeaders("pushed request must be safe and bodiless")
-        except _headers.MalformedHeaders:
+                raise header_rules.MalformedHeaders("pushed request must be safe and bodiless")
+        except header_rules.MalformedHeaders:
             self._stream_error(promised, ErrorCodes.PROTOCOL_ERROR, events)
             return
         stream.head_request = method == b"HEAD"

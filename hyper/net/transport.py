@@ -8,10 +8,10 @@ same time, and Python's ``ssl`` module does not serialise them: a thread in
 ``SSLSocket`` corrupts the connection now and then (seen here as
 "[SSL] internal error" and servers dropping the connection under 8-32
 threads). So a TLS connection is a
-:class:`~hyper.common._tls_socket.TLSSocket` (what ``open_socket`` makes of
+:class:`~hyper.net.tls_socket.TLSSocket` (what ``open_socket`` makes of
 every TLS connection): the TLS state in memory, every call into OpenSSL
 serialised, one ``recv`` per read step. A cleartext one is a
-:class:`~hyper.common._rawio.RawIO`. Either way the socket is non-blocking
+:class:`~hyper.net.rawio.RawIO`. Either way the socket is non-blocking
 and waiting is done by ``poll`` with no lock held: a reader waiting for data
 never stops a writer, and a writer waiting for the kernel's buffer never
 stops a reader.
@@ -22,15 +22,15 @@ from __future__ import annotations
 import socket
 from typing import Union
 
-from hyper.common._rawio import RawIO
-from hyper.common._tls_socket import TLSSocket
+from hyper.net.rawio import RawIO
+from hyper.net.tls_socket import TLSSocket
 
 Buffer = Union[bytes, bytearray, memoryview]
 
 
 class Transport:
     """A connected (TLS or plain) socket shared by the threads of one
-    :class:`~hyper.http20._session.Session`. See the module docstring."""
+    :class:`~hyper.drivers.sync_h2.Session`. See the module docstring."""
 
     def __init__(self, sock: socket.socket) -> None:
         self.sock = sock

@@ -19,7 +19,7 @@ driver has both):
   in the order they were made; the writer gives ``_send_lock`` up under
   ``_lock`` once the BIO is empty, so what a reader produced meanwhile (a
   KeyUpdate answer) is either written by that writer or finds the lock free;
-- the raw socket is non-blocking (:class:`~hyper.common._rawio.RawIO`);
+- the raw socket is non-blocking (:class:`~hyper.net.rawio.RawIO`);
   waiting is a ``poll`` with no lock held.
 
 :class:`TLSSocket` also has the blocking socket calls (``recv_into``,
@@ -34,7 +34,7 @@ import threading
 from time import monotonic
 from typing import Any, Callable, Union
 
-from hyper.common._rawio import RawIO
+from hyper.net.rawio import RawIO
 
 __all__ = ["TLSSocket", "handshake"]
 

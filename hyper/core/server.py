@@ -30,12 +30,12 @@ from collections.abc import Callable, Iterable
 from typing import Any, Union
 
 from hyper.common.exceptions import InvalidArgumentError
-from hyper.http20._client import clone_error
-from hyper.http20._streambuf import StreamBuffer
-from hyper.http20.config import EngineConfig, SettingCodes
-from hyper.http20.engine import Engine
-from hyper.http20.errors import ErrorCodes
-from hyper.http20.events import (
+from hyper.core.client import clone_error
+from hyper.core.streams import StreamBuffer
+from hyper.engine.config import EngineConfig, SettingCodes
+from hyper.engine.engine import Engine
+from hyper.engine.errors import ErrorCodes
+from hyper.engine.events import (
     ConnectionTerminated,
     DataReceived,
     Event,
@@ -47,7 +47,7 @@ from hyper.http20.events import (
     TrailersReceived,
     WindowUpdated,
 )
-from hyper.http20.exceptions import (
+from hyper.engine.exceptions import (
     ConnectionError,
     ConnectionLostError,
     EnhanceYourCalmError,
@@ -56,7 +56,7 @@ from hyper.http20.exceptions import (
     StreamResetError,
     StreamStateError,
 )
-from hyper.http20.window import BaseFlowControlManager, FlowControlManager
+from hyper.engine.window import BaseFlowControlManager, FlowControlManager
 
 HeaderInput = Iterable[tuple[Union[str, bytes], Union[str, bytes]]]
 
@@ -68,7 +68,7 @@ SHUTDOWN_PING = b"hyperbye"
 class ServerLimits:
     """
     What only a server needs to limit, on top of the engine's limits
-    (:class:`~hyper.http20.config.EngineConfig`). Pass one to
+    (:class:`~hyper.engine.config.EngineConfig`). Pass one to
     :func:`hyper.aio.start_server` (``limits=``); every value may be changed.
 
     :param handshake_timeout: seconds the client has to send its preface and

@@ -13,8 +13,8 @@ from __future__ import annotations
 
 import enum
 
-from hyper.http20.errors import ErrorCodes
-from hyper.http20.window import BaseFlowControlManager
+from hyper.engine.errors import ErrorCodes
+from hyper.engine.window import BaseFlowControlManager
 
 
 class StreamState(enum.IntEnum):

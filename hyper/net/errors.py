@@ -14,7 +14,7 @@ checking for input without waiting.
 
 The original error is always the new one's ``__cause__`` (the caller
 raises ``from`` it). The HTTP/2 client's lost connection is
-:class:`hyper.http20.exceptions.ConnectionLostError`, which is both.
+:class:`hyper.engine.exceptions.ConnectionLostError`, which is both.
 """
 
 from __future__ import annotations
@@ -25,11 +25,11 @@ import socket
 import ssl
 from typing import Any
 
-from hyper.common._tls_socket import TLSSocket
 from hyper.common.exceptions import ConnectionError as HyperConnectionError
 from hyper.common.exceptions import ConnectionResetError as HyperResetError
 from hyper.common.exceptions import HyperError
 from hyper.common.exceptions import TimeoutError as HyperTimeoutError
+from hyper.net.tls_socket import TLSSocket
 
 __all__ = ["InputPoller", "translate_os_error"]
 

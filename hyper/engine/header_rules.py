@@ -50,8 +50,8 @@ from collections.abc import Iterable, Sequence
 
 from hpack import NeverIndexedHeaderTuple
 
-from hyper.http20.errors import ErrorCodes
-from hyper.http20.exceptions import HTTP20Error, InvalidHeaderError
+from hyper.engine.errors import ErrorCodes
+from hyper.engine.exceptions import HTTP20Error, InvalidHeaderError
 
 __all__ = [
     "MalformedHeaders",

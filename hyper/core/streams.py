@@ -1,7 +1,7 @@
 """
 What the client core keeps per stream: the response as it arrives.
 
-A :class:`StreamBuffer` is filled by :class:`~hyper.http20._client.ClientCore`
+A :class:`StreamBuffer` is filled by :class:`~hyper.core.client.ClientCore`
 as events arrive and drained as the response is read, both by whichever
 driver owns the core (under its lock, or on its event loop); nothing here
 locks or does I/O. Body bytes wait in
@@ -17,7 +17,7 @@ from collections import deque
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from hyper.http20._client import PushRecord
+    from hyper.core.client import PushRecord
 
 Headers = list[tuple[bytes, bytes]]
 

@@ -1,6 +1,6 @@
 """
 One HTTP/2 connection over a blocking socket, shared by any number of
-threads: the blocking driver of a :class:`~hyper.http20._client.ClientCore`.
+threads: the blocking driver of a :class:`~hyper.core.client.ClientCore`.
 
 The core makes every protocol decision; this module only moves bytes and
 waits. There is no background thread. The invariants:
@@ -33,7 +33,7 @@ waits. There is no background thread. The invariants:
   write lock: a write stuck on a peer that is not reading can never stop us
   reading what that peer is sending.
 - The socket is non-blocking and used only through its
-  :class:`~hyper.http20._sockio.Transport`, which serialises every call into
+  :class:`~hyper.net.transport.Transport`, which serialises every call into
   it (OpenSSL allows one thread in an ``SSL`` object at a time) and waits
   with ``poll``, holding no lock: each read waits with the deadline of the
   thread reading; a write is never abandoned mid-frame, and the connection
@@ -50,11 +50,11 @@ from time import monotonic
 from typing import Any, Union, cast
 
 from hyper.common.exceptions import TimeoutError as HyperTimeoutError
-from hyper.http20._client import ClientCore, PushRecord
-from hyper.http20._sockio import Transport
-from hyper.http20._streambuf import StreamBuffer
-from hyper.http20.engine import Engine
-from hyper.http20.errors import ErrorCodes
+from hyper.core.client import ClientCore, PushRecord
+from hyper.core.streams import StreamBuffer
+from hyper.engine.engine import Engine
+from hyper.engine.errors import ErrorCodes
+from hyper.net.transport import Transport
 
 Buffer = Union[bytes, bytearray, memoryview]
 
@@ -319,7 +319,7 @@ class Session:
     ) -> bool | None:
         """
         Write DATA frames whose ``size`` payload bytes the caller placed in
-        ``frames`` (:func:`~hyper.http20.engine.data_layout` for frames of
+        ``frames`` (:func:`~hyper.engine.engine.data_layout` for frames of
         ``frame_size``), uncopied.
 
         :returns: True once written (``frames`` may be filled again); False

@@ -26,10 +26,11 @@ from typing import Any, NamedTuple, Union, cast
 from urllib.parse import unquote
 
 from hyper.common._request import Timeout, split_timeout
-from hyper.common._transport import translate_os_error
 from hyper.common.exceptions import HyperError, InvalidArgumentError, ProxyError
 from hyper.common.headers import HTTPHeaderMap
 from hyper.common.util import to_bytestring, to_host_port_tuple
+from hyper.net.errors import translate_os_error
+from hyper.net.tls_socket import handshake
 
 __all__ = ["ConnectionTarget", "ProxyResponse", "open_socket", "split_proxy"]
 
@@ -111,7 +112,7 @@ class ConnectionTarget:
     Where a connection goes, parsed once from the constructor arguments
     :class:`~hyper.http11.connection.HTTP11Connection`,
     :class:`~hyper.http20.connection.HTTP20Connection` and
-    :class:`~hyper.common.connection.HTTPConnection` share; each of them
+    :class:`~hyper.connection.HTTPConnection` share; each of them
     starts by calling this ``__init__``.
 
     Sets ``host`` and ``port`` (from ``host`` when ``port`` is None, else
@@ -247,9 +248,13 @@ def _wrap_tls(
 ) -> tuple[socket.socket, str | None]:
     # hyper.tls builds the default context (certifi, ALPN, TLS 1.2+) only
     # when a secure connection is made; plaintext users never pay for it.
+    # The connection's TLS state lives in memory (TLSSocket); the handshake
+    # takes at most the socket's timeout.
     from hyper import tls
 
-    tls_sock, proto = tls.connect_tls(sock, host, ssl_context, force_proto=force_proto)
+    context = ssl_context if ssl_context is not None else tls.default_context()
+    tls_sock = handshake(sock, context, host, sock.gettimeout())
+    proto = force_proto or tls_sock.selected_alpn_protocol() or tls.DEFAULT_PROTOCOL
     return cast(socket.socket, tls_sock), proto
 
 

@@ -1,13 +1,13 @@
 """
 The engine's state and the helpers both of its halves share.
 
-:class:`EngineCore` holds everything one HTTP/2 connection remembers
+:class:`EngineState` holds everything one HTTP/2 connection remembers
 (settings, HPACK tables, streams, windows, budgets) and the moves that keep
 it consistent: stream state changes with their concurrency counts, closing
 and remembering streams, giving receive window back, and the two kinds of
 error (connection: GOAWAY then raise; stream: RST_STREAM and an event).
-:mod:`hyper.http20._receiving` adds the frame handlers on top and
-:mod:`hyper.http20.engine` the public commands.
+:mod:`hyper.engine.receiving` adds the frame handlers on top and
+:mod:`hyper.engine.engine` the public commands.
 """
 
 from __future__ import annotations
@@ -18,8 +18,24 @@ from typing import Any, NoReturn, Union
 
 from hpack import Decoder, Encoder
 
-from hyper.http20 import _frames as fr
-from hyper.http20._stream import (
+from hyper.engine import frames as fr
+from hyper.engine.config import (
+    DEFAULT_SETTINGS,
+    MAX_WINDOW,
+    MIN_FRAME_SIZE,
+    EngineConfig,
+    SettingCodes,
+)
+from hyper.engine.events import (
+    Event,
+    StreamReset,
+)
+from hyper.engine.exceptions import (
+    ConnectionError,
+    EnhanceYourCalmError,
+    LocalProtocolError,
+)
+from hyper.engine.stream import (
     ACTIVE_STATES,
     CLOSED,
     NEXT_STATE,
@@ -27,27 +43,11 @@ from hyper.http20._stream import (
     SEND_RST_STREAM,
     Stream,
 )
-from hyper.http20.config import (
-    DEFAULT_SETTINGS,
-    MAX_WINDOW,
-    MIN_FRAME_SIZE,
-    EngineConfig,
-    SettingCodes,
-)
-from hyper.http20.events import (
-    Event,
-    StreamReset,
-)
-from hyper.http20.exceptions import (
-    ConnectionError,
-    EnhanceYourCalmError,
-    LocalProtocolError,
-)
 
 Bytes = Union[bytes, bytearray, memoryview]
 
 # Entries in each of the engine's HPACK block caches (encoding and decoding).
-_BLOCK_CACHE_SIZE = 256
+BLOCK_CACHE_SIZE = 256
 
 
 class _Budget:
@@ -73,8 +73,8 @@ class _Budget:
         return True
 
 
-class EngineCore:
-    """State and shared moves of :class:`hyper.http20.engine.Engine`."""
+class EngineState:
+    """State and shared moves of :class:`hyper.engine.engine.Engine`."""
 
     def __init__(self, config: EngineConfig | None = None, *, client_side: bool | None = None):
         if config is None:

@@ -1,0 +1,484 @@
+"""
+:class:`HTTPConnection`: one connection to an origin that speaks HTTP/2 when
+the server does and HTTP/1.1 otherwise, behind the same API.
+
+How the protocol is chosen, once per connection (again after ``close()``):
+
+- TLS: an :class:`HTTP11Connection` connects (through the proxy's CONNECT
+  tunnel if any) offering ``h2`` and ``http/1.1`` through ALPN (set on a
+  caller's ``ssl_context`` too). If the server picks ``h2`` (or
+  ``force_proto`` says so) it raises :class:`TLSUpgrade` carrying the socket,
+  and the socket goes to an :class:`HTTP20Connection`; otherwise the
+  HTTP/1.1 connection carries on.
+- Plaintext, ``force_proto='h2'`` (or ``'h2c'``): HTTP/2 with prior knowledge.
+- Plaintext otherwise: HTTP/1.1. The first request without a body also asks
+  for ``Upgrade: h2c`` (RFC 7540 3.2). A ``101`` hands the socket to an
+  :class:`HTTP20Connection`, where the response to that request arrives on
+  stream 1; any other answer is that request's HTTP/1.1 response, and the
+  connection stays on HTTP/1.1 without asking again. Requests with a body
+  never carry the upgrade (the body would have to be sent in full before the
+  server's answer could be read), and neither do requests through a proxy
+  (``Upgrade`` is hop-by-hop: the proxy, not the server, would answer).
+
+Sockets change hands the historic way: :class:`HTTP11Connection` raises
+:class:`TLSUpgrade` or :class:`HTTPUpgrade` carrying the socket, and this
+class catches it and hands the socket to ``HTTP20Connection._adopt_socket``.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+from typing import Any, TypeVar, Union
+
+from hyper.common._request import HeadersArg, Timeout, header_pairs, lower_name
+from hyper.common.exceptions import HTTPUpgrade, HyperError, InvalidResponseError, TLSUpgrade
+from hyper.common.util import HTTPVersion
+from hyper.engine.window import BaseFlowControlManager
+from hyper.http11.connection import HTTP11Connection, ImproperConnectionStateError
+from hyper.http11.response import HTTP11Response
+from hyper.http20.connection import HTTP20Connection
+from hyper.http20.response import HTTP20Push, HTTP20Response
+from hyper.net.connect import ConnectionTarget, ProxyHeaders
+from hyper.tls import H2_NPN_PROTOCOLS, H2C_PROTOCOL, SUPPORTED_NPN_PROTOCOLS
+
+__all__ = ["HTTPConnection", "UnsupportedOperationError"]
+
+_T = TypeVar("_T")
+_Str = Union[str, bytes]
+_Conn = Union[HTTP11Connection, HTTP20Connection]
+
+# force_proto values meaning HTTP/2 with prior knowledge on a plaintext socket.
+_PRIOR_KNOWLEDGE = {*H2_NPN_PROTOCOLS, H2C_PROTOCOL}
+# A request carrying any of these already says something about upgrading or
+# about the connection: adding ours could contradict it, so it goes as is.
+_UPGRADE_FIELDS = {b"upgrade", b"connection", b"http2-settings"}
+
+
+class UnsupportedOperationError(HyperError, NotImplementedError):
+    """The operation exists only in the other HTTP version (``ping`` on HTTP/1.1)."""
+
+
+def _is_empty_body(body: Any) -> bool:
+    return body is None or (isinstance(body, (bytes, bytearray, str)) and not body)
+
+
+class HTTPConnection(ConnectionTarget):
+    """
+    A connection to one origin speaking HTTP/2 or HTTP/1.1, whichever the
+    server supports (see the module docstring for how that is decided).
+
+    Takes :class:`HTTP20Connection`'s parameters; ``window_manager`` and
+    ``enable_push`` only matter once HTTP/2 is in use, and ``**kwargs`` are
+    passed on to whichever connection class is used.
+
+    :param ssl_context: a context of your own (TLS unless ``secure=False``);
+        ALPN ``h2`` and ``http/1.1`` are set on it when connecting.
+    :param force_proto: over TLS, the protocol to speak whatever ALPN says
+        (``'h2'`` or ``'http/1.1'``); over plaintext, ``'h2'`` (or ``'h2c'``)
+        means HTTP/2 with prior knowledge and ``'http/1.1'`` never asks for
+        the upgrade.
+
+    ``version`` is the protocol in use (:class:`HTTPVersion`): before the
+    first connection, the one that will be tried first (HTTP/2 over TLS or
+    with prior knowledge, HTTP/1.1 otherwise); it may change when the server
+    answers, and is final once a response arrived.
+
+    Concurrency: once HTTP/2 is in use, as thread-safe as
+    :class:`HTTP20Connection`. While on HTTP/1.1 (and until an upgrade has
+    been answered), one request and response at a time, as with
+    :class:`HTTP11Connection`; switching protocols is serialised by a lock.
+    """
+
+    def __init__(
+        self,
+        host: str,
+        port: int | None = None,
+        secure: bool | None = None,
+        window_manager: type[BaseFlowControlManager] | None = None,
+        enable_push: bool = False,
+        ssl_context: Any = None,
+        proxy_host: str | None = None,
+        proxy_port: int | None = None,
+        proxy_headers: ProxyHeaders = None,
+        force_proto: str | None = None,
+        timeout: Timeout = None,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(
+            host, port, secure, ssl_context, proxy_host, proxy_port, proxy_headers, timeout
+        )
+        self.force_proto = force_proto
+        self._window_manager = window_manager
+        self._enable_push = enable_push
+        self._kwargs = kwargs
+        # Guards _conn, _upgrade and _early; held while a protocol is chosen
+        # (connecting) and while an HTTP/1.1 request or response is under way.
+        # Never held for HTTP/2 requests once the choice is made.
+        self._lock = threading.Lock()
+        self._conn: _Conn | None = None
+        # The HTTP/2 connection waiting for the answer to an upgrade request.
+        self._upgrade: HTTP20Connection | None = None
+        # The server answered an upgrade request without switching: don't ask again.
+        self._upgrade_declined = force_proto is not None
+        # That answer, an HTTP/1.1 response read while looking for a 101.
+        self._early: HTTP11Response | None = None
+        # Per thread: whether its last request asked for the upgrade (its
+        # response is then on stream 1 if the server switched).
+        self._local = threading.local()
+        self._version = self._first_version()
+
+    def _first_version(self) -> HTTPVersion:
+        if self.secure:
+            if self.force_proto is not None and self.force_proto not in H2_NPN_PROTOCOLS:
+                return HTTPVersion.http11
+            return HTTPVersion.http20
+        if self.force_proto in _PRIOR_KNOWLEDGE:
+            return HTTPVersion.http20
+        return HTTPVersion.http11
+
+    @property
+    def version(self) -> HTTPVersion:
+        """The HTTP version in use (see the class docstring)."""
+        conn = self._conn
+        return self._version if conn is None else conn.version
+
+    # ------------------------------------------------------------------
+    # Choosing the protocol (called with _lock held)
+
+    def _h2(self) -> HTTP20Connection:
+        return HTTP20Connection(
+            self.host,
+            self.port,
+            secure=self.secure,
+            window_manager=self._window_manager,
+            enable_push=self._enable_push,
+            ssl_context=self.ssl_context,
+            proxy_host=self.proxy_host,
+            proxy_port=self.proxy_port,
+            proxy_headers=self.proxy_headers,
+            force_proto=self.force_proto,
+            timeout=self.timeout,
+            **self._kwargs,
+        )
+
+    def _h1(self) -> HTTP11Connection:
+        return HTTP11Connection(
+            self.host,
+            self.port,
+            secure=self.secure,
+            ssl_context=self.ssl_context,
+            proxy_host=self.proxy_host,
+            proxy_port=self.proxy_port,
+            proxy_headers=self.proxy_headers,
+            timeout=self.timeout,
+            **self._kwargs,
+        )
+
+    def _choose(self) -> _Conn:
+        """The connection to use from now on; over TLS this connects."""
+        if self.secure:
+            conn: _Conn = self._negotiate_tls()
+        elif self.force_proto in _PRIOR_KNOWLEDGE:
+            conn = self._h2()
+        else:
+            conn = self._h1()
+        self._version = conn.version
+        return conn
+
+    def _negotiate_tls(self) -> _Conn:
+        h1 = self._h1()
+        h1._alpn_offer = SUPPORTED_NPN_PROTOCOLS
+        h1._force_proto = self.force_proto
+        try:
+            h1.connect()
+        except TLSUpgrade as upgrade:
+            sock = upgrade.sock
+            try:
+                if upgrade.negotiated not in H2_NPN_PROTOCOLS:
+                    raise
+                h2 = self._h2()
+                h2._adopt_socket(sock)
+            except BaseException:
+                sock.close()
+                raise
+            return h2
+        finally:
+            # Reconnecting later (a kept-alive socket the server closed) is
+            # HTTP/1.1's own business: it offers only http/1.1 again.
+            h1._alpn_offer = None
+        return h1
+
+    def _current(self) -> _Conn:
+        """The chosen connection, choosing (and settling an upgrade) if needed."""
+        conn = self._conn
+        if isinstance(conn, HTTP20Connection):
+            return conn
+        with self._lock:
+            if self._upgrade is not None:
+                self._settle_upgrade()
+            if self._conn is None:
+                self._conn = self._choose()
+            return self._conn
+
+    # ------------------------------------------------------------------
+    # The h2c upgrade
+
+    def _can_upgrade(self, method: _Str, body: Any, headers: list[tuple[Any, Any]]) -> bool:
+        if self._upgrade_declined or self.secure or self.proxy_host is not None:
+            return False
+        if not _is_empty_body(body) or lower_name(method) == b"connect":
+            return False
+        return not any(lower_name(name) in _UPGRADE_FIELDS for name, _ in headers)
+
+    def _request_upgrade(
+        self, h1: HTTP11Connection, method: _Str, url: _Str, headers: list[tuple[Any, Any]]
+    ) -> None:
+        h2 = self._h2()
+        settings = h2._prepare_upgrade()
+        fields = [
+            *headers,
+            (b"Upgrade", H2C_PROTOCOL.encode("ascii")),
+            (b"HTTP2-Settings", settings),
+            (b"Connection", b"Upgrade, HTTP2-Settings"),
+        ]
+        h1.request(method, url, None, fields)
+        self._upgrade = h2
+        self._local.upgrading = True
+
+    def _settle_upgrade(self) -> None:
+        """
+        Read the answer to the upgrade request: on ``101`` switch to the
+        waiting HTTP/2 connection (the response is then on stream 1), else
+        keep the HTTP/1.1 response for the next ``getresponse``.
+        """
+        h2, self._upgrade = self._upgrade, None
+        h1 = self._conn
+        if h2 is None or not isinstance(h1, HTTP11Connection):
+            return
+        try:
+            response = h1.getresponse()
+        except HTTPUpgrade as upgrade:
+            self._switch_to_h2c(h2, upgrade)
+            return
+        except BaseException:
+            self._upgrade = h2  # a timeout, say: the next call reads on
+            raise
+        self._upgrade_declined = True  # it will say no again: ask only once
+        self._early = response
+
+    def _switch_to_h2c(self, h2: HTTP20Connection, upgrade: HTTPUpgrade) -> None:
+        self._conn = None
+        self._upgrade_declined = True  # whatever happens next, never ask again
+        try:
+            # A 101 names the protocol switched to (RFC 9110 15.2.2); one
+            # that names none is taken as the h2c we asked for.
+            if upgrade.negotiated not in (H2C_PROTOCOL, ""):
+                raise InvalidResponseError(
+                    f"{self.host}:{self.port} switched to {upgrade.negotiated!r}, not h2c"
+                )
+            h2._adopt_socket(upgrade.sock, upgrade.data)
+        except BaseException:
+            upgrade.sock.close()
+            raise
+        self._upgrade_declined = False
+        self._conn = h2
+        self._version = HTTPVersion.http20
+
+    # ------------------------------------------------------------------
+    # Requests
+
+    def request(
+        self,
+        method: _Str,
+        url: _Str,
+        body: Any = None,
+        headers: HeadersArg = None,
+    ) -> int | None:
+        """
+        Send a request. Returns the stream id over HTTP/2 (pass it to
+        :meth:`getresponse`), None over HTTP/1.1; see
+        :meth:`HTTP20Connection.request` for the arguments.
+
+        Concurrency: thread-safe once on HTTP/2; see the class docstring.
+        """
+        self._local.upgrading = False
+        conn = self._conn
+        if isinstance(conn, HTTP20Connection):
+            return conn.request(method, url, body, headers)
+        with self._lock:
+            if self._upgrade is not None:
+                self._settle_upgrade()
+            if self._conn is None:
+                self._conn = self._choose()
+            conn = self._conn
+            if isinstance(conn, HTTP11Connection):
+                pairs = header_pairs(headers)
+                if self._can_upgrade(method, body, pairs):
+                    self._request_upgrade(conn, method, url, pairs)
+                    return None
+                conn.request(method, url, body, pairs)
+                return None
+        return conn.request(method, url, body, headers)
+
+    def putrequest(self, method: _Str, selector: _Str, **kwargs: Any) -> int | None:
+        """
+        Start a request to be completed with :meth:`putheader` and
+        :meth:`endheaders` (never asks for an upgrade).
+
+        Concurrency: as :meth:`request`.
+        """
+        return self._current().putrequest(method, selector, **kwargs)
+
+    def putheader(
+        self, header: _Str, argument: _Str, stream_id: int | None = None, replace: bool = False
+    ) -> None:
+        """Add a header to the request started by :meth:`putrequest`."""
+        self._current().putheader(header, argument, stream_id, replace)
+
+    def endheaders(
+        self, message_body: Any = None, final: bool = False, stream_id: int | None = None
+    ) -> None:
+        """Send the headers of the request started by :meth:`putrequest`."""
+        self._current().endheaders(message_body, final, stream_id)
+
+    def send(self, data: Any, final: bool = False, stream_id: int | None = None) -> None:
+        """Send more of the body of the request started by :meth:`putrequest`."""
+        self._current().send(data, final, stream_id)
+
+    # ------------------------------------------------------------------
+    # Responses
+
+    def getresponse(self, stream_id: int | None = None) -> HTTP11Response | HTTP20Response:
+        """
+        The response to a request: by ``stream_id`` over HTTP/2 (None: this
+        thread's last request), the pending one over HTTP/1.1. The response
+        to a request that asked for the upgrade is an :class:`HTTP20Response`
+        on stream 1 when the server switched.
+
+        Concurrency: thread-safe once on HTTP/2; see the class docstring.
+        """
+        upgrading = getattr(self._local, "upgrading", False)
+        self._local.upgrading = False
+        conn = self._conn
+        if not isinstance(conn, HTTP20Connection) or upgrading:
+            with self._lock:
+                if self._upgrade is not None:
+                    self._settle_upgrade()
+                early, self._early = self._early, None
+                if early is not None:
+                    return early
+                conn = self._conn
+                if conn is None:
+                    raise ImproperConnectionStateError("no request is waiting for its response")
+                if isinstance(conn, HTTP11Connection):
+                    return conn.getresponse()
+            if upgrading and stream_id is None:
+                stream_id = 1
+        return conn.getresponse(stream_id)
+
+    get_response = getresponse
+
+    @property
+    def peer_max_concurrent_streams(self) -> int | None:
+        """Over HTTP/2, see :attr:`HTTP20Connection.peer_max_concurrent_streams`;
+        None otherwise."""
+        conn = self._conn
+        return conn.peer_max_concurrent_streams if isinstance(conn, HTTP20Connection) else None
+
+    def reset_stream(self, stream_id: int) -> None:
+        """
+        Over HTTP/2, give up on a request whose response was not taken: see
+        :meth:`HTTP20Connection.reset_stream`. Over HTTP/1.1 there is no
+        stream to reset: close the connection instead.
+
+        Concurrency: thread-safe.
+        """
+        conn = self._conn
+        if isinstance(conn, HTTP20Connection):
+            conn.reset_stream(stream_id)
+        else:
+            raise UnsupportedOperationError("only HTTP/2 streams can be reset; close instead")
+
+    def get_pushes(
+        self, stream_id: int | None = None, capture_all: bool = False
+    ) -> Iterator[HTTP20Push]:
+        """
+        The resources the server pushed on a stream (see
+        :meth:`HTTP20Connection.get_pushes`); HTTP/1.1 has none.
+
+        Concurrency: as :meth:`HTTP20Connection.get_pushes`.
+        """
+        conn = self._current()
+        if isinstance(conn, HTTP20Connection):
+            return conn.get_pushes(stream_id, capture_all)
+        return iter(())
+
+    def ping(self, opaque_data: _Str) -> float:
+        """
+        Send an HTTP/2 PING and return the round-trip time in seconds.
+
+        :raises UnsupportedOperationError: the connection speaks HTTP/1.1.
+
+        Concurrency: thread-safe.
+        """
+        conn = self._current()
+        if isinstance(conn, HTTP20Connection):
+            return conn.ping(opaque_data)
+        raise UnsupportedOperationError("PING exists only in HTTP/2; this connection is HTTP/1.1")
+
+    # ------------------------------------------------------------------
+    # Connecting and closing
+
+    def connect(self) -> None:
+        """
+        Connect now (and over TLS learn which protocol the server speaks)
+        instead of at the first request.
+
+        :raises ConnectionError: the server could not be reached.
+        :raises ProxyError: the proxy refused the tunnel.
+        :raises TimeoutError: the connect timeout passed.
+
+        Concurrency: thread-safe.
+        """
+        conn = self._current()
+        if isinstance(conn, HTTP20Connection):
+            # Connected, the protocol chosen; the server's SETTINGS are not
+            # waited for, so the first request still goes out behind the
+            # preface (HTTP20Connection.connect() waits for them).
+            conn._usable_session()
+        else:
+            conn.connect()
+
+    def close(self, error_code: int | None = None) -> None:
+        """
+        Close the connection (over HTTP/2 with GOAWAY carrying
+        ``error_code``). The object may be used again: the next request
+        connects anew and chooses the protocol again.
+
+        Concurrency: thread-safe; waits for an HTTP/1.1 exchange (or an
+        upgrade being answered) in progress on another thread to finish.
+        """
+        with self._lock:
+            conn, self._conn = self._conn, None
+            upgrade, self._upgrade = self._upgrade, None
+            early, self._early = self._early, None
+        if early is not None:
+            early.close()
+        if upgrade is not None:
+            upgrade.close()
+        if isinstance(conn, HTTP20Connection):
+            conn.close(error_code)
+        elif conn is not None:
+            conn.close()
+
+    def __enter__(self: _T) -> _T:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        scheme = "https" if self.secure else "http"
+        host = f"[{self.host}]" if ":" in self.host else self.host
+        return f"<HTTPConnection {scheme}://{host}:{self.port} {self.version.value}>"

@@ -1,0 +1,15 @@
+"""
+The cores: each role's policy over one engine, sans-IO.
+
+:mod:`~hyper.core.client` (the client: what each event means for a stream,
+refused and GOAWAY'd streams, window credit as the application reads,
+pushes, CANCEL on release), :mod:`~hyper.core.server` (the server: request
+slots, timers, graceful shutdown), :mod:`~hyper.core.streams` (what both
+roles keep per stream). A driver moves bytes in and out of a core and waits
+where a core's predicate says it must; every decision is the core's.
+
+Internal: no module here is public API.
+
+May import: ``hyper.core``, ``hyper.engine``, ``hyper.common``; never
+socket, ssl, select, threading, asyncio or time.
+"""
