@@ -72,6 +72,15 @@ class AsyncH2Driver(asyncio.Protocol, Generic[CoreT]):
     The core and :attr:`loop` are made together: at construction inside a
     running loop (or with ``loop``), else in :meth:`connection_made`.
 
+    Public surface: the ``asyncio.Protocol`` callbacks; writing
+    (:meth:`flush`, :meth:`schedule_flush`, :meth:`send_body`); waiting
+    (:meth:`waiter`, :meth:`wait`, :meth:`incoming_waiter`,
+    :meth:`writable`) and waking (:meth:`wake_stream`); the core's timers
+    (:meth:`arm_timer`); :meth:`ping`; :meth:`close_gracefully`; the state
+    (:attr:`core`, :attr:`loop`, :attr:`last_active`, :attr:`is_lost`,
+    :attr:`is_finished`, :attr:`alpn_problem`); and
+    :meth:`call_when_connected`.
+
     :param make_core: builds the core from a clock.
     :param loop: the event loop; default: the running one, if any.
     """
