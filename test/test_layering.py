@@ -52,8 +52,9 @@ RULES: dict[str, tuple[frozenset[str], frozenset[str]]] = {
     "": (EVERYTHING, frozenset()),  # hyper/__init__.py: the public names
 }
 # The one module of drivers/ the asyncio front end uses; the blocking
-# drivers are for threads.
-BLOCKING_DRIVERS = frozenset({"hyper.drivers.sync_h2", "hyper.drivers.sync_h1"})
+# drivers are for threads. The asyncio side (the front end and its driver)
+# uses neither them nor a thread.
+ASYNC_DRIVER = "hyper.drivers.async_h2"
 
 SHIMS = frozenset({
     "hyper.http20.engine", "hyper.http20.config", "hyper.http20.events",
@@ -102,6 +103,7 @@ def hyper_imports(module: str) -> set[str]:
 
 
 RULED = sorted(m for m in MODULES if m not in SHIMS)
+ASYNCIO_SIDE = sorted([m for m in MODULES if layer_of(m) == "aio"] + [ASYNC_DRIVER])
 
 
 class TestLayers:
@@ -123,9 +125,14 @@ class TestLayers:
         _, forbidden = RULES[layer_of(module)]
         assert {name.split(".")[0] for name in imports_of(module)} & forbidden == set()
 
-    @pytest.mark.parametrize("module", [m for m in MODULES if layer_of(m) == "aio"])
-    def test_asyncio_front_end_uses_no_blocking_driver(self, module: str) -> None:
-        assert hyper_imports(module) & BLOCKING_DRIVERS == set()
+    @pytest.mark.parametrize("module", ASYNCIO_SIDE)
+    def test_asyncio_side_uses_no_blocking_driver(self, module: str) -> None:
+        drivers = {name for name in hyper_imports(module) if layer_of(name) == "drivers"}
+        assert drivers <= {ASYNC_DRIVER}
+
+    @pytest.mark.parametrize("module", ASYNCIO_SIDE)
+    def test_asyncio_side_uses_no_thread(self, module: str) -> None:
+        assert "threading" not in {name.split(".")[0] for name in imports_of(module)}
 
     @pytest.mark.parametrize("folder", FOLDERS_WITH_RULES)
     def test_each_folder_says_what_it_is_and_may_import(self, folder: str) -> None:

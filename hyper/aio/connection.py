@@ -1,6 +1,7 @@
 """
 :class:`AsyncHTTP20Connection`: ``HTTP20Connection``'s shape in coroutine
-form, on the same client core (through :class:`~hyper.aio.H2Protocol`),
+form, on the same client core (through the asyncio client driver,
+:class:`~hyper.drivers.async_h2.ClientDriver`),
 the same request building (:func:`hyper.common._request.request_fields`,
 :class:`~hyper.common._request.RequestBody`) and the same response
 decoding (:mod:`hyper.aio.response`).
@@ -19,7 +20,6 @@ import ssl
 from collections.abc import AsyncIterator
 from typing import Any, Union
 
-from hyper.aio.protocol import H2Protocol
 from hyper.aio.response import AsyncHTTP20Push, AsyncHTTP20Response, push_for
 from hyper.common._request import (
     HeadersArg,
@@ -39,6 +39,7 @@ from hyper.common.exceptions import TimeoutError as HyperTimeoutError
 from hyper.common.util import HTTPVersion, to_bytestring
 from hyper.core.client import normalize_origin
 from hyper.core.streams import StreamBuffer
+from hyper.drivers.async_h2 import ClientDriver
 from hyper.engine.errors import ErrorCodes
 from hyper.engine.exceptions import LocalProtocolError, StreamStateError
 from hyper.engine.window import BaseFlowControlManager
@@ -110,8 +111,8 @@ class AsyncHTTP20Connection(ConnectionTarget):
         self._scheme = b"https" if self.secure else b"http"
         self._user_agent = user_agent()
         self._accept_encoding = accept_encoding()
-        self._protocol: H2Protocol | None = None
-        self._draining: list[H2Protocol] = []
+        self._protocol: ClientDriver | None = None
+        self._draining: list[ClientDriver] = []
         self._connecting: asyncio.Lock | None = None
         self._next_stream_id = 1
         self._last_stream_id: int | None = None
@@ -131,7 +132,7 @@ class AsyncHTTP20Connection(ConnectionTarget):
         """
         await self._usable()
 
-    async def _usable(self) -> H2Protocol:
+    async def _usable(self) -> ClientDriver:
         protocol = self._protocol
         if protocol is not None and protocol.is_usable:
             return protocol
@@ -146,14 +147,13 @@ class AsyncHTTP20Connection(ConnectionTarget):
             protocol = self._protocol = await self._new_protocol()
             return protocol
 
-    async def _new_protocol(self) -> H2Protocol:
+    async def _new_protocol(self) -> ClientDriver:
         loop = asyncio.get_running_loop()
         first_id = self._next_stream_id
         if first_id > 2**31 - 1 and not self._draining:
             first_id = 1  # every id was used; no older stream can clash
-        protocol = H2Protocol(
-            True,
-            concurrency=_CONCURRENCY,
+        protocol = ClientDriver(
+            _CONCURRENCY,
             enable_push=self._enable_push,
             window_manager=self._window_manager,
             first_stream_id=first_id,
@@ -178,23 +178,23 @@ class AsyncHTTP20Connection(ConnectionTarget):
         except OSError as exc:
             where = f"{self.host}:{self.port}"
             raise HyperConnectionError(f"cannot connect to {where}: {exc}") from exc
-        problem = protocol._alpn_problem
+        problem = protocol.alpn_problem
         if problem is not None:
             raise HyperConnectionError(f"{self.host}:{self.port}: {problem}")
         if self._enable_push:
             # RFC 9113 8.4: pushes only for this connection's own origin.
-            protocol._core.origin = normalize_origin(self._scheme, self._authority)
+            protocol.core.origin = normalize_origin(self._scheme, self._authority)
         return protocol
 
-    def _retire(self, protocol: H2Protocol) -> None:
+    def _retire(self, protocol: ClientDriver) -> None:
         """Keep a replaced connection until its open streams are done."""
-        self._next_stream_id = max(self._next_stream_id, protocol._core.next_stream_id)
+        self._next_stream_id = max(self._next_stream_id, protocol.core.next_stream_id)
         draining = [p for p in self._draining if not p.is_finished]
         if not protocol.is_finished:
             draining.append(protocol)
         self._draining = draining
 
-    def _protocols(self) -> list[H2Protocol]:
+    def _protocols(self) -> list[ClientDriver]:
         current = [self._protocol] if self._protocol is not None else []
         return current + self._draining
 
@@ -237,7 +237,7 @@ class AsyncHTTP20Connection(ConnectionTarget):
         sent by :meth:`endheaders`; returns its stream id. Connects first.
         """
         protocol = await self._usable()
-        stream_id: int = protocol._core.reserve_id()
+        stream_id: int = protocol.core.reserve_id()
         self._pending[stream_id] = PendingRequest(method, selector)
         self._last_stream_id = stream_id
         return stream_id
@@ -316,7 +316,7 @@ class AsyncHTTP20Connection(ConnectionTarget):
         plan: RequestBody | None,
         ends: bool,
         stream_id: int | None,
-    ) -> tuple[H2Protocol, StreamBuffer]:
+    ) -> tuple[ClientDriver, StreamBuffer]:
         """Open the stream and send the body (ending it if ``ends``)."""
         no_body = body is None or (plan is not None and plan.length == 0)
         data = plan.buffer if plan is not None and plan.buffer else None
@@ -328,18 +328,18 @@ class AsyncHTTP20Connection(ConnectionTarget):
                 await self._upload(protocol, stream, body, plan, taken, ends)
         except BaseException:
             # The caller never learns this stream's id: free it (reset).
-            protocol._core.release(stream)
-            protocol._schedule_flush()
+            protocol.core.release(stream)
+            protocol.schedule_flush()
             raise
         return protocol, stream
 
     async def _finish(
-        self, protocol: H2Protocol, stream: StreamBuffer, trailers: list[tuple[Any, Any]]
+        self, protocol: ClientDriver, stream: StreamBuffer, trailers: list[tuple[Any, Any]]
     ) -> None:
         if trailers:
-            await protocol._writable(self._read_timeout)
-            protocol._core.send_trailers(stream, trailers)
-            protocol._schedule_flush()
+            await protocol.writable(self._read_timeout)
+            protocol.core.send_trailers(stream, trailers)
+            protocol.schedule_flush()
 
     async def _open(
         self,
@@ -348,10 +348,10 @@ class AsyncHTTP20Connection(ConnectionTarget):
         data: bytes | memoryview | None,
         data_ends: bool,
         stream_id: int | None,
-    ) -> tuple[H2Protocol, StreamBuffer, int]:
+    ) -> tuple[ClientDriver, StreamBuffer, int]:
         for _ in range(_MAX_CONNECT_ATTEMPTS):
             protocol = await self._usable()
-            opened = await protocol._open_stream(
+            opened = await protocol.open_stream(
                 fields, end_stream, data, data_ends, self._read_timeout, stream_id
             )
             if opened is not None:
@@ -364,7 +364,7 @@ class AsyncHTTP20Connection(ConnectionTarget):
 
     async def _upload(
         self,
-        protocol: H2Protocol,
+        protocol: ClientDriver,
         stream: StreamBuffer,
         body: Any,
         plan: RequestBody | None,
@@ -374,7 +374,7 @@ class AsyncHTTP20Connection(ConnectionTarget):
         """Send the body (``taken`` bytes of a buffer already went); END_STREAM if ``ends``."""
         timeout = self._read_timeout
         sent = [0]
-        send = protocol._send
+        send = protocol.send_body
         if plan is not None and plan.buffer is not None:
             rest = plan.buffer
             # What open_stream took went with END_STREAM if it was all of it.
@@ -408,11 +408,11 @@ class AsyncHTTP20Connection(ConnectionTarget):
             )
         return pending
 
-    def _find(self, stream_id: int | None) -> tuple[H2Protocol, StreamBuffer]:
+    def _find(self, stream_id: int | None) -> tuple[ClientDriver, StreamBuffer]:
         stream_id = self._resolve(stream_id)
         stream_id = self._aliases.get(stream_id, stream_id)
         for protocol in self._protocols():
-            stream = protocol._core.find(stream_id)
+            stream = protocol.core.find(stream_id)
             if stream is not None:
                 return protocol, stream
         raise StreamStateError(
@@ -437,7 +437,7 @@ class AsyncHTTP20Connection(ConnectionTarget):
             self._aliases.pop(stream_id, None)
         if stream.claimed:
             raise StreamStateError(f"the response on stream {stream.stream_id} was already taken")
-        await protocol._response_ready(stream, self._read_timeout)
+        await protocol.wait_response(stream, self._read_timeout)
         stream.claimed = True
         return AsyncHTTP20Response(stream, protocol, self._read_timeout)
 
@@ -451,10 +451,10 @@ class AsyncHTTP20Connection(ConnectionTarget):
         ``capture_all``, wait for more until the stream ends.
         """
         protocol, stream = self._find(stream_id)
-        core = protocol._core
+        core = protocol.core
         while True:
             if capture_all:
-                await protocol._pushes_ready(stream, self._read_timeout)
+                await protocol.wait_pushes(stream, self._read_timeout)
             fresh, more = core.take_pushes(stream)
             for record in fresh:
                 yield push_for(record, protocol, self._read_timeout)
@@ -467,7 +467,7 @@ class AsyncHTTP20Connection(ConnectionTarget):
         if len(data) != 8:
             raise LocalProtocolError("PING data must be exactly 8 bytes")
         protocol = await self._usable()
-        return await protocol._ping(data, self._read_timeout)
+        return await protocol.ping(data, self._read_timeout)
 
     # ------------------------------------------------------------------
     # Closing
@@ -479,14 +479,14 @@ class AsyncHTTP20Connection(ConnectionTarget):
         """
         protocols = self._protocols()
         for protocol in protocols:
-            self._next_stream_id = max(self._next_stream_id, protocol._core.next_stream_id)
+            self._next_stream_id = max(self._next_stream_id, protocol.core.next_stream_id)
         self._protocol = None
         self._draining = []
         self._pending.clear()
         self._aliases.clear()
         code = ErrorCodes.NO_ERROR if error_code is None else error_code
         for protocol in protocols:
-            protocol._close_now(code)
+            protocol.close_now(code)
 
     async def __aenter__(self) -> AsyncHTTP20Connection:
         return self
@@ -499,7 +499,7 @@ class AsyncHTTP20Connection(ConnectionTarget):
 
 
 async def _chunks(
-    body: Any, plan: RequestBody | None, protocol: H2Protocol, stream: StreamBuffer
+    body: Any, plan: RequestBody | None, protocol: ClientDriver, stream: StreamBuffer
 ) -> AsyncIterator[bytes | memoryview]:
     """A file, iterable or async iterable body, piece by piece."""
     if hasattr(body, "__aiter__"):
@@ -510,8 +510,8 @@ async def _chunks(
         read = body.read
         is_coroutine = inspect.iscoroutinefunction(read)
         while True:
-            window = protocol._core.send_window(stream)
-            size = min(max(window, protocol._core.max_frame_size), _UPLOAD_CHUNK)
+            window = protocol.core.send_window(stream)
+            size = min(max(window, protocol.core.max_frame_size), _UPLOAD_CHUNK)
             chunk = await read(size) if is_coroutine else read(size)
             if not chunk:
                 return

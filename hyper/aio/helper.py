@@ -18,6 +18,7 @@ from typing import Any
 from hyper.aio.protocol import H2Protocol
 from hyper.common.exceptions import ConnectionError as HyperConnectionError
 from hyper.core.server import ServerLimits
+from hyper.drivers.async_h2 import ServerDriver
 from hyper.tls import H2_NPN_PROTOCOLS, init_context
 
 __all__ = ["open_connection", "open_unix_connection", "start_server", "start_unix_server"]
@@ -26,20 +27,21 @@ ConnectedCallback = Callable[[H2Protocol], Any]
 
 
 class _ConnectionSlots:
-    """The live connections of one server, capped at ``limit``."""
+    """The live connections of one server, capped at ``limit`` (an
+    :class:`~hyper.drivers.async_h2.Admission`)."""
 
     def __init__(self, limit: int) -> None:
         self.limit = limit
-        self.open: set[H2Protocol] = set()
+        self.open: set[object] = set()
 
-    def admit(self, protocol: H2Protocol) -> bool:
+    def admit(self, connection: object) -> bool:
         if len(self.open) >= self.limit:
             return False
-        self.open.add(protocol)
+        self.open.add(connection)
         return True
 
-    def release(self, protocol: H2Protocol) -> None:
-        self.open.discard(protocol)
+    def release(self, connection: object) -> None:
+        self.open.discard(connection)
 
 
 def _client_tls(value: Any) -> Any:
@@ -68,7 +70,7 @@ def _protocol_kwargs(
 
 
 async def _connected(protocol: H2Protocol) -> H2Protocol:
-    problem = protocol._alpn_problem
+    problem = protocol.driver.alpn_problem
     if problem is not None:
         raise HyperConnectionError(problem)
     return protocol
@@ -136,8 +138,11 @@ def _server_factory(
 
     def factory() -> H2Protocol:
         protocol = cls(False, **protocol_kwargs)
-        protocol._server_slot = slots
-        protocol._on_connected = client_connected_cb
+        driver = protocol.driver
+        if not isinstance(driver, ServerDriver):
+            raise TypeError(f"{cls.__name__}(False, ...) made a client connection")
+        driver.set_admission(slots)
+        driver.call_when_connected(lambda: protocol.set_handler(client_connected_cb(protocol)))
         return protocol
 
     return factory

@@ -1,56 +1,47 @@
 """
-:class:`H2Protocol`: the asyncio driver, with aioh2's API.
+:class:`H2Protocol`: aioh2's API over the asyncio driver.
 
-The driver moves bytes between the transport and a sans-IO core
-(:class:`hyper.core.server.ServerCore` for a server,
-:class:`hyper.core.client_side.ClientSide` over the shared client core for a
-client) and waits; it decides no protocol policy and builds no frame.
+The driver (:mod:`hyper.drivers.async_h2`: a :class:`ClientDriver` or a
+:class:`ServerDriver`) moves the bytes, wakes the waiters, flushes, and
+runs the core's timers; this module turns each aioh2 call into core and
+driver calls and a core record into aioh2's return values (stream ids,
+``(str, str)`` header pairs, bytes). It uses the driver's public names only.
 
-Waiting: a coroutine that needs something parks a future on its stream's
-buffer (``StreamBuffer.waiter``) and, when a connection-wide change could
-help it (window, a free slot, transport resumed), in the connection's
-list. After every read the driver wakes the waiters of the streams the
-core touched, and the connection's list when the core says something
-connection-wide changed. Woken coroutines re-check the core; nothing is
-ever polled.
+H2Protocol *holds* its driver rather than inheriting from it: aioh2's users
+subclass H2Protocol and add names of their own (``hyper serve``'s
+``ServedH2`` adds ``transport`` and ``close_gracefully``), which must not
+meet the driver's. It forwards the ``asyncio.Protocol`` callbacks, so a
+subclass overriding one and calling ``super()`` keeps working.
 
-Writes are coalesced: a call queues frames in the engine and schedules one
-flush for the end of the loop iteration, so a burst of responses leaves in
-one ``transport.write``. While the transport's buffer is above its
-high-water mark, writers wait and the driver stops reading, so a client
-that does not read cannot make us buffer without bound (CVE-2019-9517;
-grpc-go #2970).
+Calls common to both roles use the core through
+:class:`~hyper.core.interface.StreamCore`; a call of one role only (say
+:meth:`start_request`) made on the other raises :class:`AIOH2Exception`.
 """
 
 from __future__ import annotations
 
 import asyncio
 import struct
-from collections.abc import Awaitable, Callable, Iterable, Mapping
-from typing import Any, Union, cast
+from collections.abc import Awaitable, Iterable, Mapping
+from typing import Any, Union
 
 from hyper.aio.exceptions import AIOH2Exception, SendException
 from hyper.common._request import authority
-from hyper.common.exceptions import TimeoutError as HyperTimeoutError
 from hyper.core.client import clone_error
-from hyper.core.server import Request, ServerCore, ServerLimits
-from hyper.core.streams import StreamBuffer
+from hyper.core.interface import StreamCore
+from hyper.core.server import ServerLimits
+from hyper.drivers.async_h2 import ClientDriver, ServerDriver
 from hyper.engine.config import SettingCodes
 from hyper.engine.errors import ErrorCodes
 from hyper.engine.exceptions import ConnectionError as H2ConnectionError
 from hyper.engine.exceptions import StreamResetError
-from hyper.engine.window import BaseFlowControlManager, FlowControlManager
-from hyper.tls import NPN_PROTOCOL
+from hyper.engine.window import BaseFlowControlManager
 
 _Str = Union[str, bytes]
 HeadersArg = Union[Mapping[_Str, _Str], Iterable[tuple[_Str, _Str]]]
 Headers = list[tuple[str, str]]
 
 _PING = struct.Struct("!Q")
-# The most body one send_data step hands the engine before it lets the
-# transport say whether it is full: bounds what a client that does not read
-# can make us buffer (CVE-2019-9517), in large enough steps to stay cheap.
-_SEND_STEP = 256 * 1024
 
 
 def headers_in(headers: HeadersArg) -> Iterable[tuple[_Str, _Str]]:
@@ -101,257 +92,81 @@ class H2Protocol(asyncio.Protocol):
         loop: asyncio.AbstractEventLoop | None = None,
     ) -> None:
         self.client_side = client_side
-        self._concurrency = concurrency
         self._functional_timeout = functional_timeout
-        self._limits = limits if limits is not None else ServerLimits()
-        if loop is None:
-            try:
-                loop = asyncio.get_running_loop()
-            except RuntimeError:
-                loop = None
-        self._loop: asyncio.AbstractEventLoop | None = loop
-        self._core: Any = None
-        self._transport: asyncio.Transport | None = None
-        # Streams with a coroutine parked on them (``stream.waiter``, a list
-        # of futures), so a lost connection wakes every one of them.
-        self._waiting: set[StreamBuffer] = set()
-        self._conn_waiters: list[asyncio.Future[None]] = []
-        self._request_waiters: list[asyncio.Future[None]] = []
-        self._flush_scheduled = False
-        self._unflushed = 0
-        self._paused = False
-        self._reading_paused = False
-        self._timer: asyncio.TimerHandle | None = None
-        self._timer_at = 0.0
+        #: The driver under this connection (:mod:`hyper.drivers.async_h2`).
+        self.driver: ClientDriver | ServerDriver
+        if client_side:
+            self.driver = ClientDriver(
+                concurrency,
+                enable_push=enable_push,
+                window_manager=window_manager,
+                first_stream_id=first_stream_id,
+                loop=loop,
+            )
+        else:
+            self.driver = ServerDriver(
+                concurrency,
+                limits if limits is not None else ServerLimits(),
+                window_manager=window_manager,
+                loop=loop,
+            )
         self._handler: asyncio.Future[Any] | None = None
-        self._last_active = 0.0
         self._ping_index = 0
         self._rtt: float | None = None
-        #: (server) the server's connection cap and connected callback.
-        self._server_slot: Any = None
-        self._on_connected: Callable[[H2Protocol], Any] | None = None
-        #: (client) why the connection cannot speak HTTP/2 (ALPN), if it cannot.
-        self._alpn_problem: str | None = None
-        self._lost = False
-        self._enable_push = enable_push
-        self._window_manager = window_manager or FlowControlManager
-        self._first_stream_id = first_stream_id
         self._scheme = "http"
         self._authority = "localhost"
-        self._upgrade: tuple[bytes, list[tuple[bytes, bytes]]] | None = None
-        if loop is not None:
-            self._make_core(loop)
 
-    def _make_core(self, loop: asyncio.AbstractEventLoop) -> None:
-        if self._core is not None:
-            return
-        if self.client_side:
-            from hyper.core.client_side import ClientSide
+    def _as_client(self, call: str) -> ClientDriver:
+        driver = self.driver
+        if isinstance(driver, ClientDriver):
+            return driver
+        raise AIOH2Exception(f"{call} is a client call; this is a server connection")
 
-            self._core = ClientSide(
-                self._concurrency,
-                loop.time,
-                enable_push=self._enable_push,
-                window_manager=self._window_manager,
-                first_stream_id=self._first_stream_id,
-            )
-        else:
-            self._core = ServerCore(
-                self._concurrency, self._limits, loop.time, window_manager=self._window_manager
-            )
+    def _as_server(self, call: str) -> ServerDriver:
+        driver = self.driver
+        if isinstance(driver, ServerDriver):
+            return driver
+        raise AIOH2Exception(f"{call} is a server call; this is a client connection")
 
     # ------------------------------------------------------------------
-    # asyncio.Protocol
+    # asyncio.Protocol: the driver's
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        self._transport = cast(asyncio.Transport, transport)
-        loop = self._loop
-        if loop is None:
-            loop = self._loop = asyncio.get_running_loop()
-            self._make_core(loop)
-        self._last_active = loop.time()
-        core = self._core
-        slot = self._server_slot
-        if slot is not None and not slot.admit(self):
-            self._server_slot = None
-            core.refuse_connection()
-            self._teardown()
-            return
         if self.client_side:
-            tls = transport.get_extra_info("ssl_object")
-            chosen = tls.selected_alpn_protocol() if tls is not None else NPN_PROTOCOL
-            if chosen != NPN_PROTOCOL:
-                what = f"ALPN chose {chosen!r}" if chosen else "no protocol agreed by ALPN"
-                self._alpn_problem = f"the server did not agree to HTTP/2 ({what}, not 'h2')"
-                core.fail(H2ConnectionError(self._alpn_problem))
-                self._transport.close()
-                return
-            self._learn_origin(transport, tls)
-        if self._upgrade is not None:
-            core.start_upgraded(*self._upgrade)
-        else:
-            core.start()
-        self._flush()
-        self._arm_timer()
-        callback = self._on_connected
-        if callback is not None:
-            self._on_connected = None
-            self.set_handler(callback(self))
+            self._learn_origin(transport)
+        self.driver.connection_made(transport)
 
     def data_received(self, data: bytes) -> None:
-        core = self._core
-        core.receive_data(data)
-        self._last_active = self._loop.time()  # type: ignore[union-attr]
-        self._wake()
-        self._flush()
-        if core.wants_teardown:
-            self._teardown()
+        self.driver.data_received(data)
 
     def eof_received(self) -> bool:
-        return False  # the transport closes; connection_lost fails everything
+        return self.driver.eof_received()
 
     def connection_lost(self, exc: Exception | None) -> None:
-        self._lost = True
-        core = self._core
-        core.lost(exc)
-        self._wake()
-        for stream in list(core.streams.values()):
-            self._wake_stream(stream)
-        self._wake_all()
-        if self._timer is not None:
-            self._timer.cancel()
-            self._timer = None
+        self.driver.connection_lost(exc)
         if self._handler is not None and not self._handler.done():
             self._handler.cancel()
-        if self._server_slot is not None:
-            self._server_slot.release(self)
-            self._server_slot = None
-        self._transport = None
 
     def pause_writing(self) -> None:
-        self._paused = True
-        transport = self._transport
-        if transport is not None and not self._reading_paused:
-            self._reading_paused = True
-            transport.pause_reading()
+        self.driver.pause_writing()
 
     def resume_writing(self) -> None:
-        self._paused = False
-        transport = self._transport
-        if transport is not None and self._reading_paused:
-            self._reading_paused = False
-            transport.resume_reading()
-        self._wake_conn()
+        self.driver.resume_writing()
 
-    # ------------------------------------------------------------------
-    # Moving bytes and waking
-
-    def _flush(self) -> None:
-        self._flush_scheduled = False
-        self._unflushed = 0
-        data = self._core.data_to_send()
-        transport = self._transport
-        if data and transport is not None and not self._lost:
-            transport.write(data)
-
-    def _schedule_flush(self) -> None:
-        if not self._flush_scheduled:
-            self._flush_scheduled = True
-            self._loop.call_soon(self._after_call)  # type: ignore[union-attr]
-
-    def _after_call(self) -> None:
-        self._flush()
-        self._wake()
-        if self._core.wants_teardown:
-            self._teardown()
-
-    def _teardown(self) -> None:
-        self._flush()
-        transport = self._transport
-        if transport is not None:
-            transport.close()
-
-    def _wait(self, stream: StreamBuffer | None, conn: bool = False) -> asyncio.Future[None]:
-        future: asyncio.Future[None] = self._loop.create_future()  # type: ignore[union-attr]
-        if stream is not None:
-            waiters = stream.waiter
-            if waiters is None:
-                stream.waiter = [future]
-                self._waiting.add(stream)
-            else:
-                cast(list[asyncio.Future[None]], waiters).append(future)
-        if conn:
-            self._conn_waiters.append(future)
-        return future
-
-    def _wake_stream(self, stream: StreamBuffer) -> None:
-        futures = stream.waiter
-        if futures is not None:
-            stream.waiter = None
-            self._waiting.discard(stream)
-            self._wake_list(cast(list[asyncio.Future[None]], futures))
-
-    def _wake(self) -> None:
-        core = self._core
-        touched = core.touched
-        if touched:
-            for stream in touched:
-                if stream.waiter is not None:
-                    self._wake_stream(stream)
-            touched.clear()
-        if core.conn_changed:
-            core.conn_changed = False
-            self._wake_conn()
-        if self._request_waiters and (core.error is not None or core.requests):
-            self._wake_list(self._request_waiters)
-            self._request_waiters = []
-
-    def _wake_conn(self) -> None:
-        if self._conn_waiters:
-            waiters, self._conn_waiters = self._conn_waiters, []
-            self._wake_list(waiters)
-
-    @staticmethod
-    def _wake_list(futures: list[asyncio.Future[None]]) -> None:
-        for future in futures:
-            if not future.done():
-                future.set_result(None)
-
-    def _wake_all(self) -> None:
-        for stream in list(self._waiting):
-            self._wake_stream(stream)
-        self._wake_conn()
-        self._wake_list(self._request_waiters)
-        self._request_waiters = []
-
-    async def _writable(self, timeout: float | None = None) -> None:
-        while self._paused and not self._lost:
-            await self._park(None, True, timeout)
-
-    # ------------------------------------------------------------------
-    # Timers (the core decides; the driver only schedules)
-
-    def _arm_timer(self) -> None:
-        deadline = self._core.next_deadline()
-        if deadline is None:
-            return
-        if self._timer is not None:
-            if self._timer_at <= deadline:
-                return
-            self._timer.cancel()
-        self._timer_at = deadline
-        self._timer = self._loop.call_at(deadline, self._on_timer)  # type: ignore[union-attr]
-
-    def _on_timer(self) -> None:
-        self._timer = None
-        core = self._core
-        core.check_timers()
-        self._wake()
-        self._flush()
-        if core.wants_teardown:
-            self._teardown()
-        else:
-            self._arm_timer()
+    def _learn_origin(self, transport: asyncio.BaseTransport) -> None:
+        # What start_request fills in when the caller leaves :scheme or
+        # :authority out (aioh2's example does).
+        tls = transport.get_extra_info("ssl_object")
+        port = 0
+        host = "localhost"
+        peer = transport.get_extra_info("peername")
+        if isinstance(peer, tuple) and len(peer) >= 2:
+            host, port = str(peer[0]), int(peer[1])
+        if tls is not None:
+            self._scheme = "https"
+            host = tls.server_hostname or host
+        default = 443 if tls is not None else 80
+        self._authority = authority(host, port, default).decode("ascii") if port else host
 
     # ------------------------------------------------------------------
     # The handler (server)
@@ -383,36 +198,19 @@ class H2Protocol(asyncio.Protocol):
                     future.get_loop().call_exception_handler(
                         {"message": "hyper.aio handler failed", "exception": exc, "protocol": self}
                     )
-        if self._lost or self.client_side:
+        driver = self.driver
+        if driver.is_lost or not isinstance(driver, ServerDriver):
             return
-        self._core.handler_gone(failed)
+        driver.core.handler_gone(failed)
         self.close_connection()
-
-    def _learn_origin(self, transport: asyncio.BaseTransport, tls: Any) -> None:
-        # What start_request fills in when the caller leaves :scheme or
-        # :authority out (aioh2's example does).
-        port = 0
-        host = "localhost"
-        peer = transport.get_extra_info("peername")
-        if isinstance(peer, tuple) and len(peer) >= 2:
-            host, port = str(peer[0]), int(peer[1])
-        if tls is not None:
-            self._scheme = "https"
-            host = tls.server_hostname or host
-        default = 443 if tls is not None else 80
-        self._authority = authority(host, port, default).decode("ascii") if port else host
 
     # ------------------------------------------------------------------
     # Streams, both sides
 
-    def _stream(self, stream_id: int) -> Request:
-        return self._core.get(stream_id)  # type: ignore[no-any-return]
-
-    def _read(self, stream: StreamBuffer, limit: int | None) -> list[bytes]:
-        core = self._core
-        chunks: list[bytes] = core.read(stream, limit)
+    def _read(self, core: StreamCore[Any], stream: Any, limit: int | None) -> list[bytes]:
+        chunks = core.read(stream, limit)
         if chunks:
-            self._schedule_flush()
+            self.driver.schedule_flush()
         elif stream.is_drained:
             core.finished(stream)
         return chunks
@@ -426,101 +224,42 @@ class H2Protocol(asyncio.Protocol):
         :raises SendException: the stream was reset or the connection lost;
             ``data`` holds the bytes not sent.
         """
+        driver = self.driver
+        core: StreamCore[Any] = driver.core
         sent = [0]
         try:
-            await self._send(self._stream(stream_id), data, end_stream, None, sent)
+            await driver.send_body(core.get(stream_id), data, end_stream, None, sent)
         except (StreamResetError, H2ConnectionError) as exc:
             raise SendException(bytes(data[sent[0] :])) from exc
 
-    async def _send(
-        self,
-        stream: StreamBuffer,
-        data: bytes | memoryview,
-        end_stream: bool,
-        timeout: float | None,
-        sent: list[int],
-    ) -> bool:
-        """
-        Queue ``data`` in steps as windows and the transport allow; count
-        progress in ``sent[0]``. False when the peer already answered in
-        full and wants no more (RFC 9113 8.1).
-        """
-        core = self._core
-        total = len(data)
-        offset = 0
-        view: memoryview | None = None
-        while True:
-            if self._paused:
-                await self._writable(timeout)
-            if offset < total and core.send_window(stream) == 0:
-                await self._park(stream, True, timeout)
-                continue
-            if offset == 0 and total <= _SEND_STEP:
-                chunk: bytes | memoryview = data
-            else:
-                if view is None:
-                    view = memoryview(data)
-                chunk = view[offset : offset + _SEND_STEP]
-            last = offset + len(chunk) >= total
-            taken = core.send_data(stream, chunk, end_stream and last)
-            if taken is None:
-                self._schedule_flush()
-                return False
-            offset += taken
-            sent[0] = offset
-            self._unflushed += taken
-            if offset >= total:
-                if self._unflushed >= _SEND_STEP:
-                    # A caller looping over send_data never yields while the
-                    # windows allow: write now, so a full transport pauses the
-                    # next call instead of the engine queueing the whole body.
-                    self._flush()
-                else:
-                    self._schedule_flush()
-                return True
-            # Written now, so a full transport pauses us before the next step.
-            self._flush()
-
-    async def _park(
-        self, stream: StreamBuffer | None, conn: bool, timeout: float | None
-    ) -> None:
-        """Wait for news on ``stream`` (and the connection); at most ``timeout`` s."""
-        future = self._wait(stream, conn)
-        if timeout is None:
-            await future
-            return
-        try:
-            await asyncio.wait_for(future, timeout)
-        except asyncio.TimeoutError:
-            raise HyperTimeoutError(f"nothing arrived within {timeout} s") from None
-
     async def send_trailers(self, stream_id: int, headers: HeadersArg) -> None:
         """Send trailers, ending our side of the stream."""
-        stream = self._stream(stream_id)
-        await self._writable()
-        self._core.send_trailers(stream, headers_in(headers))
-        self._schedule_flush()
+        driver = self.driver
+        core: StreamCore[Any] = driver.core
+        stream = core.get(stream_id)
+        await driver.writable()
+        core.send_trailers(stream, list(headers_in(headers)))
+        driver.schedule_flush()
 
     async def end_stream(self, stream_id: int) -> None:
         """End our side of the stream (an empty DATA frame)."""
-        stream = self._stream(stream_id)
-        await self._writable()
-        self._core.send_data(stream, b"", True)
-        self._schedule_flush()
+        driver = self.driver
+        core: StreamCore[Any] = driver.core
+        stream = core.get(stream_id)
+        await driver.writable()
+        core.send_data(stream, b"", True)
+        driver.schedule_flush()
 
     def reset_stream(self, stream_id: int, error_code: int = ErrorCodes.NO_ERROR) -> None:
         """Reset the stream (RST_STREAM with ``error_code``)."""
-        stream = self._core.find(stream_id)
+        driver = self.driver
+        core: StreamCore[Any] = driver.core
+        stream = core.find(stream_id)
         if stream is None:
             return
-        self._core.reset(stream, error_code)
-        self._schedule_flush()
-        self._wake_stream(stream)
-
-    async def _body_ready(self, stream: StreamBuffer) -> None:
-        core = self._core
-        while not core.body_ready(stream):
-            await self._wait(stream)
+        core.reset(stream, error_code)
+        driver.schedule_flush()
+        driver.wake_stream(stream)
 
     async def read_stream(self, stream_id: int, size: int | None = None) -> bytes:
         """
@@ -534,28 +273,44 @@ class H2Protocol(asyncio.Protocol):
         """
         if size == 0:
             return b""
-        core = self._core
-        stream = self._stream(stream_id)
+        driver = self.driver
+        core: StreamCore[Any] = driver.core
+        stream = core.get(stream_id)
         if size is None:
-            if not core.body_ready(stream):
-                await self._body_ready(stream)
+            while not core.body_ready(stream):
+                await driver.waiter(stream)
             limit = len(stream.chunks[0]) - stream.offset if stream.chunks else None
-            chunks = self._read(stream, limit)
+            chunks = self._read(core, stream, limit)
             if chunks:
                 return chunks[0] if len(chunks) == 1 else b"".join(chunks)
             return b""
         parts: list[bytes] = []
         want = size if size > 0 else None
         while want is None or want > 0:
-            if not core.body_ready(stream):
-                await self._body_ready(stream)
-            chunks = self._read(stream, want)
+            while not core.body_ready(stream):
+                await driver.waiter(stream)
+            chunks = self._read(core, stream, want)
             if not chunks:
                 break
             parts.extend(chunks)
             if want is not None:
                 want -= len(chunks[0]) if len(chunks) == 1 else sum(map(len, chunks))
         return parts[0] if len(parts) == 1 else b"".join(parts)
+
+    async def recv_trailers(self, stream_id: int) -> Headers:
+        """
+        Wait for the end of the stream and return its trailers (empty when
+        it ended without). Read the body first: unread body holds the
+        stream's window, and the trailers come after it.
+        """
+        driver = self.driver
+        core: StreamCore[Any] = driver.core
+        stream = core.get(stream_id)
+        while not stream.ended and stream.error is None:
+            await driver.waiter(stream)
+        if not stream.ended and stream.error is not None:
+            raise clone_error(stream.error)
+        return headers_out(stream.trailers)
 
     # ------------------------------------------------------------------
     # Server side
@@ -566,27 +321,27 @@ class H2Protocol(asyncio.Protocol):
 
         :raises ConnectionError: the connection failed or was lost.
         """
-        core = self._core
+        driver = self._as_server("recv_request")
+        core = driver.core
         while True:
             request = core.next_request()
             if request is not None:
                 return request.stream_id, headers_out(request.headers)
-            future = self._loop.create_future()  # type: ignore[union-attr]
-            self._request_waiters.append(future)
-            await future
+            await driver.incoming_waiter()
 
     async def start_response(
         self, stream_id: int, headers: HeadersArg, *, end_stream: bool = False
     ) -> None:
         """Send response headers (a 1xx response too) on ``stream_id``."""
-        core = self._core
-        stream = self._stream(stream_id)
-        await self._writable()
+        driver = self._as_server("start_response")
+        core = driver.core
+        stream = core.get(stream_id)
+        await driver.writable()
         while stream.pushed and not core.can_start_push():
-            await self._wait(stream, conn=True)
+            await driver.waiter(stream, conn=True)
             core.get(stream_id)
         core.send_headers(stream, headers_in(headers), end_stream)
-        self._schedule_flush()
+        driver.schedule_flush()
 
     def accept_upgrade(self, settings_header: bytes, headers: list[tuple[bytes, bytes]]) -> None:
         """
@@ -595,12 +350,13 @@ class H2Protocol(asyncio.Protocol):
         :meth:`connection_made`. ``headers`` (the request as HTTP/2 fields)
         arrive as stream 1 from :meth:`recv_request`.
         """
-        self._upgrade = (settings_header, headers)
+        self._as_server("accept_upgrade").accept_upgrade(settings_header, headers)
 
     @property
     def can_push(self) -> bool:
         """(server) The client accepts server push (its ENABLE_PUSH)."""
-        return bool(self._core.engine.remote_settings[SettingCodes.ENABLE_PUSH])
+        core: StreamCore[Any] = self.driver.core
+        return bool(core.engine.remote_settings[SettingCodes.ENABLE_PUSH])
 
     def push(self, stream_id: int, headers: HeadersArg) -> int:
         """
@@ -610,9 +366,11 @@ class H2Protocol(asyncio.Protocol):
 
         :raises LocalProtocolError: the client disabled push.
         """
-        pushed = self._core.push(self._stream(stream_id), headers_in(headers))
-        self._schedule_flush()
-        return pushed.stream_id  # type: ignore[no-any-return]
+        driver = self._as_server("push")
+        core = driver.core
+        pushed = core.push(core.get(stream_id), headers_in(headers))
+        driver.schedule_flush()
+        return pushed.stream_id
 
     # ------------------------------------------------------------------
     # Client side
@@ -626,27 +384,18 @@ class H2Protocol(asyncio.Protocol):
         :raises ConnectionError: the connection failed, or takes no new
             streams (GOAWAY): open a new one.
         """
-        core = self._core
+        driver = self._as_client("start_request")
         fields = list(headers_in(headers))
         names = {n if isinstance(n, str) else n.decode("latin-1") for n, _ in fields}
         if ":scheme" not in names:
             fields.append((":scheme", self._scheme))
         if ":authority" not in names and "host" not in names and "Host" not in names:
             fields.append((":authority", self._authority))
-        while True:
-            await self._writable()
-            if core.error is not None:
-                raise clone_error(core.error)
-            if not core.is_usable or core.can_open_stream():
-                break
-            await self._wait(None, conn=True)
-        opened = core.open_stream(fields, end_stream)
+        opened = await driver.open_stream(fields, end_stream)
         if opened is None:
-            if core.error is not None:
-                raise clone_error(core.error)
+            driver.core.raise_if_failed()
             raise H2ConnectionError("this connection takes no new streams (GOAWAY)")
-        self._schedule_flush()
-        return opened[0].stream_id  # type: ignore[no-any-return]
+        return opened[0].stream_id
 
     async def recv_response(self, stream_id: int) -> Headers:
         """
@@ -656,88 +405,21 @@ class H2Protocol(asyncio.Protocol):
         :raises StreamResetError: the stream was reset (``StreamRefusedError``:
             not processed, safe to retry).
         """
-        core = self._core
-        stream = self._stream(stream_id)
-        while not core.response_ready(stream):
-            await self._wait(stream)
-        core.check_response(stream)
+        driver = self._as_client("recv_response")
+        stream = driver.core.get(stream_id)
+        await driver.wait_response(stream)
         return headers_out(stream.headers)
-
-    async def _open_stream(
-        self,
-        fields: list[tuple[Any, Any]],
-        end_stream: bool,
-        data: bytes | memoryview | None,
-        data_ends: bool,
-        timeout: float | None,
-        stream_id: int | None = None,
-    ) -> tuple[StreamBuffer, int] | None:
-        """Open a stream once a slot is free; None if this connection takes no more."""
-        core = self._core
-        while True:
-            if self._paused:
-                await self._writable(timeout)
-            core.raise_if_failed()
-            if not core.is_usable or core.can_open_stream():
-                break
-            await self._park(None, True, timeout)
-        opened: tuple[StreamBuffer, int] | None = core.open_stream(
-            fields, end_stream, data, data_ends, stream_id
-        )
-        if opened is not None:
-            self._schedule_flush()
-        return opened
-
-    async def _response_ready(self, stream: StreamBuffer, timeout: float | None) -> None:
-        """Wait for the final response headers; raise the stream's failure."""
-        core = self._core
-        while not core.response_ready(stream):
-            await self._park(stream, False, timeout)
-        core.check_response(stream)
-
-    async def _pushes_ready(self, stream: StreamBuffer, timeout: float | None) -> None:
-        core = self._core
-        while not core.pushes_ready(stream):
-            await self._park(stream, False, timeout)
-        self._schedule_flush()  # pushes_ready may give window back
-
-    async def _ping(self, data: bytes, timeout: float | None) -> float:
-        """Send a PING and wait for its ACK; the round-trip time."""
-        core = self._core
-        loop = cast(asyncio.AbstractEventLoop, self._loop)
-        core.ping(data)
-        sent = loop.time()
-        self._schedule_flush()
-        try:
-            while not core.ping_acked(data):
-                core.raise_if_failed()
-                await self._park(None, True, timeout)
-        finally:
-            core.forget_ping(data)
-        return loop.time() - sent
 
     @property
     def is_usable(self) -> bool:
         """(client) New streams may be opened on this connection."""
-        return not self._lost and self._core is not None and bool(self._core.is_usable)
+        driver = self.driver
+        return isinstance(driver, ClientDriver) and driver.is_usable
 
     @property
     def is_finished(self) -> bool:
         """The connection has ended and no stream is left on it."""
-        return self._core is not None and bool(self._core.is_finished)
-
-    async def recv_trailers(self, stream_id: int) -> Headers:
-        """
-        Wait for the end of the stream and return its trailers (empty when
-        it ended without). Read the body first: unread body holds the
-        stream's window, and the trailers come after it.
-        """
-        stream = self._stream(stream_id)
-        while not stream.ended and stream.error is None:
-            await self._wait(stream)
-        if not stream.ended and stream.error is not None:
-            raise clone_error(stream.error)
-        return headers_out(stream.trailers)
+        return self.driver.is_finished
 
     async def recv_push(self, stream_id: int) -> tuple[int, Headers] | None:
         """
@@ -746,15 +428,16 @@ class H2Protocol(asyncio.Protocol):
         stream ended). Read the pushed response with :meth:`recv_response`
         and :meth:`read_stream` on the promised id. Needs ``enable_push``.
         """
-        core = self._core
-        stream = self._stream(stream_id)
+        driver = self._as_client("recv_push")
+        core = driver.core
+        stream = core.get(stream_id)
         while True:
             record = core.next_push(stream)
             if record is None:
                 return None
-            if record is not False:
+            if not isinstance(record, bool):  # False: wait for the next promise
                 return record.stream.stream_id, headers_out(record.request_headers)
-            await self._wait(stream)
+            await driver.waiter(stream)
 
     # ------------------------------------------------------------------
     # Connection
@@ -764,28 +447,15 @@ class H2Protocol(asyncio.Protocol):
         Close gracefully: GOAWAY, let the streams already open finish, then
         close the transport.
         """
-        if self._lost:
-            return
-        self._core.close_gracefully()
-        self._after_call()
-        self._arm_timer()
-
-    def _close_now(self, error_code: int) -> None:
-        """Close at once: GOAWAY(``error_code``), every waiter fails."""
-        if self._lost:
-            return
-        self._core.close(error_code)
-        self._wake()
-        for stream in list(self._core.streams.values()):
-            self._wake_stream(stream)
-        self._wake_all()
-        self._teardown()
+        self.driver.close_gracefully()
 
     def update_settings(self, new_settings: Mapping[int, int]) -> None:
         """Send SETTINGS (keys are ints or :class:`SettingCodes`)."""
-        self._core.update_settings({int(k): int(v) for k, v in new_settings.items()})
-        self._schedule_flush()
-        self._arm_timer()
+        driver = self.driver
+        core: StreamCore[Any] = driver.core
+        core.update_settings({int(k): int(v) for k, v in new_settings.items()})
+        driver.schedule_flush()
+        driver.arm_timer()
 
     async def wait_functional(self) -> float | None:
         """
@@ -795,32 +465,18 @@ class H2Protocol(asyncio.Protocol):
 
         :raises ConnectionError: the connection failed or was lost.
         """
-        loop = cast(asyncio.AbstractEventLoop, self._loop)
-        core = self._core
-        while loop.time() - self._last_active >= self._functional_timeout:
+        driver = self.driver
+        loop = driver.loop
+        while loop.time() - driver.last_active >= self._functional_timeout:
             self._ping_index = (self._ping_index + 1) & 0xFFFFFFFFFFFFFFFF
-            data = _PING.pack(self._ping_index)
-            core.ping(data)
-            sent = loop.time()
-            self._schedule_flush()
+            # No timeout set: every call pings, and waits for the answer.
             try:
-                # No timeout set: every call pings, and waits for the answer.
-                deadline = sent + self._functional_timeout if self._functional_timeout else None
-                while not core.ping_acked(data):
-                    if core.error is not None:
-                        raise clone_error(core.error)
-                    left = None if deadline is None else deadline - loop.time()
-                    if left is not None and left <= 0:
-                        break
-                    try:
-                        await asyncio.wait_for(self._wait(None, conn=True), left)
-                    except asyncio.TimeoutError:
-                        break
-                if core.ping_acked(data):
-                    self._rtt = loop.time() - sent
-                    return self._rtt
-            finally:
-                core.forget_ping(data)
+                self._rtt = await asyncio.wait_for(
+                    driver.ping(_PING.pack(self._ping_index)), self._functional_timeout or None
+                )
+                return self._rtt
+            except asyncio.TimeoutError:
+                pass  # no answer in time: still silent? ping again
         return self._rtt
 
     @property
@@ -831,10 +487,10 @@ class H2Protocol(asyncio.Protocol):
     @functional_timeout.setter
     def functional_timeout(self, value: float) -> None:
         self._functional_timeout = value
-        self._wake_conn()
 
     def _local_setting(self, code: int) -> int:
-        return self._core.engine.local_settings[code]  # type: ignore[no-any-return]
+        core: StreamCore[Any] = self.driver.core
+        return core.engine.local_settings[code]
 
     @property
     def initial_window_size(self) -> int:

@@ -23,8 +23,8 @@ from hyper.common.util import HTTPVersion
 from hyper.core.streams import StreamBuffer
 
 if TYPE_CHECKING:
-    from hyper.aio.protocol import H2Protocol
     from hyper.core.client import PushRecord
+    from hyper.drivers.async_h2 import ClientDriver
 
 __all__ = ["AsyncHTTP20Push", "AsyncHTTP20Response"]
 
@@ -54,7 +54,7 @@ class _Body(BaseResponse):
     version = HTTPVersion.http20
     _lowercase_names = True
 
-    def __init__(self, stream: StreamBuffer, protocol: H2Protocol) -> None:
+    def __init__(self, stream: StreamBuffer, protocol: ClientDriver) -> None:
         self.stream = stream
         self.protocol = protocol
         pseudo, regular = _split_pseudo(stream.headers or [])
@@ -69,11 +69,11 @@ class _Body(BaseResponse):
         if self._body_done:
             return []
         stream = self.stream
-        core = self.protocol._core
+        core = self.protocol.core
         if not core.body_ready(stream):
             raise _NeedData
-        chunks: list[bytes] = core.read(stream, limit)
-        self.protocol._schedule_flush()  # window given back
+        chunks = core.read(stream, limit)
+        self.protocol.schedule_flush()  # window given back
         if not chunks or stream.is_drained:
             self._body_done = True
         return chunks
@@ -85,8 +85,8 @@ class _Body(BaseResponse):
     def _release(self) -> None:
         if not self.released:
             self.released = True
-            self.protocol._core.release(self.stream)
-            self.protocol._schedule_flush()
+            self.protocol.core.release(self.stream)
+            self.protocol.schedule_flush()
 
 
 class AsyncHTTP20Response:
@@ -105,7 +105,9 @@ class AsyncHTTP20Response:
 
     version = HTTPVersion.http20
 
-    def __init__(self, stream: StreamBuffer, protocol: H2Protocol, timeout: float | None) -> None:
+    def __init__(
+        self, stream: StreamBuffer, protocol: ClientDriver, timeout: float | None
+    ) -> None:
         self._body = body = _Body(stream, protocol)
         self._stream = stream
         self._protocol = protocol
@@ -140,7 +142,7 @@ class AsyncHTTP20Response:
             try:
                 return body.read(amt, decode_content)
             except _NeedData:
-                await self._protocol._park(self._stream, False, self._timeout)
+                await self._protocol.wait(self._stream, False, self._timeout)
 
     async def read_chunked(self, decode_content: bool = True) -> AsyncIterator[bytes]:
         """Yield the body as it arrives, in pieces of at most 64 KiB; never ``b''``."""
@@ -208,7 +210,7 @@ class AsyncHTTP20Response:
         body = getattr(self, "_body", None)
         if body is not None and not body.released:
             body.released = True
-            self._protocol._core.abandon(self._stream)
+            self._protocol.core.abandon(self._stream)
 
     def __repr__(self) -> str:
         return f"<AsyncHTTP20Response [{self.status}] stream {self.stream_id}>"
@@ -225,7 +227,7 @@ class AsyncHTTP20Push:
         self,
         request_headers: Headers,
         stream: StreamBuffer,
-        protocol: H2Protocol,
+        protocol: ClientDriver,
         timeout: float | None,
     ) -> None:
         pseudo, regular = _split_pseudo(request_headers)
@@ -247,7 +249,7 @@ class AsyncHTTP20Push:
         :raises StreamResetError: the push was cancelled or reset.
         """
         if self._response is None:
-            await self._protocol._response_ready(self._stream, self._timeout)
+            await self._protocol.wait_response(self._stream, self._timeout)
             if self._response is None:
                 self._stream.claimed = True
                 self._response = AsyncHTTP20Response(self._stream, self._protocol, self._timeout)
@@ -260,14 +262,14 @@ class AsyncHTTP20Push:
         if self._response is not None:
             self._response.close()
         else:
-            self._protocol._core.release(self._stream)
-            self._protocol._schedule_flush()
+            self._protocol.core.release(self._stream)
+            self._protocol.schedule_flush()
 
     def __repr__(self) -> str:
         return f"<AsyncHTTP20Push {self.method!r} {self.path!r} stream {self.stream_id}>"
 
 
-def push_for(record: PushRecord, protocol: H2Protocol, timeout: float | None) -> AsyncHTTP20Push:
+def push_for(record: PushRecord, protocol: ClientDriver, timeout: float | None) -> AsyncHTTP20Push:
     """The one public push object of a record, made on first use."""
     push = record.wrapper
     if not isinstance(push, AsyncHTTP20Push):  # None, or taken by H2Protocol.recv_push

@@ -136,6 +136,11 @@ class ClientSide(ClientCore):
         if self.closing and self.error is None and not self.streams:
             self.close()
 
+    @property
+    def has_incoming(self) -> bool:
+        """Never: a push arrives on the stream it answers (:meth:`next_push`)."""
+        return False
+
     def next_deadline(self) -> float | None:
         return None
 

@@ -441,6 +441,11 @@ class ServerCore:
         return None
 
     @property
+    def has_incoming(self) -> bool:
+        """A request the application has not taken yet waits (:meth:`next_request`)."""
+        return bool(self.requests)
+
+    @property
     def is_failed(self) -> bool:
         """The connection failed or was cut off."""
         return self.error is not None
