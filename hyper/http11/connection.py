@@ -558,7 +558,7 @@ class HTTP11Connection(ConnectionTarget):
             negotiated = b",".join(v for n, v in head.headers if n == b"upgrade")
             data, _ = channel.h11.trailing_data
             raise HTTPUpgrade(negotiated.decode("latin-1").strip().lower(), channel.sock, data)
-        response = HTTP11Response(head, sent.informational, channel, self)
+        response = HTTP11Response(head, sent.informational, channel, self._response_ended)
         self._reading = response
         response._take_buffered()
         return response
