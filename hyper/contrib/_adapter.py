@@ -260,8 +260,18 @@ class HTTP2Adapter(BaseAdapter):
 
         return Pool(factory, self.pool_maxsize, self.max_concurrent_streams, secure)
 
-    def _tls_context(self, verify: Any, cert: Any) -> ssl.SSLContext:
-        """One context per (verify, cert), built once: loading CAs is slow."""
+    def _tls_context(self, verify: Any, cert: Any) -> ssl.SSLContext | None:
+        """
+        The context for ``verify`` and ``cert``. requests' default
+        (``verify=True``, no client certificate) gets None: the connection
+        then uses hyper's shared default (:func:`hyper.tls.default_context`),
+        which honours an assigned ``hyper.tls._context``. Handing the shared
+        context over as ``ssl_context`` instead would let each connection set
+        its ALPN protocols on the context every front end uses. Any other
+        pair gets a context of its own, built once: loading CAs is slow.
+        """
+        if verify is True and cert is None:
+            return None
         key = (verify, cert)
         context = self._contexts.get(key)
         if context is None:
