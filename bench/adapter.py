@@ -186,8 +186,8 @@ def profile_main(server: Any, count: int) -> None:
         "hyper/contrib/_raw.py", "stream"
     )
     core = (
-        cumulative("hyper/common/connection.py", "request")
-        + cumulative("hyper/common/connection.py", "getresponse")
+        cumulative("hyper/connection.py", "request")
+        + cumulative("hyper/connection.py", "getresponse")
         + cumulative("hyper/common/response.py", "read")
     )
     print("\nInclusive, per request:")

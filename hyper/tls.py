@@ -7,11 +7,13 @@ passes ``server_hostname``), and ALPN offering ``h2`` then ``http/1.1``. The
 caller decides what to do with the protocol :func:`wrap_socket` reports; it
 never assumes ``h2``.
 
-This module is the one place hyper's default contexts are built and cached.
-Assign a context to ``hyper.tls._context`` (the historic way) to change the
-default of every connection. A context passed to a connection as
-``ssl_context`` gets the ALPN protocols that connection needs set on it when
-it connects (see :func:`hyper.net.connect.open_socket`).
+This module is the one place hyper's default contexts are built and cached:
+:func:`default_context` serves every front end. Assign a context to
+``hyper.tls._context`` (the historic way) to change the default of every
+connection. A context passed to a connection as ``ssl_context`` gets the
+ALPN protocols that connection needs set on it when it connects (see
+:func:`hyper.net.connect.open_socket`); hyper's defaults are never changed
+that way, since every connection shares them.
 
 The names here are the historic ``hyper.tls`` ones.
 """
@@ -21,6 +23,8 @@ from __future__ import annotations
 import os.path
 import socket
 import ssl
+import weakref
+from collections.abc import Sequence
 from typing import Callable, Union
 
 from hyper.common.exceptions import MissingCertFile
@@ -63,11 +67,17 @@ _ClientCert = Union[str, tuple[str, str]]
 # The default contexts, built on first use and shared: building one loads a
 # few hundred CA certificates, far too slow to repeat per connection. This is
 # the one cache of them in hyper. ``_context`` is the historic name users
-# assign to change the default (offering h2 and http/1.1); the HTTP/1.1-only
-# one is for HTTP11Connection, which must not let a server pick h2.
+# assign to change the default; hyper keeps its own default offering h2 and
+# http/1.1 there too. The other variants (by the protocols they offer) are in
+# ``_variants``: http/1.1 only for HTTP11Connection, which must not let a
+# server pick h2; h2 only for the asyncio client.
 _context: ssl.SSLContext | None = None
-_http11_context: ssl.SSLContext | None = None
-_built_context: ssl.SSLContext | None = None
+_variants: dict[tuple[str, ...], ssl.SSLContext] = {}
+# Every context hyper built for ``_context``, held weakly: one there that is
+# not among them is a user's. (An identity check against the latest alone
+# would take hyper's previous default, put back in ``_context``, for a user's.)
+_ours: weakref.WeakSet[ssl.SSLContext] = weakref.WeakSet()
+_BOTH = tuple(SUPPORTED_NPN_PROTOCOLS)
 
 
 def init_context(
@@ -129,27 +139,39 @@ def init_context(
     return context
 
 
-def default_context(http11_only: bool = False) -> ssl.SSLContext:
+def default_context(protocols: Sequence[str] = SUPPORTED_NPN_PROTOCOLS) -> ssl.SSLContext:
     """
-    hyper's default context: ``_context`` (built by :func:`init_context` on
-    first use unless a user assigned one). With ``http11_only``, a context
-    offering only ``http/1.1`` through ALPN, built the same way; but when a
-    user assigned ``_context``, theirs is used as it is (its CA and client
-    certificate settings are the ones they asked for).
+    hyper's default context offering ``protocols`` through ALPN, built by
+    :func:`init_context` on first use and shared by every connection after.
+    The variants in use: ``["h2", "http/1.1"]`` (the default, which is
+    ``_context``), ``["http/1.1"]`` and ``["h2"]``.
+
+    A context a user assigned to ``_context`` is returned for every variant,
+    as it is: its CA, client certificate and ALPN settings are the ones they
+    asked for.
+
+    The context returned is shared: never change it (set ALPN on a context
+    of your own instead).
     """
-    global _context, _http11_context, _built_context
+    global _context
     # Two threads racing here may each build a context; one is kept and both
     # are equivalent, which is cheaper than a lock on every connection.
     context = _context
     if context is None:
-        context = _context = _built_context = init_context()
-    if not http11_only or context is not _built_context:
+        context = init_context()
+        _ours.add(context)
+        _context = context
+    elif context not in _ours:
         return context
-    if _http11_context is None:
-        http11 = init_context()
-        http11.set_alpn_protocols(["http/1.1"])
-        _http11_context = http11
-    return _http11_context
+    key = tuple(protocols)
+    if key == _BOTH:
+        return context
+    variant = _variants.get(key)
+    if variant is None:
+        variant = init_context()
+        variant.set_alpn_protocols(list(key))
+        _variants[key] = variant
+    return variant
 
 
 def wrap_socket(

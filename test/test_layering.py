@@ -7,11 +7,15 @@ import name`` counts as an import of the submodule when ``name`` is one.
 Historic module paths kept for old code (``hyper.http20.engine``,
 ``hyper.common.connection``...) are shims: imports and ``__all__`` only,
 checked here, and exempt from their folder's rule.
+
+Within and across folders, modules import each other in a DAG: no file
+circles, whatever kind of import closes them.
 """
 
 from __future__ import annotations
 
 import ast
+from collections.abc import Mapping
 from pathlib import Path
 
 import pytest
@@ -106,6 +110,68 @@ RULED = sorted(m for m in MODULES if m not in SHIMS)
 ASYNCIO_SIDE = sorted([m for m in MODULES if layer_of(m) == "aio"] + [ASYNC_DRIVER])
 
 
+def import_graph() -> dict[str, set[str]]:
+    """Each module of hyper (shims included) -> the modules of hyper it
+    imports itself. A package's ``__init__`` counts only where it is
+    imported by name: counting the parents Python runs first would make
+    every module import ``hyper``, and ``hyper`` imports the front ends."""
+    return {module: hyper_imports(module) & MODULES.keys() for module in MODULES}
+
+
+def find_cycles(graph: Mapping[str, set[str]]) -> list[list[str]]:
+    """
+    One cycle per group of modules that reach each other (a strongly
+    connected component, Tarjan's algorithm), as a path from the group's
+    first module (by name) back to it, shortest first; ``[]`` for a DAG.
+    """
+    index: dict[str, int] = {}
+    low: dict[str, int] = {}
+    stack: list[str] = []
+    on_stack: set[str] = set()
+    groups: list[set[str]] = []
+
+    def visit(node: str) -> None:
+        index[node] = low[node] = len(index)
+        stack.append(node)
+        on_stack.add(node)
+        for after in sorted(graph.get(node, ())):
+            if after not in index:
+                visit(after)
+                low[node] = min(low[node], low[after])
+            elif after in on_stack:
+                low[node] = min(low[node], index[after])
+        if low[node] == index[node]:
+            group: set[str] = set()
+            while True:
+                member = stack.pop()
+                on_stack.discard(member)
+                group.add(member)
+                if member == node:
+                    break
+            if len(group) > 1 or node in graph.get(node, ()):
+                groups.append(group)
+
+    for node in sorted(graph):
+        if node not in index:
+            visit(node)
+    return sorted(_cycle_through(graph, group) for group in groups)
+
+
+def _cycle_through(graph: Mapping[str, set[str]], group: set[str]) -> list[str]:
+    """The shortest path from the group's first module back to it (breadth first)."""
+    start = min(group)
+    paths = {start: [start]}
+    queue = [start]
+    for node in queue:
+        for after in sorted(graph[node] & group):
+            if after == start:
+                return [*paths[node], start]
+            if after not in paths:
+                paths[after] = [*paths[node], after]
+                queue.append(after)
+    raise AssertionError(f"{sorted(group)} is not strongly connected")
+
+
 class TestLayers:
     def test_every_module_has_a_rule(self) -> None:
         assert [m for m in MODULES if layer_of(m) not in RULES] == []
@@ -176,3 +242,43 @@ class TestShims:
             for alias in node.names
         }
         assert imported == set(shim.__all__)
+
+
+class TestNoCycles:
+    def test_hyper_modules_import_each_other_in_a_dag(self) -> None:
+        """Module-level, function-level and ``TYPE_CHECKING`` imports all
+        count: each closes a circle a reader must hold in mind."""
+        assert find_cycles(import_graph()) == []
+
+    def test_every_circle_is_found_and_shown_as_a_path(self) -> None:
+        graph = {
+            "a": {"b"},
+            "b": {"c"},
+            "c": {"a", "d"},
+            "d": set(),
+            "e": {"f"},
+            "f": {"e", "a"},
+            "g": {"g"},
+        }
+        assert find_cycles(graph) == [["a", "b", "c", "a"], ["e", "f", "e"], ["g", "g"]]
+        assert find_cycles({"a": {"b", "c"}, "b": {"c"}, "c": set()}) == []
+
+    def test_the_graph_holds_type_checking_imports(self) -> None:
+        graph = import_graph()
+        guarded: set[tuple[str, str]] = set()
+        for module, path in MODULES.items():
+            for node in ast.walk(ast.parse(path.read_text())):
+                if isinstance(node, ast.If) and ast.unparse(node.test).endswith("TYPE_CHECKING"):
+                    guarded |= {
+                        (module, imported.module)
+                        for imported in ast.walk(node)
+                        if isinstance(imported, ast.ImportFrom)
+                        and imported.level == 0
+                        and (imported.module or "").startswith("hyper.")
+                    }
+        if not guarded:
+            pytest.skip("no module of hyper imports under TYPE_CHECKING")
+        for module, imported in guarded:
+            assert imported in graph[module] or any(
+                name.startswith(imported + ".") for name in graph[module]
+            ), (module, imported)

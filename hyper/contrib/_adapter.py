@@ -25,32 +25,29 @@ connections lost before any answer. Nothing else is retried.
 
 from __future__ import annotations
 
-import builtins
 import http.client
 import logging
 import ssl
 import threading
 import time
 from collections import OrderedDict
-from collections.abc import Iterator, Mapping
-from typing import Any, Callable, Optional, cast
-from urllib.parse import urlsplit
+from collections.abc import Mapping
+from typing import Any, Callable, cast
 
 from requests.adapters import BaseAdapter
 from requests.cookies import extract_cookies_to_jar
-from requests.exceptions import InvalidProxyURL, InvalidSchema
+from requests.exceptions import InvalidProxyURL
 from requests.models import PreparedRequest, Response
 from requests.structures import CaseInsensitiveDict
-from requests.utils import get_encoding_from_headers, prepend_scheme_if_needed, select_proxy
+from requests.utils import get_encoding_from_headers
 
 from hyper.common.exceptions import HyperError
-from hyper.common.exceptions import ProxyError as HyperProxyError
 from hyper.common.exceptions import TimeoutError as HyperTimeoutError
 from hyper.connection import HTTPConnection
 from hyper.contrib._errors import send_error
+from hyper.contrib._plan import CountedBody, Plan, PoolKey, Retries, plan_request, proxy_url
 from hyper.contrib._pool import HTTP1, Entry, Pool
 from hyper.contrib._raw import RawResponse
-from hyper.engine.exceptions import StreamRefusedError
 from hyper.tls import init_context
 
 __all__ = ["HTTP2Adapter", "HTTP20Adapter"]
@@ -58,66 +55,11 @@ __all__ = ["HTTP2Adapter", "HTTP20Adapter"]
 _log = logging.getLogger("hyper.contrib")
 
 MetricsCallback = Callable[..., Any]
-_Timeouts = tuple[Optional[float], Optional[float]]
-_PoolKey = tuple[Any, ...]
 
-_DEFAULT_PORTS = {"http": 80, "https": 443}
-# RFC 9110 9.2.2: safe to send again when the connection died before any answer.
-_IDEMPOTENT = frozenset(("GET", "HEAD", "OPTIONS", "TRACE", "PUT", "DELETE"))
 # HTTP/2 has no reason phrase; r.reason (and raise_for_status) gets the
 # standard one instead of ''.
 _REASONS = http.client.responses
 _PROTOCOLS = {20: "HTTP/2", 11: "HTTP/1.1"}
-
-
-def _split_timeout(timeout: Any) -> _Timeouts:
-    """requests' ``timeout``: None, a number, a ``(connect, read)`` pair, or
-    a urllib3 ``Timeout``."""
-    if timeout is None:
-        return None, None
-    if isinstance(timeout, tuple):
-        try:
-            connect, read = timeout
-        except ValueError:
-            raise ValueError(
-                f"Invalid timeout {timeout}. Pass a (connect, read) timeout tuple, "
-                "or a single float to set both timeouts to the same value."
-            ) from None
-        return connect, read
-    if hasattr(timeout, "connect_timeout"):
-        connect, read = timeout.connect_timeout, timeout.read_timeout
-        return (
-            connect if isinstance(connect, (int, float)) else None,
-            read if isinstance(read, (int, float)) else None,
-        )
-    return float(timeout), float(timeout)
-
-
-class _CountedBody:
-    """An upload streamed as an iterable, counting what went out (for metrics)."""
-
-    __slots__ = ("_source", "sent")
-
-    def __init__(self, source: Any) -> None:
-        self._source = source
-        self.sent = 0
-
-    def __iter__(self) -> Iterator[bytes]:
-        source = self._source
-        if hasattr(source, "read"):
-            while True:
-                chunk = source.read(65536)
-                if not chunk:
-                    return
-                if isinstance(chunk, str):
-                    chunk = chunk.encode("utf-8")
-                self.sent += len(chunk)
-                yield chunk
-        for chunk in source:
-            if isinstance(chunk, str):
-                chunk = chunk.encode("utf-8")
-            self.sent += len(chunk)
-            yield chunk
 
 
 class _Exchange:
@@ -158,7 +100,7 @@ class _Exchange:
         self.status: int | None = None
         self.stream_id: int | None = None
         self.version = 20
-        self.sent: int | _CountedBody | None = None
+        self.sent: int | CountedBody | None = None
 
     def finish(self, received: int, error: BaseException | None) -> None:
         entry = self.entry
@@ -186,7 +128,7 @@ class _Exchange:
                 duration=time.perf_counter() - self.started,
                 stream_id=self.stream_id,
                 protocol=_PROTOCOLS[self.version],
-                bytes_sent=sent.sent if isinstance(sent, _CountedBody) else sent,
+                bytes_sent=sent.sent if isinstance(sent, CountedBody) else sent,
                 bytes_received=received,
                 connection_reused=self.reused,
                 error=error,
@@ -260,7 +202,7 @@ class HTTP2Adapter(BaseAdapter):
             "max_retries": self.max_retries,
             **kwargs,
         }
-        self._pools: OrderedDict[_PoolKey, Pool] = OrderedDict()
+        self._pools: OrderedDict[PoolKey, Pool] = OrderedDict()
         self._contexts: dict[tuple[Any, Any], ssl.SSLContext] = {}
         self._lock = threading.Lock()
 
@@ -275,7 +217,7 @@ class HTTP2Adapter(BaseAdapter):
     # ------------------------------------------------------------------
     # Pools
 
-    def _pool(self, key: _PoolKey) -> Pool:
+    def _pool(self, key: PoolKey) -> Pool:
         with self._lock:
             pool = self._pools.get(key)
             if pool is not None:
@@ -294,18 +236,11 @@ class HTTP2Adapter(BaseAdapter):
             old.retire()
         return pool
 
-    def _new_pool(self, key: _PoolKey) -> Pool:
+    def _new_pool(self, key: PoolKey) -> Pool:
         scheme, host, port, proxy, timeouts, verify, cert = key
         secure = scheme == "https"
         context = self._tls_context(verify, cert) if secure else None
-        proxy_host = None
-        if proxy is not None:
-            proxy = prepend_scheme_if_needed(proxy, "http")
-            if urlsplit(proxy).scheme.lower() != "http":
-                raise InvalidProxyURL(
-                    f"hyper's adapter supports http:// proxies only, not {proxy!r}"
-                )
-            proxy_host = proxy
+        proxy_host = proxy_url(proxy)
         options = {
             "secure": secure,
             "ssl_context": context,
@@ -318,15 +253,25 @@ class HTTP2Adapter(BaseAdapter):
         try:
             HTTPConnection(host, port, **options)  # check the arguments once
         except ValueError as exc:
-            raise InvalidProxyURL(f"cannot use the proxy {proxy!r}: {exc}") from exc
+            raise InvalidProxyURL(f"cannot use the proxy {proxy_host!r}: {exc}") from exc
 
         def factory() -> HTTPConnection:
             return HTTPConnection(host, port, **options)
 
         return Pool(factory, self.pool_maxsize, self.max_concurrent_streams, secure)
 
-    def _tls_context(self, verify: Any, cert: Any) -> ssl.SSLContext:
-        """One context per (verify, cert), built once: loading CAs is slow."""
+    def _tls_context(self, verify: Any, cert: Any) -> ssl.SSLContext | None:
+        """
+        The context for ``verify`` and ``cert``. requests' default
+        (``verify=True``, no client certificate) gets None: the connection
+        then uses hyper's shared default (:func:`hyper.tls.default_context`),
+        which honours an assigned ``hyper.tls._context``. Handing the shared
+        context over as ``ssl_context`` instead would let each connection set
+        its ALPN protocols on the context every front end uses. Any other
+        pair gets a context of its own, built once: loading CAs is slow.
+        """
+        if verify is True and cert is None:
+            return None
         key = (verify, cert)
         context = self._contexts.get(key)
         if context is None:
@@ -341,7 +286,7 @@ class HTTP2Adapter(BaseAdapter):
         return context
 
     # ------------------------------------------------------------------
-    # Sending
+    # Sending: plan the request (no I/O), then perform it
 
     def send(
         self,
@@ -370,97 +315,56 @@ class HTTP2Adapter(BaseAdapter):
         Each carries hyper's exception as its ``__cause__``.
         """
         started = time.perf_counter()
-        url = request.url or ""
-        method = request.method or "GET"
-        parts = urlsplit(url)
-        scheme = parts.scheme.lower()
-        if scheme not in _DEFAULT_PORTS:
-            raise InvalidSchema(f"hyper's adapter serves http and https, not {url!r}")
-        host = parts.hostname or ""
-        port = parts.port or _DEFAULT_PORTS[scheme]
-        proxy = select_proxy(url, dict(proxies)) if proxies else None
-        timeouts = _split_timeout(timeout)
-        if scheme == "https":
-            if isinstance(cert, list):
-                cert = tuple(cert)
-            key: _PoolKey = (scheme, host, port, proxy, timeouts, verify, cert)
-        else:
-            key = (scheme, host, port, proxy, timeouts, None, None)
-        pool = self._pool(key)
-
-        body: Any = request.body
-        replayable = body is None or isinstance(body, (bytes, str))
-        sent: int | _CountedBody | None = None
-        if body is None:
-            sent = 0
-        elif isinstance(body, bytes):
-            sent = len(body)
-        elif self.metrics_callback is not None:
-            if isinstance(body, str):
-                sent = len(body.encode("utf-8"))
-            else:
-                sent = body = _CountedBody(body)
-        path = request.path_url
-        headers: Any = request.headers
-        if proxy is None and scheme == "http" and "connection" in headers:
-            # requests always sends "Connection: keep-alive" (HTTP/1.1's
-            # default anyway); a Connection field keeps HTTPConnection from
-            # asking for the h2c upgrade, so that one goes.
-            headers = [
-                (name, value)
-                for name, value in headers.items()
-                if name.lower() != "connection" or value.lower() != "keep-alive"
-            ]
-        wait = timeouts[0] if timeouts[0] is not None else timeouts[1]
-
-        once = True
-        retries = self.max_retries
-        while True:
-            entry: Entry | None = None
-            stream_id = None
-            try:
-                entry, fresh = pool.acquire(wait)
-                # It had served requests and had none in flight: a failure
-                # now means it died while idle.
-                idle = entry.served > 0 and entry.active == 1
-                conn = entry.conn
-                stream_id = conn.request(method, path, body, headers)
-                try:
-                    resp = conn.getresponse(stream_id)
-                    pool.started(entry)
-                except HyperTimeoutError:
-                    if stream_id is not None:
-                        _reset(conn, stream_id)  # only this stream: the rest carry on
-                    raise
-            except BaseException as exc:
-                connecting = entry is None
-                if entry is not None:
-                    pool.release(entry, entry.state == HTTP1)
-                refused = isinstance(exc, StreamRefusedError)
-                lost = not connecting and _is_lost(exc) and method in _IDEMPOTENT and replayable
-                if replayable and once and (refused or (lost and idle)):
-                    once = False
-                    continue
-                if retries > 0 and ((connecting and _is_connect_failure(exc)) or lost):
-                    retries -= 1
-                    continue
-                error = send_error(exc, request, connecting, proxy is not None)
-                if self.metrics_callback is not None:
-                    failed = _Exchange(self, None, None, method, url, started, False)
-                    failed.sent = sent
-                    failed.stream_id = stream_id
-                    failed.report(None, error or exc)
-                if error is None:
-                    raise
-                raise error from exc
-            break
-
-        exchange = _Exchange(self, pool, entry, method, url, started, not fresh)
-        exchange.sent = sent
+        plan = plan_request(
+            request, timeout, verify, cert, proxies, self.metrics_callback is not None
+        )
+        pool = self._pool(plan.key)
+        entry, fresh, resp = self._perform(pool, plan, request, started)
+        exchange = _Exchange(self, pool, entry, plan.method, plan.url, started, not fresh)
+        exchange.sent = plan.sent
         # From the response: after an h2c upgrade it is on stream 1, though
         # the request went out as HTTP/1.1.
         exchange.stream_id = getattr(resp, "stream_id", None)
         return self._build_response(request, resp, exchange)
+
+    def _perform(
+        self, pool: Pool, plan: Plan, request: PreparedRequest, started: float
+    ) -> tuple[Entry, bool, Any]:
+        """Make the request, again while the retry rule allows; return the
+        connection's entry, whether it was new, and the response."""
+        retries = Retries(plan, self.max_retries)
+        while True:
+            attempt = _Attempt()
+            try:
+                return _try_once(pool, plan, attempt)
+            except BaseException as exc:
+                entry = attempt.entry
+                if entry is not None:
+                    pool.release(entry, entry.state == HTTP1)
+                if retries.allow(exc, attempt.entry is None, attempt.idle):
+                    continue
+                error = self._failed(exc, request, plan, attempt, started)
+                if error is None:
+                    raise
+                raise error from exc
+
+    def _failed(
+        self,
+        exc: BaseException,
+        request: PreparedRequest,
+        plan: Plan,
+        attempt: _Attempt,
+        started: float,
+    ) -> BaseException | None:
+        """The one place a failure to send becomes requests' exception (None:
+        ``exc`` is raised as it is) and is reported to the metrics."""
+        error = send_error(exc, request, attempt.entry is None, plan.proxied)
+        if self.metrics_callback is not None:
+            failed = _Exchange(self, None, None, plan.method, plan.url, started, False)
+            failed.sent = plan.sent
+            failed.stream_id = attempt.stream_id
+            failed.report(None, error or exc)
+        return error
 
     def _build_response(
         self, request: PreparedRequest, resp: Any, exchange: _Exchange
@@ -507,21 +411,43 @@ class HTTP2Adapter(BaseAdapter):
             pool.close()
 
 
+class _Attempt:
+    """How far one try went: the connection's entry once it had one, and
+    the stream once the request was sent."""
+
+    __slots__ = ("entry", "idle", "stream_id")
+
+    def __init__(self) -> None:
+        self.entry: Entry | None = None
+        # The connection had served requests and had none in flight: a
+        # failure on it means it died while idle.
+        self.idle = False
+        self.stream_id: int | None = None
+
+
+def _try_once(pool: Pool, plan: Plan, attempt: _Attempt) -> tuple[Entry, bool, Any]:
+    """One try: a connection from the pool, the request on it, the response
+    head. A timeout resets only this request's stream."""
+    entry, fresh = pool.acquire(plan.wait)
+    attempt.entry = entry
+    attempt.idle = entry.served > 0 and entry.active == 1
+    conn = entry.conn
+    stream_id = attempt.stream_id = conn.request(plan.method, plan.path, plan.body, plan.headers)
+    try:
+        resp = conn.getresponse(stream_id)
+    except HyperTimeoutError:
+        if stream_id is not None:
+            _reset(conn, stream_id)  # only this stream: the rest carry on
+        raise
+    pool.started(entry)
+    return entry, fresh, resp
+
+
 def _reset(conn: HTTPConnection, stream_id: int) -> None:
     try:
         conn.reset_stream(stream_id)
     except HyperError:
         pass  # the stream (or its connection) is gone already: nothing to stop
-
-
-def _is_lost(exc: BaseException) -> bool:
-    """The connection failed under the request (not a timeout, not a refusal
-    of this one request)."""
-    return isinstance(exc, builtins.ConnectionError) and not isinstance(exc, HyperProxyError)
-
-
-def _is_connect_failure(exc: BaseException) -> bool:
-    return isinstance(exc, (builtins.ConnectionError, HyperTimeoutError))
 
 
 class HTTP20Adapter(HTTP2Adapter):

@@ -5,14 +5,16 @@ threads: the blocking driver of a :class:`~hyper.core.client.ClientCore`.
 The core makes every protocol decision; this module only moves bytes and
 waits. There is no background thread. The invariants:
 
-- ``cond`` (one Lock) guards the core (its engine and every
-  :class:`StreamBuffer`). No socket I/O happens while it is held.
+- ``lock``, a plain ``threading.Lock``, guards the core (its engine and
+  every :class:`StreamBuffer`). No socket I/O happens while it is held, and
+  nobody waits on it for an event: a waiting thread blocks on a
+  ``_Waiter`` of its own (below).
 - At most one thread reads the socket: the one that set ``_reading`` under
-  ``cond``. A thread that needs something (response headers, body bytes, send
-  window, a stream slot, a PING answer) checks under ``cond``; if it is
-  missing and nobody is reading, it becomes the reader: it releases ``cond``,
+  ``lock``. A thread that needs something (response headers, body bytes, send
+  window, a stream slot, a PING answer) checks under ``lock``; if it is
+  missing and nobody is reading, it becomes the reader: it releases ``lock``,
   ``recv_into``\\ s the preallocated buffer with what is left of *its own*
-  deadline as the socket timeout, then, under ``cond`` again, feeds the
+  deadline as the socket timeout, then, under ``lock`` again, feeds the
   core (which files every event into the buffer of the stream it belongs
   to, so no thread ever loses another's frames), gives up the reader role
   and wakes the threads it concerns: those waiting on a stream the step
@@ -20,15 +22,15 @@ waits. There is no background thread. The invariants:
   slot, window, SETTINGS, a PING answer), and one more, who takes over the
   reading if the others are satisfied; everyone when the connection
   failed. Other threads wait with their own timeouts, each on a lock of
-  its own (``_Waiter``) that the reader releases, outside ``cond``, and a
+  its own (``_Waiter``) that the reader releases, outside ``lock``, and a
   thread woken with nobody reading takes over. A thread woken because its
-  response headers came returns without taking ``cond`` again (the reader
+  response headers came returns without taking ``lock`` again (the reader
   filed them before waking it). Nobody spins or sleeps.
-- Bytes the core queues move to ``_outq`` under ``cond``, so the queue is in
+- Bytes the core queues move to ``_outq`` under ``lock``, so the queue is in
   engine order (the peer's HPACK decoder depends on it). Only the holder of
   ``_write_lock`` pops and writes, and it loops until the queue is empty, so
-  bytes queued by a thread that did not get the lock are written by the
-  holder. Lock order: ``_write_lock`` before ``cond``, never the reverse.
+  bytes queued by a thread that did not get ``_write_lock`` are written by
+  the holder. Lock order: ``_write_lock`` before ``lock``, never the reverse.
 - The reader gives up its role before it writes and then only *tries* the
   write lock: a write stuck on a peer that is not reading can never stop us
   reading what that peer is sending.
@@ -117,7 +119,7 @@ class Session:
         self._transport = Transport(sock)
         self.core = ClientCore(engine, first_stream_id=first_stream_id, track_streams=True)
         self.read_timeout = read_timeout
-        self.cond = threading.Lock()
+        self.lock = threading.Lock()
         # Threads waiting while another reads, each on its own _Waiter: a
         # read step wakes only those whose stream it touched, the
         # connection-level waiters, and one more to be the next reader.
@@ -168,11 +170,11 @@ class Session:
         """
         core = self.core
         try:
-            with self.cond:
+            with self.lock:
                 core.start(upgraded=upgraded)
                 self._queue_output()
             self._flush(block=True)
-            with self.cond:
+            with self.lock:
                 for start in range(0, len(received), _READ_SIZE):
                     if core.error is None:
                         core.receive_data(received[start : start + _READ_SIZE])
@@ -192,7 +194,7 @@ class Session:
         """
         core = self.core
         try:
-            with self.cond:
+            with self.lock:
                 self._await(lambda: core.settings_seen, "the server's SETTINGS", timeout)
         finally:
             self._after()
@@ -217,7 +219,7 @@ class Session:
 
     def close(self, error_code: int = ErrorCodes.NO_ERROR) -> None:
         """Send GOAWAY, fail every waiter, close the socket."""
-        with self.cond:
+        with self.lock:
             self.core.close(error_code)
             self._queue_output()
             self._wake_all()
@@ -231,7 +233,7 @@ class Session:
 
     def reserve_id(self) -> int:
         """Set aside the next stream id (``putrequest``), to open it later."""
-        with self.cond:
+        with self.lock:
             return self.core.reserve_id()
 
     def open_stream(
@@ -249,7 +251,7 @@ class Session:
         :raises TimeoutError: no slot freed up within the read timeout.
         """
         core = self.core
-        with self.cond:
+        with self.lock:
             if core.has_abandoned:
                 core.reap()
             if (
@@ -298,7 +300,7 @@ class Session:
         view: memoryview | None = None
         offset = 0
         while True:
-            with self.cond:
+            with self.lock:
                 if offset == 0:
                     taken = core.send_data(stream, data, end_stream)
                 else:
@@ -328,7 +330,7 @@ class Session:
             and closed the stream.
         :raises StreamResetError: the stream was reset before its response.
         """
-        with self.cond:
+        with self.lock:
             self._queue_output()
             taken = self.core.send_data_in_place(stream, frames, size, frame_size)
             if taken:
@@ -345,7 +347,7 @@ class Session:
     def send_trailers(self, stream: StreamBuffer, headers: list[tuple[Any, Any]]) -> None:
         """End the stream with trailers (dropped if the server already
         answered in full and closed the stream)."""
-        with self.cond:
+        with self.lock:
             self.core.send_trailers(stream, headers)
             self._queue_output()
         self._flush(block=True)
@@ -356,7 +358,7 @@ class Session:
         may send now (-1 if it can no longer send at all).
         """
         core = self.core
-        with self.cond:
+        with self.lock:
             self._await(
                 lambda: core.send_window(stream) != 0,
                 f"flow-control window to send on stream {stream.stream_id}",
@@ -384,7 +386,7 @@ class Session:
         :raises TimeoutError: nothing arrived within the read timeout.
         """
         core = self.core
-        lock = self.cond
+        lock = self.lock
         try:
             lock.acquire()
             held = True
@@ -416,7 +418,7 @@ class Session:
         """
         core = self.core
         try:
-            with self.cond:
+            with self.lock:
                 if core.has_abandoned:
                     core.reap()
                 if not core.body_ready(stream):
@@ -439,7 +441,7 @@ class Session:
         arrives so the server can get there (the data stays buffered).
         """
         core = self.core
-        with self.cond:
+        with self.lock:
             if wait:
 
                 def ready() -> bool:
@@ -457,7 +459,7 @@ class Session:
         The application is done with the stream: forget its buffer and, if
         the stream is still open, reset it (CANCEL) to free its slot.
         """
-        with self.cond:
+        with self.lock:
             self.core.release(stream)
             self._queue_output()
         self._after()
@@ -469,14 +471,14 @@ class Session:
     def ping(self, opaque_data: bytes) -> float:
         """Send a PING and return the seconds until its ACK arrived."""
         core = self.core
-        with self.cond:
+        with self.lock:
             if core.has_abandoned:
                 core.reap()
             core.ping(opaque_data)
             self._queue_output()
             start = monotonic()
         self._flush(block=False)
-        with self.cond:
+        with self.lock:
             try:
                 self._await(lambda: core.ping_acked(opaque_data), "the PING ACK")
                 elapsed = monotonic() - start
@@ -487,7 +489,7 @@ class Session:
         return elapsed
 
     # ------------------------------------------------------------------
-    # Waiting and reading (called with ``cond`` held)
+    # Waiting and reading (called with ``lock`` held)
 
     def _await(
         self,
@@ -499,7 +501,7 @@ class Session:
     ) -> bool:
         """
         Return once ``ready()`` is true, reading the socket when nobody else
-        is. Called with ``cond`` held; returns True with it held, or False
+        is. Called with ``lock`` held; returns True with it held, or False
         without it when, woken by a reader, ``done_unlocked()`` was true
         (for what a reader settles before it wakes anyone: response
         headers). ``stream``: what is awaited depends on that stream alone
@@ -526,11 +528,11 @@ class Session:
                 # Listed only while waiting: a thread that goes on to read
                 # must never be the one picked to take the reading over.
                 waiter = self._add_waiter(stream)
-                self.cond.release()
+                self.lock.release()
                 try:
                     woken = waiter.block(remaining)
                 except BaseException:
-                    self.cond.acquire()
+                    self.lock.acquire()
                     self._remove_waiter(waiter, stream)
                     raise
                 if woken and done_unlocked is not None and done_unlocked():
@@ -538,7 +540,7 @@ class Session:
                     # (and unlisted it): no need to take the lock again.
                     self._spare_waiters.append(waiter)
                     return False
-                self.cond.acquire()
+                self.lock.acquire()
                 self._remove_waiter(waiter, stream)
             else:
                 self._read_step(remaining)
@@ -579,7 +581,7 @@ class Session:
 
     def _wake(self) -> None:
         """
-        After a read step (``cond`` held): wake the threads whose stream it
+        After a read step (``lock`` held): wake the threads whose stream it
         touched, those waiting on the connection, and one more, who becomes
         the reader if the others are satisfied. Everyone on failure. A woken
         thread is unlisted at once, so "one more" is always one that is
@@ -622,22 +624,22 @@ class Session:
     def _read_step(self, timeout: float | None) -> None:
         """
         Be the reader once: one recv outside the lock, then feed the core
-        and wake everyone. ``cond`` is held on entry and on exit (it is
+        and wake everyone. ``lock`` is held on entry and on exit (it is
         released around the recv and the flush).
         """
-        cond = self.cond
+        lock = self.lock
         core = self.core
         self._reading = True
         count = -1
         failure: BaseException | None = None
-        cond.release()
+        lock.release()
         try:
             try:
                 count = self._transport.recv_into(self._view, timeout)
             except OSError as exc:  # reset, TLS failure, closed under us
                 failure = exc
         finally:
-            cond.acquire()
+            lock.acquire()
             self._reading = False
             self._last_read = monotonic()
             try:
@@ -653,16 +655,16 @@ class Session:
             finally:
                 self._wake()
         if self._outq or core.wants_teardown:
-            cond.release()
+            lock.release()
             try:
                 self._after()
             finally:
-                cond.acquire()
+                lock.acquire()
 
     def _slot_freed(self) -> None:
         """
         A local action (our END_STREAM, our RST_STREAM) freed a stream slot.
-        Threads waiting for one on ``cond`` are woken; but one of them may be
+        Threads waiting for one (each on its ``_Waiter``) are woken; but one may be
         the reader, blocked in recv for as long as the server stays silent,
         and only input wakes that one: a PING makes the server send some.
         """
@@ -688,7 +690,7 @@ class Session:
 
     def _queue_output(self) -> None:
         """Move what the core queued to ``_outq``; wake whoever a freed slot
-        or the connection's end concerns. Called with ``cond`` held."""
+        or the connection's end concerns. Called with ``lock`` held."""
         core = self.core
         data = core.data_to_send()
         if data:
@@ -734,7 +736,7 @@ class Session:
                 return
 
     def _lost(self, cause: BaseException) -> None:
-        with self.cond:
+        with self.lock:
             self.core.lost(cause)
             self._queue_output()
 
@@ -744,7 +746,7 @@ class Session:
     def _teardown(self) -> None:
         """Write what is queued (GOAWAY) if the socket takes it quickly, then
         close the socket. Call without holding any lock."""
-        with self.cond:
+        with self.lock:
             if self._torn_down:
                 return
             self._torn_down = True
@@ -760,7 +762,7 @@ class Session:
             if not got:
                 self._write_lock.acquire()
                 got = True
-            with self.cond:
+            with self.lock:
                 if self._reading:
                     self._close_when_read = True  # the reader closes it on return
                 else:

@@ -7,12 +7,18 @@ application has *consumed* them, so a reader that stops reading stops that
 stream's sender; the connection's manager hears about bytes as they arrive,
 so one unread stream never starves the others.
 
-Contract for subclasses: implement :meth:`increase_window_size` (and
-:meth:`blocked`); read ``initial_window_size``, ``window_size`` and
-``document_size`` but never assign them: the engine keeps ``window_size`` in
-step with what the peer may send. The increment returned becomes a
-WINDOW_UPDATE frame (none for 0). It must keep the window at or below
-2**31 - 1; the engine clamps anything larger.
+Contract for subclasses: implement :meth:`increase_window_size`; read
+``initial_window_size``, ``window_size`` and ``document_size`` but never
+assign them: the engine keeps ``window_size`` in step with what the peer may
+send. The increment returned becomes a WINDOW_UPDATE frame (none for 0). It
+must keep the window at or below 2**31 - 1; the engine clamps anything
+larger.
+
+``blocked()`` is no longer part of the contract. Historic hyper called it
+when a BLOCKED frame came; BLOCKED existed only in drafts of HTTP/2 and
+RFC 7540 dropped it, so no peer sends one and nothing tells a receiver that
+its sender is stalled. The engine never calls it; it stays so that old
+managers defining it, and old code calling it, keep working.
 """
 
 from __future__ import annotations
@@ -40,17 +46,16 @@ class BaseFlowControlManager:
         raise NotImplementedError
 
     def blocked(self) -> int:
-        """The peer says it is blocked on flow control; return an increment."""
-        raise NotImplementedError
+        """
+        Historic, never called by hyper (see the module docstring): the
+        increment to give when the peer said it was blocked. Returns 0;
+        subclasses may still define it.
+        """
+        return 0
 
     def _handle_frame(self, frame_size: int) -> int:
         increment = self.increase_window_size(frame_size)
         self.window_size += increment - frame_size
-        return increment
-
-    def _blocked(self) -> int:
-        increment = self.blocked()
-        self.window_size += increment
         return increment
 
 
@@ -69,4 +74,5 @@ class FlowControlManager(BaseFlowControlManager):
         return 0
 
     def blocked(self) -> int:
+        """Historic, never called by hyper: what would top the window back up."""
         return self.initial_window_size - self.window_size

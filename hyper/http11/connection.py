@@ -73,6 +73,8 @@ _UPLOAD_CHUNK = 262144
 # What one recv_into may fill: a 64 KiB TCP read, or several TLS records'
 # worth when the kernel has them.
 _BUFFER_SIZE = 262144
+# What HTTP11Connection offers through ALPN alone: a server must not pick h2.
+_HTTP11_ONLY = ("http/1.1",)
 
 #: How the body of a request is framed (historic names): chunked, or all at
 #: once with a Content-Length.
@@ -212,7 +214,7 @@ class HTTP11Connection(ConnectionTarget):
             offer = self._alpn_offer
             context = self.ssl_context
             if self.secure and context is None:
-                context = tls.default_context(http11_only=offer is None)
+                context = tls.default_context(offer if offer is not None else _HTTP11_ONLY)
             sock, proto = open_socket(
                 self.host,
                 self.port,
@@ -558,7 +560,7 @@ class HTTP11Connection(ConnectionTarget):
             negotiated = b",".join(v for n, v in head.headers if n == b"upgrade")
             data, _ = channel.h11.trailing_data
             raise HTTPUpgrade(negotiated.decode("latin-1").strip().lower(), channel.sock, data)
-        response = HTTP11Response(head, sent.informational, channel, self)
+        response = HTTP11Response(head, sent.informational, channel, self._response_ended)
         self._reading = response
         response._take_buffered()
         return response

@@ -14,7 +14,7 @@ instead, so the rest of an abandoned download never has to be read.
 from __future__ import annotations
 
 from collections import deque
-from typing import TYPE_CHECKING
+from typing import Callable
 
 import h11
 
@@ -25,14 +25,15 @@ from hyper.common.response import BaseResponse, Headers
 from hyper.common.util import HTTPVersion
 from hyper.drivers.sync_h1 import Channel
 
-if TYPE_CHECKING:
-    from hyper.http11.connection import HTTP11Connection
-
 __all__ = ["HTTP11Response"]
 
 #: The most body bytes read on behalf of an unread response before the next
 #: request; past it the socket is closed rather than read on.
 DRAIN_LIMIT = 65536
+
+#: Told when a response's body has been read to its end on ``channel``, so
+#: the socket can carry the next request (the connection's hook).
+_BodyEnded = Callable[["HTTP11Response", Channel], None]
 
 
 def _content_length(raw: Headers) -> int | None:
@@ -68,7 +69,7 @@ class HTTP11Response(BaseResponse):
         head: h11.Response | h11.InformationalResponse,
         informational: list[h11.InformationalResponse],
         channel: Channel | None,
-        connection: HTTP11Connection | None,
+        on_end: _BodyEnded | None,
     ) -> None:
         raw: Headers = list(head.headers.raw_items())
         super().__init__(head.status_code, head.reason.decode("latin-1"), raw)
@@ -78,7 +79,7 @@ class HTTP11Response(BaseResponse):
         #: The trailers of a chunked body, once it has been read to its end.
         self.trailers = HTTPHeaderMap()
         self._channel: Channel | None = channel
-        self._connection: HTTP11Connection | None = connection
+        self._on_end: _BodyEnded | None = on_end
         # Part of a Data event beyond what a bounded read asked for: the
         # bytes _pending[_pending_pos:].
         self._pending = b""
@@ -152,10 +153,10 @@ class HTTP11Response(BaseResponse):
 
     def _end_of_body(self) -> None:
         self._ended = True
-        channel, connection = self._channel, self._connection
-        self._channel = self._connection = None
-        if channel is not None and connection is not None:
-            connection._response_ended(self, channel)
+        channel, on_end = self._channel, self._on_end
+        self._channel = self._on_end = None
+        if channel is not None and on_end is not None:
+            on_end(self, channel)
 
     def _take_pending(self, limit: int | None) -> bytes:
         data, pos = self._pending, self._pending_pos
@@ -174,7 +175,9 @@ class HTTP11Response(BaseResponse):
         return data
 
     # ------------------------------------------------------------------
-    # The connection's side
+    # The connection's side: HTTP11Connection, which made this response,
+    # calls these; the response never calls back but through ``on_end``, so
+    # this module need not know the connection's class.
 
     def _take_buffered(self) -> None:
         """Take the body events already parsed with the head, without
@@ -192,7 +195,7 @@ class HTTP11Response(BaseResponse):
         except HyperError as exc:
             # Garbage after the head: the body's failure, raised by the read
             # that reaches it (the channel is closed already).
-            self._channel = self._connection = None
+            self._channel = self._on_end = None
             self._lost = exc
             return
         if self._ended and not self._kept:
@@ -233,7 +236,7 @@ class HTTP11Response(BaseResponse):
                 f"more than {DRAIN_LIMIT} bytes of this response were unread when the "
                 "connection was needed for another request; the rest was not read"
             )
-        self._channel = self._connection = None
+        self._channel = self._on_end = None
         channel.close()
         self._lost = lost
 
@@ -247,14 +250,14 @@ class HTTP11Response(BaseResponse):
     def _detach(self, reason: str) -> None:
         """The connection closed under the response."""
         if self._channel is not None:
-            self._channel = self._connection = None
+            self._channel = self._on_end = None
             self._lost = HyperConnectionError(reason)
 
     def _release(self) -> None:
         channel = self._channel
         if channel is not None and self._unread_beyond_limit:
             # Too much left to read it for the next request: give up the socket now.
-            self._channel = self._connection = None
+            self._channel = self._on_end = None
             channel.close()
         self._pending = b""
         self._kept.clear()
@@ -272,7 +275,7 @@ class HTTP11Response(BaseResponse):
         """
         if socket_close and self._channel is not None:
             channel = self._channel
-            self._channel = self._connection = None
+            self._channel = self._on_end = None
             channel.close()
         super().close()
 

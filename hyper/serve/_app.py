@@ -15,15 +15,13 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Sequence
-from typing import TYPE_CHECKING, BinaryIO, cast
+from typing import BinaryIO, cast
 
 from hyper.aio.protocol import H2Protocol
 from hyper.common.exceptions import HyperError
 from hyper.engine.errors import ErrorCodes
 from hyper.serve._files import Plan, access_line, split_target
-
-if TYPE_CHECKING:
-    from hyper.serve._server import Server
+from hyper.serve._site import Site
 
 # Bytes read from a file and handed to the connection at once: large enough
 # to keep the per-call cost low, small enough that 100 streams stuck on
@@ -37,7 +35,7 @@ MAX_PUSHES = 16
 class ServedH2(H2Protocol):
     """An :class:`H2Protocol` that tells its server when it goes away."""
 
-    def __init__(self, server: Server) -> None:
+    def __init__(self, server: Site) -> None:
         super().__init__(False, concurrency=server.concurrency, limits=server.limits)
         self.server = server
         self.transport: asyncio.BaseTransport | None = None
@@ -90,7 +88,7 @@ def _fields(headers: Sequence[tuple[str, str]]) -> tuple[dict[str, str], list[tu
     return pseudo, regular
 
 
-async def serve_connection(server: Server, proto: ServedH2, peer: str, scheme: str) -> None:
+async def serve_connection(server: Site, proto: ServedH2, peer: str, scheme: str) -> None:
     """The connection's handler: a task per request until the connection ends."""
     tasks: set[asyncio.Task[None]] = set()
     try:
@@ -108,7 +106,7 @@ async def serve_connection(server: Server, proto: ServedH2, peer: str, scheme: s
 
 
 async def _answer(
-    server: Server,
+    server: Site,
     proto: ServedH2,
     stream_id: int,
     headers: list[tuple[str, str]],
@@ -176,7 +174,7 @@ async def _send(proto: ServedH2, stream_id: int, plan: Plan, f: BinaryIO | None)
 
 
 def _push(
-    server: Server,
+    server: Site,
     proto: ServedH2,
     stream_id: int,
     target: str,
@@ -207,7 +205,7 @@ def _push(
 
 
 async def _answer_push(
-    server: Server, proto: ServedH2, stream_id: int, asset: str, plan: Plan
+    server: Site, proto: ServedH2, stream_id: int, asset: str, plan: Plan
 ) -> None:
     started = time.perf_counter()
     status, sent = plan.status, 0

@@ -17,15 +17,13 @@ import asyncio
 import base64
 import binascii
 import time
-from typing import TYPE_CHECKING, Any, cast
+from typing import Any, cast
 
 import h11
 
 from hyper.serve._app import CHUNK, ServedH2, open_plan, serve_connection
 from hyper.serve._files import Plan, access_line
-
-if TYPE_CHECKING:
-    from hyper.serve._server import Server
+from hyper.serve._site import Site
 
 # h11's default, and what node, tomcat and IIS allow for a request head.
 MAX_HEAD = 16 * 1024
@@ -85,9 +83,9 @@ def h2_fields(request: h11.Request) -> list[tuple[bytes, bytes]]:
 
 
 class H1Connection(asyncio.Protocol):
-    """One HTTP/1.1 connection of a :class:`~hyper.serve._server.Server`."""
+    """One HTTP/1.1 connection of a server (its :class:`~hyper.serve._site.Site`)."""
 
-    def __init__(self, server: Server, peer: str, scheme: str) -> None:
+    def __init__(self, server: Site, peer: str, scheme: str) -> None:
         self.server = server
         self.peer = peer
         self.scheme = scheme

@@ -19,21 +19,15 @@ import ssl
 import sys
 import threading
 from collections.abc import Callable, Mapping
-from typing import Any, Protocol, cast
+from typing import Any, cast
 
 from hyper.aio import ServerLimits
 from hyper.serve._app import ServedH2, serve_connection
-from hyper.serve._files import FileServer
 from hyper.serve._h1 import H1Connection
+from hyper.serve._site import Closable, Site
 
 # RFC 9113 3.4: what a client speaking HTTP/2 with prior knowledge sends first.
 PREFACE = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n"
-
-
-class _Closable(Protocol):
-    def close_gracefully(self) -> None: ...
-
-    def abort(self) -> None: ...
 
 
 def server_context(certfile: str, keyfile: str | None = None) -> ssl.SSLContext:
@@ -123,14 +117,14 @@ class _Dispatch(asyncio.Protocol):
             served.set_handler(serve_connection(server, served, self.peer, scheme))
         else:
             protocol = H1Connection(server, self.peer, scheme)
-            server.replace(self, cast(_Closable, protocol))
+            server.replace(self, cast(Closable, protocol))
             transport.set_protocol(protocol)
             protocol.connection_made(transport)
         if data:
             protocol.data_received(data)
 
 
-class Server:
+class Server(Site):
     """
     A static file server over HTTP/2 and HTTP/1.1 on :mod:`hyper.aio`.
 
@@ -160,19 +154,18 @@ class Server:
         limits: ServerLimits | None = None,
         log: Callable[[str], None] | None = None,
     ) -> None:
-        self.files = FileServer(root, links=push_from_link)
+        super().__init__(
+            root,
+            pushes=pushes,
+            push_from_link=push_from_link,
+            concurrency=concurrency,
+            limits=limits,
+            log=log,
+        )
         self.host = host
         self.port = port
         self.ssl = ssl
-        self.pushes = dict(pushes or {})
-        self.push_from_link = push_from_link
-        self.concurrency = concurrency
-        self.limits = limits if limits is not None else ServerLimits()
-        self.log = log
-        self.connections: set[_Closable] = set()
-        self._tasks: set[asyncio.Future[Any]] = set()
         self._server: asyncio.Server | None = None
-        self._idle: asyncio.Event | None = None
 
     @property
     def url(self) -> str:
@@ -180,28 +173,6 @@ class Server:
         scheme = "https" if self.ssl is not None else "http"
         host = f"[{self.host}]" if ":" in self.host else self.host
         return f"{scheme}://{host}:{self.port}/"
-
-    # Connections ----------------------------------------------------------
-
-    def admit(self, conn: _Closable) -> bool:
-        if len(self.connections) >= self.limits.max_connections:
-            return False
-        self.connections.add(conn)
-        return True
-
-    def replace(self, old: _Closable, new: _Closable) -> None:
-        self.connections.discard(old)
-        self.connections.add(new)
-
-    def forget(self, conn: _Closable) -> None:
-        self.connections.discard(conn)
-        if not self.connections and self._idle is not None:
-            self._idle.set()
-
-    def track(self, task: asyncio.Future[Any]) -> None:
-        """Keep a reference to a task the connections started."""
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
 
     # Life cycle -------------------------------------------------------------
 
@@ -224,18 +195,7 @@ class Server:
         """
         if self._server is not None:
             self._server.close()
-        self._idle = asyncio.Event()
-        for conn in list(self.connections):
-            conn.close_gracefully()
-        if self.connections:
-            try:
-                await asyncio.wait_for(self._idle.wait(), self.limits.shutdown_timeout)
-            except asyncio.TimeoutError:
-                pass
-        for conn in list(self.connections):
-            conn.abort()
-        for task in list(self._tasks):
-            task.cancel()
+        await self.close_connections()
         if self._server is not None:
             await self._server.wait_closed()
 

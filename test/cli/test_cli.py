@@ -1,8 +1,9 @@
 """The ``hyper`` command line: its parsing as pure functions, then the real command.
 
-The command runs as a subprocess (``python -m hyper``) against hyper's own demo server
-(cleartext HTTP/2 in this process, so ``--h2``), against nghttpd over TLS (interop), and
-against sockets that refuse or never answer. Every run has a timeout.
+The command runs as a subprocess (``python -m hyper``) against the tests' demo server
+(``support.demo_server``: cleartext HTTP/2 in this process, so ``--h2``), against
+nghttpd over TLS (interop), and against sockets that refuse or never answer. Every run
+has a timeout.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from pathlib import Path
 
 import pytest
 from support import listener, servers
+from support.demo_server import DemoServer
 from support.listener import silent_listener
 from support.timeouts import SHORT_TIMEOUT
 
@@ -45,7 +47,6 @@ from hyper.cli import (
 from hyper.common.exceptions import ConnectionError as HyperConnectionError
 from hyper.common.exceptions import TimeoutError as HyperTimeoutError
 from hyper.common.headers import HTTPHeaderMap
-from hyper.demo import DemoServer
 from hyper.http20.exceptions import ProtocolError, StreamResetError
 
 _REPO_ROOT = Path(__file__).resolve().parents[2]
@@ -280,7 +281,7 @@ class TestExitStatus:
 
 
 # ---------------------------------------------------------------------------
-# The command against hyper's demo server (cleartext, prior knowledge: --h2)
+# The command against the tests' demo server (cleartext, prior knowledge: --h2)
 
 
 @pytest.fixture(scope="module")

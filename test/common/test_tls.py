@@ -204,6 +204,19 @@ def _encrypted_client_files(
     return str(certfile), str(keyfile)
 
 
+# The variants of hyper's default context in use: HTTPConnection and
+# HTTP20Connection, HTTP11Connection, the asyncio client.
+_VARIANTS = [["h2", "http/1.1"], ["http/1.1"], ["h2"]]
+
+
+@pytest.fixture
+def fresh_defaults(monkeypatch: pytest.MonkeyPatch) -> None:
+    """hyper.tls as before any connection: nothing built, nothing assigned
+    (what was there is put back after the test)."""
+    monkeypatch.setattr(tls, "_context", None)
+    monkeypatch.setattr(tls, "_variants", {})
+
+
 class TestDefaultContext:
     def test_built_once_and_cached(self, monkeypatch: pytest.MonkeyPatch) -> None:
         monkeypatch.setattr(tls, "_context", None)
@@ -224,6 +237,59 @@ class TestDefaultContext:
         with tls_sock:
             assert _read_reply(tls_sock) == _REPLY
         assert proto == "h2"
+
+    @pytest.mark.usefixtures("fresh_defaults")
+    def test_each_variant_is_built_once_and_cached(self) -> None:
+        contexts = [tls.default_context(protocols) for protocols in _VARIANTS]
+        for protocols, context in zip(_VARIANTS, contexts):
+            assert tls.default_context(protocols) is context
+            assert tls.default_context(tuple(protocols)) is context
+        assert len({id(context) for context in contexts}) == len(_VARIANTS)
+        assert tls.default_context() is contexts[0] is tls._context
+
+    @pytest.mark.usefixtures("fresh_defaults")
+    @pytest.mark.parametrize(
+        ("protocols", "server_alpn", "selected"),
+        [
+            (["h2", "http/1.1"], ["h2", "http/1.1"], "h2"),
+            (["h2", "http/1.1"], ["http/1.1"], "http/1.1"),
+            (["http/1.1"], ["h2", "http/1.1"], "http/1.1"),
+            (["h2"], ["h2", "http/1.1"], "h2"),
+            (["h2"], ["http/1.1"], None),
+        ],
+    )
+    def test_each_variant_offers_its_protocols(
+        self,
+        ca: trustme.CA,
+        serve: list[_OneShotTLSServer],
+        protocols: list[str],
+        server_alpn: list[str],
+        selected: str | None,
+    ) -> None:
+        context = tls.default_context(protocols)
+        ca.configure_trust(context)  # built for this test alone (fresh_defaults)
+        server = _start(serve, _server_context(ca, alpn=server_alpn))
+        _handshake(server, context)
+        assert server.alpn == selected
+
+    def test_an_assigned_context_is_every_variant(
+        self, monkeypatch: pytest.MonkeyPatch, ca_file: str
+    ) -> None:
+        """As historic hyper: ``hyper.tls._context`` changes every default,
+        used as it is."""
+        mine = init_context(cert_path=ca_file)
+        monkeypatch.setattr(tls, "_context", mine)
+        assert all(tls.default_context(protocols) is mine for protocols in _VARIANTS)
+
+    @pytest.mark.usefixtures("fresh_defaults")
+    def test_hyper_default_put_back_is_not_taken_for_a_users(self) -> None:
+        """A test (or a user) that saved ``_context``, cleared it and put it
+        back has hyper's default there again, not a context of its own."""
+        saved = tls.default_context()
+        tls._context = None
+        tls.default_context()
+        tls._context = saved
+        assert tls.default_context(["http/1.1"]) is not saved
 
 
 class TestWrapSocket:

@@ -111,6 +111,31 @@ class TestHTTP20ResponseNames:
         assert {b"gzip", b"deflate", b"br"} <= set(decompressors)
 
 
+class TestWindowManagers:
+    def test_blocked_answers_as_it_did(self) -> None:
+        """Nothing calls ``blocked()`` any more (HTTP/2 has no BLOCKED frame),
+        but old code that does still gets the historic answer."""
+        from hyper.http20.window import BaseFlowControlManager, FlowControlManager
+
+        manager = FlowControlManager(1500)
+        manager.window_size = 1000
+        assert manager.blocked() == 500
+        assert BaseFlowControlManager(1500).blocked() == 0
+
+    def test_a_historic_manager_defining_blocked_still_drives_a_connection(self) -> None:
+        from hyper.http20.config import EngineConfig
+        from hyper.http20.window import BaseFlowControlManager
+
+        class Historic(BaseFlowControlManager):
+            def increase_window_size(self, frame_size: int) -> int:
+                return frame_size
+
+            def blocked(self) -> int:
+                return self.initial_window_size - self.window_size
+
+        assert EngineConfig(window_manager=Historic).window_manager is Historic
+
+
 class TestConstants:
     def test_http20_connection_constants(self) -> None:
         from hyper.http20 import connection

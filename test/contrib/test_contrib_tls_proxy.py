@@ -14,6 +14,7 @@ from support import servers
 from support.listener import refused_port, silent_listener
 from support.peer import Peer, PeerConnection, Request, serving
 
+import hyper.tls
 from hyper.common.exceptions import ConnectionError as HyperConnectionError
 from hyper.common.exceptions import ProxyError as HyperProxyError
 from hyper.common.exceptions import TimeoutError as HyperTimeoutError
@@ -69,6 +70,31 @@ class TestVerify:
         for verify in (h2o.ca_path, False, h2o.ca_path, False):
             assert session.get(url, verify=verify).ok
         assert [m["connection_reused"] for m in metrics] == [False, False, True, True]
+
+
+class TestHyperDefaultContext:
+    def test_verify_true_uses_an_assigned_hyper_tls_context(
+        self, monkeypatch, server_tls, client_tls, metrics
+    ) -> None:
+        """requests' default ``verify=True`` means hyper's default context, so
+        the historic ``hyper.tls._context`` (here trusting the peer's CA,
+        which certifi does not know) decides, as for every connection."""
+        monkeypatch.setattr(hyper.tls, "_context", client_tls)
+        # requests would turn these into verify=<bundle> (see TestVerify).
+        monkeypatch.delenv("REQUESTS_CA_BUNDLE", raising=False)
+        monkeypatch.delenv("CURL_CA_BUNDLE", raising=False)
+
+        def handler(conn: PeerConnection, request: Request) -> None:
+            conn.respond(request.stream_id, body=b"trusted")
+
+        adapter = HTTP2Adapter(metrics_callback=lambda **kw: metrics.append(kw))
+        with Peer(serving(handler), tls=server_tls()) as peer, requests.Session() as s:
+            s.mount("https://", adapter)
+            url = f"https://127.0.0.1:{peer.port}/"
+            responses = [s.get(url, timeout=5) for _ in range(2)]
+        assert [r.content for r in responses] == [b"trusted"] * 2
+        assert [r.raw.version for r in responses] == [20, 20]
+        assert [m["connection_reused"] for m in metrics] == [False, True]
 
 
 class TestClientCertificate:

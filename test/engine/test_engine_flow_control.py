@@ -500,6 +500,24 @@ class TestWindowManagers:
         assert not [f for f in drained(server) if isinstance(f, RstStreamFrame)]
         expect_stream_error(server, factory.data(1, b"x"), 1, FLOW_CONTROL_ERROR)
 
+    def test_a_manager_needs_only_increase_window_size(self, factory: FrameFactory) -> None:
+        """``blocked()`` is not in the contract: the engine never asks it, even
+        when the peer has used every byte of a stream's window."""
+
+        class Topping(BaseFlowControlManager):
+            def increase_window_size(self, frame_size: int) -> int:
+                future = self.window_size - frame_size
+                return self.initial_window_size - future if future == 0 else 0
+
+            def blocked(self) -> int:
+                raise AssertionError("the engine asked blocked()")
+
+        server = server_with_request(factory, window_manager=Topping, initial_window_size=1000)
+        server.receive_data(factory.data(1, b"x" * 1000))  # the sender is now stalled
+        assert updates(drained(server)) == []
+        server.acknowledge_received_data(1, 1000)
+        assert updates(drained(server)) == [(1, 1000)]
+
     def test_flow_control_manager_threshold(self) -> None:
         """Driven as the engine drives it (window.py's contract for subclasses)."""
         manager = FlowControlManager(65535)
