@@ -12,11 +12,13 @@ body, read by the client the way the drivers read it (``response_ready``,
 - ``sequential``: one request in flight at a time (bench/client.py's (a));
 - ``in-flight``: batches of ``--in-flight`` concurrent streams (its (b)).
 
-Each scenario prints the median of ``--rounds`` runs, in seconds, for the
-whole exchange and for the client's part alone (``receive_data`` and
-``read``). To compare two versions of hyper, run this alternately with
-``PYTHONPATH`` pointing at each (``git archive <commit> hyper | tar -x -C
-DIR``) and compare the medians. ``--quick`` is a smoke run.
+Each scenario prints the median of ``--rounds`` runs, in seconds of this
+process's CPU time (``--wall`` for wall-clock time: on a shared machine the
+CPU time of one process moves far less), for the whole exchange and for the
+client's part alone (``receive_data`` and ``read``). To compare two
+versions of hyper, run this alternately with ``PYTHONPATH`` pointing at each
+(``git archive <commit> hyper | tar -x -C DIR``) and compare the medians.
+``--quick`` is a smoke run.
 """
 
 from __future__ import annotations
@@ -61,10 +63,9 @@ def core_pair(concurrency: int) -> tuple[ClientCore, ServerCore]:
     return client, server
 
 
-def run(total: int, in_flight: int) -> tuple[float, float]:
+def run(total: int, in_flight: int, clock: Callable[[], float]) -> tuple[float, float]:
     """``total`` requests, ``in_flight`` at a time: (whole time, client's part)."""
     client, server = core_pair(max(in_flight, 100))
-    clock = time.perf_counter
     client_time = 0.0
     done = 0
     start = clock()
@@ -115,11 +116,13 @@ def main() -> None:
     parser.add_argument("--requests", type=int, default=10_000)
     parser.add_argument("--in-flight", type=int, default=100)
     parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument("--wall", action="store_true", help="time by the wall clock")
     parser.add_argument("--quick", action="store_true")
     args = parser.parse_args()
     total, rounds = (500, 1) if args.quick else (args.requests, args.rounds)
+    clock = time.perf_counter if args.wall else time.process_time
     for name, in_flight in (("sequential", 1), ("in-flight", args.in_flight)):
-        whole, client = measure(lambda n=in_flight: run(total, n), rounds)
+        whole, client = measure(lambda n=in_flight: run(total, n, clock), rounds)
         print(f"{name:<11} {total} requests  whole {whole:.4f} s  client {client:.4f} s")
 
 
