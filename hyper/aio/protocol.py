@@ -32,9 +32,8 @@ from typing import Any, Union, cast
 from hyper.aio.exceptions import AIOH2Exception, SendException
 from hyper.common._request import authority
 from hyper.common.exceptions import TimeoutError as HyperTimeoutError
-from hyper.core.client import clone_error
 from hyper.core.server import Request, ServerCore, ServerLimits
-from hyper.core.streams import StreamBuffer
+from hyper.core.streams import StreamBuffer, clone_error
 from hyper.engine.config import SettingCodes
 from hyper.engine.errors import ErrorCodes
 from hyper.engine.exceptions import ConnectionError as H2ConnectionError

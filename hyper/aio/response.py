@@ -24,7 +24,7 @@ from hyper.core.streams import StreamBuffer
 
 if TYPE_CHECKING:
     from hyper.aio.protocol import H2Protocol
-    from hyper.core.client import PushRecord
+    from hyper.core.streams import PushRecord
 
 __all__ = ["AsyncHTTP20Push", "AsyncHTTP20Response"]
 
