@@ -133,6 +133,32 @@ class TestLayers:
         docstring = ast.get_docstring(ast.parse(init.read_text())) or ""
         assert "May import" in docstring, init
 
+    @pytest.mark.parametrize("folder", FOLDERS_WITH_RULES)
+    def test_a_folders_modules_import_one_another_without_a_cycle(self, folder: str) -> None:
+        """Within a layer, imports point one way too (core/: client and server
+        -> streams, never back), counting ``TYPE_CHECKING`` imports."""
+        prefix = f"hyper.{folder}."
+        graph = {
+            m: {n for n in hyper_imports(m) if n.startswith(prefix) and n != m}
+            for m in MODULES
+            if m.startswith(prefix)
+        }
+        done: set[str] = set()
+
+        def cycle_from(module: str, path: list[str]) -> list[str] | None:
+            if module in path:
+                return [*path[path.index(module) :], module]
+            if module in done:
+                return None
+            for name in sorted(graph[module]):
+                found = cycle_from(name, [*path, module])
+                if found:
+                    return found
+            done.add(module)
+            return None
+
+        assert [c for m in sorted(graph) if (c := cycle_from(m, []))] == []
+
     def test_the_recorder_sees_nested_and_from_imports(self) -> None:
         """The rules are only as good as the recorder: a function-level
         ``from hyper import tls`` is an import of ``hyper.tls``."""
