@@ -5,8 +5,8 @@ The cores: each role's policy over one engine, sans-IO.
 refused and GOAWAY'd streams, window credit as the application reads,
 pushes, CANCEL on release), :mod:`~hyper.core.server` (the server: request
 slots, timers, graceful shutdown), :mod:`~hyper.core.streams` (what both
-roles share: the stream buffer, push records, and ``BaseCore``: PING
-bookkeeping, read with window credit, the send window). A driver moves
+roles share: the stream buffer and its read with window credit, push
+records, and ``BaseCore``: PING bookkeeping, the send window). A driver moves
 bytes in and out of a core and waits where a core's predicate says it
 must; every decision is the core's.
 

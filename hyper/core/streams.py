@@ -1,7 +1,9 @@
 """
-What both cores share: the per-stream buffer, the push record, the copy of
-a shared failure, and :class:`BaseCore` (PING bookkeeping, read with window
-credit, the send window), written once for the client and the server.
+What both cores share, written once for the client and the server: the
+per-stream buffer and its read with window credit
+(:meth:`StreamBuffer.consume`, under each core's ``read``), the push record,
+the copy of a shared failure, and :class:`BaseCore` (PING bookkeeping, the
+body-ready predicate, the send window).
 
 A :class:`StreamBuffer` holds what the peer sends on one stream: the
 response, for :class:`~hyper.core.client.ClientCore`; the request, for
@@ -11,8 +13,7 @@ whichever driver owns the core (under its lock, or on its event loop);
 nothing here locks or does I/O. Body bytes wait in a deque of the chunks
 the engine produced (no copies, no re-slicing: a partly read head chunk is
 tracked by ``offset``), and their total is bounded by the stream's receive
-window, because window is given back only as the application consumes them
-(:meth:`StreamBuffer.consume`).
+window, because window is given back only as the application consumes them.
 """
 
 from __future__ import annotations
