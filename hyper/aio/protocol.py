@@ -27,9 +27,9 @@ from typing import Any, Union
 
 from hyper.aio.exceptions import AIOH2Exception, SendException
 from hyper.common._request import authority
-from hyper.core.client import clone_error
 from hyper.core.interface import StreamCore
 from hyper.core.server import ServerLimits
+from hyper.core.streams import clone_error
 from hyper.drivers.async_h2 import ClientDriver, ServerDriver
 from hyper.engine.config import SettingCodes
 from hyper.engine.errors import ErrorCodes

@@ -23,7 +23,7 @@ from hyper.common.util import HTTPVersion
 from hyper.core.streams import StreamBuffer
 
 if TYPE_CHECKING:
-    from hyper.core.client import PushRecord
+    from hyper.core.streams import PushRecord
     from hyper.drivers.async_h2 import ClientDriver
 
 __all__ = ["AsyncHTTP20Push", "AsyncHTTP20Response"]

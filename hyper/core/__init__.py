@@ -5,10 +5,11 @@ The cores: each role's policy over one engine, sans-IO.
 refused and GOAWAY'd streams, window credit as the application reads,
 pushes, CANCEL on release), :mod:`~hyper.core.server` (the server: request
 slots, timers, graceful shutdown), :mod:`~hyper.core.streams` (what both
-roles keep per stream), :mod:`~hyper.core.interface` (the typed interface
-both cores implement, which a driver drives). A driver moves bytes in and
-out of a core and waits where a core's predicate says it must; every
-decision is the core's.
+roles share: the stream buffer and its read with window credit, push
+records, and ``BaseCore``: PING bookkeeping, the send window),
+:mod:`~hyper.core.interface` (the typed interface both cores implement,
+which a driver drives). A driver moves bytes in and out of a core and waits
+where a core's predicate says it must; every decision is the core's.
 
 Internal: no module here is public API.
 

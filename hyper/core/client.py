@@ -17,7 +17,8 @@ What the core decides:
 
 - what each engine event means for a stream: final response, 1xx,
   trailers, reset (a reset after a complete response leaves it standing,
-  RFC 9113 8.1), a push (filed on its parent as a :class:`PushRecord`);
+  RFC 9113 8.1), a push (filed on its parent as a
+  :class:`~hyper.core.streams.PushRecord`);
 - refused streams and GOAWAY: a stream above the server's last-stream-id,
   or reset with REFUSED_STREAM, fails with :class:`StreamRefusedError`
   (safe to retry, 8.7); streams at or below it finish, and once none is
@@ -30,7 +31,8 @@ What the core decides:
   queued by :meth:`abandon` (safe from ``__del__``) and released by the
   next call (:meth:`reap`);
 - failure: the first error ends the connection; every unfinished stream
-  and every later call gets it (a copy each, :func:`clone_error`);
+  and every later call gets it (a copy each,
+  :func:`~hyper.core.streams.clone_error`);
 - the first request goes out before the server's SETTINGS (the initial
   values apply until then, RFC 9113 6.5.2). If the server then refuses it
   (REFUSED_STREAM: it was not processed, 8.7), it is sent again on a new
@@ -44,12 +46,11 @@ lists the streams that received something in the last
 
 from __future__ import annotations
 
-import copy
 from collections import deque
 from collections.abc import Callable
 from typing import Any, Union
 
-from hyper.core.streams import StreamBuffer
+from hyper.core.streams import BaseCore, PushRecord, StreamBuffer, clone_error
 from hyper.engine.engine import Engine
 from hyper.engine.errors import ErrorCodes, error_name
 from hyper.engine.events import (
@@ -67,14 +68,13 @@ from hyper.engine.exceptions import ConnectionError as H2ConnectionError
 from hyper.engine.exceptions import (
     ConnectionLostError,
     ConnectionTerminatedError,
-    LocalProtocolError,
     StreamRefusedError,
     StreamResetError,
     StreamStateError,
 )
 from hyper.engine.stream import StreamState
 
-__all__ = ["ClientCore", "PushRecord", "clone_error", "normalize_origin"]
+__all__ = ["ClientCore", "normalize_origin"]
 
 Buffer = Union[bytes, bytearray, memoryview]
 Headers = list[tuple[bytes, bytes]]
@@ -90,17 +90,6 @@ WAKE_PING = b"hyper\x00wk"
 # The first bytes of a TLS record (handshake or alert, TLS 1.x): a
 # plaintext client that reads these is talking to a TLS port.
 _TLS_RECORD_STARTS = (b"\x16\x03", b"\x15\x03")
-
-
-def clone_error(error: BaseException) -> BaseException:
-    """A fresh copy of a shared failure, caused by it, for one more waiter."""
-    try:
-        clone = copy.copy(error)
-    except Exception:
-        return error
-    if clone is not error:
-        clone.__cause__ = error
-    return clone
 
 
 _DEFAULT_PORTS = {b"http": b":80", b"https": b":443"}
@@ -138,34 +127,7 @@ def _promised_origin(headers: Headers) -> tuple[bytes, bytes]:
     return normalize_origin(fields.get(b":scheme", b""), fields.get(b":authority", b""))
 
 
-class PushRecord:
-    """
-    A promise the server made on a stream: the promised request's header
-    block and the buffer its response arrives in. ``wrapper`` is the
-    front-end's public object for it, made when first asked for.
-
-    A record nobody wrapped releases its stream when it is dropped (with
-    its parent's buffer), so an unwanted push is cancelled, not buffered
-    for the connection's lifetime.
-    """
-
-    __slots__ = ("request_headers", "stream", "wrapper", "_abandoned")
-
-    def __init__(
-        self, request_headers: Headers, stream: StreamBuffer, abandoned: deque[StreamBuffer]
-    ) -> None:
-        self.request_headers = request_headers
-        self.stream = stream
-        self.wrapper: Any = None
-        self._abandoned = abandoned
-
-    def __del__(self) -> None:
-        # May run in any thread, inside any lock: only queue the release.
-        if self.wrapper is None and not self.stream.claimed:
-            self._abandoned.append(self.stream)
-
-
-class ClientCore:
+class ClientCore(BaseCore[StreamBuffer]):
     """
     The client side of one HTTP/2 connection: the engine, the streams'
     buffers, and the policy between them. See the module docstring.
@@ -178,10 +140,8 @@ class ClientCore:
     def __init__(
         self, engine: Engine, *, first_stream_id: int = 1, track_streams: bool = False
     ) -> None:
-        self.engine = engine
+        super().__init__(engine)
         self.streams: dict[int, StreamBuffer] = {}
-        #: The failure that ended this connection; every later call raises a copy.
-        self.error: BaseException | None = None
         #: The server's first SETTINGS arrived (its limits are known).
         self.settings_seen = False
         #: The connection ended: the driver should flush and close its transport.
@@ -199,7 +159,6 @@ class ClientCore:
         self.origin: tuple[bytes, bytes] | None = None
         self.cert_names: tuple[bytes, ...] = ()
         self._next_id = first_stream_id
-        self._pings: dict[bytes, bool] = {}
         self._received_any = False
         # Refused early streams waiting for a slot to be sent again, and the
         # ids such streams moved from (old id -> new id).
@@ -309,11 +268,6 @@ class ClientCore:
             if not stream.ended and stream.error is None:
                 stream.error = error
         self.wants_teardown = True
-
-    def raise_if_failed(self) -> None:
-        """Raise (a copy of) the connection's failure, if it failed."""
-        if self.error is not None:
-            raise clone_error(self.error)
 
     # ------------------------------------------------------------------
     # Opening streams and sending
@@ -436,15 +390,6 @@ class ClientCore:
         if self.engine.open_outbound_streams < open_before:
             self.slot_freed = True  # our END_STREAM closed the stream
 
-    def send_window(self, stream: StreamBuffer) -> int:
-        """Bytes the stream may send now; -1 if it can no longer send."""
-        if stream.error is not None:
-            return -1
-        try:
-            return self.engine.local_flow_control_window(stream.stream_id)
-        except StreamStateError:
-            return -1
-
     def _is_sendable(self, stream: StreamBuffer) -> bool:
         """Whether the stream may still send; False if the server already
         answered in full and closed it.
@@ -566,10 +511,6 @@ class ClientCore:
             self._forget(stream)
             raise clone_error(stream.error)
 
-    def body_ready(self, stream: StreamBuffer) -> bool:
-        """:meth:`read` would return without waiting."""
-        return bool(stream.buffered) or stream.ended or stream.error is not None
-
     def read(self, stream: StreamBuffer, limit: int | None) -> list[bytes]:
         """
         Take up to ``limit`` buffered body bytes (all for None) and give
@@ -580,15 +521,7 @@ class ClientCore:
         :raises ConnectionError: the connection failed mid-body.
         """
         if stream.buffered:
-            before = stream.buffered
-            out = stream.take(limit)
-            size = before - stream.buffered
-            if stream.preacked:
-                credit = min(size, stream.preacked)
-                stream.preacked -= credit
-                size -= credit
-            if size:
-                self.engine.acknowledge_received_data(stream.stream_id, size)
+            out = stream.consume(self.engine, limit)
         elif stream.error is not None:
             self._forget(stream)
             raise clone_error(stream.error)
@@ -623,22 +556,12 @@ class ClientCore:
     def _more_pushes(stream: StreamBuffer) -> bool:
         return not stream.ended and stream.error is None
 
-    # -- pings --------------------------------------------------------------
-
-    def ping(self, opaque_data: bytes) -> None:
-        """Queue a PING; :meth:`ping_acked` tells when its ACK came."""
-        self.raise_if_failed()
-        if opaque_data in self._pings:
-            raise LocalProtocolError("a PING with this opaque data is already in flight")
-        self.engine.ping(opaque_data)
-        self._pings[opaque_data] = False
-
-    def ping_acked(self, opaque_data: bytes) -> bool:
-        return self._pings.get(opaque_data, False)
+    # -- pings (BaseCore keeps them) ------------------------------------------
 
     def forget_ping(self, opaque_data: bytes) -> None:
-        """The driver is done waiting for the PING (answered or not)."""
-        self._pings.pop(opaque_data, None)
+        """The driver is done waiting for the PING; after GOAWAY, the
+        connection closes once it was the last thing in flight."""
+        super().forget_ping(opaque_data)
         self._check_drained()
 
     # ------------------------------------------------------------------
@@ -781,10 +704,6 @@ class ClientCore:
 
     def _on_goaway(self, event: ConnectionTerminated) -> None:
         self.goaway = event
-
-    def _on_ping_ack(self, event: PingAcknowledged) -> None:
-        if event.data in self._pings:
-            self._pings[event.data] = True
 
     def _on_settings(self, event: RemoteSettingsChanged) -> None:
         self.settings_seen = True

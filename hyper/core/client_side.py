@@ -15,8 +15,8 @@ from collections import OrderedDict
 from collections.abc import Callable
 from typing import Any
 
-from hyper.core.client import ClientCore, PushRecord, clone_error
-from hyper.core.streams import StreamBuffer
+from hyper.core.client import ClientCore
+from hyper.core.streams import PushRecord, StreamBuffer, clone_error
 from hyper.engine.config import EngineConfig
 from hyper.engine.engine import Engine
 from hyper.engine.errors import ErrorCodes

@@ -30,8 +30,7 @@ from collections.abc import Callable, Iterable
 from typing import Any, Union
 
 from hyper.common.exceptions import InvalidArgumentError
-from hyper.core.client import clone_error
-from hyper.core.streams import StreamBuffer
+from hyper.core.streams import BaseCore, StreamBuffer, clone_error
 from hyper.engine.config import EngineConfig, SettingCodes
 from hyper.engine.engine import Engine
 from hyper.engine.errors import ErrorCodes
@@ -142,7 +141,7 @@ class Request(StreamBuffer):
         self.remote_closed = False
 
 
-class ServerCore:
+class ServerCore(BaseCore[Request]):
     """
     A server connection's policy; one driver calls it from one thread.
 
@@ -172,7 +171,7 @@ class ServerCore:
             settings_timeout=limits.settings_timeout,
             window_manager=window_manager,
         )
-        self.engine = Engine(config)
+        super().__init__(Engine(config))
         self.streams: dict[int, Request] = {}
         #: Requests the application has not taken yet, oldest first.
         self.requests: deque[Request] = deque()
@@ -181,8 +180,6 @@ class ServerCore:
         #: Something connection-wide changed (window, settings, a stream
         #: closed, GOAWAY, failure): slot and window waiters should re-check.
         self.conn_changed = False
-        self._pings: dict[bytes, bool] = {}
-        self.error: BaseException | None = None
         self.settings_seen = False
         self.goaway_received = False
         #: The driver should flush what is queued and close the transport.
@@ -374,8 +371,7 @@ class ServerCore:
     def _on_ping_ack(self, event: PingAcknowledged) -> None:
         if event.data == SHUTDOWN_PING and self.closing == 1:
             self._final_goaway()
-        if event.data in self._pings:
-            self._pings[event.data] = True
+        super()._on_ping_ack(event)
         self.conn_changed = True
 
     def _on_goaway(self, event: ConnectionTerminated) -> None:
@@ -477,13 +473,11 @@ class ServerCore:
         ]
 
     def send_window(self, request: Request) -> int:
-        """Bytes sendable now; -1 when the stream can no longer send."""
-        if request.error is not None or request.finished:
+        """Bytes sendable now; -1 when the stream can no longer send (also
+        once the application ended its side)."""
+        if request.finished:
             return -1
-        try:
-            return self.engine.local_flow_control_window(request.stream_id)
-        except StreamStateError:
-            return -1
+        return super().send_window(request)
 
     def send_data(self, request: Request, data: bytes | memoryview, end_stream: bool) -> int:
         """Queue what the windows allow now; return how many bytes were taken."""
@@ -520,9 +514,6 @@ class ServerCore:
     # ------------------------------------------------------------------
     # Reading
 
-    def body_ready(self, request: Request) -> bool:
-        return bool(request.buffered) or request.ended or request.error is not None
-
     def read(self, request: Request, limit: int | None) -> list[bytes]:
         """
         Take up to ``limit`` buffered body bytes (all for None), giving their
@@ -531,15 +522,13 @@ class ServerCore:
         self._check(request)
         if not request.buffered:
             return []
-        chunks = request.take(limit)
-        size = len(chunks[0]) if len(chunks) == 1 else sum(map(len, chunks))
-        self.engine.acknowledge_received_data(request.stream_id, size)
+        chunks = request.consume(self.engine, limit)
         if request.finished and request.remote_closed and not request.buffered:
             self.streams.pop(request.stream_id, None)
         return chunks
 
     # ------------------------------------------------------------------
-    # Settings, pings, shutdown
+    # Settings, shutdown (PINGs: BaseCore)
 
     def update_settings(self, changes: dict[int, int]) -> None:
         self.engine.update_settings(changes)
@@ -547,19 +536,6 @@ class ServerCore:
         value = changes.get(SettingCodes.MAX_CONCURRENT_STREAMS)
         if value is not None:
             self.concurrency = value
-
-    def ping(self, data: bytes) -> None:
-        """Queue a PING; :meth:`ping_acked` tells when its ACK came."""
-        if self.error is not None:
-            raise clone_error(self.error)
-        self.engine.ping(data)
-        self._pings[data] = False
-
-    def ping_acked(self, data: bytes) -> bool:
-        return self._pings.get(data, False)
-
-    def forget_ping(self, data: bytes) -> None:
-        self._pings.pop(data, None)
 
     def finished(self, request: Request) -> None:
         """(The client side keeps finished streams answerable by id.)"""

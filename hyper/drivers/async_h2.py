@@ -33,11 +33,10 @@ from collections.abc import Callable
 from typing import Any, Generic, Protocol, TypeVar, Union, cast
 
 from hyper.common.exceptions import TimeoutError as HyperTimeoutError
-from hyper.core.client import clone_error
 from hyper.core.client_side import ClientSide
 from hyper.core.interface import DrivenCore
 from hyper.core.server import ServerCore, ServerLimits
-from hyper.core.streams import StreamBuffer
+from hyper.core.streams import StreamBuffer, clone_error
 from hyper.engine.exceptions import ConnectionError as H2ConnectionError
 from hyper.engine.window import BaseFlowControlManager, FlowControlManager
 from hyper.tls import NPN_PROTOCOL

@@ -52,8 +52,8 @@ from time import monotonic
 from typing import Any, Union, cast
 
 from hyper.common.exceptions import TimeoutError as HyperTimeoutError
-from hyper.core.client import ClientCore, PushRecord
-from hyper.core.streams import StreamBuffer
+from hyper.core.client import ClientCore
+from hyper.core.streams import PushRecord, StreamBuffer
 from hyper.engine.engine import Engine
 from hyper.engine.errors import ErrorCodes
 from hyper.net.transport import Transport

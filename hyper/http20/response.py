@@ -20,7 +20,7 @@ from hyper.common.util import HTTPVersion
 from hyper.core.streams import StreamBuffer
 
 if TYPE_CHECKING:
-    from hyper.core.client import PushRecord
+    from hyper.core.streams import PushRecord
     from hyper.drivers.sync_h2 import Session
 
 __all__ = ["HTTP20Push", "HTTP20Response"]

@@ -31,6 +31,7 @@ from support.frames import (
     parse_frames,
 )
 from support.memory import hyper_growth_per_round
+from support.timeouts import FakeClock
 
 from hyper.http20.config import EngineConfig
 from hyper.http20.engine import Engine, StreamState
@@ -62,19 +63,6 @@ PUSHED_REQUEST = [
     (b":path", b"/pushed.js"),
     (b":authority", b"example.com"),
 ]
-
-
-class FakeClock:
-    """A monotonic clock the test moves by hand."""
-
-    def __init__(self) -> None:
-        self.now = 1000.0
-
-    def __call__(self) -> float:
-        return self.now
-
-    def advance(self, seconds: float) -> None:
-        self.now += seconds
 
 
 @pytest.fixture

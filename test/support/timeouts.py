@@ -1,8 +1,11 @@
-"""The timeouts every test shares, by what they bound.
+"""The timeouts every test shares, by what they bound, and the fake clock of
+the sans-IO tests.
 
 Nothing here is a synchronisation delay: a test orders its steps with events
 and the peer's script, and these only bound how long any one wait may take,
-so that a hang fails the test instead of stalling the suite.
+so that a hang fails the test instead of stalling the suite. Sans-IO code
+(the engine, the cores) takes its clock as a parameter; its tests pass a
+:class:`FakeClock` and move it by hand, so no timer test waits at all.
 """
 
 from __future__ import annotations
@@ -31,3 +34,16 @@ def wait(event: threading.Event, what: str) -> None:
     """
     if not event.wait(TIMEOUT):
         raise AssertionError(f"{what} did not happen within {TIMEOUT} s")
+
+
+class FakeClock:
+    """A monotonic clock the test moves by hand."""
+
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+    def advance(self, seconds: float) -> None:
+        self.now += seconds
