@@ -5,8 +5,11 @@ The cores: each role's policy over one engine, sans-IO.
 refused and GOAWAY'd streams, window credit as the application reads,
 pushes, CANCEL on release), :mod:`~hyper.core.server` (the server: request
 slots, timers, graceful shutdown), :mod:`~hyper.core.streams` (what both
-roles keep per stream). A driver moves bytes in and out of a core and waits
-where a core's predicate says it must; every decision is the core's.
+roles keep per stream), :mod:`~hyper.core.origin` (a client front end's
+connections to one origin: reconnecting after GOAWAY, stream ids across
+connections, pending requests). A driver moves bytes in and out of a core
+and waits where a core's predicate says it must; every decision is the
+core's.
 
 Internal: no module here is public API.
 
