@@ -31,6 +31,7 @@ from hyper.common.headers import HTTPHeaderMap
 from hyper.common.util import parse_url, to_bytestring
 
 __all__ = [
+    "UPLOAD_CHUNK",
     "HeadersArg",
     "PendingRequest",
     "RequestBody",
@@ -43,11 +44,24 @@ __all__ = [
     "request_fields",
     "request_target",
     "split_timeout",
+    "upload_read_size",
     "user_agent",
 ]
 
 HeadersArg = Union[HTTPHeaderMap, Mapping[Any, Any], Iterable[tuple[Any, Any]], None]
 Timeout = Union[float, tuple[Optional[float], Optional[float]], None]
+
+# The most bytes read from a file-like body at once (and asked of an
+# iterable's pieces); the peer's window and frame size bound a read further
+# (upload_read_size), so the memory one upload holds stays bounded.
+UPLOAD_CHUNK = 1 << 20
+
+
+def upload_read_size(window: int, max_frame_size: int) -> int:
+    """How much of a file body to read next: what the send ``window`` takes
+    now, but at least a frame (a window of a few bytes would otherwise mean
+    reads of a few bytes) and at most :data:`UPLOAD_CHUNK`."""
+    return min(max(window, max_frame_size), UPLOAD_CHUNK)
 
 
 def split_timeout(timeout: Timeout) -> tuple[float | None, float | None]:

@@ -5,10 +5,11 @@ client connection.
 One object stands for "HTTP/2 to this origin". Underneath it is a
 :class:`~hyper.drivers.sync_h2.Session` (one socket, one engine), replaced
 transparently by a new one when the server sends GOAWAY or the connection
-fails: streams already open on the old session finish there (it is kept in
-``_draining`` until they do), new requests go to the new one. Stream ids keep
-rising across sessions, so an id names one request for the object's
-lifetime.
+fails: streams already open on the old session finish there, new requests go
+to the new one. Stream ids keep rising across sessions, so an id names one
+request for the object's lifetime. That policy is
+:class:`~hyper.core.origin.OriginPolicy`'s; this module connects, under
+``_connect_lock``, when it says so.
 
 Requests may be made, and responses read, from any number of threads at
 once; see :mod:`hyper.drivers.sync_h2` for how the socket is shared without
@@ -24,19 +25,21 @@ from collections.abc import Iterator
 from typing import Any, TypeVar, Union
 
 from hyper.common._request import (
+    UPLOAD_CHUNK,
     HeadersArg,
-    PendingRequest,
     RequestBody,
     Timeout,
     authority,
     header_pairs,
     request_fields,
+    upload_read_size,
     user_agent,
 )
 from hyper.common.decoder import accept_encoding
 from hyper.common.exceptions import ConnectionError as HyperConnectionError
 from hyper.common.util import HTTPVersion, to_bytestring
 from hyper.core.client import normalize_origin
+from hyper.core.origin import OriginPolicy
 from hyper.core.streams import StreamBuffer
 from hyper.drivers.sync_h2 import Session
 from hyper.engine.config import EngineConfig, SettingCodes
@@ -59,14 +62,15 @@ __all__ = ["HTTP20Connection"]
 _T = TypeVar("_T")
 _Str = Union[str, bytes]
 
-# How many fresh connections one request tries when each refuses new streams
-# (GOAWAY straight after the preface) before giving up.
-_MAX_CONNECT_ATTEMPTS = 3
 # Header blocks kept for requests made without headers (see _build_headers).
 _FIELDS_CACHE_SIZE = 64
-# The most bytes read from a file-like body at once; the peer's window (and
-# frame size) bounds it further, so memory per upload stays bounded.
-_UPLOAD_CHUNK = 1 << 20
+
+
+class _LastStream(threading.local):
+    """Each thread's last stream id: ``getresponse()`` without one means the
+    calling thread's last request."""
+
+    stream_id: int | None = None
 
 
 def _certificate_names(sock: socket.socket) -> tuple[bytes, ...]:
@@ -154,21 +158,16 @@ class HTTP20Connection(ConnectionTarget):
         self._user_agent = user_agent()
         self._accept_encoding = accept_encoding()
 
-        self._session: Session | None = None
-        # Replaced sessions whose streams have not all finished yet.
-        self._draining: list[Session] = []
-        # Serialises connecting; held while a new socket is set up, and only then.
+        self._origin: OriginPolicy[Session] = OriginPolicy(
+            f"{self.host}:{self.port}", _LastStream()
+        )
+        # Serialises connecting (and the policy's choices that go with it);
+        # held while a new socket is set up, and only then.
         self._connect_lock = threading.Lock()
-        self._next_stream_id = 1
-        self._pending: dict[int, PendingRequest] = {}
-        # putrequest ids that had to move to a fresh id at endheaders.
-        self._aliases: dict[int, int] = {}
         # The header blocks of requests made without headers, by (method,
         # url, content length): a client repeats the same few. Never changed
         # once built, so one list serves every such request.
         self._fields_cache: dict[tuple[Any, Any, int | None], list[tuple[Any, Any]]] = {}
-        self._local = threading.local()
-        self._last_stream_id: int | None = None
         # The engine of an h2c upgrade in progress (see _prepare_upgrade).
         self._upgrade_engine: Engine | None = None
 
@@ -192,18 +191,22 @@ class HTTP20Connection(ConnectionTarget):
         """The session new streams go on, connecting when there is none. A
         new session does not wait for the server's SETTINGS: the first
         request goes out behind the preface (see ClientCore)."""
-        session = self._session
+        session = self._origin.current
         if session is not None and session.is_usable:
             return session
+        return self._choose_session()[0]
+
+    def _choose_session(self) -> tuple[Session, bool]:
+        """The session new streams go on, and whether this call opened it
+        (another thread may have, while this one waited for the lock)."""
         with self._connect_lock:
-            session = self._session
-            if session is not None and session.is_usable:
-                return session
+            origin = self._origin
+            session = origin.choose()
             if session is not None:
-                self._session = None
-                self._retire(session)
-            session = self._session = self._new_session()
-            return session
+                return session, False
+            session = self._new_session()
+            origin.adopt(session)
+            return session, True
 
     def _handshake_timeout(self) -> float | None:
         if self._connect_timeout is None:
@@ -245,9 +248,7 @@ class HTTP20Connection(ConnectionTarget):
     def _start_session(
         self, sock: socket.socket, engine: Engine, upgraded: bool = False, received: bytes = b""
     ) -> Session:
-        first_id = 3 if upgraded else self._next_stream_id
-        if first_id > 2**31 - 1 and not self._draining:
-            first_id = 1  # every id was used; no older stream can clash
+        first_id = self._origin.first_stream_id(upgraded)
         session = Session(sock, engine, read_timeout=self._read_timeout, first_stream_id=first_id)
         if self._enable_push:
             session.core.origin = normalize_origin(self._scheme, self._authority)
@@ -277,7 +278,7 @@ class HTTP20Connection(ConnectionTarget):
 
         Concurrency: call before the connection is shared.
         """
-        if self._session is not None or self._next_stream_id != 1:
+        if not self._origin.is_unused:
             raise StreamStateError("an h2c upgrade must be the connection's first request")
         engine = self._new_engine()
         settings = engine.initiate_upgrade_connection()
@@ -300,31 +301,17 @@ class HTTP20Connection(ConnectionTarget):
         """
         engine, self._upgrade_engine = self._upgrade_engine, None
         upgraded = engine is not None
+        origin = self._origin
         with self._connect_lock:
-            if self._session is not None:
+            if origin.current is not None:
                 sock.close()
                 raise StreamStateError("this connection already has a socket")
             session = self._start_session(
                 sock, engine or self._new_engine(), upgraded=upgraded, received=received
             )
-            self._session = session
+            origin.adopt(session)
         if upgraded:
-            self._next_stream_id = 3
-            self._remember(1)
-
-    def _retire(self, session: Session) -> None:
-        """Keep a replaced session until its open streams are done."""
-        self._next_stream_id = max(self._next_stream_id, session.next_stream_id)
-        draining = [s for s in self._draining if not s.is_finished]
-        if not session.is_finished:
-            draining.append(session)
-        self._draining = draining
-
-    def _sessions(self) -> Iterator[Session]:
-        session = self._session
-        if session is not None:
-            yield session
-        yield from self._draining
+            origin.remember(1)
 
     # ------------------------------------------------------------------
     # Requests
@@ -382,7 +369,7 @@ class HTTP20Connection(ConnectionTarget):
                 # The caller never learns this stream's id: free it (reset).
                 session.release(stream)
                 raise
-        self._remember(stream.stream_id)
+        self._origin.remember(stream.stream_id)
         return stream.stream_id
 
     def putrequest(self, method: _Str, selector: _Str, **kwargs: Any) -> int:
@@ -393,8 +380,7 @@ class HTTP20Connection(ConnectionTarget):
         Concurrency: thread-safe; each call gets its own id.
         """
         stream_id = self._usable_session().reserve_id()
-        self._pending[stream_id] = PendingRequest(method, selector)
-        self._remember(stream_id)
+        self._origin.put_request(stream_id, method, selector)
         return stream_id
 
     def putheader(
@@ -410,7 +396,7 @@ class HTTP20Connection(ConnectionTarget):
 
         Concurrency: thread-safe for different requests.
         """
-        self._pending_request(stream_id).add_header(header, argument, replace)
+        self._origin.pending_request(stream_id).add_header(header, argument, replace)
 
     def endheaders(
         self,
@@ -426,9 +412,7 @@ class HTTP20Connection(ConnectionTarget):
 
         Concurrency: thread-safe for different requests.
         """
-        stream_id = self._resolve(stream_id)
-        pending = self._pending_request(stream_id)
-        del self._pending[stream_id]
+        stream_id, pending = self._origin.take_request(stream_id)
         plan = None if message_body is None else RequestBody(message_body)
         length = plan.length if plan is not None and final else None
         fields = self._build_headers(pending.method, pending.url, pending.headers, length)
@@ -437,8 +421,7 @@ class HTTP20Connection(ConnectionTarget):
         end_stream = ends and (plan is None or plan.length == 0)
         data = plan.buffer if plan is not None and not end_stream else None
         session, stream, taken = self._open(fields, end_stream, data, ends, stream_id)
-        if stream.stream_id != stream_id:
-            self._aliases[stream_id] = stream.stream_id
+        self._origin.opened_as(stream_id, stream.stream_id)
         if plan is not None and not end_stream:
             self._upload(session, stream, plan, taken if data is not None else None, ends)
         if trailer_fields:
@@ -458,7 +441,7 @@ class HTTP20Connection(ConnectionTarget):
 
         Concurrency: thread-safe for different requests.
         """
-        session, stream = self._find(stream_id)
+        session, stream = self._origin.find(stream_id)
         trailer_fields = header_pairs(trailers) if final else []
         self._upload(session, stream, RequestBody(data), None, final and not trailer_fields)
         if trailer_fields:
@@ -472,16 +455,20 @@ class HTTP20Connection(ConnectionTarget):
         data_ends: bool = True,
         stream_id: int | None = None,
     ) -> tuple[Session, StreamBuffer, int]:
-        for _ in range(_MAX_CONNECT_ATTEMPTS):
-            session = self._usable_session()
+        origin = self._origin
+        attempts = 0
+        while True:
+            # _usable_session inline: this is every request's path.
+            session = origin.current
+            fresh = False
+            if session is None or not session.is_usable:
+                session, fresh = self._choose_session()
             opened = session.open_stream(fields, end_stream, data, data_ends, stream_id)
             if opened is not None:
                 stream, taken = opened
                 return session, stream, taken
-        raise HyperConnectionError(
-            f"{self.host}:{self.port} refused new streams on {_MAX_CONNECT_ATTEMPTS} "
-            "fresh connections in a row (GOAWAY)"
-        )
+            attempts += 1
+            origin.try_again(attempts, fresh)
 
     def _upload(
         self,
@@ -507,12 +494,11 @@ class HTTP20Connection(ConnectionTarget):
         if plan.can_read_into and not self._upload_in_place(session, stream, plan):
             return
         while True:
-            size = _UPLOAD_CHUNK
+            size = UPLOAD_CHUNK
             if plan.file is not None:
-                # Read what may go out now (at least a frame), so the bytes
-                # held here stay bounded by the window.
-                window = session.wait_send_window(stream)
-                size = min(max(window, session.max_frame_size), _UPLOAD_CHUNK)
+                # Read what may go out now, so the bytes held here stay
+                # bounded by the window.
+                size = upload_read_size(session.wait_send_window(stream), session.max_frame_size)
             chunk = plan.next_chunk(size)
             if chunk is None:
                 break
@@ -534,7 +520,7 @@ class HTTP20Connection(ConnectionTarget):
         while True:
             window = session.wait_send_window(stream)
             max_frame = session.max_frame_size
-            size = min(window, _UPLOAD_CHUNK) if window > 0 else 1
+            size = min(window, UPLOAD_CHUNK) if window > 0 else 1
             buf, slots = data_layout(size, max_frame, buf)
             size = plan.read_into(slots)
             if not size:
@@ -583,38 +569,6 @@ class HTTP20Connection(ConnectionTarget):
             self._fields_cache[key] = fields
         return fields
 
-    def _pending_request(self, stream_id: int | None) -> PendingRequest:
-        stream_id = self._resolve(stream_id)
-        pending = self._pending.get(stream_id)
-        if pending is None:
-            raise StreamStateError(
-                f"stream {stream_id} has no request waiting for its headers (putrequest)"
-            )
-        return pending
-
-    def _resolve(self, stream_id: int | None) -> int:
-        if stream_id is None:
-            stream_id = getattr(self._local, "stream_id", None) or self._last_stream_id
-            if stream_id is None:
-                raise StreamStateError("no request has been made on this connection")
-        return stream_id
-
-    def _remember(self, stream_id: int) -> None:
-        self._local.stream_id = stream_id
-        self._last_stream_id = stream_id
-
-    def _find(self, stream_id: int | None) -> tuple[Session, StreamBuffer]:
-        stream_id = self._resolve(stream_id)
-        stream_id = self._aliases.get(stream_id, stream_id)
-        for session in self._sessions():
-            stream = session.find(stream_id)
-            if stream is not None:
-                return session, stream
-        raise StreamStateError(
-            f"no stream {stream_id} on this connection: never requested, or its "
-            "response was already read or closed"
-        )
-
     # ------------------------------------------------------------------
     # Responses
 
@@ -634,13 +588,12 @@ class HTTP20Connection(ConnectionTarget):
 
         Concurrency: thread-safe.
         """
-        session, stream = self._find(stream_id)
+        session, stream = self._origin.find(stream_id)
         if stream.claimed:
             raise StreamStateError(f"the response on stream {stream.stream_id} was already taken")
         session.wait_response(stream)
         stream.claimed = True
-        if stream_id is not None:
-            self._aliases.pop(stream_id, None)
+        self._origin.claimed(stream_id)
         return HTTP20Response(stream, session)
 
     get_response = getresponse
@@ -650,7 +603,7 @@ class HTTP20Connection(ConnectionTarget):
         """The most streams the server lets this connection have open at
         once (its SETTINGS_MAX_CONCURRENT_STREAMS); None until its SETTINGS
         arrived. A hint for pools: ``request()`` itself waits for a slot."""
-        session = self._session
+        session = self._origin.current
         if session is None or not session.core.settings_seen:
             return None
         return session.core.engine.remote_settings[SettingCodes.MAX_CONCURRENT_STREAMS]
@@ -663,7 +616,7 @@ class HTTP20Connection(ConnectionTarget):
 
         Concurrency: thread-safe.
         """
-        session, stream = self._find(stream_id)
+        session, stream = self._origin.find(stream_id)
         session.release(stream)
 
     def get_pushes(
@@ -677,7 +630,7 @@ class HTTP20Connection(ConnectionTarget):
 
         Concurrency: thread-safe; one generator per stream at a time.
         """
-        session, stream = self._find(stream_id)
+        session, stream = self._origin.find(stream_id)
         while True:
             fresh, more = session.next_pushes(stream, capture_all)
             for record in fresh:
@@ -710,13 +663,7 @@ class HTTP20Connection(ConnectionTarget):
         Concurrency: thread-safe.
         """
         with self._connect_lock:
-            sessions = list(self._sessions())
-            for session in sessions:
-                self._next_stream_id = max(self._next_stream_id, session.next_stream_id)
-            self._session = None
-            self._draining = []
-        self._pending.clear()
-        self._aliases.clear()
+            sessions = self._origin.close()
         code = ErrorCodes.NO_ERROR if error_code is None else error_code
         for session in sessions:
             session.close(code)
