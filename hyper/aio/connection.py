@@ -16,20 +16,20 @@ from __future__ import annotations
 
 import asyncio
 import inspect
-import ssl
 from collections.abc import AsyncIterator
 from typing import Any, Union
 
 from hyper.aio.response import AsyncHTTP20Push, AsyncHTTP20Response, push_for
 from hyper.common._request import (
+    UPLOAD_CHUNK,
     HeadersArg,
-    PendingRequest,
     RequestBody,
     Timeout,
     authority,
     body_chunk,
     header_pairs,
     request_fields,
+    upload_read_size,
     user_agent,
 )
 from hyper.common.decoder import accept_encoding
@@ -38,37 +38,21 @@ from hyper.common.exceptions import InvalidArgumentError
 from hyper.common.exceptions import TimeoutError as HyperTimeoutError
 from hyper.common.util import HTTPVersion, to_bytestring
 from hyper.core.client import normalize_origin
+from hyper.core.origin import OriginPolicy
 from hyper.core.streams import StreamBuffer
 from hyper.drivers.async_h2 import ClientDriver
 from hyper.engine.errors import ErrorCodes
 from hyper.engine.exceptions import LocalProtocolError, StreamStateError
 from hyper.engine.window import BaseFlowControlManager
 from hyper.net.connect import ConnectionTarget
-from hyper.tls import H2_NPN_PROTOCOLS, init_context
+from hyper.tls import H2_NPN_PROTOCOLS, default_context
 
 __all__ = ["AsyncHTTP20Connection"]
 
 _Str = Union[str, bytes]
 
-# Fresh connections one request tries when each refuses new streams (GOAWAY
-# straight after the preface) before giving up.
-_MAX_CONNECT_ATTEMPTS = 3
-# The most bytes read from a file body at once; the window bounds it too.
-_UPLOAD_CHUNK = 1 << 20
 # Streams the server may push at once (our MAX_CONCURRENT_STREAMS).
 _CONCURRENCY = 100
-
-_default_tls: ssl.SSLContext | None = None
-
-
-def _tls_context() -> ssl.SSLContext:
-    # Built once: loading the CA store is far too slow to repeat per connection.
-    global _default_tls
-    if _default_tls is None:
-        context = init_context()
-        context.set_alpn_protocols(list(H2_NPN_PROTOCOLS))
-        _default_tls = context
-    return _default_tls
 
 
 class AsyncHTTP20Connection(ConnectionTarget):
@@ -111,14 +95,9 @@ class AsyncHTTP20Connection(ConnectionTarget):
         self._scheme = b"https" if self.secure else b"http"
         self._user_agent = user_agent()
         self._accept_encoding = accept_encoding()
-        self._protocol: ClientDriver | None = None
-        self._draining: list[ClientDriver] = []
+        self._origin: OriginPolicy[ClientDriver] = OriginPolicy(f"{self.host}:{self.port}")
+        # Serialises connecting (and the policy's choices that go with it).
         self._connecting: asyncio.Lock | None = None
-        self._next_stream_id = 1
-        self._last_stream_id: int | None = None
-        self._pending: dict[int, PendingRequest] = {}
-        # putrequest ids that had to move to a fresh id at endheaders.
-        self._aliases: dict[int, int] = {}
 
     # ------------------------------------------------------------------
     # Connecting
@@ -133,25 +112,27 @@ class AsyncHTTP20Connection(ConnectionTarget):
         await self._usable()
 
     async def _usable(self) -> ClientDriver:
-        protocol = self._protocol
+        protocol = self._origin.current
         if protocol is not None and protocol.is_usable:
             return protocol
+        return (await self._choose())[0]
+
+    async def _choose(self) -> tuple[ClientDriver, bool]:
+        """The connection new streams go on, and whether this call opened it
+        (another task may have, while this one waited for the lock)."""
         if self._connecting is None:
             self._connecting = asyncio.Lock()
         async with self._connecting:
-            protocol = self._protocol
-            if protocol is not None and protocol.is_usable:
-                return protocol
+            origin = self._origin
+            protocol = origin.choose()
             if protocol is not None:
-                self._retire(protocol)
-            protocol = self._protocol = await self._new_protocol()
-            return protocol
+                return protocol, False
+            protocol = await self._new_protocol(origin.first_stream_id())
+            origin.adopt(protocol)
+            return protocol, True
 
-    async def _new_protocol(self) -> ClientDriver:
+    async def _new_protocol(self, first_id: int) -> ClientDriver:
         loop = asyncio.get_running_loop()
-        first_id = self._next_stream_id
-        if first_id > 2**31 - 1 and not self._draining:
-            first_id = 1  # every id was used; no older stream can clash
         protocol = ClientDriver(
             _CONCURRENCY,
             enable_push=self._enable_push,
@@ -161,7 +142,10 @@ class AsyncHTTP20Connection(ConnectionTarget):
         )
         tls: Any = None
         if self.secure:
-            tls = self.ssl_context if self.ssl_context is not None else _tls_context()
+            if self.ssl_context is not None:
+                tls = self.ssl_context
+            else:
+                tls = default_context(H2_NPN_PROTOCOLS)
         connecting = loop.create_connection(
             lambda: protocol,
             self.host,
@@ -185,18 +169,6 @@ class AsyncHTTP20Connection(ConnectionTarget):
             # RFC 9113 8.4: pushes only for this connection's own origin.
             protocol.core.origin = normalize_origin(self._scheme, self._authority)
         return protocol
-
-    def _retire(self, protocol: ClientDriver) -> None:
-        """Keep a replaced connection until its open streams are done."""
-        self._next_stream_id = max(self._next_stream_id, protocol.core.next_stream_id)
-        draining = [p for p in self._draining if not p.is_finished]
-        if not protocol.is_finished:
-            draining.append(protocol)
-        self._draining = draining
-
-    def _protocols(self) -> list[ClientDriver]:
-        current = [self._protocol] if self._protocol is not None else []
-        return current + self._draining
 
     # ------------------------------------------------------------------
     # Requests
@@ -228,7 +200,7 @@ class AsyncHTTP20Connection(ConnectionTarget):
         trailer_fields = header_pairs(trailers) if trailers is not None else []
         protocol, stream = await self._start(fields, body, plan, not trailer_fields, None)
         await self._finish(protocol, stream, trailer_fields)
-        self._last_stream_id = stream.stream_id
+        self._origin.remember(stream.stream_id)
         return stream.stream_id
 
     async def putrequest(self, method: _Str, selector: _Str, **kwargs: Any) -> int:
@@ -238,15 +210,14 @@ class AsyncHTTP20Connection(ConnectionTarget):
         """
         protocol = await self._usable()
         stream_id: int = protocol.core.reserve_id()
-        self._pending[stream_id] = PendingRequest(method, selector)
-        self._last_stream_id = stream_id
+        self._origin.put_request(stream_id, method, selector)
         return stream_id
 
     def putheader(
         self, header: _Str, argument: _Str, stream_id: int | None = None, replace: bool = False
     ) -> None:
         """Add a header to a request started with :meth:`putrequest`."""
-        self._pending_request(stream_id).add_header(header, argument, replace)
+        self._origin.pending_request(stream_id).add_header(header, argument, replace)
 
     async def endheaders(
         self,
@@ -260,9 +231,7 @@ class AsyncHTTP20Connection(ConnectionTarget):
         ``message_body`` if given. ``final`` ends the request (after
         ``trailers``, if given); otherwise more body follows with :meth:`send`.
         """
-        stream_id = self._resolve(stream_id)
-        pending = self._pending_request(stream_id)
-        del self._pending[stream_id]
+        stream_id, pending = self._origin.take_request(stream_id)
         fields, plan = self._prepare(
             pending.method, pending.url, pending.headers, message_body, final
         )
@@ -270,8 +239,7 @@ class AsyncHTTP20Connection(ConnectionTarget):
         protocol, stream = await self._start(
             fields, message_body, plan, final and not trailer_fields, stream_id
         )
-        if stream.stream_id != stream_id:
-            self._aliases[stream_id] = stream.stream_id
+        self._origin.opened_as(stream_id, stream.stream_id)
         await self._finish(protocol, stream, trailer_fields)
 
     async def send(
@@ -286,7 +254,7 @@ class AsyncHTTP20Connection(ConnectionTarget):
         ``final``), under flow control; ``final`` ends the request, after
         ``trailers`` if given.
         """
-        protocol, stream = self._find(stream_id)
+        protocol, stream = self._origin.find(stream_id)
         trailer_fields = header_pairs(trailers) if final and trailers is not None else []
         plan = None if _is_async_body(data) else RequestBody(data)
         await self._upload(protocol, stream, data, plan, 0, final and not trailer_fields)
@@ -349,18 +317,21 @@ class AsyncHTTP20Connection(ConnectionTarget):
         data_ends: bool,
         stream_id: int | None,
     ) -> tuple[ClientDriver, StreamBuffer, int]:
-        for _ in range(_MAX_CONNECT_ATTEMPTS):
-            protocol = await self._usable()
+        origin = self._origin
+        attempts = 0
+        while True:
+            protocol = origin.current
+            fresh = False
+            if protocol is None or not protocol.is_usable:
+                protocol, fresh = await self._choose()
             opened = await protocol.open_stream(
                 fields, end_stream, data, data_ends, self._read_timeout, stream_id
             )
             if opened is not None:
                 stream, taken = opened
                 return protocol, stream, taken
-        raise HyperConnectionError(
-            f"{self.host}:{self.port} refused new streams on {_MAX_CONNECT_ATTEMPTS} "
-            "fresh connections in a row (GOAWAY)"
-        )
+            attempts += 1
+            origin.try_again(attempts, fresh)
 
     async def _upload(
         self,
@@ -392,34 +363,6 @@ class AsyncHTTP20Connection(ConnectionTarget):
     # ------------------------------------------------------------------
     # Responses
 
-    def _resolve(self, stream_id: int | None) -> int:
-        if stream_id is None:
-            stream_id = self._last_stream_id
-            if stream_id is None:
-                raise StreamStateError("no request has been made on this connection")
-        return stream_id
-
-    def _pending_request(self, stream_id: int | None) -> PendingRequest:
-        stream_id = self._resolve(stream_id)
-        pending = self._pending.get(stream_id)
-        if pending is None:
-            raise StreamStateError(
-                f"stream {stream_id} has no request waiting for its headers (putrequest)"
-            )
-        return pending
-
-    def _find(self, stream_id: int | None) -> tuple[ClientDriver, StreamBuffer]:
-        stream_id = self._resolve(stream_id)
-        stream_id = self._aliases.get(stream_id, stream_id)
-        for protocol in self._protocols():
-            stream = protocol.core.find(stream_id)
-            if stream is not None:
-                return protocol, stream
-        raise StreamStateError(
-            f"no stream {stream_id} on this connection: never requested, or its "
-            "response was already read or closed"
-        )
-
     async def get_response(self, stream_id: int | None = None) -> AsyncHTTP20Response:
         """
         Wait for the response to a request (1xx responses are kept on
@@ -432,9 +375,8 @@ class AsyncHTTP20Connection(ConnectionTarget):
             request stays pending; call again to keep waiting).
         :raises ConnectionError: the connection failed.
         """
-        protocol, stream = self._find(stream_id)
-        if stream_id is not None:
-            self._aliases.pop(stream_id, None)
+        protocol, stream = self._origin.find(stream_id)
+        self._origin.claimed(stream_id)
         if stream.claimed:
             raise StreamStateError(f"the response on stream {stream.stream_id} was already taken")
         await protocol.wait_response(stream, self._read_timeout)
@@ -450,7 +392,7 @@ class AsyncHTTP20Connection(ConnectionTarget):
         Yield the pushes promised on a stream, each once; with
         ``capture_all``, wait for more until the stream ends.
         """
-        protocol, stream = self._find(stream_id)
+        protocol, stream = self._origin.find(stream_id)
         core = protocol.core
         while True:
             if capture_all:
@@ -477,15 +419,8 @@ class AsyncHTTP20Connection(ConnectionTarget):
         Close: GOAWAY (``error_code``, default NO_ERROR), fail every waiting
         call, close the transport. The next request connects anew.
         """
-        protocols = self._protocols()
-        for protocol in protocols:
-            self._next_stream_id = max(self._next_stream_id, protocol.core.next_stream_id)
-        self._protocol = None
-        self._draining = []
-        self._pending.clear()
-        self._aliases.clear()
         code = ErrorCodes.NO_ERROR if error_code is None else error_code
-        for protocol in protocols:
+        for protocol in self._origin.close():
             protocol.close_now(code)
 
     async def __aenter__(self) -> AsyncHTTP20Connection:
@@ -510,14 +445,14 @@ async def _chunks(
         read = body.read
         is_coroutine = inspect.iscoroutinefunction(read)
         while True:
-            window = protocol.core.send_window(stream)
-            size = min(max(window, protocol.core.max_frame_size), _UPLOAD_CHUNK)
+            core = protocol.core
+            size = upload_read_size(core.send_window(stream), core.max_frame_size)
             chunk = await read(size) if is_coroutine else read(size)
             if not chunk:
                 return
             yield body_chunk(chunk)
     if plan is not None:
-        for piece in plan.chunks(_UPLOAD_CHUNK):
+        for piece in plan.chunks(UPLOAD_CHUNK):
             yield piece
 
 

@@ -2,8 +2,8 @@
 Opening connections and starting servers, with aioh2's signatures.
 
 ``ssl=`` is passed to asyncio as given, with ALPN set to ``h2`` on the
-context (a client's ``ssl=True`` gets :func:`hyper.tls.init_context`'s
-verified context). The other keyword arguments go to
+context (a client's ``ssl=True`` gets hyper's default verified context,
+:func:`hyper.tls.default_context`, unchanged). The other keyword arguments go to
 ``loop.create_connection`` / ``loop.create_server`` unchanged.
 """
 
@@ -19,7 +19,7 @@ from hyper.aio.protocol import H2Protocol
 from hyper.common.exceptions import ConnectionError as HyperConnectionError
 from hyper.core.server import ServerLimits
 from hyper.drivers.async_h2 import ServerDriver
-from hyper.tls import H2_NPN_PROTOCOLS, init_context
+from hyper.tls import H2_NPN_PROTOCOLS, default_context
 
 __all__ = ["open_connection", "open_unix_connection", "start_server", "start_unix_server"]
 
@@ -46,7 +46,9 @@ class _ConnectionSlots:
 
 def _client_tls(value: Any) -> Any:
     if value is True:
-        value = init_context()
+        # hyper's shared default for HTTP/2 clients (an assigned
+        # hyper.tls._context wins): never changed here, since others use it.
+        return default_context(H2_NPN_PROTOCOLS)
     if isinstance(value, _ssl.SSLContext):
         # RFC 9113 3.2: over TLS, HTTP/2 is negotiated as "h2" only.
         value.set_alpn_protocols(list(H2_NPN_PROTOCOLS))

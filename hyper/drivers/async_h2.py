@@ -499,6 +499,15 @@ class ClientDriver(AsyncH2Driver[ClientSide]):
         """New streams may be opened on this connection."""
         return not self._lost and self._attached and self.core.is_usable
 
+    @property
+    def next_stream_id(self) -> int:
+        """The id the next stream opened here would get."""
+        return self.core.next_stream_id
+
+    def find(self, stream_id: int) -> StreamBuffer | None:
+        """The buffer of the stream the application knows as ``stream_id``."""
+        return self.core.find(stream_id)
+
     async def open_stream(
         self,
         fields: list[tuple[Any, Any]],

@@ -16,6 +16,7 @@ from aio_support import HOST, echo_handler, serving
 from support import servers
 
 import hyper.aio as aioh2
+import hyper.tls
 from hyper.aio import AsyncHTTP20Connection
 from hyper.common.exceptions import ConnectionError as HyperConnectionError
 from hyper.http20.config import SettingCodes
@@ -177,6 +178,26 @@ class TestAlpn:
             with pytest.raises(ssl.SSLCertVerificationError):
                 await aioh2.open_connection(HOST, port, ssl=True)
             server.close()
+
+        run(main())
+
+    def test_ssl_true_uses_an_assigned_hyper_tls_context(
+        self, run, server_tls, client_tls, monkeypatch
+    ) -> None:
+        """``ssl=True`` is hyper's one default context: an assigned
+        ``hyper.tls._context`` (here trusting the test CA) is the one used."""
+        monkeypatch.setattr(hyper.tls, "_context", client_tls)
+
+        async def main() -> None:
+            async with serving(echo_handler, ssl=server_tls()) as (_, port):
+                client = await aioh2.open_connection(
+                    HOST, port, ssl=True, server_hostname="localhost"
+                )
+                stream_id = await client.start_request(
+                    {":method": "GET", ":path": "/"}, end_stream=True
+                )
+                assert dict(await client.recv_response(stream_id))[":status"] == "200"
+                client.close_connection()
 
         run(main())
 

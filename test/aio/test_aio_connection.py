@@ -18,6 +18,7 @@ from aio_support import HOST, echo_handler, serving
 from support import servers
 
 import hyper.aio as aioh2
+import hyper.tls
 from hyper.aio import AsyncHTTP20Connection
 from hyper.common.exceptions import TimeoutError as HyperTimeoutError
 from hyper.http20.errors import ErrorCodes
@@ -233,6 +234,26 @@ class TestResponses:
                 size = await into.readinto(buffer)
                 assert 0 < size <= 4096 and bytes(buffer[:size]) == text[:size]
                 into.close()
+
+        run(main())
+
+
+class TestDefaultTls:
+    def test_the_default_context_is_hyper_tls_context(
+        self, run, server_tls, client_tls, monkeypatch
+    ) -> None:
+        """Without ``ssl_context``, the one default of every front end is
+        used: an assigned ``hyper.tls._context`` (trusting the test CA here)."""
+        monkeypatch.setattr(hyper.tls, "_context", client_tls)
+
+        async def main() -> None:
+            async with serving(echo_handler, ssl=server_tls()) as (_, port):
+                conn = AsyncHTTP20Connection(f"{HOST}:{port}", secure=True, timeout=10)
+                try:
+                    status, _ = await fetch(conn, "/")
+                finally:
+                    conn.close()
+                assert status == 200
 
         run(main())
 
