@@ -31,8 +31,9 @@ import threading
 from collections.abc import Iterator
 from typing import Any, TypeVar, Union
 
-from hyper.common._request import HeadersArg, Timeout, header_pairs, lower_name
+from hyper.common._request import header_pairs, lower_name
 from hyper.common.exceptions import HTTPUpgrade, HyperError, InvalidResponseError, TLSUpgrade
+from hyper.common.types import HeadersArg, Str, Timeout
 from hyper.common.util import HTTPVersion
 from hyper.engine.window import BaseFlowControlManager
 from hyper.http11.connection import HTTP11Connection, ImproperConnectionStateError
@@ -45,7 +46,6 @@ from hyper.tls import H2_NPN_PROTOCOLS, H2C_PROTOCOL, SUPPORTED_NPN_PROTOCOLS
 __all__ = ["HTTPConnection", "UnsupportedOperationError"]
 
 _T = TypeVar("_T")
-_Str = Union[str, bytes]
 _Conn = Union[HTTP11Connection, HTTP20Connection]
 
 # force_proto values meaning HTTP/2 with prior knowledge on a plaintext socket.
@@ -224,7 +224,7 @@ class HTTPConnection(ConnectionTarget):
     # ------------------------------------------------------------------
     # The h2c upgrade
 
-    def _can_upgrade(self, method: _Str, body: Any, headers: list[tuple[Any, Any]]) -> bool:
+    def _can_upgrade(self, method: Str, body: Any, headers: list[tuple[Any, Any]]) -> bool:
         if self._upgrade_declined or self.secure or self.proxy_host is not None:
             return False
         if not _is_empty_body(body) or lower_name(method) == b"connect":
@@ -232,7 +232,7 @@ class HTTPConnection(ConnectionTarget):
         return not any(lower_name(name) in _UPGRADE_FIELDS for name, _ in headers)
 
     def _request_upgrade(
-        self, h1: HTTP11Connection, method: _Str, url: _Str, headers: list[tuple[Any, Any]]
+        self, h1: HTTP11Connection, method: Str, url: Str, headers: list[tuple[Any, Any]]
     ) -> None:
         h2 = self._h2()
         settings = h2._prepare_upgrade()
@@ -290,8 +290,8 @@ class HTTPConnection(ConnectionTarget):
 
     def request(
         self,
-        method: _Str,
-        url: _Str,
+        method: Str,
+        url: Str,
         body: Any = None,
         headers: HeadersArg = None,
     ) -> int | None:
@@ -321,7 +321,7 @@ class HTTPConnection(ConnectionTarget):
                 return None
         return conn.request(method, url, body, headers)
 
-    def putrequest(self, method: _Str, selector: _Str, **kwargs: Any) -> int | None:
+    def putrequest(self, method: Str, selector: Str, **kwargs: Any) -> int | None:
         """
         Start a request to be completed with :meth:`putheader` and
         :meth:`endheaders` (never asks for an upgrade).
@@ -331,7 +331,7 @@ class HTTPConnection(ConnectionTarget):
         return self._current().putrequest(method, selector, **kwargs)
 
     def putheader(
-        self, header: _Str, argument: _Str, stream_id: int | None = None, replace: bool = False
+        self, header: Str, argument: Str, stream_id: int | None = None, replace: bool = False
     ) -> None:
         """Add a header to the request started by :meth:`putrequest`."""
         self._current().putheader(header, argument, stream_id, replace)
@@ -414,7 +414,7 @@ class HTTPConnection(ConnectionTarget):
             return conn.get_pushes(stream_id, capture_all)
         return iter(())
 
-    def ping(self, opaque_data: _Str) -> float:
+    def ping(self, opaque_data: Str) -> float:
         """
         Send an HTTP/2 PING and return the round-trip time in seconds.
 

@@ -17,7 +17,7 @@ from __future__ import annotations
 import asyncio
 import inspect
 from collections.abc import AsyncIterator
-from typing import Any, Union
+from typing import Any
 
 from hyper.aio.response import AsyncHTTP20Push, AsyncHTTP20Response, push_for
 from hyper.common._request import (
@@ -36,6 +36,7 @@ from hyper.common.decoder import accept_encoding
 from hyper.common.exceptions import ConnectionError as HyperConnectionError
 from hyper.common.exceptions import InvalidArgumentError
 from hyper.common.exceptions import TimeoutError as HyperTimeoutError
+from hyper.common.types import Str
 from hyper.common.util import HTTPVersion, to_bytestring
 from hyper.core.client import normalize_origin
 from hyper.core.origin import OriginPolicy
@@ -49,7 +50,6 @@ from hyper.tls import H2_NPN_PROTOCOLS, default_context
 
 __all__ = ["AsyncHTTP20Connection"]
 
-_Str = Union[str, bytes]
 
 # Streams the server may push at once (our MAX_CONCURRENT_STREAMS).
 _CONCURRENCY = 100
@@ -175,8 +175,8 @@ class AsyncHTTP20Connection(ConnectionTarget):
 
     async def request(
         self,
-        method: _Str,
-        url: _Str,
+        method: Str,
+        url: Str,
         body: Any = None,
         headers: HeadersArg = None,
         *,
@@ -203,7 +203,7 @@ class AsyncHTTP20Connection(ConnectionTarget):
         self._origin.remember(stream.stream_id)
         return stream.stream_id
 
-    async def putrequest(self, method: _Str, selector: _Str, **kwargs: Any) -> int:
+    async def putrequest(self, method: Str, selector: Str, **kwargs: Any) -> int:
         """
         Start a request whose headers are added with :meth:`putheader` and
         sent by :meth:`endheaders`; returns its stream id. Connects first.
@@ -214,7 +214,7 @@ class AsyncHTTP20Connection(ConnectionTarget):
         return stream_id
 
     def putheader(
-        self, header: _Str, argument: _Str, stream_id: int | None = None, replace: bool = False
+        self, header: Str, argument: Str, stream_id: int | None = None, replace: bool = False
     ) -> None:
         """Add a header to a request started with :meth:`putrequest`."""
         self._origin.pending_request(stream_id).add_header(header, argument, replace)
@@ -261,7 +261,7 @@ class AsyncHTTP20Connection(ConnectionTarget):
         await self._finish(protocol, stream, trailer_fields)
 
     def _prepare(
-        self, method: _Str, url: _Str, headers: HeadersArg, body: Any, final: bool
+        self, method: Str, url: Str, headers: HeadersArg, body: Any, final: bool
     ) -> tuple[list[tuple[Any, Any]], RequestBody | None]:
         plan = None if body is None or _is_async_body(body) else RequestBody(body)
         length = plan.length if plan is not None and final else None
@@ -403,7 +403,7 @@ class AsyncHTTP20Connection(ConnectionTarget):
             if not capture_all or not more:
                 return
 
-    async def ping(self, opaque_data: _Str) -> float:
+    async def ping(self, opaque_data: Str) -> float:
         """Send a PING with 8 bytes of ``opaque_data``; the round-trip time."""
         data = to_bytestring(opaque_data)
         if len(data) != 8:

@@ -23,10 +23,11 @@ from __future__ import annotations
 import asyncio
 import struct
 from collections.abc import Awaitable, Iterable, Mapping
-from typing import Any, Union
+from typing import Any
 
 from hyper.aio.exceptions import AIOH2Exception, SendException
 from hyper.common._request import authority
+from hyper.common.types import HeaderFields, Str, StrHeaders
 from hyper.core.interface import StreamCore
 from hyper.core.server import ServerLimits
 from hyper.core.streams import clone_error
@@ -37,21 +38,17 @@ from hyper.engine.exceptions import ConnectionError as H2ConnectionError
 from hyper.engine.exceptions import StreamResetError
 from hyper.engine.window import BaseFlowControlManager
 
-_Str = Union[str, bytes]
-HeadersArg = Union[Mapping[_Str, _Str], Iterable[tuple[_Str, _Str]]]
-Headers = list[tuple[str, str]]
-
 _PING = struct.Struct("!Q")
 
 
-def headers_in(headers: HeadersArg) -> Iterable[tuple[_Str, _Str]]:
+def headers_in(headers: HeaderFields) -> Iterable[tuple[Str, Str]]:
     """A dict or a list of pairs, as the engine takes them."""
     if isinstance(headers, Mapping):
         return list(headers.items())
     return headers
 
 
-def headers_out(block: Iterable[tuple[bytes, bytes]] | None) -> Headers:
+def headers_out(block: Iterable[tuple[bytes, bytes]] | None) -> StrHeaders:
     """Decoded fields as ``(str, str)`` pairs (UTF-8; other bytes survive as
     surrogate escapes)."""
     if not block:
@@ -232,7 +229,7 @@ class H2Protocol(asyncio.Protocol):
         except (StreamResetError, H2ConnectionError) as exc:
             raise SendException(bytes(data[sent[0] :])) from exc
 
-    async def send_trailers(self, stream_id: int, headers: HeadersArg) -> None:
+    async def send_trailers(self, stream_id: int, headers: HeaderFields) -> None:
         """Send trailers, ending our side of the stream."""
         driver = self.driver
         core: StreamCore[Any] = driver.core
@@ -297,7 +294,7 @@ class H2Protocol(asyncio.Protocol):
                 want -= len(chunks[0]) if len(chunks) == 1 else sum(map(len, chunks))
         return parts[0] if len(parts) == 1 else b"".join(parts)
 
-    async def recv_trailers(self, stream_id: int) -> Headers:
+    async def recv_trailers(self, stream_id: int) -> StrHeaders:
         """
         Wait for the end of the stream and return its trailers (empty when
         it ended without). Read the body first: unread body holds the
@@ -315,7 +312,7 @@ class H2Protocol(asyncio.Protocol):
     # ------------------------------------------------------------------
     # Server side
 
-    async def recv_request(self) -> tuple[int, Headers]:
+    async def recv_request(self) -> tuple[int, StrHeaders]:
         """
         Wait for the next request: ``(stream_id, headers)``.
 
@@ -330,7 +327,7 @@ class H2Protocol(asyncio.Protocol):
             await driver.incoming_waiter()
 
     async def start_response(
-        self, stream_id: int, headers: HeadersArg, *, end_stream: bool = False
+        self, stream_id: int, headers: HeaderFields, *, end_stream: bool = False
     ) -> None:
         """Send response headers (a 1xx response too) on ``stream_id``."""
         driver = self._as_server("start_response")
@@ -358,7 +355,7 @@ class H2Protocol(asyncio.Protocol):
         core: StreamCore[Any] = self.driver.core
         return bool(core.engine.remote_settings[SettingCodes.ENABLE_PUSH])
 
-    def push(self, stream_id: int, headers: HeadersArg) -> int:
+    def push(self, stream_id: int, headers: HeaderFields) -> int:
         """
         Promise a pushed response on ``stream_id`` (the request it answers in
         ``headers``); answer it with :meth:`start_response` and
@@ -375,7 +372,7 @@ class H2Protocol(asyncio.Protocol):
     # ------------------------------------------------------------------
     # Client side
 
-    async def start_request(self, headers: HeadersArg, *, end_stream: bool = False) -> int:
+    async def start_request(self, headers: HeaderFields, *, end_stream: bool = False) -> int:
         """
         Send request headers on a new stream and return its id. Waits while
         the server's MAX_CONCURRENT_STREAMS is reached. ``:scheme`` and
@@ -397,7 +394,7 @@ class H2Protocol(asyncio.Protocol):
             raise H2ConnectionError("this connection takes no new streams (GOAWAY)")
         return opened[0].stream_id
 
-    async def recv_response(self, stream_id: int) -> Headers:
+    async def recv_response(self, stream_id: int) -> StrHeaders:
         """
         Wait for the final response headers of ``stream_id`` (1xx
         responses are skipped).
@@ -421,7 +418,7 @@ class H2Protocol(asyncio.Protocol):
         """The connection has ended and no stream is left on it."""
         return self.driver.is_finished
 
-    async def recv_push(self, stream_id: int) -> tuple[int, Headers] | None:
+    async def recv_push(self, stream_id: int) -> tuple[int, StrHeaders] | None:
         """
         Wait for the next push promised on ``stream_id``: ``(promised
         stream id, request headers)``, or None once no more can come (the

@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any
 
 from hyper.common.headers import HTTPHeaderMap
 from hyper.common.response import BaseResponse
+from hyper.common.types import RawHeaders
 from hyper.common.util import HTTPVersion
 from hyper.core.streams import StreamBuffer
 
@@ -28,7 +29,6 @@ if TYPE_CHECKING:
 
 __all__ = ["AsyncHTTP20Push", "AsyncHTTP20Response"]
 
-Headers = list[tuple[bytes, bytes]]
 
 # What one step of read() (all of it) and read_chunked() asks for: large
 # enough to take whole socket reads at once, bounded so decoding a bomb
@@ -41,7 +41,7 @@ class _NeedData(Exception):
     """Nothing is buffered for the stream yet (never escapes this module)."""
 
 
-def _split_pseudo(headers: Headers) -> tuple[dict[bytes, bytes], Headers]:
+def _split_pseudo(headers: RawHeaders) -> tuple[dict[bytes, bytes], RawHeaders]:
     index = 0
     while index < len(headers) and headers[index][0][:1] == b":":
         index += 1
@@ -225,7 +225,7 @@ class AsyncHTTP20Push:
 
     def __init__(
         self,
-        request_headers: Headers,
+        request_headers: RawHeaders,
         stream: StreamBuffer,
         protocol: ClientDriver,
         timeout: float | None,

@@ -23,11 +23,12 @@ import io
 import os
 import stat
 from collections.abc import Iterable, Iterator, Mapping
-from typing import Any, NamedTuple, Optional, Union
+from typing import Any, NamedTuple
 
 from hyper._version import __version__
 from hyper.common.exceptions import InvalidArgumentTypeError
 from hyper.common.headers import HTTPHeaderMap
+from hyper.common.types import HeadersArg, Timeout
 from hyper.common.util import parse_url, to_bytestring
 
 __all__ = [
@@ -48,8 +49,6 @@ __all__ = [
     "user_agent",
 ]
 
-HeadersArg = Union[HTTPHeaderMap, Mapping[Any, Any], Iterable[tuple[Any, Any]], None]
-Timeout = Union[float, tuple[Optional[float], Optional[float]], None]
 
 # The most bytes read from a file-like body at once (and asked of an
 # iterable's pieces); the peer's window and frame size bound a read further

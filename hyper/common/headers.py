@@ -26,6 +26,7 @@ from collections.abc import Iterable, Iterator, Mapping
 from typing import TypeVar, Union, overload
 
 from hyper.common.exceptions import HeaderNotFoundError
+from hyper.common.types import Str
 from hyper.common.util import to_bytestring
 
 __all__ = ["HTTPHeaderMap", "canonical_form"]
@@ -33,14 +34,13 @@ __all__ = ["HTTPHeaderMap", "canonical_form"]
 _T = TypeVar("_T")
 _MISSING = object()
 
-_Str = Union[str, bytes]
 # Mapping is invariant in its key type, so each key type is listed.
 _HeaderSource = Union[
     "HTTPHeaderMap",
-    Mapping[str, _Str],
-    Mapping[bytes, _Str],
-    Mapping[_Str, _Str],
-    Iterable[tuple[_Str, _Str]],
+    Mapping[str, Str],
+    Mapping[bytes, Str],
+    Mapping[Str, Str],
+    Iterable[tuple[Str, Str]],
 ]
 
 # Set-Cookie values contain commas in their Expires attribute (RFC 6265 3),
@@ -48,7 +48,7 @@ _HeaderSource = Union[
 _NO_SPLIT = frozenset((b"set-cookie", b"set-cookie2"))
 
 
-def _pair(name: _Str, value: _Str) -> tuple[bytes, bytes]:
+def _pair(name: Str, value: Str) -> tuple[bytes, bytes]:
     # Exact type checks first: nearly every pair is already bytes.
     if type(name) is bytes and type(value) is bytes:
         return (name, value)
@@ -86,7 +86,7 @@ class HTTPHeaderMap:
 
     __slots__ = ("_items",)
 
-    def __init__(self, *args: _HeaderSource, **kwargs: _Str) -> None:
+    def __init__(self, *args: _HeaderSource, **kwargs: Str) -> None:
         self._items: list[tuple[bytes, bytes]] = []
         for arg in args:
             self._extend(arg)
@@ -108,7 +108,7 @@ class HTTPHeaderMap:
         if isinstance(other, HTTPHeaderMap):
             self._items.extend(other._items)
             return
-        pairs: Iterable[tuple[_Str, _Str]] = other.items() if isinstance(other, Mapping) else other
+        pairs: Iterable[tuple[Str, Str]] = other.items() if isinstance(other, Mapping) else other
         append = self._items.append
         for name, value in pairs:
             # Inline fast path: this loop runs once per field of every response.
@@ -119,7 +119,7 @@ class HTTPHeaderMap:
 
     # -- mapping interface -------------------------------------------------
 
-    def __getitem__(self, key: _Str) -> list[bytes]:
+    def __getitem__(self, key: Str) -> list[bytes]:
         """Return every value of header ``key`` in canonical form, in order.
 
         :raises KeyError: no header has that name.
@@ -133,11 +133,11 @@ class HTTPHeaderMap:
             raise HeaderNotFoundError(f"Nonexistent header key: {key!r}")
         return values
 
-    def __setitem__(self, key: _Str, value: _Str) -> None:
+    def __setitem__(self, key: Str, value: Str) -> None:
         """Append a field; existing fields with that name are kept."""
         self._items.append(_pair(key, value))
 
-    def __delitem__(self, key: _Str) -> None:
+    def __delitem__(self, key: Str) -> None:
         """Remove every field named ``key``.
 
         :raises KeyError: no header has that name.
@@ -188,11 +188,11 @@ class HTTPHeaderMap:
         return iter(self)
 
     @overload
-    def get(self, name: _Str) -> list[bytes] | None: ...
+    def get(self, name: Str) -> list[bytes] | None: ...
     @overload
-    def get(self, name: _Str, default: _T) -> list[bytes] | _T: ...
+    def get(self, name: Str, default: _T) -> list[bytes] | _T: ...
 
-    def get(self, name: _Str, default: object = None) -> object:
+    def get(self, name: Str, default: object = None) -> object:
         """Return the values of ``name`` as :meth:`__getitem__` does, or
         ``default`` when it is absent."""
         try:
@@ -201,11 +201,11 @@ class HTTPHeaderMap:
             return default
 
     @overload
-    def pop(self, key: _Str) -> list[bytes]: ...
+    def pop(self, key: Str) -> list[bytes]: ...
     @overload
-    def pop(self, key: _Str, default: _T) -> list[bytes] | _T: ...
+    def pop(self, key: Str, default: _T) -> list[bytes] | _T: ...
 
-    def pop(self, key: _Str, default: object = _MISSING) -> object:
+    def pop(self, key: Str, default: object = _MISSING) -> object:
         """Remove every field named ``key`` and return its values.
 
         :raises KeyError: absent and no default given.
@@ -228,7 +228,7 @@ class HTTPHeaderMap:
             raise HeaderNotFoundError("popitem(): header map is empty")
         return self._items.pop()
 
-    def setdefault(self, key: _Str, default: _Str) -> list[bytes]:
+    def setdefault(self, key: Str, default: Str) -> list[bytes]:
         """Return the values of ``key``, first appending ``default`` if the
         header is absent."""
         if key not in self:
@@ -239,7 +239,7 @@ class HTTPHeaderMap:
         """Remove every field."""
         self._items.clear()
 
-    def update(self, *args: _HeaderSource, **kwargs: _Str) -> None:
+    def update(self, *args: _HeaderSource, **kwargs: Str) -> None:
         """Append the fields of every argument, as :meth:`merge` does."""
         for arg in args:
             self.merge(arg)
@@ -253,7 +253,7 @@ class HTTPHeaderMap:
         order. Use this to rebuild or forward what the peer sent."""
         return iter(self._items)
 
-    def replace(self, key: _Str, value: _Str) -> None:
+    def replace(self, key: Str, value: Str) -> None:
         """Set header ``key`` to the single field ``value``.
 
         The first field with that name is replaced in place (keeping its

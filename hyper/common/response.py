@@ -27,12 +27,12 @@ from typing import Any, TypeVar
 
 from hyper.common.decoder import Decoder, make_decoder
 from hyper.common.headers import HTTPHeaderMap
+from hyper.common.types import RawHeaders
 from hyper.common.util import HTTPVersion
 
 __all__ = ["BaseResponse"]
 
 _T = TypeVar("_T")
-Headers = list[tuple[bytes, bytes]]
 
 # The most decoded bytes one step of ``read_chunked`` yields.
 _DECODED_CHUNK = 65536
@@ -54,7 +54,7 @@ class BaseResponse:
     #: The protocol guarantees lowercase field names (HTTP/2, RFC 9113 8.2.1).
     _lowercase_names = False
 
-    def __init__(self, status: int, reason: str, raw_headers: Headers) -> None:
+    def __init__(self, status: int, reason: str, raw_headers: RawHeaders) -> None:
         #: The status code returned by the server.
         self.status = status
         #: The reason phrase ('' when the server sent none, always for HTTP/2).
@@ -242,7 +242,7 @@ class BaseResponse:
                     return out
 
     # ------------------------------------------------------------------
-    # Headers
+    # RawHeaders
 
     def getheader(self, name: str, default: Any = None) -> Any:
         """

@@ -48,8 +48,9 @@ from __future__ import annotations
 
 from collections import deque
 from collections.abc import Callable
-from typing import Any, Union
+from typing import Any
 
+from hyper.common.types import Buffer, RawHeaders
 from hyper.core.streams import BaseCore, PushRecord, StreamBuffer, clone_error
 from hyper.engine.engine import Engine
 from hyper.engine.errors import ErrorCodes, error_name
@@ -76,8 +77,6 @@ from hyper.engine.stream import StreamState
 
 __all__ = ["ClientCore", "normalize_origin"]
 
-Buffer = Union[bytes, bytearray, memoryview]
-Headers = list[tuple[bytes, bytes]]
 
 _LAST_STREAM_ID = 2**31 - 1
 # Streams opened before the server's SETTINGS arrive. The first request goes
@@ -122,7 +121,7 @@ def _name_covers(name: bytes, host: bytes) -> bool:
     return name == host
 
 
-def _promised_origin(headers: Headers) -> tuple[bytes, bytes]:
+def _promised_origin(headers: RawHeaders) -> tuple[bytes, bytes]:
     fields = dict(headers)
     return normalize_origin(fields.get(b":scheme", b""), fields.get(b":authority", b""))
 
@@ -689,7 +688,7 @@ class ClientCore(BaseCore[StreamBuffer]):
         parent.pushes.append(PushRecord(event.headers, pushed, self._abandoned))
         self._touch(parent)
 
-    def _is_authoritative(self, headers: Headers) -> bool:
+    def _is_authoritative(self, headers: RawHeaders) -> bool:
         """May this connection's server push for the promise's origin? (RFC 9113 8.4.)"""
         origin = self.origin
         promised = _promised_origin(headers)

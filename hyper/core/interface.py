@@ -34,15 +34,15 @@ core gave it, and reads only :class:`StreamBuffer`'s fields.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any, Protocol, TypeVar, Union
+from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
+from hyper.common.types import Buffer
 from hyper.core.streams import StreamBuffer
 from hyper.engine.engine import Engine
 
 __all__ = ["DrivenCore", "StreamCore"]
 
 S = TypeVar("S", bound=StreamBuffer)
-Buffer = Union[bytes, memoryview]
 
 
 class DrivenCore(Protocol[S]):

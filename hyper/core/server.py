@@ -26,10 +26,11 @@ Invariants:
 from __future__ import annotations
 
 from collections import deque
-from collections.abc import Callable, Iterable
-from typing import Any, Union
+from collections.abc import Callable
+from typing import Any
 
 from hyper.common.exceptions import InvalidArgumentError
+from hyper.common.types import Buffer, HeaderInput
 from hyper.core.streams import BaseCore, StreamBuffer, clone_error
 from hyper.engine.config import EngineConfig, SettingCodes
 from hyper.engine.engine import Engine
@@ -56,8 +57,6 @@ from hyper.engine.exceptions import (
     StreamStateError,
 )
 from hyper.engine.window import BaseFlowControlManager, FlowControlManager
-
-HeaderInput = Iterable[tuple[Union[str, bytes], Union[str, bytes]]]
 
 _MAX_STREAM_ID = 2**31 - 1
 # The PING between the two GOAWAYs of a graceful shutdown (RFC 9113 6.8).
@@ -479,7 +478,7 @@ class ServerCore(BaseCore[Request]):
             return -1
         return super().send_window(request)
 
-    def send_data(self, request: Request, data: bytes | memoryview, end_stream: bool) -> int:
+    def send_data(self, request: Request, data: Buffer, end_stream: bool) -> int:
         """Queue what the windows allow now; return how many bytes were taken."""
         self._check(request)
         taken = self.engine.send_data(request.stream_id, data, end_stream)

@@ -22,13 +22,13 @@ import copy
 from collections import deque
 from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
+from hyper.common.types import RawHeaders
 from hyper.engine.exceptions import LocalProtocolError, StreamStateError
 
 if TYPE_CHECKING:
     from hyper.engine.engine import Engine
     from hyper.engine.events import PingAcknowledged
 
-Headers = list[tuple[bytes, bytes]]
 
 
 def clone_error(error: BaseException) -> BaseException:
@@ -69,9 +69,9 @@ class StreamBuffer:
     def __init__(self, stream_id: int) -> None:
         self.stream_id = stream_id
         #: The final header block (a response's, or a request's), pseudo-headers first.
-        self.headers: Headers | None = None
+        self.headers: RawHeaders | None = None
         #: (client) 1xx header blocks, in order of arrival.
-        self.informational: list[Headers] = []
+        self.informational: list[RawHeaders] = []
         #: Body chunks not yet read; ``chunks[0][offset:]`` is the next data.
         self.chunks: deque[bytes] = deque()
         self.offset = 0
@@ -82,7 +82,7 @@ class StreamBuffer:
         self.preacked = 0
         #: END_STREAM arrived: no more data, ``trailers`` final.
         self.ended = False
-        self.trailers: Headers | None = None
+        self.trailers: RawHeaders | None = None
         #: Why the stream failed (reset, refused, connection lost), if it did.
         self.error: BaseException | None = None
         #: (client) Promises the server made on this stream, in order.
@@ -165,7 +165,7 @@ class PushRecord:
     __slots__ = ("request_headers", "stream", "wrapper", "_abandoned")
 
     def __init__(
-        self, request_headers: Headers, stream: StreamBuffer, abandoned: deque[StreamBuffer]
+        self, request_headers: RawHeaders, stream: StreamBuffer, abandoned: deque[StreamBuffer]
     ) -> None:
         self.request_headers = request_headers
         self.stream = stream

@@ -30,9 +30,10 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable
-from typing import Any, Generic, Protocol, TypeVar, Union, cast
+from typing import Any, Generic, Protocol, TypeVar, cast
 
 from hyper.common.exceptions import TimeoutError as HyperTimeoutError
+from hyper.common.types import Buffer
 from hyper.core.client_side import ClientSide
 from hyper.core.interface import DrivenCore
 from hyper.core.server import ServerCore, ServerLimits
@@ -45,7 +46,6 @@ __all__ = ["Admission", "AsyncH2Driver", "ClientDriver", "ServerDriver"]
 
 CoreT = TypeVar("CoreT", bound="DrivenCore[Any]")
 Clock = Callable[[], float]
-Buffer = Union[bytes, memoryview]
 
 # The most body one send_body step hands the engine before it lets the
 # transport say whether it is full: bounds what a peer that does not read

@@ -49,16 +49,15 @@ import threading
 from collections import deque
 from collections.abc import Callable
 from time import monotonic
-from typing import Any, Union, cast
+from typing import Any, cast
 
 from hyper.common.exceptions import TimeoutError as HyperTimeoutError
+from hyper.common.types import Buffer
 from hyper.core.client import ClientCore
 from hyper.core.streams import PushRecord, StreamBuffer
 from hyper.engine.engine import Engine
 from hyper.engine.errors import ErrorCodes
 from hyper.net.transport import Transport
-
-Buffer = Union[bytes, bytearray, memoryview]
 
 # One recv per read step; a full buffer is about 16 DATA frames of 16 KiB.
 _READ_SIZE = 256 * 1024

@@ -1,7 +1,7 @@
 """
 The HTTP/2 connection engine: one sans-IO state machine for both roles.
 
-Bytes from the peer go in through :meth:`Engine.receive_data`, which returns a
+Buffer from the peer go in through :meth:`Engine.receive_data`, which returns a
 list of events (:mod:`hyper.engine.events`). Commands (``send_headers``,
 ``send_data``, ``reset_stream``, ``ping``, ``close``...) queue bytes that the
 caller drains with :meth:`Engine.data_to_send` and writes to its transport.
@@ -26,11 +26,10 @@ Invariants:
 from __future__ import annotations
 
 import base64
-from collections.abc import Iterable
-from typing import Union
 
 from hpack import NeverIndexedHeaderTuple
 
+from hyper.common.types import Buffer, HeaderInput
 from hyper.engine import frames as fr
 from hyper.engine import header_rules
 from hyper.engine.config import (
@@ -60,7 +59,7 @@ from hyper.engine.frames import (
     data_layout_size,
 )
 from hyper.engine.receiving import Receiver
-from hyper.engine.state import BLOCK_CACHE_SIZE, Bytes
+from hyper.engine.state import BLOCK_CACHE_SIZE
 from hyper.engine.stream import (
     HALF_CLOSED_LOCAL,
     HALF_CLOSED_REMOTE,
@@ -88,7 +87,6 @@ __all__ = [
     "data_layout_size",
 ]
 
-HeaderInput = Iterable[tuple[Union[str, bytes], Union[str, bytes]]]
 
 _MAX_STREAM_ID = 2**31 - 1
 # Header sets kept validated per connection. A client repeats a few request
@@ -392,7 +390,7 @@ class Engine(Receiver):
         if end_stream:
             self._set_state(stream, NEXT_STATE[stream.state * 16 + SEND_END_STREAM])
 
-    def send_data(self, stream_id: int, data: Bytes, end_stream: bool = False) -> int:
+    def send_data(self, stream_id: int, data: Buffer, end_stream: bool = False) -> int:
         """
         Queue as much of ``data`` as the peer's windows allow now, in frames
         of at most its MAX_FRAME_SIZE, and return how many bytes were taken

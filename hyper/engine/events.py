@@ -9,7 +9,10 @@ together (a DATA event says whether it also ended the stream).
 
 from __future__ import annotations
 
-Headers = list[tuple[bytes, bytes]]
+from hyper.common.types import RawHeaders
+
+#: The historic name of a decoded header block.
+Headers = RawHeaders
 
 
 class Event:

@@ -15,6 +15,7 @@ from typing import NoReturn, cast
 
 from hpack import OversizedHeaderListError
 
+from hyper.common.types import Buffer
 from hyper.engine import frames as fr
 from hyper.engine import header_rules
 from hyper.engine.config import (
@@ -65,7 +66,7 @@ from hyper.engine.frames import (
     SETTINGS,
 )
 from hyper.engine.hpack_fast import decode_stateless
-from hyper.engine.state import BLOCK_CACHE_SIZE, Bytes, EngineState
+from hyper.engine.state import BLOCK_CACHE_SIZE, EngineState
 from hyper.engine.stream import (
     CLOSED,
     HALF_CLOSED_LOCAL,
@@ -111,7 +112,7 @@ class Receiver(EngineState):
     # ------------------------------------------------------------------
     # Input
 
-    def receive_data(self, data: Bytes) -> list[Event]:
+    def receive_data(self, data: Buffer) -> list[Event]:
         """
         Feed bytes from the peer; return what happened.
 
@@ -142,7 +143,7 @@ class Receiver(EngineState):
         self._parse(view, events)
         return events
 
-    def _complete_frame(self, data: Bytes, events: list[Event]) -> memoryview | None:
+    def _complete_frame(self, data: Buffer, events: list[Event]) -> memoryview | None:
         """
         Add to the cut-off frame in ``_inbuf`` what ``data`` has of it; parse
         it once whole (or once its header shows it too large). Returns the

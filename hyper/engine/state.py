@@ -14,10 +14,11 @@ from __future__ import annotations
 
 from collections import deque
 from collections.abc import Callable
-from typing import Any, NoReturn, Union
+from typing import Any, NoReturn
 
 from hpack import Decoder, Encoder
 
+from hyper.common.types import Buffer
 from hyper.engine import frames as fr
 from hyper.engine.config import (
     DEFAULT_SETTINGS,
@@ -43,8 +44,6 @@ from hyper.engine.stream import (
     SEND_RST_STREAM,
     Stream,
 )
-
-Bytes = Union[bytes, bytearray, memoryview]
 
 # Entries in each of the engine's HPACK block caches (encoding and decoding).
 BLOCK_CACHE_SIZE = 256
@@ -103,7 +102,7 @@ class EngineState:
         self._inspected: dict[bytes, tuple[int, int | None]] = {}
         self._decoder.max_allowed_table_size = DEFAULT_SETTINGS[SettingCodes.HEADER_TABLE_SIZE]
 
-        self._out: list[Bytes] = []
+        self._out: list[Buffer] = []
         self._inbuf = bytearray()
         self._streams: dict[int, Stream] = {}
         # Recently closed stream ids -> True when *we* reset them (5.1: late

@@ -23,7 +23,7 @@ import http.client
 import socket
 import ssl
 from collections import deque
-from typing import Any, NoReturn, TypeVar, Union, cast
+from typing import Any, NoReturn, TypeVar, cast
 
 import h11
 
@@ -50,6 +50,7 @@ from hyper.common.exceptions import (
     TLSUpgrade,
 )
 from hyper.common.exceptions import TimeoutError as HyperTimeoutError
+from hyper.common.types import Str
 from hyper.common.util import HTTPVersion, to_bytestring
 from hyper.drivers.sync_h1 import Channel
 from hyper.http11.response import HTTP11Response
@@ -58,7 +59,6 @@ from hyper.net.connect import ConnectionTarget, ProxyHeaders, open_socket
 __all__ = ["HTTP11Connection", "ImproperConnectionStateError"]
 
 _T = TypeVar("_T")
-_Str = Union[str, bytes]
 
 # RFC 9110 9.2.2: a request with one of these methods may be repeated when
 # the connection failed before any answer came.
@@ -270,8 +270,8 @@ class HTTP11Connection(ConnectionTarget):
 
     def request(
         self,
-        method: _Str,
-        url: _Str,
+        method: Str,
+        url: Str,
         body: Any = None,
         headers: HeadersArg = None,
     ) -> None:
@@ -298,7 +298,7 @@ class HTTP11Connection(ConnectionTarget):
         head = self._build(method, url, header_pairs(headers), plan, final=True)
         self._start(head, plan, final=True)
 
-    def putrequest(self, method: _Str, selector: _Str, **kwargs: Any) -> None:
+    def putrequest(self, method: Str, selector: Str, **kwargs: Any) -> None:
         """
         Start a request whose headers are added with :meth:`putheader` and
         sent by :meth:`endheaders`. Concurrency: not thread-safe.
@@ -307,8 +307,8 @@ class HTTP11Connection(ConnectionTarget):
 
     def putheader(
         self,
-        header: _Str,
-        argument: _Str,
+        header: Str,
+        argument: Str,
         stream_id: int | None = None,
         replace: bool = False,
     ) -> None:
@@ -368,8 +368,8 @@ class HTTP11Connection(ConnectionTarget):
 
     def _build(
         self,
-        method: _Str,
-        url: _Str,
+        method: Str,
+        url: Str,
         user: list[tuple[Any, Any]],
         plan: RequestBody | None,
         final: bool,

@@ -21,7 +21,8 @@ import h11
 from hyper.common.exceptions import ConnectionError as HyperConnectionError
 from hyper.common.exceptions import HyperError, SocketError
 from hyper.common.headers import HTTPHeaderMap
-from hyper.common.response import BaseResponse, Headers
+from hyper.common.response import BaseResponse
+from hyper.common.types import RawHeaders as Headers
 from hyper.common.util import HTTPVersion
 from hyper.drivers.sync_h1 import Channel
 

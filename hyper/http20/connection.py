@@ -22,7 +22,7 @@ import socket
 import threading
 import time
 from collections.abc import Iterator
-from typing import Any, TypeVar, Union
+from typing import Any, TypeVar
 
 from hyper.common._request import (
     UPLOAD_CHUNK,
@@ -37,6 +37,7 @@ from hyper.common._request import (
 )
 from hyper.common.decoder import accept_encoding
 from hyper.common.exceptions import ConnectionError as HyperConnectionError
+from hyper.common.types import Str
 from hyper.common.util import HTTPVersion, to_bytestring
 from hyper.core.client import normalize_origin
 from hyper.core.origin import OriginPolicy
@@ -60,7 +61,6 @@ DEFAULT_WINDOW_SIZE = 65535
 __all__ = ["HTTP20Connection"]
 
 _T = TypeVar("_T")
-_Str = Union[str, bytes]
 
 # Header blocks kept for requests made without headers (see _build_headers).
 _FIELDS_CACHE_SIZE = 64
@@ -318,8 +318,8 @@ class HTTP20Connection(ConnectionTarget):
 
     def request(
         self,
-        method: _Str,
-        url: _Str,
+        method: Str,
+        url: Str,
         body: Any = None,
         headers: HeadersArg = None,
         *,
@@ -372,7 +372,7 @@ class HTTP20Connection(ConnectionTarget):
         self._origin.remember(stream.stream_id)
         return stream.stream_id
 
-    def putrequest(self, method: _Str, selector: _Str, **kwargs: Any) -> int:
+    def putrequest(self, method: Str, selector: Str, **kwargs: Any) -> int:
         """
         Start a request whose headers are added with :meth:`putheader` and
         sent by :meth:`endheaders`; returns its stream id.
@@ -385,8 +385,8 @@ class HTTP20Connection(ConnectionTarget):
 
     def putheader(
         self,
-        header: _Str,
-        argument: _Str,
+        header: Str,
+        argument: Str,
         stream_id: int | None = None,
         replace: bool = False,
     ) -> None:
@@ -540,7 +540,7 @@ class HTTP20Connection(ConnectionTarget):
                     return False
 
     def _build_headers(
-        self, method: _Str, url: _Str, headers: HeadersArg, content_length: int | None
+        self, method: Str, url: Str, headers: HeadersArg, content_length: int | None
     ) -> list[tuple[Any, Any]]:
         """The request's header block (the shared rule, :func:`request_fields`)."""
         key = (method, url, content_length)
@@ -638,7 +638,7 @@ class HTTP20Connection(ConnectionTarget):
             if not capture_all or not more:
                 return
 
-    def ping(self, opaque_data: _Str) -> float:
+    def ping(self, opaque_data: Str) -> float:
         """
         Send a PING with 8 bytes of ``opaque_data`` and wait for its ACK.
 

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, cast
 
 from hyper.common.headers import HTTPHeaderMap
 from hyper.common.response import BaseResponse
+from hyper.common.types import RawHeaders
 from hyper.common.util import HTTPVersion
 from hyper.core.streams import StreamBuffer
 
@@ -25,10 +26,9 @@ if TYPE_CHECKING:
 
 __all__ = ["HTTP20Push", "HTTP20Response"]
 
-Headers = list[tuple[bytes, bytes]]
 
 
-def _split_pseudo(headers: Headers) -> tuple[dict[bytes, bytes], Headers]:
+def _split_pseudo(headers: RawHeaders) -> tuple[dict[bytes, bytes], RawHeaders]:
     """Pseudo-headers (which the engine put first) and the regular rest."""
     index = 0
     size = len(headers)
@@ -136,7 +136,9 @@ class HTTP20Push:
     request's pseudo-headers (bytes); ``request_headers`` the rest.
     """
 
-    def __init__(self, request_headers: Headers, session: Session, stream: StreamBuffer) -> None:
+    def __init__(
+        self, request_headers: RawHeaders, session: Session, stream: StreamBuffer
+    ) -> None:
         pseudo, regular = _split_pseudo(request_headers)
         #: The scheme of the promised request.
         self.scheme: bytes = pseudo.get(b":scheme", b"")

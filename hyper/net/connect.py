@@ -25,17 +25,17 @@ from collections.abc import Iterable, Iterator, Mapping, Sequence
 from typing import Any, NamedTuple, Union, cast
 from urllib.parse import unquote
 
-from hyper.common._request import Timeout, split_timeout
+from hyper.common._request import split_timeout
 from hyper.common.exceptions import HyperError, InvalidArgumentError, ProxyError
 from hyper.common.headers import HTTPHeaderMap
+from hyper.common.types import Str, Timeout
 from hyper.common.util import to_bytestring, to_host_port_tuple
 from hyper.net.errors import translate_os_error
 from hyper.net.tls_socket import handshake
 
 __all__ = ["ConnectionTarget", "ProxyResponse", "open_socket", "split_proxy"]
 
-_Str = Union[str, bytes]
-ProxyHeaders = Union[HTTPHeaderMap, Mapping[_Str, _Str], Iterable[tuple[_Str, _Str]], None]
+ProxyHeaders = Union[HTTPHeaderMap, Mapping[Str, Str], Iterable[tuple[Str, Str]], None]
 
 # A proxy's answer to CONNECT is a status line and a few headers; anything
 # longer is not a proxy we can talk to (and must not grow memory).
@@ -154,7 +154,7 @@ class ConnectionTarget:
         self._connect_timeout, self._read_timeout = split_timeout(timeout)
 
 
-def _header_pairs(headers: ProxyHeaders) -> list[tuple[_Str, _Str]]:
+def _header_pairs(headers: ProxyHeaders) -> list[tuple[Str, Str]]:
     if headers is None:
         return []
     if isinstance(headers, HTTPHeaderMap):

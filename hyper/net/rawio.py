@@ -11,13 +11,13 @@ from __future__ import annotations
 import select
 import socket
 from time import monotonic
-from typing import Any, Union
+from typing import Any
 
 from hyper.common.exceptions import TimeoutError as HyperTimeoutError
+from hyper.common.types import Buffer
 
 __all__ = ["RawIO"]
 
-Buffer = Union[bytes, bytearray, memoryview]
 
 _WANT_IO = (BlockingIOError, InterruptedError)
 _HAVE_POLL = hasattr(select, "poll")  # not on Windows, where select() serves

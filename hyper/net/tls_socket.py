@@ -32,13 +32,13 @@ import socket
 import ssl
 import threading
 from time import monotonic
-from typing import Any, Callable, Union
+from typing import Any, Callable
 
+from hyper.common.types import Buffer
 from hyper.net.rawio import RawIO
 
 __all__ = ["TLSSocket", "handshake"]
 
-Buffer = Union[bytes, bytearray, memoryview]
 
 # One raw recv takes up to this much ciphertext.
 _RAW_READ = 256 * 1024

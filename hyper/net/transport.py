@@ -20,12 +20,10 @@ stops a reader.
 from __future__ import annotations
 
 import socket
-from typing import Union
 
+from hyper.common.types import Buffer
 from hyper.net.rawio import RawIO
 from hyper.net.tls_socket import TLSSocket
-
-Buffer = Union[bytes, bytearray, memoryview]
 
 
 class Transport:

@@ -33,6 +33,8 @@ from collections.abc import Iterable, Sequence
 from email.utils import formatdate, parsedate_to_datetime
 from urllib.parse import quote, unquote_to_bytes
 
+from hyper.common.types import StrHeaders
+
 # brotli on CPython, brotlicffi (the same API) elsewhere: one of the two is a
 # declared dependency, as in hyper.common.decoder.
 try:
@@ -47,7 +49,6 @@ except ImportError:
     except ImportError:  # pragma: no cover
         _HAVE_BROTLI = False
 
-Headers = list[tuple[str, str]]
 
 # Files up to this size are compressed whole in memory when the client
 # accepts it; bigger ones are sent as they are (streamed, bounded memory).
@@ -87,7 +88,7 @@ class Plan:
 
     __slots__ = ("status", "headers", "body", "path", "offset", "length", "head_only", "pushes")
 
-    def __init__(self, status: int, headers: Headers, body: bytes = b"") -> None:
+    def __init__(self, status: int, headers: StrHeaders, body: bytes = b"") -> None:
         self.status = status
         self.headers = headers
         self.body = body
@@ -415,7 +416,7 @@ class FileServer:
             coding = choose_coding(fields.get("accept-encoding"))
         etag = etag_for(st, coding) if coding else base_tag
         modified = _http_date(st.st_mtime)
-        headers: Headers = [
+        headers: StrHeaders = [
             ("content-type", ctype),
             ("last-modified", modified),
             ("etag", etag),
@@ -496,7 +497,7 @@ class FileServer:
             self._cache.put(key, body)
         return body
 
-    def _links(self, real: str, headers: Headers) -> list[str]:
+    def _links(self, real: str, headers: StrHeaders) -> list[str]:
         try:
             with open(real, "rb") as f:
                 head = f.read(_LINK_SCAN)
