@@ -2,7 +2,7 @@
 :class:`AsyncHTTP20Connection`: ``HTTP20Connection``'s shape in coroutine
 form, on the same client core (through the asyncio client driver,
 :class:`~hyper.drivers.async_h2.ClientDriver`),
-the same request building (:func:`hyper.common._request.request_fields`,
+the same request building (:class:`hyper.common._request.RequestDefaults`,
 :class:`~hyper.common._request.RequestBody`) and the same response
 decoding (:mod:`hyper.aio.response`).
 
@@ -22,28 +22,23 @@ from typing import Any
 from hyper.aio.response import AsyncHTTP20Push, AsyncHTTP20Response, push_for
 from hyper.common._request import (
     UPLOAD_CHUNK,
-    HeadersArg,
     RequestBody,
-    Timeout,
-    authority,
+    RequestDefaults,
     body_chunk,
     header_pairs,
-    request_fields,
     upload_read_size,
-    user_agent,
 )
-from hyper.common.decoder import accept_encoding
 from hyper.common.exceptions import ConnectionError as HyperConnectionError
 from hyper.common.exceptions import InvalidArgumentError
 from hyper.common.exceptions import TimeoutError as HyperTimeoutError
-from hyper.common.types import Str
-from hyper.common.util import HTTPVersion, to_bytestring
+from hyper.common.types import HeadersArg, Str, Timeout
+from hyper.common.util import HTTPVersion
 from hyper.core.client import normalize_origin
 from hyper.core.origin import OriginPolicy
-from hyper.core.streams import StreamBuffer
+from hyper.core.streams import StreamBuffer, ping_data
 from hyper.drivers.async_h2 import ClientDriver
 from hyper.engine.errors import ErrorCodes
-from hyper.engine.exceptions import LocalProtocolError, StreamStateError
+from hyper.engine.exceptions import StreamStateError
 from hyper.engine.window import BaseFlowControlManager
 from hyper.net.connect import ConnectionTarget
 from hyper.tls import H2_NPN_PROTOCOLS, default_context
@@ -91,10 +86,7 @@ class AsyncHTTP20Connection(ConnectionTarget):
         super().__init__(host, port, secure, ssl_context, None, None, None, timeout)
         self._window_manager = window_manager
         self._enable_push = enable_push
-        self._authority = authority(self.host, self.port, 443 if self.secure else 80)
-        self._scheme = b"https" if self.secure else b"http"
-        self._user_agent = user_agent()
-        self._accept_encoding = accept_encoding()
+        self._defaults = RequestDefaults(self.host, self.port, self.secure)
         self._origin: OriginPolicy[ClientDriver] = OriginPolicy(f"{self.host}:{self.port}")
         # Serialises connecting (and the policy's choices that go with it).
         self._connecting: asyncio.Lock | None = None
@@ -167,7 +159,8 @@ class AsyncHTTP20Connection(ConnectionTarget):
             raise HyperConnectionError(f"{self.host}:{self.port}: {problem}")
         if self._enable_push:
             # RFC 9113 8.4: pushes only for this connection's own origin.
-            protocol.core.origin = normalize_origin(self._scheme, self._authority)
+            defaults = self._defaults
+            protocol.core.origin = normalize_origin(defaults.scheme, defaults.authority)
         return protocol
 
     # ------------------------------------------------------------------
@@ -265,16 +258,7 @@ class AsyncHTTP20Connection(ConnectionTarget):
     ) -> tuple[list[tuple[Any, Any]], RequestBody | None]:
         plan = None if body is None or _is_async_body(body) else RequestBody(body)
         length = plan.length if plan is not None and final else None
-        fields = request_fields(
-            method,
-            url,
-            headers,
-            length,
-            scheme=self._scheme,
-            authority=self._authority,
-            accept_encoding=self._accept_encoding,
-            user_agent=self._user_agent,
-        )
+        fields = self._defaults.fields(method, url, headers, length)
         return fields, plan
 
     async def _start(
@@ -405,9 +389,7 @@ class AsyncHTTP20Connection(ConnectionTarget):
 
     async def ping(self, opaque_data: Str) -> float:
         """Send a PING with 8 bytes of ``opaque_data``; the round-trip time."""
-        data = to_bytestring(opaque_data)
-        if len(data) != 8:
-            raise LocalProtocolError("PING data must be exactly 8 bytes")
+        data = ping_data(opaque_data)
         protocol = await self._usable()
         return await protocol.ping(data, self._read_timeout)
 
@@ -430,7 +412,10 @@ class AsyncHTTP20Connection(ConnectionTarget):
         self.close()
 
     def __repr__(self) -> str:
-        return f"<AsyncHTTP20Connection {self._scheme.decode()}://{self._authority.decode()}>"
+        defaults = self._defaults
+        return (
+            f"<AsyncHTTP20Connection {defaults.scheme.decode()}://{defaults.authority.decode()}>"
+        )
 
 
 async def _chunks(

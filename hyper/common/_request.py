@@ -26,6 +26,7 @@ from collections.abc import Iterable, Iterator, Mapping
 from typing import Any, NamedTuple
 
 from hyper._version import __version__
+from hyper.common.decoder import accept_encoding
 from hyper.common.exceptions import InvalidArgumentTypeError
 from hyper.common.headers import HTTPHeaderMap
 from hyper.common.types import HeadersArg, Timeout
@@ -33,16 +34,14 @@ from hyper.common.util import parse_url, to_bytestring
 
 __all__ = [
     "UPLOAD_CHUNK",
-    "HeadersArg",
     "PendingRequest",
     "RequestBody",
-    "Timeout",
+    "RequestDefaults",
     "authority",
     "body_chunk",
     "file_length",
     "header_pairs",
     "lower_name",
-    "request_fields",
     "request_target",
     "split_timeout",
     "upload_read_size",
@@ -145,43 +144,55 @@ def request_target(url: bytes, default_authority: bytes) -> RequestTarget:
     return RequestTarget(None, default_authority, url)
 
 
-def request_fields(
-    method: str | bytes,
-    url: str | bytes,
-    headers: HeadersArg,
-    content_length: int | None,
-    *,
-    scheme: bytes,
-    authority: bytes,
-    accept_encoding: bytes,
-    user_agent: bytes,
-) -> list[tuple[Any, Any]]:
+class RequestDefaults:
     """
-    An HTTP/2 request's header block: pseudo-headers (``url`` read by
-    :func:`request_target`), the caller's fields, then the defaults the
-    caller did not set (accept-encoding, user-agent, content-length).
-    The rule of HTTP20Connection._build_headers, for every HTTP/2 client.
+    What every HTTP/2 request of one connection object carries unless the
+    caller sets it: its origin's ``:scheme`` and ``:authority``, hyper's
+    ``user-agent`` and the content codings it decodes; and the rule that
+    builds a request's header block from them (:meth:`fields`), written once
+    for every HTTP/2 client.
     """
-    target = request_target(to_bytestring(url), authority)
-    user = header_pairs(headers)
-    present = {lower_name(name) for name, _ in user}
-    fields: list[tuple[Any, Any]] = []
-    if b":method" not in present:
-        fields.append((b":method", to_bytestring(method)))
-    if b":scheme" not in present:
-        fields.append((b":scheme", scheme))
-    if b":authority" not in present and b"host" not in present:
-        fields.append((b":authority", target.authority))
-    if b":path" not in present:
-        fields.append((b":path", target.path))
-    fields.extend(user)
-    if b"accept-encoding" not in present:
-        fields.append((b"accept-encoding", accept_encoding))
-    if b"user-agent" not in present:
-        fields.append((b"user-agent", user_agent))
-    if content_length is not None and b"content-length" not in present:
-        fields.append((b"content-length", b"%d" % content_length))
-    return fields
+
+    __slots__ = ("scheme", "authority", "user_agent", "accept_encoding")
+
+    def __init__(self, host: str, port: int, secure: bool) -> None:
+        self.scheme = b"https" if secure else b"http"
+        self.authority = authority(host, port, 443 if secure else 80)
+        self.user_agent = user_agent()
+        self.accept_encoding = accept_encoding()
+
+    def fields(
+        self,
+        method: str | bytes,
+        url: str | bytes,
+        headers: HeadersArg,
+        content_length: int | None,
+    ) -> list[tuple[Any, Any]]:
+        """
+        A request's header block: pseudo-headers (``url`` read by
+        :func:`request_target`), the caller's fields, then the defaults the
+        caller did not set (accept-encoding, user-agent, content-length).
+        """
+        target = request_target(to_bytestring(url), self.authority)
+        user = header_pairs(headers)
+        present = {lower_name(name) for name, _ in user}
+        fields: list[tuple[Any, Any]] = []
+        if b":method" not in present:
+            fields.append((b":method", to_bytestring(method)))
+        if b":scheme" not in present:
+            fields.append((b":scheme", self.scheme))
+        if b":authority" not in present and b"host" not in present:
+            fields.append((b":authority", target.authority))
+        if b":path" not in present:
+            fields.append((b":path", target.path))
+        fields.extend(user)
+        if b"accept-encoding" not in present:
+            fields.append((b"accept-encoding", self.accept_encoding))
+        if b"user-agent" not in present:
+            fields.append((b"user-agent", self.user_agent))
+        if content_length is not None and b"content-length" not in present:
+            fields.append((b"content-length", b"%d" % content_length))
+        return fields
 
 
 class PendingRequest:

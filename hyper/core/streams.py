@@ -23,12 +23,25 @@ from collections import deque
 from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 from hyper.common.types import RawHeaders
+from hyper.common.util import to_bytestring
 from hyper.engine.exceptions import LocalProtocolError, StreamStateError
 
 if TYPE_CHECKING:
     from hyper.engine.engine import Engine
     from hyper.engine.events import PingAcknowledged
 
+
+
+def ping_data(opaque_data: str | bytes) -> bytes:
+    """A PING's opaque data as bytes, checked before anything is sent (a
+    front end checks it before it connects).
+
+    :raises LocalProtocolError: it is not exactly 8 bytes.
+    """
+    data = to_bytestring(opaque_data)
+    if len(data) != 8:
+        raise LocalProtocolError("PING data must be exactly 8 bytes")
+    return data
 
 
 def clone_error(error: BaseException) -> BaseException:

@@ -29,10 +29,8 @@ import h11
 
 from hyper import tls
 from hyper.common._request import (
-    HeadersArg,
     PendingRequest,
     RequestBody,
-    Timeout,
     authority,
     header_pairs,
     lower_name,
@@ -50,7 +48,7 @@ from hyper.common.exceptions import (
     TLSUpgrade,
 )
 from hyper.common.exceptions import TimeoutError as HyperTimeoutError
-from hyper.common.types import Str
+from hyper.common.types import HeadersArg, Str, Timeout
 from hyper.common.util import HTTPVersion, to_bytestring
 from hyper.drivers.sync_h1 import Channel
 from hyper.http11.response import HTTP11Response

@@ -26,27 +26,22 @@ from typing import Any, TypeVar
 
 from hyper.common._request import (
     UPLOAD_CHUNK,
-    HeadersArg,
     RequestBody,
-    Timeout,
-    authority,
+    RequestDefaults,
     header_pairs,
-    request_fields,
     upload_read_size,
-    user_agent,
 )
-from hyper.common.decoder import accept_encoding
 from hyper.common.exceptions import ConnectionError as HyperConnectionError
-from hyper.common.types import Str
-from hyper.common.util import HTTPVersion, to_bytestring
+from hyper.common.types import HeadersArg, Str, Timeout
+from hyper.common.util import HTTPVersion
 from hyper.core.client import normalize_origin
 from hyper.core.origin import OriginPolicy
-from hyper.core.streams import StreamBuffer
+from hyper.core.streams import StreamBuffer, ping_data
 from hyper.drivers.sync_h2 import Session
 from hyper.engine.config import EngineConfig, SettingCodes
 from hyper.engine.engine import Engine
 from hyper.engine.errors import ErrorCodes
-from hyper.engine.exceptions import LocalProtocolError, StreamStateError
+from hyper.engine.exceptions import StreamStateError
 from hyper.engine.frames import data_layout, data_layout_size
 from hyper.engine.window import BaseFlowControlManager, FlowControlManager
 from hyper.http20.response import HTTP20Push, HTTP20Response, push_for
@@ -153,10 +148,7 @@ class HTTP20Connection(ConnectionTarget):
             self._engine_options["initial_window_size"] = initial_window_size
         self._enable_push = enable_push
 
-        self._authority = authority(self.host, self.port, 443 if self.secure else 80)
-        self._scheme = b"https" if self.secure else b"http"
-        self._user_agent = user_agent()
-        self._accept_encoding = accept_encoding()
+        self._defaults = RequestDefaults(self.host, self.port, self.secure)
 
         self._origin: OriginPolicy[Session] = OriginPolicy(
             f"{self.host}:{self.port}", _LastStream()
@@ -251,7 +243,8 @@ class HTTP20Connection(ConnectionTarget):
         first_id = self._origin.first_stream_id(upgraded)
         session = Session(sock, engine, read_timeout=self._read_timeout, first_stream_id=first_id)
         if self._enable_push:
-            session.core.origin = normalize_origin(self._scheme, self._authority)
+            defaults = self._defaults
+            session.core.origin = normalize_origin(defaults.scheme, defaults.authority)
             session.core.cert_names = _certificate_names(sock)
         # After an h2c upgrade the server speaks first (SETTINGS, then the
         # response on stream 1); waiting for it costs nothing.
@@ -542,27 +535,18 @@ class HTTP20Connection(ConnectionTarget):
     def _build_headers(
         self, method: Str, url: Str, headers: HeadersArg, content_length: int | None
     ) -> list[tuple[Any, Any]]:
-        """The request's header block (the shared rule, :func:`request_fields`)."""
+        """The request's header block (the shared rule, :meth:`RequestDefaults.fields`)."""
         key = (method, url, content_length)
         cacheable = False
         if headers is None:
             try:
                 cached = self._fields_cache.get(key)
                 cacheable = True
-            except TypeError:  # an unhashable url: request_fields says what is wrong
+            except TypeError:  # an unhashable url: fields() says what is wrong
                 cached = None
             if cached is not None:
                 return cached
-        fields = request_fields(
-            method,
-            url,
-            headers,
-            content_length,
-            scheme=self._scheme,
-            authority=self._authority,
-            accept_encoding=self._accept_encoding,
-            user_agent=self._user_agent,
-        )
+        fields = self._defaults.fields(method, url, headers, content_length)
         if cacheable:
             if len(self._fields_cache) >= _FIELDS_CACHE_SIZE:
                 self._fields_cache.clear()
@@ -646,9 +630,7 @@ class HTTP20Connection(ConnectionTarget):
 
         :returns: the round-trip time in seconds.
         """
-        data = to_bytestring(opaque_data)
-        if len(data) != 8:
-            raise LocalProtocolError("PING data must be exactly 8 bytes")
+        data = ping_data(opaque_data)
         return self._usable_session().ping(data)
 
     # ------------------------------------------------------------------
@@ -675,5 +657,5 @@ class HTTP20Connection(ConnectionTarget):
         self.close()
 
     def __repr__(self) -> str:
-        scheme = self._scheme.decode()
-        return f"<HTTP20Connection {scheme}://{self._authority.decode()}>"
+        defaults = self._defaults
+        return f"<HTTP20Connection {defaults.scheme.decode()}://{defaults.authority.decode()}>"
