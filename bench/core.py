@@ -25,29 +25,19 @@ from __future__ import annotations
 
 import argparse
 import statistics
+import sys
 import time
 from collections.abc import Callable
+from pathlib import Path
 
 from hyper.core.client import ClientCore
 from hyper.core.server import ServerCore, ServerLimits
 from hyper.engine.config import EngineConfig
 from hyper.engine.engine import Engine
 
-REQUEST = [
-    (b":method", b"GET"),
-    (b":scheme", b"https"),
-    (b":path", b"/index.html"),
-    (b":authority", b"example.com"),
-    (b"user-agent", b"bench/1.0"),
-    (b"accept", b"*/*"),
-]
-RESPONSE = [
-    (b":status", b"200"),
-    (b"content-type", b"text/plain"),
-    (b"content-length", b"1024"),
-    (b"server", b"bench"),
-]
-BODY = b"x" * 1024
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+# The same request and response bench/engine.py times the engine with.
+from engine import BODY, REQUEST, RESPONSE
 
 
 def core_pair(concurrency: int) -> tuple[ClientCore, ServerCore]:
