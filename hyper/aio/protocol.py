@@ -390,8 +390,10 @@ class H2Protocol(asyncio.Protocol):
             fields.append((":authority", self._authority))
         opened = await driver.open_stream(fields, end_stream)
         if opened is None:
-            driver.core.raise_if_failed()
-            raise H2ConnectionError("this connection takes no new streams (GOAWAY)")
+            why = driver.why_unusable()
+            if why is not None:
+                raise clone_error(why)
+            raise H2ConnectionError("this connection has used up its stream ids")
         return opened[0].stream_id
 
     async def recv_response(self, stream_id: int) -> StrHeaders:

@@ -504,6 +504,20 @@ class ClientDriver(AsyncH2Driver[ClientSide]):
         """The id the next stream opened here would get."""
         return self.core.next_stream_id
 
+    @property
+    def is_reused(self) -> bool:
+        """A request went out on this connection before."""
+        return self.core.is_reused
+
+    def why_unusable(self) -> BaseException | None:
+        """Why no new stream may be opened here (see ClientCore.why_unusable)."""
+        if not self._attached:
+            return None
+        why = self.core.why_unusable()
+        if why is None and self._lost:
+            why = self.core.error
+        return why
+
     def find(self, stream_id: int) -> StreamBuffer | None:
         """The buffer of the stream the application knows as ``stream_id``."""
         return self.core.find(stream_id)
@@ -522,16 +536,17 @@ class ClientDriver(AsyncH2Driver[ClientSide]):
         MAX_CONCURRENT_STREAMS (:meth:`ClientSide.open_stream`'s arguments).
 
         :returns: the stream and how much of ``data`` went, or None when this
-            connection takes no more streams (GOAWAY): open a new one.
-        :raises ConnectionError: the connection failed.
+            connection takes no more streams (GOAWAY, failure:
+            :meth:`why_unusable`).
         :raises hyper.common.exceptions.TimeoutError: no slot within ``timeout``.
         """
         core = self.core
         while True:
             if self._paused:
                 await self.writable(timeout)
-            core.raise_if_failed()
-            if not core.is_usable or core.can_open_stream():
+            if not core.is_usable:
+                return None  # failed, or GOAWAY: the front end's retry rule decides
+            if core.can_open_stream():
                 break
             await self.wait(None, True, timeout)
         opened = core.open_stream(fields, end_stream, data, data_ends, stream_id)
