@@ -35,7 +35,7 @@ from hyper.drivers.async_h2 import ClientDriver, ServerDriver
 from hyper.engine.config import SettingCodes
 from hyper.engine.errors import ErrorCodes
 from hyper.engine.exceptions import ConnectionError as H2ConnectionError
-from hyper.engine.exceptions import StreamResetError
+from hyper.engine.exceptions import ConnectionLostError, StreamResetError
 from hyper.engine.window import BaseFlowControlManager
 
 _PING = struct.Struct("!Q")
@@ -199,7 +199,7 @@ class H2Protocol(asyncio.Protocol):
         if driver.is_lost or not isinstance(driver, ServerDriver):
             return
         driver.core.handler_gone(failed)
-        self.close_connection()
+        driver.close_gracefully()
 
     # ------------------------------------------------------------------
     # Streams, both sides
@@ -443,10 +443,35 @@ class H2Protocol(asyncio.Protocol):
 
     def close_connection(self) -> None:
         """
-        Close gracefully: GOAWAY, let the streams already open finish, then
-        close the transport.
+        Close now, as aioh2 did: GOAWAY, then the transport closes; every
+        coroutine waiting on this connection, either role (``recv_request``,
+        ``recv_response``, ``read_stream``, ``send_data``...), fails at once
+        with :class:`~hyper.http20.exceptions.ConnectionLostError`. The
+        peer's waiters fail as soon as the close reaches them. For a
+        graceful close, :meth:`shutdown`.
         """
-        self.driver.close_gracefully()
+        self.driver.close_now(
+            ErrorCodes.NO_ERROR,
+            ConnectionLostError("the connection was closed by close_connection()"),
+        )
+
+    async def shutdown(self, timeout: float | None = None) -> None:
+        """
+        Close gracefully (RFC 9113 6.8): GOAWAY, no new streams, the streams
+        already open finish; returns once the transport is closed. After
+        ``timeout`` seconds (None: no limit of its own; a server also stops
+        at its ``ServerLimits.shutdown_timeout``) whatever is still open is
+        closed as :meth:`close_connection` does.
+        """
+        driver = self.driver
+        driver.close_gracefully()
+        closed = asyncio.ensure_future(driver.wait_closed())
+        try:
+            await asyncio.wait_for(asyncio.shield(closed), timeout)
+        except asyncio.TimeoutError:
+            self.close_connection()
+        finally:
+            closed.cancel()
 
     def update_settings(self, new_settings: Mapping[int, int]) -> None:
         """Send SETTINGS (keys are ints or :class:`SettingCodes`)."""

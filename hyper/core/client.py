@@ -243,12 +243,17 @@ class ClientCore(BaseCore[StreamBuffer]):
         """The largest DATA payload the server accepts in one frame."""
         return self.engine.max_outbound_frame_size
 
-    def close(self, error_code: int = ErrorCodes.NO_ERROR) -> None:
-        """Queue GOAWAY and fail every stream: the client is closing."""
+    def close(
+        self, error_code: int = ErrorCodes.NO_ERROR, error: BaseException | None = None
+    ) -> None:
+        """Queue GOAWAY and fail every stream (with ``error``, by default a
+        ConnectionError saying the client closed it): the client is closing."""
         if self.error is None:
             if not self.engine.is_closed:
                 self.engine.close(error_code)
-            self.fail(H2ConnectionError("the connection was closed by the client"))
+            if error is None:
+                error = H2ConnectionError("the connection was closed by the client")
+            self.fail(error)
 
     def lost(self, cause: BaseException | None) -> None:
         """The transport failed (``cause``) or reached EOF (None)."""

@@ -38,6 +38,7 @@ from hyper.core.client_side import ClientSide
 from hyper.core.interface import DrivenCore
 from hyper.core.server import ServerCore, ServerLimits
 from hyper.core.streams import StreamBuffer, clone_error
+from hyper.engine.errors import ErrorCodes
 from hyper.engine.exceptions import ConnectionError as H2ConnectionError
 from hyper.engine.window import BaseFlowControlManager, FlowControlManager
 from hyper.tls import NPN_PROTOCOL
@@ -75,7 +76,8 @@ class AsyncH2Driver(asyncio.Protocol, Generic[CoreT]):
     (:meth:`flush`, :meth:`schedule_flush`, :meth:`send_body`); waiting
     (:meth:`waiter`, :meth:`wait`, :meth:`incoming_waiter`,
     :meth:`writable`) and waking (:meth:`wake_stream`); the core's timers
-    (:meth:`arm_timer`); :meth:`ping`; :meth:`close_gracefully`; the state
+    (:meth:`arm_timer`); :meth:`ping`; closing (:meth:`close_gracefully`,
+    :meth:`close_now`, :meth:`wait_closed`); the state
     (:attr:`core`, :attr:`loop`, :attr:`last_active`, :attr:`is_lost`,
     :attr:`is_finished`, :attr:`alpn_problem`); and
     :meth:`call_when_connected`.
@@ -112,6 +114,7 @@ class AsyncH2Driver(asyncio.Protocol, Generic[CoreT]):
         self._timer: asyncio.TimerHandle | None = None
         self._timer_at = 0.0
         self._lost = False
+        self._closed_waiters: list[asyncio.Future[None]] = []
         self._alpn_problem: str | None = None
         self._on_connected: Callable[[], object] | None = None
         if loop is None:
@@ -177,6 +180,8 @@ class AsyncH2Driver(asyncio.Protocol, Generic[CoreT]):
             self._timer.cancel()
             self._timer = None
         self._transport = None
+        self._wake_list(self._closed_waiters)
+        self._closed_waiters = []
 
     def pause_writing(self) -> None:
         self._paused = True
@@ -431,6 +436,32 @@ class AsyncH2Driver(asyncio.Protocol, Generic[CoreT]):
         self._after_call()
         self.arm_timer()
 
+    def close_now(
+        self, error_code: int = ErrorCodes.NO_ERROR, error: BaseException | None = None
+    ) -> None:
+        """
+        Close at once: GOAWAY(``error_code``), every waiter on this side
+        fails (with ``error``, or the core's default), the transport closes.
+        """
+        if self._lost:
+            return
+        core = self.core
+        streams = list(core.streams.values())  # a server core forgets them on failure
+        core.close(error_code, error)
+        self._wake()
+        for stream in streams:
+            self.wake_stream(stream)
+        self._wake_all()
+        self._teardown()
+
+    async def wait_closed(self) -> None:
+        """Return once the transport is gone (``connection_lost``)."""
+        if self._lost:
+            return
+        future: asyncio.Future[None] = self.loop.create_future()
+        self._closed_waiters.append(future)
+        await future
+
     @property
     def is_lost(self) -> bool:
         """The transport is gone."""
@@ -574,17 +605,6 @@ class ClientDriver(AsyncH2Driver[ClientSide]):
             await self.wait(stream, False, timeout)
         self.schedule_flush()  # pushes_ready may give window back
 
-    def close_now(self, error_code: int) -> None:
-        """Close at once: GOAWAY(``error_code``), every waiter fails."""
-        if self._lost:
-            return
-        core = self.core
-        core.close(error_code)
-        self._wake()
-        for stream in list(core.streams.values()):
-            self.wake_stream(stream)
-        self._wake_all()
-        self._teardown()
 
 
 class ServerDriver(AsyncH2Driver[ServerCore]):

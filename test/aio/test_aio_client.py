@@ -54,15 +54,16 @@ class TestAgainstHyperServer:
 
         run(main())
 
-    def test_goaway_lets_open_streams_finish_and_refuses_new_ones(self, run) -> None:
+    def test_shutdown_lets_open_streams_finish_and_refuses_new_ones(self, run) -> None:
         proceed = asyncio.Event()
 
         async def handler(proto: aioh2.H2Protocol) -> None:
             stream_id, _ = await proto.recv_request()
-            proto.close_connection()
+            closed = asyncio.ensure_future(proto.shutdown())
             await proceed.wait()
             await proto.start_response(stream_id, {":status": "200"})
             await proto.send_data(stream_id, b"finished", end_stream=True)
+            await closed  # returns once the transport is closed
 
         async def main() -> None:
             async with serving(handler) as (_, port):
