@@ -233,7 +233,7 @@ class HTTP2Adapter(BaseAdapter):
             while len(self._pools) > max(1, self.pool_connections):
                 evicted.append(self._pools.popitem(last=False)[1])
         for old in evicted:
-            old.retire()
+            old.close()
         return pool
 
     def _new_pool(self, key: PoolKey) -> Pool:
@@ -403,7 +403,11 @@ class HTTP2Adapter(BaseAdapter):
         return response
 
     def close(self) -> None:
-        """Close every pooled connection (requests in flight on them fail)."""
+        """
+        Close the pools: idle connections now, busy ones once their last
+        response is read or closed (a streamed response outlives its
+        Session). The next request opens a fresh pool.
+        """
         with self._lock:
             pools = list(self._pools.values())
             self._pools.clear()
