@@ -27,6 +27,7 @@ from typing import Any
 
 from hyper.aio.exceptions import AIOH2Exception, SendException
 from hyper.common._request import authority
+from hyper.common.exceptions import InvalidArgumentError
 from hyper.common.types import HeaderFields, Str, StrHeaders
 from hyper.core.interface import StreamCore
 from hyper.core.server import ServerLimits
@@ -472,6 +473,26 @@ class H2Protocol(asyncio.Protocol):
             self.close_connection()
         finally:
             closed.cancel()
+
+    def reprioritize(
+        self,
+        stream_id: int,
+        depends_on: int | None = None,
+        weight: int = 16,
+        exclusive: bool = False,
+    ) -> None:
+        """
+        aioh2's call to change a stream's priority: accepted and ignored.
+        RFC 9113 (5.3.2) deprecates the RFC 7540 priority scheme, servers
+        ignore it (hyper's engine does too), so no PRIORITY frame is sent.
+
+        :raises InvalidArgumentError: ``weight`` outside 1-256, or a stream
+            made to depend on itself (what a PRIORITY frame could not carry).
+        """
+        if not 1 <= weight <= 256:
+            raise InvalidArgumentError(f"weight must be 1-256, not {weight}")
+        if depends_on == stream_id:
+            raise InvalidArgumentError(f"stream {stream_id} cannot depend on itself")
 
     def update_settings(self, new_settings: Mapping[int, int]) -> None:
         """Send SETTINGS (keys are ints or :class:`SettingCodes`)."""

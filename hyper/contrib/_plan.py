@@ -13,7 +13,7 @@ from collections.abc import Iterator, Mapping
 from typing import Any, Optional
 from urllib.parse import urlsplit
 
-from requests.exceptions import InvalidProxyURL, InvalidSchema
+from requests.exceptions import InvalidProxyURL, InvalidSchema, InvalidURL
 from requests.models import PreparedRequest
 from requests.utils import prepend_scheme_if_needed, select_proxy
 
@@ -143,10 +143,17 @@ def plan_request(
     scheme = parts.scheme.lower()
     if scheme not in _DEFAULT_PORTS:
         raise InvalidSchema(f"hyper's adapter serves http and https, not {url!r}")
+    if not parts.hostname:
+        # A redirect to http://:1/, say: requests' adapter says the same
+        # (urllib3's LocationValueError), and no DNS lookup of '' happens.
+        raise InvalidURL("No host specified.", request=request)
+    try:
+        port = parts.port or _DEFAULT_PORTS[scheme]
+    except ValueError as exc:  # a port out of range or not a number
+        raise InvalidURL(f"Invalid URL {url!r}: {exc}", request=request) from exc
     proxy = select_proxy(url, dict(proxies)) if proxies else None
     timeouts = _split_timeout(timeout)
-    port = parts.port or _DEFAULT_PORTS[scheme]
-    key = _pool_key(scheme, parts.hostname or "", port, proxy, timeouts, verify, cert)
+    key = _pool_key(scheme, parts.hostname, port, proxy, timeouts, verify, cert)
     body, sent, replayable = _body(request.body, counting)
     return Plan(
         key,
