@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import http.client
 import logging
+import os
 import ssl
 import threading
 import time
@@ -275,6 +276,7 @@ class HTTP2Adapter(BaseAdapter):
         key = (verify, cert)
         context = self._contexts.get(key)
         if context is None:
+            _check_tls_files(verify, cert)
             if verify is True or verify is False:
                 context = init_context(cert=cert)
             else:
@@ -413,6 +415,22 @@ class HTTP2Adapter(BaseAdapter):
             self._pools.clear()
         for pool in pools:
             pool.close()
+
+
+def _check_tls_files(verify: Any, cert: Any) -> None:
+    """requests' HTTPAdapter's checks, in its words: a CA bundle, client
+    certificate or key path that does not exist is an ``OSError``."""
+    if isinstance(verify, str) and not os.path.exists(verify):
+        raise OSError(
+            f"Could not find a suitable TLS CA certificate bundle, invalid path: {verify}"
+        )
+    if cert is None:
+        return
+    cert_file, key_file = (cert, None) if isinstance(cert, str) else cert
+    if cert_file and not os.path.exists(cert_file):
+        raise OSError(f"Could not find the TLS certificate file, invalid path: {cert_file}")
+    if key_file and not os.path.exists(key_file):
+        raise OSError(f"Could not find the TLS key file, invalid path: {key_file}")
 
 
 class _Attempt:

@@ -45,14 +45,32 @@ def _split_timeout(timeout: Any) -> _Timeouts:
                 f"Invalid timeout {timeout}. Pass a (connect, read) timeout tuple, "
                 "or a single float to set both timeouts to the same value."
             ) from None
-        return connect, read
+        return _timeout_value("connect", connect), _timeout_value("read", read)
     if hasattr(timeout, "connect_timeout"):
         connect, read = timeout.connect_timeout, timeout.read_timeout
         return (
             connect if isinstance(connect, (int, float)) else None,
             read if isinstance(read, (int, float)) else None,
         )
-    return float(timeout), float(timeout)
+    value = _timeout_value("connect", timeout)
+    return value, _timeout_value("read", timeout)
+
+
+def _timeout_value(name: str, value: Any) -> float | None:
+    """One timeout, checked as urllib3's ``Timeout`` does (requests' users
+    and tests expect its words)."""
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise ValueError(
+            f"Timeout value {name} was {value}, but it must be an int, float or None."
+        )
+    if value <= 0:
+        raise ValueError(
+            f"Attempted to set {name} timeout to {value}, but the timeout cannot be "
+            "set to a value less than or equal to 0."
+        )
+    return float(value)
 
 
 class CountedBody:
