@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import http.client
 import logging
+import os
 import ssl
 import threading
 import time
@@ -233,7 +234,7 @@ class HTTP2Adapter(BaseAdapter):
             while len(self._pools) > max(1, self.pool_connections):
                 evicted.append(self._pools.popitem(last=False)[1])
         for old in evicted:
-            old.retire()
+            old.close()
         return pool
 
     def _new_pool(self, key: PoolKey) -> Pool:
@@ -275,6 +276,7 @@ class HTTP2Adapter(BaseAdapter):
         key = (verify, cert)
         context = self._contexts.get(key)
         if context is None:
+            _check_tls_files(verify, cert)
             if verify is True or verify is False:
                 context = init_context(cert=cert)
             else:
@@ -403,12 +405,32 @@ class HTTP2Adapter(BaseAdapter):
         return response
 
     def close(self) -> None:
-        """Close every pooled connection (requests in flight on them fail)."""
+        """
+        Close the pools: idle connections now, busy ones once their last
+        response is read or closed (a streamed response outlives its
+        Session). The next request opens a fresh pool.
+        """
         with self._lock:
             pools = list(self._pools.values())
             self._pools.clear()
         for pool in pools:
             pool.close()
+
+
+def _check_tls_files(verify: Any, cert: Any) -> None:
+    """requests' HTTPAdapter's checks, in its words: a CA bundle, client
+    certificate or key path that does not exist is an ``OSError``."""
+    if isinstance(verify, str) and not os.path.exists(verify):
+        raise OSError(
+            f"Could not find a suitable TLS CA certificate bundle, invalid path: {verify}"
+        )
+    if cert is None:
+        return
+    cert_file, key_file = (cert, None) if isinstance(cert, str) else cert
+    if cert_file and not os.path.exists(cert_file):
+        raise OSError(f"Could not find the TLS certificate file, invalid path: {cert_file}")
+    if key_file and not os.path.exists(key_file):
+        raise OSError(f"Could not find the TLS key file, invalid path: {key_file}")
 
 
 class _Attempt:

@@ -20,10 +20,14 @@ Invariants:
   out to be HTTP/1.1 they open theirs.
 - A broken entry (its HTTP/1.1 exchange failed midway) takes nothing more
   and is closed once its last request is released; so is every entry of a
-  retired pool (dropped from the adapter's cache).
+  closed pool (:meth:`Pool.close`: the adapter closed, or dropped it from its
+  cache). Closing never cuts a response being read: requests closes its
+  throw-away Session before ``requests.get(url, stream=True)`` returns, and
+  the body is read after that.
 - Releases that come from a response's ``__del__`` (which may run in any
-  thread, even one inside ``cond``) are only queued, and applied by the next
-  acquire or release.
+  thread, even one inside ``cond``) are queued, and applied by the next
+  acquire or release; in a closed pool, which sees no more of either, at
+  once when ``cond`` is free.
 """
 
 from __future__ import annotations
@@ -186,8 +190,17 @@ class Pool:
         entry.limit = self._max_streams if peer is None else max(1, min(self._max_streams, peer))
 
     def abandon(self, entry: Entry) -> None:
-        """As :meth:`release`, from a ``__del__``: queued, takes no lock."""
+        """As :meth:`release`, from a ``__del__``: queued, never waits for
+        the lock (it may be held by this very thread)."""
         self._abandoned.append(entry)
+        if self.retired and self.cond.acquire(blocking=False):
+            closing: list[Entry] = []
+            try:
+                self._apply_abandoned(closing)
+            finally:
+                self.cond.release()
+            for done in closing:
+                done.conn.close()
 
     def _apply_abandoned(self, closing: list[Entry]) -> None:
         while self._abandoned:
@@ -212,22 +225,21 @@ class Pool:
                 self.entries.remove(entry)
             closing.append(entry)
 
-    def retire(self) -> None:
-        """Take no new requests; close every connection once it is idle."""
+    def close(self) -> None:
+        """
+        Take no new requests: close the idle connections now, and each busy
+        one once its last response is read, released or closed (as urllib3
+        closes a connection returned to a closed pool). A response being
+        read is never cut short.
+        """
+        closing: list[Entry] = []
         with self.cond:
             self.retired = True
+            self._apply_abandoned(closing)
             idle = [entry for entry in self.entries if entry.active <= 0]
             for entry in idle:
                 self.entries.remove(entry)
+            closing.extend(idle)
             self.cond.notify_all()
-        for entry in idle:
-            entry.conn.close()
-
-    def close(self) -> None:
-        """Close every connection now (requests in flight on them fail)."""
-        with self.cond:
-            self.retired = True
-            entries, self.entries = self.entries, []
-            self.cond.notify_all()
-        for entry in entries:
+        for entry in closing:
             entry.conn.close()

@@ -50,6 +50,7 @@ from hyper.engine.exceptions import (
     HPACKDecodingError,
     LocalProtocolError,
     ProtocolError,
+    StreamClosedError,
 )
 from hyper.engine.frames import (
     CONTINUATION,
@@ -66,7 +67,13 @@ from hyper.engine.frames import (
     SETTINGS,
 )
 from hyper.engine.hpack_fast import decode_stateless
-from hyper.engine.state import BLOCK_CACHE_SIZE, EngineState
+from hyper.engine.state import (
+    BLOCK_CACHE_SIZE,
+    CLOSED_ENDED,
+    CLOSED_RESET_RECEIVED,
+    CLOSED_RESET_SENT,
+    EngineState,
+)
 from hyper.engine.stream import (
     CLOSED,
     HALF_CLOSED_LOCAL,
@@ -289,15 +296,18 @@ class Receiver(EngineState):
         return 1, stop
 
     def _recv_on_missing_stream(self, stream_id: int, what: str, events: list[Event]) -> None:
-        if stream_id in self._closed:
-            if not self._closed[stream_id]:
-                # Closed normally: the peer should know better (6.1, 5.1).
-                self._stream_error(stream_id, ErrorCodes.STREAM_CLOSED, events)
-            # Reset by us: the peer may not have seen our RST yet; ignore.
-            return
-        if self._is_idle(stream_id):
+        """DATA (or a header block) on a stream we do not track (5.1)."""
+        how = self._closed.get(stream_id)
+        if how == CLOSED_RESET_SENT:
+            return  # the peer may not have seen our RST yet: ignore (5.1, 5.4.2)
+        if how == CLOSED_ENDED:
+            # The peer ended the stream and sends on it anyway (5.1, MUST).
+            self._fail(StreamClosedError, f"{what} on stream {stream_id} after its END_STREAM")
+        if how is None and self._is_idle(stream_id):
             self._fail(ProtocolError, f"{what} on idle stream {stream_id}")
-        # Closed long ago and forgotten, or refused: stream error, never fatal.
+        # After the peer's own RST_STREAM (5.1, MUST), or closed long ago and
+        # forgotten (past max_closed_streams; a client's own finished
+        # requests), or refused: a stream error, never fatal.
         self._stream_error(stream_id, ErrorCodes.STREAM_CLOSED, events)
 
     # -- HEADERS, PUSH_PROMISE, CONTINUATION --------------------------------
@@ -499,12 +509,13 @@ class Receiver(EngineState):
     def _open_remote_stream(self, stream_id: int, events: list[Event]) -> Stream | None:
         """A HEADERS frame for a stream we do not track: open it, or refuse it."""
         if stream_id in self._closed or not self._is_idle(stream_id):
-            if self._closed.get(stream_id):
-                return None  # reset by us: already decoded, ignore (5.1)
             if self.client_side or stream_id in self._closed:
-                self._stream_error(stream_id, ErrorCodes.STREAM_CLOSED, events)
+                # Already decoded (the HPACK state is kept); the stream's
+                # end decides the answer (5.1).
+                self._recv_on_missing_stream(stream_id, "HEADERS", events)
                 return None
-            # 5.1.1: a lower id than one already opened was implicitly closed.
+            # 5.1.1: a lower id than one already opened was implicitly closed
+            # (or closed and forgotten, past max_closed_streams).
             self._fail(ProtocolError, f"HEADERS on stream {stream_id}, below the last one opened")
         if self.client_side or stream_id % 2 == 0:
             self._fail(ProtocolError, f"peer opened stream {stream_id} with the wrong parity")
@@ -535,7 +546,7 @@ class Receiver(EngineState):
             self._fail(ProtocolError, f"PUSH_PROMISE promised invalid stream {promised}")
         self._highest_remote_id = promised
         parent = self._streams.get(stream_id)
-        if parent is None and self._closed.get(stream_id):
+        if parent is None and self._closed.get(stream_id) == CLOSED_RESET_SENT:
             # The parent was reset by us and the promise crossed our RST.
             self._refuse_promise(promised, ErrorCodes.CANCEL)
             return
@@ -609,6 +620,7 @@ class Receiver(EngineState):
                 self._fail(ProtocolError, f"RST_STREAM on idle stream {stream_id}")
             return  # closed already; never answer a reset with a reset (5.4.2)
         self._set_state(stream, NEXT_STATE[stream.state * 16 + RECV_RST_STREAM])
+        self._remember_closed(stream_id, CLOSED_RESET_RECEIVED)
         events.append(StreamReset(stream_id, fr.read_u32(body), True))
 
     def _recv_settings(
@@ -760,7 +772,11 @@ class Receiver(EngineState):
             return
         stream = self._streams.get(stream_id)
         if stream is None:
-            if self._is_idle(stream_id) and stream_id not in self._closed:
+            how = self._closed.get(stream_id)
+            if how == CLOSED_RESET_RECEIVED:
+                # Only PRIORITY may follow the peer's own RST_STREAM (5.1, MUST).
+                self._stream_error(stream_id, ErrorCodes.STREAM_CLOSED, events)
+            elif how is None and self._is_idle(stream_id):
                 self._fail(ProtocolError, f"WINDOW_UPDATE on idle stream {stream_id}")
             return  # closed: may cross our END_STREAM or RST (5.1)
         if stream.state == RESERVED_REMOTE:

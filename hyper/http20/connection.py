@@ -186,19 +186,18 @@ class HTTP20Connection(ConnectionTarget):
         session = self._origin.current
         if session is not None and session.is_usable:
             return session
-        return self._choose_session()[0]
+        return self._choose_session()
 
-    def _choose_session(self) -> tuple[Session, bool]:
-        """The session new streams go on, and whether this call opened it
+    def _choose_session(self) -> Session:
+        """The session new streams go on, connecting if there is none
         (another thread may have, while this one waited for the lock)."""
         with self._connect_lock:
             origin = self._origin
             session = origin.choose()
-            if session is not None:
-                return session, False
-            session = self._new_session()
-            origin.adopt(session)
-            return session, True
+            if session is None:
+                session = self._new_session()
+                origin.adopt(session)
+            return session
 
     def _handshake_timeout(self) -> float | None:
         if self._connect_timeout is None:
@@ -449,19 +448,25 @@ class HTTP20Connection(ConnectionTarget):
         stream_id: int | None = None,
     ) -> tuple[Session, StreamBuffer, int]:
         origin = self._origin
-        attempts = 0
+        failed: BaseException | None = None
         while True:
             # _usable_session inline: this is every request's path.
             session = origin.current
-            fresh = False
             if session is None or not session.is_usable:
-                session, fresh = self._choose_session()
+                if session is not None and failed is None:
+                    failed = origin.found_dead(session)
+                try:
+                    session = self._choose_session()
+                except BaseException as exc:
+                    origin.chain(exc, failed)
+                    raise
             opened = session.open_stream(fields, end_stream, data, data_ends, stream_id)
             if opened is not None:
                 stream, taken = opened
                 return session, stream, taken
-            attempts += 1
-            origin.try_again(attempts, fresh)
+            # Dead before our request went out: the policy says whether
+            # another connection may take it, or raises.
+            failed = origin.try_again(session, failed)
 
     def _upload(
         self,

@@ -140,6 +140,9 @@ class ConnectionTarget:
         if port is None:
             self.host, self.port = to_host_port_tuple(host, default_port=default_port)
         else:
+            if not host:
+                # Never a DNS lookup of '' (which resolves to nothing, slowly).
+                raise InvalidArgumentError("No host given (an empty host name)")
             self.host, self.port = host, int(port)
         if secure is None:
             # A context is only ever given to be used: passing one to a port
