@@ -46,7 +46,15 @@ from hyper.common.exceptions import HyperError
 from hyper.common.exceptions import TimeoutError as HyperTimeoutError
 from hyper.connection import HTTPConnection
 from hyper.contrib._errors import send_error
-from hyper.contrib._plan import CountedBody, Plan, PoolKey, Retries, plan_request, proxy_url
+from hyper.contrib._plan import (
+    CountedBody,
+    Plan,
+    PoolKey,
+    Retries,
+    connection_key,
+    plan_request,
+    proxy_url,
+)
 from hyper.contrib._pool import HTTP1, Entry, Pool
 from hyper.contrib._raw import RawResponse
 from hyper.tls import init_context
@@ -286,6 +294,46 @@ class HTTP2Adapter(BaseAdapter):
                 context.verify_mode = ssl.CERT_NONE
             self._contexts[key] = context
         return context
+
+    def get_connection(
+        self,
+        host: str,
+        port: int | None,
+        scheme: str,
+        cert: Any = None,
+        verify: bool | str = True,
+        proxy: str | None = None,
+        timeout: Any = None,
+    ) -> HTTPConnection:
+        """
+        The pooled connection for this origin and these settings, made but
+        not connected if the pool has none yet (historic hyper's call): the
+        same object on a second call, and the one ``send`` uses first for a
+        request with the same settings. ``port`` None means the scheme's.
+
+        :raises requests.exceptions.InvalidSchema: not ``http`` or ``https``.
+        :raises requests.exceptions.InvalidURL: an empty host.
+        """
+        key = connection_key(host, port, scheme, cert, verify, proxy, timeout)
+        return self._pool(key).connection()
+
+    @property
+    def connections(self) -> dict[PoolKey, HTTPConnection]:
+        """
+        The pooled connections, keyed by origin and settings (scheme, host,
+        port, proxy, timeouts, verify, cert): a snapshot, empty once the
+        adapter is closed. A pool may hold more than one connection to an
+        origin (``pool_maxsize``); this shows the first, the one
+        :meth:`get_connection` returns.
+        """
+        with self._lock:
+            pools = list(self._pools.items())
+        found = {}
+        for key, pool in pools:
+            live = pool.live_connections()
+            if live:
+                found[key] = live[0]
+        return found
 
     # ------------------------------------------------------------------
     # Sending: plan the request (no I/O), then perform it

@@ -21,7 +21,15 @@ from hyper.common.exceptions import ProxyError as HyperProxyError
 from hyper.common.exceptions import TimeoutError as HyperTimeoutError
 from hyper.engine.exceptions import StreamRefusedError
 
-__all__ = ["CountedBody", "Plan", "PoolKey", "Retries", "plan_request", "proxy_url"]
+__all__ = [
+    "CountedBody",
+    "Plan",
+    "PoolKey",
+    "Retries",
+    "connection_key",
+    "plan_request",
+    "proxy_url",
+]
 
 _Timeouts = tuple[Optional[float], Optional[float]]
 #: scheme, host, port, proxy, (connect, read) timeouts, verify, cert.
@@ -185,6 +193,27 @@ def plan_request(
         proxy is not None,
         timeouts[0] if timeouts[0] is not None else timeouts[1],
     )
+
+
+def connection_key(
+    host: str,
+    port: int | None,
+    scheme: str,
+    cert: Any,
+    verify: Any,
+    proxy: str | None,
+    timeout: Any,
+) -> PoolKey:
+    """The pool of ``get_connection``'s arguments (historic hyper's), as
+    ``send`` would key a request with the same settings."""
+    scheme = scheme.lower()
+    if scheme not in _DEFAULT_PORTS:
+        raise InvalidSchema(f"hyper's adapter serves http and https, not {scheme!r}")
+    if not host:
+        raise InvalidURL("No host specified.")
+    if port is None:
+        port = _DEFAULT_PORTS[scheme]
+    return _pool_key(scheme, host, port, proxy, _split_timeout(timeout), verify, cert)
 
 
 def _pool_key(

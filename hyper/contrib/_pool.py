@@ -14,6 +14,8 @@ Invariants:
 - An HTTP/2 entry takes up to ``max_streams`` requests at once, or fewer
   when the server allows fewer (read again as each request is done: a
   server may change its SETTINGS); an HTTP/1.1 entry takes one.
+- An entry made by :meth:`Pool.connection` (historic ``get_connection``)
+  is not connected: the first request that picks it connects it.
 - An entry whose protocol is not known yet is connecting: it takes nothing
   more. Requests that could share it (over TLS, where HTTP/2 is likely) wait
   for it rather than each opening a connection of their own; once it turns
@@ -43,7 +45,9 @@ from hyper.connection import HTTPConnection
 
 __all__ = ["Entry", "Pool"]
 
-CONNECTING, HTTP2, HTTP1 = range(3)
+# An entry's protocol: not connected yet (made by connection(), for the
+# historic get_connection), connecting, or known.
+UNCONNECTED, CONNECTING, HTTP2, HTTP1 = range(4)
 
 
 class Entry:
@@ -150,6 +154,10 @@ class Pool:
                     if entry.active <= 0:
                         entry.active = 1
                         return entry, False
+                elif state == UNCONNECTED:
+                    entry.state = CONNECTING
+                    entry.active = 1
+                    return entry, True
                 else:
                     connecting = True
             if not (connecting and self._expect_h2) and len(self.entries) < self._maxsize:
@@ -165,6 +173,28 @@ class Pool:
                     f"({self._maxsize} connections busy)"
                 )
             self.cond.wait(left)
+
+    def connection(self) -> HTTPConnection:
+        """
+        The connection a request would go on first, made but not connected
+        when the pool has none: historic hyper's ``get_connection``. The
+        same object until it breaks or the pool closes; the first request
+        that picks it connects it.
+        """
+        with self.cond:
+            for entry in self.entries:
+                if not entry.broken:
+                    return entry.conn
+            entry = Entry(self._factory())
+            entry.state = UNCONNECTED
+            entry.active = 0
+            self.entries.append(entry)
+            return entry.conn
+
+    def live_connections(self) -> list[HTTPConnection]:
+        """The pool's connections that may still take requests."""
+        with self.cond:
+            return [entry.conn for entry in self.entries if not entry.broken]
 
     def release(self, entry: Entry, broken: bool = False) -> None:
         """A request lent out on ``entry`` is done; ``broken``: the
