@@ -24,7 +24,7 @@ from hyper.engine.config import (
     SettingCodes,
     check_setting,
 )
-from hyper.engine.errors import ErrorCodes
+from hyper.engine.errors import ErrorCodes, error_name
 from hyper.engine.events import (
     ConnectionTerminated,
     DataReceived,
@@ -43,6 +43,7 @@ from hyper.engine.events import (
 )
 from hyper.engine.exceptions import (
     ConnectionError,
+    ConnectionTerminatedError,
     EnhanceYourCalmError,
     FlowControlError,
     FrameSizeError,
@@ -61,6 +62,7 @@ from hyper.engine.frames import (
     FLAG_PADDED,
     FLAG_PRIORITY,
     FRAME_HEADER,
+    GOAWAY,
     HEADERS,
     PREFACE,
     PUSH_PROMISE,
@@ -204,6 +206,8 @@ class Receiver(EngineState):
                     break
                 pos = start + length
                 if not self._seen_settings:
+                    if frame_type == GOAWAY and not stream_id and length >= 8:
+                        self._goaway_first(view[start:pos])
                     if frame_type != SETTINGS or flags & FLAG_ACK:
                         self._fail(ProtocolError, "the peer's first frame must be SETTINGS")
                     self._seen_settings = True
@@ -219,6 +223,24 @@ class Receiver(EngineState):
                 self._inbuf = bytearray(view[pos:])
             else:
                 self._inbuf = bytearray()
+
+    def _goaway_first(self, body: memoryview) -> NoReturn:
+        """
+        The peer opened with GOAWAY: RFC 9113 3.4 wants SETTINGS first, so
+        the connection is refused all the same; but a peer that says GOAWAY
+        before anything else is going away (shutting down, full), which is
+        what this error says, with its code, rather than calling it a
+        protocol violation.
+        """
+        code = fr.read_u32(body, 4)
+        message = (
+            f"the peer sent GOAWAY({error_name(code)}) instead of its SETTINGS: "
+            "it is going away and refused this connection"
+        )
+        debug = bytes(body[8:200])
+        if debug:
+            message += f" ({debug.decode('utf-8', 'replace')})"
+        self._fail(ConnectionTerminatedError, message, code)
 
     # -- DATA -------------------------------------------------------------
 

@@ -242,9 +242,12 @@ class EngineState:
     # ------------------------------------------------------------------
     # Errors
 
-    def _fail(self, exc_type: type[ConnectionError], message: str) -> NoReturn:
-        """Connection error: queue GOAWAY with the class's code, then raise."""
-        exc = exc_type(message)
+    def _fail(
+        self, exc_type: type[ConnectionError], message: str, error_code: int | None = None
+    ) -> NoReturn:
+        """Connection error: queue GOAWAY with the class's code (or
+        ``error_code``), then raise."""
+        exc = exc_type(message, error_code)
         if self._error is None:
             last = self._highest_remote_id
             if self._goaway_sent is not None:

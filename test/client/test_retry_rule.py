@@ -33,6 +33,8 @@ from hyper.http20 import exceptions as h2_exc
 SETTINGS_MAX_CONCURRENT_STREAMS = 0x3
 # A SETTINGS frame of length 5: FRAME_SIZE_ERROR (RFC 9113 6.5).
 MALFORMED_SETTINGS = b"\x00\x00\x05\x04\x00\x00\x00\x00\x00" + b"\x00" * 5
+# GOAWAY(last stream 0, NO_ERROR): a server shutting down.
+GOAWAY_NO_ERROR = b"\x00\x00\x08\x07\x00\x00\x00\x00\x00" + b"\x00" * 8
 
 
 class Front:
@@ -126,6 +128,29 @@ class TestOpenedForTheRequest:
             finally:
                 done.set()
         assert isinstance(info.value, ConnectionError)
+        assert peer.accepted == 1
+
+    def test_a_server_opening_with_goaway_is_going_away(self, front_kind: str) -> None:
+        """A server shutting down answers the preface with GOAWAY(NO_ERROR)
+        and closes (historic hyper took it as a clean shutdown): the
+        connection is refused all the same (RFC 9113 3.4), as a
+        ConnectionTerminatedError that says so, not a ProtocolError."""
+
+        def script(conn: PeerConnection) -> None:
+            if conn.index:
+                no_second_connection(conn)
+            conn.send(GOAWAY_NO_ERROR)
+
+        with Peer(script, connections=2) as peer:
+            refused = pytest.raises(h2_exc.ConnectionTerminatedError)
+            with front(front_kind, peer.address) as client, refused as info:
+                if front_kind == "sync":
+                    client.conn.connect()
+                client.fetch("/")
+        assert not isinstance(info.value, h2_exc.ProtocolError)
+        assert isinstance(info.value, common_exc.ConnectionError)
+        assert "GOAWAY(NO_ERROR)" in str(info.value)
+        assert "going away" in str(info.value)
         assert peer.accepted == 1
 
     def test_malformed_first_settings_read_before_sending(self) -> None:
