@@ -286,7 +286,7 @@ def _open_output(path: str) -> IO[bytes]:
 def _save(resp: BaseResponse, path: str) -> None:
     progress = _Progress(sys.stderr, _body_length(resp.headers)) if sys.stderr.isatty() else None
     with _open_output(path) as f:
-        for chunk in resp.read_chunked():
+        for chunk in resp.read_chunked(decode_content=True):
             f.write(chunk)
             if progress is not None:
                 progress.update(len(chunk))
@@ -297,7 +297,7 @@ def _save(resp: BaseResponse, path: str) -> None:
 def _print_body(resp: BaseResponse) -> None:
     out = sys.stdout.buffer
     try:
-        for chunk in resp.read_chunked():
+        for chunk in resp.read_chunked(decode_content=True):
             out.write(chunk)
             out.flush()  # a long stream shows up as it arrives
     except BrokenPipeError:
@@ -354,7 +354,7 @@ def _fetch(args: argparse.Namespace) -> int:
         conn.connect()
         if args.verbose:
             _show_request(target, method, headers, conn.version.value)
-        conn.request(method, target.path, body=body, headers=headers)
+        conn.request(method, target.path, body=body, headers=headers, encode_chunked=True)
         resp = conn.getresponse()
         if args.verbose:
             _show_response(resp, conn.version.value)
@@ -618,7 +618,7 @@ def request(args: argparse.Namespace) -> bytes:
     target = _Target(info.secure, info.host, info.port, info.path)
     conn = _open_connection(target, args)
     try:
-        conn.request(args.method, info.path, args.body, args.headers)
-        return conn.getresponse().read()
+        conn.request(args.method, info.path, args.body, args.headers, encode_chunked=True)
+        return conn.getresponse().read(decode_content=True)
     finally:
         conn.close()
