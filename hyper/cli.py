@@ -286,7 +286,7 @@ def _open_output(path: str) -> IO[bytes]:
 def _save(resp: BaseResponse, path: str) -> None:
     progress = _Progress(sys.stderr, _body_length(resp.headers)) if sys.stderr.isatty() else None
     with _open_output(path) as f:
-        for chunk in resp.read_chunked(decode_content=True):
+        for chunk in resp.read_chunked():
             f.write(chunk)
             if progress is not None:
                 progress.update(len(chunk))
@@ -297,7 +297,7 @@ def _save(resp: BaseResponse, path: str) -> None:
 def _print_body(resp: BaseResponse) -> None:
     out = sys.stdout.buffer
     try:
-        for chunk in resp.read_chunked(decode_content=True):
+        for chunk in resp.read_chunked():
             out.write(chunk)
             out.flush()  # a long stream shows up as it arrives
     except BrokenPipeError:
@@ -619,6 +619,6 @@ def request(args: argparse.Namespace) -> bytes:
     conn = _open_connection(target, args)
     try:
         conn.request(args.method, info.path, args.body, args.headers, encode_chunked=True)
-        return conn.getresponse().read(decode_content=True)
+        return conn.getresponse().read()
     finally:
         conn.close()

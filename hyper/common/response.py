@@ -25,8 +25,9 @@ Content decoding is bounded per call here, once for both versions:
 ``read(amt)`` returns at most ``amt`` decoded bytes and ``read_chunked``
 yields pieces of at most 64 KiB, so a decompression bomb cannot exhaust
 memory unless the caller asks for the whole body at once. A body is
-decoded by default unless the request carried the caller's own
-``Accept-Encoding`` (``_decode_default``; see :doc:`compat`).
+decoded by default unless the caller took charge of content codings with
+``putrequest(skip_accept_encoding=True)``, ``http.client``'s flag
+(``_decode_default``; see :doc:`compat`).
 """
 
 from __future__ import annotations
@@ -132,6 +133,19 @@ class BaseResponse(io.BufferedIOBase):
     will_close = False
     #: ``http.client``'s ``debuglevel`` of the response; unused.
     debuglevel = 0
+    #: The URL the response answers, when the caller set it (urllib does).
+    url: str | None = None
+    # Defaults kept on the class, so making a response sets only what differs
+    # (a response is made per request: see bench/client.py (a)).
+    #: What ``read(decode_content=None)`` does: decode unless the caller
+    #: took charge of content codings (the connection sets it).
+    _decode_default = True
+    _taken = 0  # raw body bytes taken from the subclass
+    # Decoded bytes not handed out yet: _buf[_pos:] goes out first.
+    _buf = b""
+    _pos = 0
+    _message: http.client.HTTPMessage | None = None
+    _msg: Any = _UNSET
 
     def __init__(self, status: int, reason: str, raw_headers: RawHeaders) -> None:
         #: The status code returned by the server.
@@ -143,8 +157,6 @@ class BaseResponse(io.BufferedIOBase):
         self._raw_headers = raw_headers
         #: The 1xx responses received before this one, in order.
         self.informational: list[tuple[int, HTTPHeaderMap]] = []
-        #: The URL the response answers, when the caller set it (urllib does).
-        self.url: str | None = None
         self._decoder: Decoder | None = None
         self._decoder_error: BaseException | None = None
         if self._lowercase_names:
@@ -158,18 +170,9 @@ class BaseResponse(io.BufferedIOBase):
                 self._decoder = make_decoder(b", ".join(encodings))
             except Exception as exc:
                 self._decoder_error = exc
-        #: What ``read(decode_content=None)`` does: decode unless the caller
-        #: asked for an encoding itself (the connection sets it).
-        self._decode_default = True
         self._body_done = False  # every raw body byte has been taken
-        self._taken = 0  # raw body bytes taken from the subclass
-        # Decoded bytes not handed out yet: _buf[_pos:] goes out first.
-        self._buf = b""
-        self._pos = 0
         # Nothing more to hand out: the body was read to its end, or close().
         self._closed = False
-        self._message: http.client.HTTPMessage | None = None
-        self._msg: Any = _UNSET
 
     # ------------------------------------------------------------------
     # The hooks
@@ -191,8 +194,8 @@ class BaseResponse(io.BufferedIOBase):
 
     def _take_raw(self, limit: int | None) -> list[bytes]:
         chunks = self._next_raw(limit)
-        for chunk in chunks:
-            self._taken += len(chunk)
+        if chunks:
+            self._taken += len(chunks[0]) if len(chunks) == 1 else sum(map(len, chunks))
         return chunks
 
     # ------------------------------------------------------------------
@@ -205,9 +208,9 @@ class BaseResponse(io.BufferedIOBase):
 
         :param decode_content: undo the ``Content-Encoding`` (gzip, deflate,
             br, zstd); False gives the bytes exactly as sent. None (the
-            default): decode unless the request carried the caller's own
-            ``Accept-Encoding`` (then the caller decodes, as with
-            ``http.client``).
+            default): decode, unless the request was made with
+            ``putrequest(skip_accept_encoding=True)`` (then the caller
+            decodes, as with ``http.client``).
         :raises DecodingError: the body is not valid for its encoding.
         :raises TimeoutError: no data arrived within the read timeout (the
             response stays readable, nothing lost).
@@ -220,7 +223,9 @@ class BaseResponse(io.BufferedIOBase):
         if amt is None or amt < 0:
             if self._closed:
                 return self._take_ahead(-1)
-            return self._read_all(self._decoder_for(decode_content))
+            if decode_content is None:
+                decode_content = self._decode_default
+            return self._read_all(self._get_decoder() if decode_content else None)
         if amt == 0:
             return b""
         parts: list[bytes] = []
@@ -368,8 +373,9 @@ class BaseResponse(io.BufferedIOBase):
     def _decoder_for(self, decode_content: bool | None) -> Decoder | None:
         if decode_content is None:
             decode_content = self._decode_default
-        if not decode_content:
-            return None
+        return self._get_decoder() if decode_content else None
+
+    def _get_decoder(self) -> Decoder | None:
         if self._decoder_error is not None:
             raise self._decoder_error
         return self._decoder
@@ -434,10 +440,12 @@ class BaseResponse(io.BufferedIOBase):
         try:
             if decoder is not None and decoder.has_unconsumed_tail:
                 parts.append(decoder.decompress(b""))
+            next_raw = self._next_raw
             while True:
-                chunks = self._take_raw(None)
+                chunks = next_raw(None)
                 if not chunks:
                     break
+                self._taken += len(chunks[0]) if len(chunks) == 1 else sum(map(len, chunks))
                 if decoder is None:
                     parts.extend(chunks)
                 else:

@@ -104,17 +104,12 @@ class _Sent:
     ) -> None:
         # The head and in-memory body, if repeating the request is safe.
         self.replay = replay
-        # The response is decoded by default: the caller did not ask for an
-        # encoding itself (see BaseResponse).
+        # The response is decoded by default: the caller did not take
+        # charge of content codings (putrequest(skip_accept_encoding=True)).
         self.decode = decode
         self.informational: list[h11.InformationalResponse] = []
         # Sending the body failed, but the server had answered already.
         self.upload_error: BaseException | None = None
-
-
-def _asks_encoding(headers: list[tuple[Any, Any]]) -> bool:
-    """The caller set Accept-Encoding itself."""
-    return any(lower_name(name) == b"accept-encoding" for name, _ in headers)
 
 
 class HTTP11Connection(HTTPClientTarget):
@@ -394,7 +389,6 @@ class HTTP11Connection(HTTPClientTarget):
             plan,
             final=True,
             prechunked=is_prechunked(pairs, encode_chunked),
-            decode=not _asks_encoding(pairs),
         )
 
     def putrequest(
@@ -407,8 +401,11 @@ class HTTP11Connection(HTTPClientTarget):
     ) -> None:
         """
         Start a request whose headers are added with :meth:`putheader` and
-        sent by :meth:`endheaders`. ``skip_accept_encoding``: add no
-        ``Accept-Encoding`` of hyper's. ``skip_host`` is accepted: a
+        sent by :meth:`endheaders`. ``skip_accept_encoding``: the caller
+        takes charge of content codings (``http.client``'s flag, with which
+        xmlrpc asks for gzip and un-gzips): no ``Accept-Encoding`` of
+        hyper's, and the response is not decoded unless asked. ``skip_host``
+        is accepted: a
         ``Host`` the caller puts is used, and HTTP/1.1 requires one, so
         hyper's is added otherwise. Concurrency: not thread-safe.
         """
@@ -460,7 +457,7 @@ class HTTP11Connection(HTTPClientTarget):
         self._pending = None
         prechunked = is_prechunked(pending.headers, encode_chunked)
         self._start(
-            head, plan, final, prechunked=prechunked, decode=not _asks_encoding(pending.headers)
+            head, plan, final, prechunked=prechunked, decode=not pending.skip_accept_encoding
         )
 
     def send(self, data: Any, final: bool = False, stream_id: int | None = None) -> None:

@@ -36,7 +36,6 @@ from hyper.common._request import (
     upload_read_size,
 )
 from hyper.common.debug import print_request_fields, print_response
-from hyper.common.decoder import accept_encoding
 from hyper.common.exceptions import ConnectionError as HyperConnectionError
 from hyper.common.exceptions import InvalidArgumentError, NotConnected
 from hyper.common.types import HeadersArg, Str, Timeout
@@ -94,15 +93,8 @@ def _certificate_names(sock: socket.socket) -> tuple[bytes, ...]:
     )
 
 
-_OWN_ACCEPT_ENCODING = accept_encoding()
-
-
-def _asks_encoding(fields: list[tuple[Any, Any]]) -> bool:
-    """The caller set Accept-Encoding itself (hyper's own is bytes it made)."""
-    for name, value in fields:
-        if lower_name(name) == b"accept-encoding":
-            return value is not _OWN_ACCEPT_ENCODING
-    return False
+def _has_length(headers: list[tuple[Any, Any]]) -> bool:
+    return any(lower_name(name) == b"content-length" for name, _ in headers)
 
 
 class HTTP20Connection(HTTPClientTarget):
@@ -205,10 +197,12 @@ class HTTP20Connection(HTTPClientTarget):
         self._fields_cache: dict[tuple[Any, Any, int | None], list[tuple[Any, Any]]] = {}
         # The engine of an h2c upgrade in progress (see _prepare_upgrade).
         self._upgrade_engine: Engine | None = None
-        # Streams whose request carried the caller's own Accept-Encoding:
-        # their responses are not decoded by default (see BaseResponse).
+        # Streams of putrequest(skip_accept_encoding=True): the caller takes
+        # charge of content codings, so their responses are not decoded by
+        # default (see BaseResponse).
         self._raw_streams: set[int] = set()
-        # Streams opened by endheaders() without final: getresponse() ends them.
+        # Streams endheaders() left open with a Content-Length put (the
+        # http.client way): getresponse() ends them.
         self._open_uploads: set[int] = set()
         # Streams whose body the caller chunk-encodes (http.client's
         # Transfer-Encoding without encode_chunked), with their readers.
@@ -462,8 +456,8 @@ class HTTP20Connection(HTTPClientTarget):
                 session.release(stream)
                 raise
         self._origin.remember(stream.stream_id)
-        if headers is not None or self.debuglevel:
-            self._after_open(stream.stream_id, fields)
+        if self.debuglevel > 0:
+            print_request_fields(stream.stream_id, fields)
         return stream.stream_id
 
     def _request_prechunked(
@@ -472,7 +466,8 @@ class HTTP20Connection(HTTPClientTarget):
         """:meth:`request` with a body the caller chunk-encoded."""
         fields = self._build_headers(method, url, headers, None)
         session, stream, _ = self._open(fields, False, None, False)
-        self._after_open(stream.stream_id, fields)
+        if self.debuglevel > 0:
+            print_request_fields(stream.stream_id, fields)
         self._dechunkers[stream.stream_id] = ChunkedReader()
         try:
             self._send_prechunked(session, stream, body, True)
@@ -481,12 +476,6 @@ class HTTP20Connection(HTTPClientTarget):
             raise
         self._origin.remember(stream.stream_id)
         return stream.stream_id
-
-    def _after_open(self, stream_id: int, fields: list[tuple[Any, Any]]) -> None:
-        if self.debuglevel > 0:
-            print_request_fields(stream_id, fields)
-        if _asks_encoding(fields):
-            self._raw_streams.add(stream_id)
 
     def _send_prechunked(
         self, session: Session, stream: StreamBuffer, data: Any, final: bool
@@ -524,7 +513,9 @@ class HTTP20Connection(HTTPClientTarget):
         """
         Start a request whose headers are added with :meth:`putheader` and
         sent by :meth:`endheaders`; returns its stream id.
-        ``skip_accept_encoding``: add no ``accept-encoding`` of hyper's;
+        ``skip_accept_encoding``: the caller takes charge of content codings
+        (no ``accept-encoding`` of hyper's; the response is not decoded
+        unless asked);
         ``skip_host`` is accepted (a ``Host`` the caller puts becomes the
         ``:authority``, hyper's otherwise).
 
@@ -568,8 +559,11 @@ class HTTP20Connection(HTTPClientTarget):
         Send the headers of a request started with :meth:`putrequest`, then
         ``message_body`` if given. ``final`` ends the request (after
         ``trailers``, if given); otherwise more body may follow with
-        :meth:`send`, and :meth:`getresponse` ends the request if the caller
-        has not (as ``http.client``'s ``endheaders`` then ``getresponse``).
+        :meth:`send`. With a ``Content-Length`` put (``http.client``'s way:
+        nothing can follow the announced bytes), :meth:`getresponse` ends
+        the request if the caller has not; without one, ``send(...,
+        final=True)`` does, and a response may arrive while the body still
+        streams.
         ``encode_chunked``: as :meth:`request`'s, for this body and what
         :meth:`send` sends.
 
@@ -588,13 +582,16 @@ class HTTP20Connection(HTTPClientTarget):
         data = plan.buffer if plan is not None and not end_stream else None
         session, stream, taken = self._open(fields, end_stream, data, ends, stream_id)
         self._origin.opened_as(stream_id, stream.stream_id)
-        self._after_open(stream.stream_id, fields)
+        if self.debuglevel > 0:
+            print_request_fields(stream.stream_id, fields)
+        if pending.skip_accept_encoding:
+            self._raw_streams.add(stream.stream_id)
         if prechunked:
             self._dechunkers[stream.stream_id] = ChunkedReader()
             self._open_uploads.add(stream.stream_id)
             self._send_prechunked(session, stream, message_body, final)
             return
-        if not end_stream and not final:
+        if not end_stream and not final and _has_length(pending.headers):
             self._open_uploads.add(stream.stream_id)
         if plan is not None and not end_stream:
             self._upload(session, stream, plan, taken if data is not None else None, ends)

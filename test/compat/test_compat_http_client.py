@@ -394,11 +394,12 @@ class TestRequests:
 
     def test_http2_getresponse_ends_a_request_left_open(self) -> None:
         """endheaders() then send() then getresponse(): http.client's
-        streaming upload, over HTTP/2."""
+        upload of a body of known length, over HTTP/2."""
         script, seen = h2_recorder()
         with Peer(script) as peer, HTTP20Connection(peer.address, timeout=CLIENT_TIMEOUT) as conn:
             conn.putrequest("PUT", "/up")
             conn.putheader("content-type", "text/plain", None)  # historic: stream_id
+            conn.putheader("Content-Length", 18)
             conn.endheaders(b"part one, ")
             conn.send(b"part two")
             assert conn.getresponse().read() == b"ok"
@@ -500,21 +501,29 @@ class TestResponsesAreFiles:
             assert resp.info().get_all("Set-Cookie") == ["a=1", "b=2"]
             assert resp.info()["CONTENT-TYPE"] == "text/html; charset=UTF-8"
 
-    def test_the_callers_accept_encoding_means_the_caller_decodes(self) -> None:
+    def test_skip_accept_encoding_means_the_caller_decodes(self) -> None:
+        """http.client's flag (xmlrpc's way to ask for gzip and un-gzip):
+        the body stays as sent; otherwise hyper decodes, even with the
+        caller's own Accept-Encoding (the historic behaviour)."""
         zipped = gzip.compress(BODY)
 
         def script(conn: H1Conn) -> None:
-            for _ in range(2):
+            for _ in range(3):
                 conn.read_request()
                 conn.send(ok(zipped, b"Content-Encoding: gzip"))
             conn.read_until_closed()
 
         with h1(script) as (conn, _):
             conn.request("GET", "/")
-            assert conn.getresponse().read() == BODY  # hyper asked: hyper decodes
+            assert conn.getresponse().read() == BODY
             conn.request("GET", "/", headers={"Accept-Encoding": "gzip"})
+            assert conn.getresponse().read() == BODY
+            conn.putrequest("GET", "/", skip_accept_encoding=True)
+            conn.putheader("Accept-Encoding", "gzip")
+            conn.endheaders()
             resp = conn.getresponse()
-            assert resp.read() == zipped  # the caller asked: as sent
+            assert resp.getheader("content-encoding") == "gzip"
+            assert resp.read() == zipped
 
 
 # ---------------------------------------------------------------------------
