@@ -163,9 +163,28 @@ class TestStandardLibraryConsumers:
 class TestConnectionArguments:
     @pytest.mark.parametrize("cls", [HTTP11Connection, HTTP20Connection, hyper.HTTPConnection])
     def test_http_client_timeout_sentinel_means_the_socket_default(self, cls: Any) -> None:
-        default = getattr(socket, "_GLOBAL_DEFAULT_TIMEOUT")
-        conn = cls("example.com", 80, timeout=default)
-        assert conn.timeout is default
+        """urllib passes socket._GLOBAL_DEFAULT_TIMEOUT: a stalled server
+        times out after socket.getdefaulttimeout()."""
+
+        def stall(conn: H1Conn) -> None:
+            conn.read_request()
+            conn.read_until_closed()
+
+        before = socket.getdefaulttimeout()
+        socket.setdefaulttimeout(SHORT_TIMEOUT / 4)
+        try:
+            with H1Peer(stall) as peer:
+                conn = cls(peer.address, timeout=socket._GLOBAL_DEFAULT_TIMEOUT, secure=False)
+                if cls is HTTP20Connection:
+                    with pytest.raises(exc.TimeoutError):
+                        conn.connect()  # no SETTINGS from an HTTP/1.1 server
+                else:
+                    conn.request("GET", "/")
+                    with pytest.raises(exc.TimeoutError):
+                        conn.getresponse()
+                conn.close()
+        finally:
+            socket.setdefaulttimeout(before)
 
     def test_third_positional_number_is_the_timeout(self) -> None:
         """HTTPConnection(host, port, timeout): a stalled server times out."""
