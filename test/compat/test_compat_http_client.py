@@ -244,6 +244,35 @@ class TestConnectionArguments:
             assert isinstance(resp, HTTP11Response)
             conn.close()
 
+    def test_https_connection_key_and_cert_files(
+        self, server_tls: Any, ca: Any, tmp_path: Any
+    ) -> None:
+        """http.client's client certificate arguments reach the handshake."""
+        import ssl
+
+        server = server_tls(("http/1.1",))
+        server.verify_mode = ssl.CERT_REQUIRED
+        ca.configure_trust(server)
+        pem = tmp_path / "client.pem"
+        ca.issue_cert("client.example").private_key_and_cert_chain_pem.write_to_path(str(pem))
+        context = ssl.create_default_context()
+        ca.configure_trust(context)
+        peers = []
+
+        def script(conn: H1Conn) -> None:
+            peers.append(conn.sock.getpeercert())
+            echo_requests(1)(conn)
+
+        with H1Peer(script, tls=server) as peer:
+            host, port = peer.address.rsplit(":", 1)
+            conn = hyper.HTTPSConnection(
+                host, int(port), cert_file=str(pem), timeout=CLIENT_TIMEOUT, context=context
+            )
+            conn.request("GET", "/")
+            assert conn.getresponse().read() == b""
+            conn.close()
+        assert ("DNS", "client.example") in peers[0]["subjectAltName"]
+
     def test_default_port_and_auto_open(self) -> None:
         assert HTTP11Connection.default_port == 80
         assert HTTP20Connection.default_port == hyper.HTTPSConnection.default_port == 443
@@ -253,7 +282,8 @@ class TestConnectionArguments:
         with pytest.raises(http.client.NotConnected):
             conn.request("GET", "/")
 
-    def test_set_tunnel_opens_a_connect_tunnel_even_for_http(self) -> None:
+    @pytest.mark.parametrize("cls", [HTTP11Connection, hyper.HTTPConnection])
+    def test_set_tunnel_opens_a_connect_tunnel_even_for_http(self, cls: Any) -> None:
         def proxy(conn: H1Conn) -> None:
             connect = conn.read_head()
             assert connect is not None
@@ -261,7 +291,7 @@ class TestConnectionArguments:
             echo_requests(1)(conn)
 
         with H1Peer(proxy) as peer:
-            conn = HTTP11Connection(peer.address, timeout=CLIENT_TIMEOUT)
+            conn = cls(peer.address, timeout=CLIENT_TIMEOUT, secure=False)
             conn.set_tunnel("example.com", 8080, headers={"Proxy-Authorization": "Basic eA=="})
             conn.request("GET", "/in")
             assert conn.getresponse().read() == b""
