@@ -203,7 +203,8 @@ class Channel:
             return RemoteDisconnected(f"{self.where} closed the connection without answering")
         if self._eof_in_body:
             return IncompleteRead(
-                f"{self.where} closed the connection before the response body was complete"
+                f"{self.where} closed the connection before the response was complete "
+                "(mid-body)"
             )
         return HyperResetError(
             f"{self.where} closed the connection before the response was complete ({exc})"

@@ -37,7 +37,7 @@ from hyper.common._request import (
 )
 from hyper.common.debug import print_request_fields, print_response
 from hyper.common.exceptions import ConnectionError as HyperConnectionError
-from hyper.common.exceptions import InvalidArgumentError, NotConnected
+from hyper.common.exceptions import InvalidArgumentError, NotConnected, RemoteDisconnected
 from hyper.common.types import HeadersArg, Str, Timeout
 from hyper.common.util import HTTPVersion
 from hyper.core.client import normalize_origin
@@ -47,7 +47,7 @@ from hyper.drivers.sync_h2 import Session
 from hyper.engine.config import EngineConfig, SettingCodes
 from hyper.engine.engine import Engine
 from hyper.engine.errors import ErrorCodes
-from hyper.engine.exceptions import StreamStateError
+from hyper.engine.exceptions import ConnectionLostError, StreamStateError
 from hyper.engine.frames import data_layout, data_layout_size
 from hyper.engine.window import BaseFlowControlManager, FlowControlManager
 from hyper.http20.response import HTTP20Push, HTTP20Response, push_for
@@ -91,6 +91,12 @@ def _certificate_names(sock: socket.socket) -> tuple[bytes, ...]:
         for kind, value in cert.get("subjectAltName", ())
         if kind == "DNS"
     )
+
+
+class _LostBeforeAnswer(ConnectionLostError, RemoteDisconnected):
+    """The connection was lost before a byte of this stream's response
+    came: what ``http.client`` calls ``RemoteDisconnected`` (xmlrpc sends
+    the request again on it), still a :class:`ConnectionLostError`."""
 
 
 def _has_length(headers: list[tuple[Any, Any]]) -> bool:
@@ -764,7 +770,12 @@ class HTTP20Connection(HTTPClientTarget):
             self._open_uploads.discard(stream.stream_id)
             self._dechunkers.pop(stream.stream_id, None)
             session.send_data(stream, b"", True)
-        session.wait_response(stream)
+        try:
+            session.wait_response(stream)
+        except ConnectionLostError as error:
+            if isinstance(error, RemoteDisconnected):
+                raise
+            raise _LostBeforeAnswer(str(error)) from error
         stream.claimed = True
         self._origin.claimed(stream_id)
         response = self.response_class(stream, session)

@@ -32,6 +32,7 @@ from support.peer import Peer, PeerConnection, Request, serving
 from support.timeouts import CLIENT_TIMEOUT, SHORT_TIMEOUT
 
 import hyper
+import hyper.http20.exceptions
 from hyper import HTTP11Connection, HTTP11Response, HTTP20Connection, HTTP20Response
 from hyper.common import exceptions as exc
 from hyper.common.util import HTTPVersion
@@ -586,6 +587,18 @@ class TestErrors:
             with pytest.raises(http.client.RemoteDisconnected) as info:
                 conn.getresponse()
         assert isinstance(info.value, exc.ConnectionResetError)
+
+    def test_http2_connection_lost_before_the_answer_is_remote_disconnected(self) -> None:
+        def script(conn: PeerConnection) -> None:
+            conn.handshake()
+            conn.expect_complete_request()
+            conn.close()
+
+        with Peer(script) as peer, HTTP20Connection(peer.address, timeout=CLIENT_TIMEOUT) as conn:
+            stream_id = conn.request("GET", "/")
+            with pytest.raises(http.client.RemoteDisconnected) as info:
+                conn.getresponse(stream_id)
+        assert isinstance(info.value, hyper.http20.exceptions.ConnectionLostError)
 
     def test_cut_body_is_incomplete_read_with_partial(self) -> None:
         head = b"HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\n"
