@@ -277,8 +277,8 @@ class HTTPClientTarget(ConnectionTarget):
         ``level > 0`` prints what goes out and comes back to stdout, as
         ``http.client`` does (``send:``, ``reply:``, ``header:`` lines): an
         explicit request to see the exchange, which ``urllib.request``'s
-        ``debuglevel`` and ``xmlrpc.client``'s ``verbose`` make. hyper's own
-        diagnostics go through :mod:`logging` as usual.
+        ``debuglevel`` and ``xmlrpc.client``'s ``verbose`` make, and which
+        a logger nobody configured would swallow.
         """
         self.debuglevel = level
 
