@@ -354,7 +354,7 @@ def _fetch(args: argparse.Namespace) -> int:
         conn.connect()
         if args.verbose:
             _show_request(target, method, headers, conn.version.value)
-        conn.request(method, target.path, body=body, headers=headers)
+        conn.request(method, target.path, body=body, headers=headers, encode_chunked=True)
         resp = conn.getresponse()
         if args.verbose:
             _show_response(resp, conn.version.value)
@@ -618,7 +618,7 @@ def request(args: argparse.Namespace) -> bytes:
     target = _Target(info.secure, info.host, info.port, info.path)
     conn = _open_connection(target, args)
     try:
-        conn.request(args.method, info.path, args.body, args.headers)
+        conn.request(args.method, info.path, args.body, args.headers, encode_chunked=True)
         return conn.getresponse().read()
     finally:
         conn.close()

@@ -502,7 +502,11 @@ def _try_once(pool: Pool, plan: Plan, attempt: _Attempt) -> tuple[Entry, bool, A
     attempt.entry = entry
     attempt.idle = entry.served > 0 and entry.active == 1
     conn = entry.conn
-    stream_id = attempt.stream_id = conn.request(plan.method, plan.path, plan.body, plan.headers)
+    # encode_chunked: requests never chunk-encodes a body itself (with its
+    # Transfer-Encoding: chunked, http.client's default would say it did).
+    stream_id = attempt.stream_id = conn.request(
+        plan.method, plan.path, plan.body, plan.headers, encode_chunked=True
+    )
     try:
         resp = conn.getresponse(stream_id)
     except HyperTimeoutError:

@@ -236,6 +236,12 @@ class Session:
     def fileno(self) -> int:
         return self._transport.fileno()
 
+    @property
+    def sock(self) -> socket.socket:
+        """The connection's socket (a caller's ``close()`` of it waits for
+        the session: see :class:`~hyper.net.transport.DescriptorHold`)."""
+        return self._transport.sock
+
     # ------------------------------------------------------------------
     # Streams: opening and sending
 
