@@ -750,6 +750,13 @@ class Receiver(EngineState):
         if len(body) != 4:
             self._fail(FrameSizeError, "WINDOW_UPDATE must be 4 bytes")
         increment = fr.read_u32(body) & 0x7FFFFFFF
+        # A peer needs a WINDOW_UPDATE or two per stream and a few per DATA
+        # frame we send it; more is a flood that only costs us work (Envoy's
+        # max_inbound_window_update_frames_per_data_frame_sent: the same
+        # allowance, 5 + 2 * (streams + 10 * DATA frames sent)).
+        received = self._window_updates_received = self._window_updates_received + 1
+        if received > 5 + 2 * (self._streams_made + 10 * self._data_frames_sent):
+            self._glitch("WINDOW_UPDATE frames beyond the data sent")
         if stream_id == 0:
             if increment == 0:
                 self._fail(ProtocolError, "WINDOW_UPDATE with a zero increment")
