@@ -270,7 +270,9 @@ class TestInspectRequest:
             pytest.param(
                 [GET[0], (b":scheme", b"1http"), *GET[2:]], "not a URI scheme", id="bad-scheme"
             ),
-            pytest.param([*GET[:3], (b":authority", b"")], "empty :authority", id="empty-authority"),
+            pytest.param(
+                [*GET[:3], (b":authority", b"")], "empty :authority", id="empty-authority"
+            ),
             pytest.param([*GET[:3], (b"host", b"")], "empty host", id="empty-host"),
             pytest.param(
                 [*GET[:2], (b":path", b"index.html"), GET[3]], "start with '/'", id="relative-path"
