@@ -72,7 +72,8 @@ class AsyncH2Driver(asyncio.Protocol, Generic[CoreT]):
     running loop (or with ``loop``), else in :meth:`connection_made`.
 
     Public surface: the ``asyncio.Protocol`` callbacks; writing
-    (:meth:`flush`, :meth:`schedule_flush`, :meth:`send_body`); waiting
+    (:meth:`flush`, :meth:`schedule_flush`, :meth:`send_body`,
+    :meth:`send_room`, :meth:`wait_send_room`); waiting
     (:meth:`waiter`, :meth:`wait`, :meth:`incoming_waiter`,
     :meth:`writable`) and waking (:meth:`wake_stream`); the core's timers
     (:meth:`arm_timer`); :meth:`ping`; :meth:`close_gracefully`; the state
@@ -222,6 +223,33 @@ class AsyncH2Driver(asyncio.Protocol, Generic[CoreT]):
         transport = self._transport
         if transport is not None:
             transport.close()
+
+    def send_room(self, stream: StreamBuffer) -> int:
+        """
+        Body bytes ``stream`` could hand the engine now without waiting: its
+        send window while the transport takes more, 0 while it must wait
+        (no window, or the transport is full), -1 once it can no longer send.
+        """
+        window = self.core.send_window(stream)
+        if window > 0 and self._paused:
+            return 0
+        return window
+
+    async def wait_send_room(self, stream: StreamBuffer, timeout: float | None = None) -> int:
+        """
+        Wait until :meth:`send_room` is not 0 and return it. ``timeout``
+        bounds each wait for window (a transport that stays full is the
+        core's send timeout).
+
+        :raises hyper.common.exceptions.TimeoutError: no window within ``timeout``.
+        """
+        while True:
+            if self._paused:
+                await self.writable()
+            room = self.send_room(stream)
+            if room:
+                return room
+            await self.wait(stream, True, timeout)
 
     async def send_body(
         self,
@@ -580,6 +608,9 @@ class ServerDriver(AsyncH2Driver[ServerCore]):
     :param limits: the server's :class:`ServerLimits`.
     :param window_manager: the :class:`BaseFlowControlManager` subclass
         (default :class:`FlowControlManager`).
+
+    A transport that stays full for ``limits.send_timeout`` seconds (the
+    client reads nothing) is aborted: a close would wait for it forever.
     """
 
     def __init__(
@@ -603,6 +634,22 @@ class ServerDriver(AsyncH2Driver[ServerCore]):
         """Count this connection against ``admission`` once it is made; over
         the cap, it gets GOAWAY and is closed."""
         self._admission = admission
+
+    def pause_writing(self) -> None:
+        super().pause_writing()
+        self.core.write_blocked(True)
+        self.arm_timer()
+
+    def resume_writing(self) -> None:
+        self.core.write_blocked(False)
+        super().resume_writing()
+
+    def _teardown(self) -> None:
+        transport = self._transport
+        if self.core.wants_abort and transport is not None:
+            transport.abort()
+            return
+        super()._teardown()
 
     def accept_upgrade(self, settings_header: bytes, headers: list[tuple[bytes, bytes]]) -> None:
         """
