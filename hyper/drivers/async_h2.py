@@ -29,6 +29,8 @@ grpc-go #2970).
 from __future__ import annotations
 
 import asyncio
+import socket
+import struct
 from collections.abc import Callable
 from typing import Any, Generic, Protocol, TypeVar, cast
 
@@ -42,7 +44,7 @@ from hyper.engine.exceptions import ConnectionError as H2ConnectionError
 from hyper.engine.window import BaseFlowControlManager, FlowControlManager
 from hyper.tls import NPN_PROTOCOL
 
-__all__ = ["Admission", "AsyncH2Driver", "ClientDriver", "ServerDriver"]
+__all__ = ["Admission", "AsyncH2Driver", "ClientDriver", "ServerDriver", "reset"]
 
 CoreT = TypeVar("CoreT", bound="DrivenCore[Any]")
 Clock = Callable[[], float]
@@ -51,6 +53,23 @@ Clock = Callable[[], float]
 # transport say whether it is full: bounds what a peer that does not read
 # can make us buffer (CVE-2019-9517), in large enough steps to stay cheap.
 _SEND_STEP = 256 * 1024
+# struct linger {l_onoff = 1, l_linger = 0}: close() sends RST, keeps nothing.
+_LINGER_RESET = struct.pack("ii", 1, 0)
+
+
+def reset(transport: asyncio.Transport) -> None:
+    """
+    Drop a connection whose peer reads nothing: abort with a TCP reset
+    (SO_LINGER 0). A plain close would leave the kernel holding, and
+    retrying, a full send buffer (megabytes) for a client that takes nothing.
+    """
+    sock = transport.get_extra_info("socket")
+    if sock is not None:
+        try:
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, _LINGER_RESET)
+        except OSError:  # pragma: no cover - not TCP, or gone already
+            pass
+    transport.abort()
 
 
 class Admission(Protocol):
@@ -647,7 +666,7 @@ class ServerDriver(AsyncH2Driver[ServerCore]):
     def _teardown(self) -> None:
         transport = self._transport
         if self.core.wants_abort and transport is not None:
-            transport.abort()
+            reset(transport)
             return
         super()._teardown()
 
