@@ -85,6 +85,10 @@ from hyper.engine.stream import (
 )
 
 _CAN_RECV_PUSH_ON = frozenset({OPEN, HALF_CLOSED_LOCAL})
+# Below this many bytes (flow-controlled length), a DATA frame on a stream we
+# reset counts as a glitch: 1 KiB caps what a read of 256 KiB can hold of
+# them at 256 frames; legitimate in-flight frames are mostly full-size.
+_SMALL_DATA = 1024
 _SAFE_PUSH_METHODS = frozenset({b"GET", b"HEAD"})
 # Statuses whose responses carry no body whatever content-length says (8.1.1).
 _NO_BODY_STATUSES = frozenset({204, 304})
@@ -241,6 +245,11 @@ class Receiver(EngineState):
         end_stream = flags & FLAG_END_STREAM
         stream = self._streams.get(stream_id)
         if stream is None:
+            if flow_length < _SMALL_DATA and not end_stream and self._closed.get(stream_id):
+                # Frames that crossed our RST_STREAM are few, and mostly full
+                # size; a stream of tiny ones on a stream we reset is a flood
+                # that costs us a parse each and reaches nobody.
+                self._glitch("small DATA frames on streams we reset")
             self._recv_on_missing_stream(stream_id, "DATA", events)
             return
         if flow_length > stream.recv_window:
@@ -592,6 +601,12 @@ class Receiver(EngineState):
         # RFC 9113 deprecates the priority tree: parsed, validated, ignored.
         if stream_id not in self._streams:
             self._glitch("PRIORITY on idle or closed streams")
+            return
+        # On open streams too, beyond Envoy's allowance (100 per stream made,
+        # max_inbound_priority_frames_per_stream): a flood of 14-byte frames.
+        received = self._priority_received = self._priority_received + 1
+        if received > 100 * (1 + self._streams_made):
+            self._glitch("PRIORITY frames")
 
     def _recv_rst_stream(
         self, flags: int, stream_id: int, body: memoryview, events: list[Event]

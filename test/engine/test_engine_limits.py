@@ -365,6 +365,40 @@ class TestWindowUpdateFloods:
         assert server.error is None
 
 
+class TestFramesThatReachNobody:
+    def test_small_data_on_a_stream_we_reset_is_a_glitch(self, factory: FrameFactory) -> None:
+        """1-byte DATA frames on a stream we reset cost a parse each and reach
+        nobody: glitches, so the flood ends in ENHANCE_YOUR_CALM."""
+        server = make_server(factory)
+        server.receive_data(factory.headers(1, POST_REQUEST))
+        server.reset_stream(1, ErrorCodes.NO_ERROR)
+        server.data_to_send()
+        i, events, exc = feed_until_error(server, lambda i: factory.data(1, b"x"), 5000)
+        assert exc.error_code == CALM and i == 1000 and events == []
+        assert b"reset" in goaway_of(server).additional_data
+
+    def test_full_frames_crossing_our_reset_are_ignored_quietly(
+        self, factory: FrameFactory
+    ) -> None:
+        """What a client had in flight when we reset its upload: full frames,
+        as many as it likes, and a short last one ending the stream."""
+        server = make_server(factory)
+        server.receive_data(factory.headers(1, POST_REQUEST))
+        server.reset_stream(1, ErrorCodes.NO_ERROR)
+        for _ in range(3000):
+            assert server.receive_data(factory.data(1, b"x" * 16384)) == []
+            server.data_to_send()
+        server.receive_data(factory.data(1, b"x", end_stream=True))
+        assert server.error is None
+
+    def test_priority_beyond_100_per_stream_is_a_glitch(self, factory: FrameFactory) -> None:
+        """Envoy's allowance: 100 PRIORITY frames per stream made (plus 100)."""
+        server = make_server(factory)
+        server.receive_data(factory.headers(1, POST_REQUEST))
+        i, _, exc = feed_until_error(server, lambda i: factory.priority(1, 0), 5000)
+        assert exc.error_code == CALM and i == 200 + 1000
+
+
 class TestPartialFrames:
     def test_is_mid_frame_while_a_frame_or_a_header_block_is_incomplete(
         self, factory: FrameFactory

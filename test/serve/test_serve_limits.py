@@ -632,15 +632,29 @@ class TestSmaller:
                     tls.unwrap()  # close_notify: EOF to the server
         assert served.stderr() == ""
 
+    @pytest.mark.parametrize("when", ["stalled", "answered"])
     def test_one_byte_data_frames_end_in_enhance_your_calm(
+        self, docs: Path, tmp_path: Path, when: str
+    ) -> None:
+        """A request that never ends, then 1-byte DATA frames, while its
+        response waits for window or after it (the stream reset with
+        NO_ERROR): a body nobody reads, each frame a glitch; the flood ends in
+        ENHANCE_YOUR_CALM (it took 76-91% of a core, unbounded, before)."""
+        path = "/big.bin" if when == "stalled" else "/100b.bin"
+        with serving(docs, tmp_path) as served, RawH2(served.port, window=0) as raw:
+            raw.send(raw.factory.settings(ack=True) + raw.request(1, path, end_stream=False))
+            if when == "answered":
+                raw.send(raw.factory.window_update(1, 1000))
+                assert raw.until(RstStreamFrame, 1).error_code == ErrorCodes.NO_ERROR
+            raw.send(b"".join(raw.factory.data(1, b"x") for _ in range(20000)))
+            goaway = raw.goaway()
+            assert goaway is not None and goaway.error_code == ErrorCodes.ENHANCE_YOUR_CALM
+
+    def test_priority_flood_on_an_open_stream_ends_in_enhance_your_calm(
         self, docs: Path, tmp_path: Path
     ) -> None:
-        """A request that never ends, then 1-byte DATA frames: a body nobody
-        reads; each frame is a glitch, the flood ends in ENHANCE_YOUR_CALM."""
         with serving(docs, tmp_path) as served, RawH2(served.port, window=0) as raw:
-            data = raw.request(1, "/big.bin", end_stream=False)
-            data += b"".join(raw.factory.data(1, b"x") for _ in range(20000))
-            raw.send(data)
+            raw.send(raw.request(1, "/big.bin") + raw.factory.priority(1, 0) * 20000)
             goaway = raw.goaway()
             assert goaway is not None and goaway.error_code == ErrorCodes.ENHANCE_YOUR_CALM
 
