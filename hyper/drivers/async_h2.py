@@ -256,19 +256,26 @@ class AsyncH2Driver(asyncio.Protocol, Generic[CoreT]):
 
     async def wait_send_room(self, stream: StreamBuffer, timeout: float | None = None) -> int:
         """
-        Wait until :meth:`send_room` is not 0 and return it. ``timeout``
-        bounds each wait for window (a transport that stays full is the
-        core's send timeout).
+        Wait until :meth:`send_room` is not 0 and return it, at most
+        ``timeout`` seconds in all, however much other news wakes it (a
+        transport that stays full is the core's send timeout).
 
-        :raises hyper.common.exceptions.TimeoutError: no window within ``timeout``.
+        :raises hyper.common.exceptions.TimeoutError: no room within ``timeout``.
         """
+        loop = self.loop
+        deadline = None if timeout is None else loop.time() + timeout
         while True:
             if self._paused:
                 await self.writable()
             room = self.send_room(stream)
             if room:
                 return room
-            await self.wait(stream, True, timeout)
+            left = None
+            if deadline is not None:
+                left = deadline - loop.time()
+                if left <= 0:
+                    raise HyperTimeoutError(f"no flow-control window within {timeout} s")
+            await self.wait(stream, True, left)
 
     async def send_body(
         self,
