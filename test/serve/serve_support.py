@@ -16,6 +16,7 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -32,6 +33,8 @@ from hyperframe.frame import (
     SettingsFrame,
 )
 from support.frames import FrameFactory
+
+from hyper import HTTP20Connection
 
 DEADLINE = 20.0
 HOST = "127.0.0.1"
@@ -300,3 +303,49 @@ class RawH2:
                 raise AssertionError(f"stream {stream_id} reset: {frame.error_code}")
             if "END_STREAM" in frame.flags:
                 return headers, bytes(body)
+
+
+class Bystander:
+    """
+    A well-behaved client: a thread that keeps asking for a file on its own
+    connection while the attack runs (so it is never idle); every answer
+    must be right.
+    """
+
+    def __init__(self, port: int) -> None:
+        self.port = port
+        self.answers = 0
+        self.failures: list[BaseException] = []
+        self._stop = threading.Event()
+        self.first = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="bystander", daemon=True)
+
+    def _run(self) -> None:
+        try:
+            with HTTP20Connection(f"{HOST}:{self.port}", secure=False, timeout=DEADLINE) as conn:
+                while not self._stop.is_set():
+                    conn.request("GET", "/style.css")
+                    body = conn.getresponse().read()
+                    if body != STYLE:
+                        raise AssertionError(f"wrong body: {body[:40]!r}")
+                    self.answers += 1
+                    self.first.set()
+        except BaseException as exc:
+            self.failures.append(exc)
+            self.first.set()
+
+    def __enter__(self) -> Bystander:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join(DEADLINE)
+
+    def check(self) -> None:
+        """Right answers all along, and on a fresh connection now."""
+        assert not self.failures, self.failures
+        assert self.answers > 0
+        with HTTP20Connection(f"{HOST}:{self.port}", secure=False, timeout=DEADLINE) as fresh:
+            fresh.request("GET", "/text.txt")
+            assert fresh.getresponse().read() == TEXT

@@ -41,6 +41,7 @@ from serve_support import (
     HOST,
     STYLE,
     TEXT,
+    Bystander,
     RawH2,
     Served,
     make_docroot,
@@ -95,6 +96,17 @@ def serving(docs: Path, tmp_path: Path, *args: str, **kwargs: object) -> Iterato
         stderr = served.stderr()
         assert "Traceback" not in stderr, stderr
         assert status == 0, stderr
+
+
+@contextlib.contextmanager
+def bystander(served: Served) -> Iterator[Bystander]:
+    """A well-behaved client on its own connection, asking for a file after
+    another all through the attack: every answer right, and a fresh
+    connection served at the end."""
+    with Bystander(served.port) as beside:
+        assert beside.first.wait(DEADLINE)
+        yield beside
+    beside.check()
 
 
 def h1_response(sock: socket.socket, head: bool = False) -> tuple[int, dict[str, str], bytes]:
@@ -167,7 +179,7 @@ class TestRangeNumbers:
         connection serves the next request (before: 100 dead streams, then
         REFUSED_STREAM)."""
         ranges = [f"bytes={self.HUGE}-", f"bytes=0-{self.HUGE}", f"bytes=-{self.HUGE}"]
-        with serving(docs, tmp_path) as served, RawH2(served.port) as raw:
+        with serving(docs, tmp_path) as served, bystander(served), RawH2(served.port) as raw:
             raw.send(raw.factory.settings(ack=True))
             answers = []
             for i in range(100):
@@ -429,7 +441,7 @@ class TestMemory:
         in ENHANCE_YOUR_CALM after 1,000 of them; a second round costs nothing
         more (before: 1 MiB buffered per stream, and kept)."""
         chunk = b"x" * 16384
-        with serving(docs, tmp_path) as served:
+        with serving(docs, tmp_path) as served, bystander(served):
             pid = served.proc.pid
             endings: list[tuple[int | None, int]] = []
 
@@ -470,7 +482,7 @@ class TestMemory:
         is pending, so the clients can push only what the sockets buffer
         (before: 5.5 GB in 20 s, all of it in the server's memory)."""
         request = b"GET /big.bin HTTP/1.1\r\nHost: a\r\n\r\n" * 1000
-        with serving(docs, tmp_path) as served:
+        with serving(docs, tmp_path) as served, bystander(served):
             pid = served.proc.pid
             pushed: list[int] = []
 
@@ -503,7 +515,7 @@ class TestSendTimeout:
     descriptors come back. (1 s here; 30 s by default.)"""
 
     def test_http11_downloads_read_by_nobody_are_closed(self, docs: Path, tmp_path: Path) -> None:
-        with serving(docs, tmp_path, "--send-timeout", "1") as served:
+        with serving(docs, tmp_path, "--send-timeout", "1") as served, bystander(served):
             pid = served.proc.pid
             fds = open_fds(pid)
             socks = [socket.create_connection((HOST, served.port)) for _ in range(20)]
@@ -522,7 +534,7 @@ class TestSendTimeout:
             assert answer[2] == STYLE, answer
 
     def test_http2_connections_read_by_nobody_are_closed(self, docs: Path, tmp_path: Path) -> None:
-        with serving(docs, tmp_path, "--send-timeout", "1") as served:
+        with serving(docs, tmp_path, "--send-timeout", "1") as served, bystander(served):
             pid = served.proc.pid
             fds = open_fds(pid)
             clients = [RawH2(served.port, window=2**31 - 1) for _ in range(10)]
@@ -541,9 +553,9 @@ class TestSendTimeout:
         """The stream's window never opens (the connection's grows by a byte
         every 0.1 s meanwhile, news that wakes the sender each time):
         RST_STREAM(CANCEL) after the send timeout, and the connection goes on."""
-        with serving(docs, tmp_path, "--send-timeout", "1") as served, RawH2(
-            served.port, window=0
-        ) as raw:
+        with serving(docs, tmp_path, "--send-timeout", "1") as served, bystander(
+            served
+        ), RawH2(served.port, window=0) as raw:
             raw.send(raw.factory.settings(ack=True) + raw.request(1, "/big.bin"))
             assert status_of(raw, 1) == 200
             end = time.monotonic() + DEADLINE
@@ -656,7 +668,9 @@ class TestSmaller:
         NO_ERROR): a body nobody reads, each frame a glitch; the flood ends in
         ENHANCE_YOUR_CALM (it took 76-91% of a core, unbounded, before)."""
         path = "/big.bin" if when == "stalled" else "/100b.bin"
-        with serving(docs, tmp_path) as served, RawH2(served.port, window=0) as raw:
+        with serving(docs, tmp_path) as served, bystander(served), RawH2(
+            served.port, window=0
+        ) as raw:
             raw.send(raw.factory.settings(ack=True) + raw.request(1, path, end_stream=False))
             if when == "answered":
                 raw.send(raw.factory.window_update(1, 1000))
@@ -668,7 +682,9 @@ class TestSmaller:
     def test_priority_flood_on_an_open_stream_ends_in_enhance_your_calm(
         self, docs: Path, tmp_path: Path
     ) -> None:
-        with serving(docs, tmp_path) as served, RawH2(served.port, window=0) as raw:
+        with serving(docs, tmp_path) as served, bystander(served), RawH2(
+            served.port, window=0
+        ) as raw:
             raw.send(raw.request(1, "/big.bin") + raw.factory.priority(1, 0) * 20000)
             goaway = raw.goaway()
             assert goaway is not None and goaway.error_code == ErrorCodes.ENHANCE_YOUR_CALM
@@ -676,7 +692,7 @@ class TestSmaller:
     def test_window_update_flood_ends_in_enhance_your_calm(
         self, docs: Path, tmp_path: Path
     ) -> None:
-        with serving(docs, tmp_path) as served, RawH2(served.port) as raw:
+        with serving(docs, tmp_path) as served, bystander(served), RawH2(served.port) as raw:
             raw.send(b"".join(raw.factory.window_update(0, 1) for _ in range(20000)))
             goaway = raw.goaway()
             assert goaway is not None and goaway.error_code == ErrorCodes.ENHANCE_YOUR_CALM
