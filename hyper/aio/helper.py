@@ -4,7 +4,16 @@ Opening connections and starting servers, with aioh2's signatures.
 ``ssl=`` is passed to asyncio as given, with ALPN set to ``h2`` on the
 context (a client's ``ssl=True`` gets hyper's default verified context,
 :func:`hyper.tls.default_context`, unchanged). The other keyword arguments go to
-``loop.create_connection`` / ``loop.create_server`` unchanged.
+``loop.create_connection`` / ``loop.create_server`` unchanged; a TLS server's
+``ssl_handshake_timeout`` defaults to ``limits.handshake_timeout``.
+
+A server counts a connection against ``limits.max_connections`` from the
+moment it is accepted: for TLS, asyncio makes the protocol at accept but
+calls ``connection_made`` only once the handshake is done, and tells nothing
+of a handshake that fails. So a TLS connection takes its slot when its
+protocol is made and keeps it until the handshake ends, or at most for the
+handshake timeout: clients that connect and never finish the handshake are
+counted, and the cap holds.
 """
 
 from __future__ import annotations
@@ -30,19 +39,37 @@ ConnectedCallback = Callable[[H2Protocol], Any]
 
 class _ConnectionSlots:
     """The live connections of one server, capped at ``limit`` (an
-    :class:`~hyper.drivers.async_h2.Admission`)."""
+    :class:`~hyper.drivers.async_h2.Admission`), and those still in their
+    TLS handshake (:meth:`reserve`)."""
 
     def __init__(self, limit: int) -> None:
         self.limit = limit
         self.open: set[object] = set()
+        self._reserved: dict[object, asyncio.TimerHandle] = {}
+
+    def reserve(self, connection: object, seconds: float) -> None:
+        """Count ``connection`` now, for at most ``seconds`` unless it is
+        admitted meanwhile (a TLS handshake in progress)."""
+        if len(self.open) >= self.limit:
+            return  # admit() decides once the handshake is done
+        self.open.add(connection)
+        loop = asyncio.get_running_loop()
+        self._reserved[connection] = loop.call_later(seconds, self.release, connection)
 
     def admit(self, connection: object) -> bool:
+        timer = self._reserved.pop(connection, None)
+        if timer is not None:
+            timer.cancel()
+            return True
         if len(self.open) >= self.limit:
             return False
         self.open.add(connection)
         return True
 
     def release(self, connection: object) -> None:
+        timer = self._reserved.pop(connection, None)
+        if timer is not None:
+            timer.cancel()
         self.open.discard(connection)
 
 
@@ -157,10 +184,15 @@ def _server_factory(
     limits: ServerLimits | None,
     kwargs: dict[str, Any],
 ) -> Callable[[], H2Protocol]:
+    server_limits = limits or ServerLimits()
     context = kwargs.get("ssl")
-    if isinstance(context, _ssl.SSLContext):
-        context.set_alpn_protocols(list(H2_NPN_PROTOCOLS))
-    slots = _ConnectionSlots((limits or ServerLimits()).max_connections)
+    handshake = 0.0
+    if context:
+        if isinstance(context, _ssl.SSLContext):
+            context.set_alpn_protocols(list(H2_NPN_PROTOCOLS))
+        kwargs.setdefault("ssl_handshake_timeout", server_limits.handshake_timeout)
+        handshake = kwargs["ssl_handshake_timeout"]
+    slots = _ConnectionSlots(server_limits.max_connections)
     protocol_kwargs = _protocol_kwargs(concurrency, functional_timeout, limits)
 
     def factory() -> H2Protocol:
@@ -169,6 +201,10 @@ def _server_factory(
         if not isinstance(driver, ServerDriver):
             raise TypeError(f"{cls.__name__}(False, ...) made a client connection")
         driver.set_admission(slots)
+        if handshake:
+            # Made at accept; connection_made comes after the handshake, if
+            # ever. The slot is the connection's from now on.
+            slots.reserve(driver, handshake)
         driver.call_when_connected(lambda: protocol.set_handler(client_connected_cb(protocol)))
         return protocol
 

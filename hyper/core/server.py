@@ -19,6 +19,12 @@ Invariants:
   that keeps opening streams it was refused is cut off (ENHANCE_YOUR_CALM).
 - Request body waits in the request's buffer, bounded by the stream window:
   window is given back only as the application reads (RFC 9113 5.2.2).
+  With ``discard_bodies`` (an application that never reads one, such as a
+  static file server) nothing is buffered, no window is given back, and every
+  DATA frame counts toward the engine's glitch budget.
+- Timers, all on the driver's clock: the handshake, the SETTINGS ACK, idle,
+  graceful shutdown, a frame (or header block) the client stopped sending
+  half-way, and a transport that accepts no bytes (``write_blocked``).
 - After the connection failed or was lost, every record carries the error
   and every later call raises it.
 """
@@ -83,6 +89,14 @@ class ServerLimits:
         stream window we advertise (flow control holds the client to it).
     :param max_refused_streams: streams refused in a row (no slot freed in
         between) before the client is cut off with ENHANCE_YOUR_CALM.
+    :param send_timeout: seconds the client may accept no byte of what we
+        send before the connection is dropped (its transport stays full), and
+        (``hyper serve``) a response may wait for flow-control window before
+        its stream is reset (CANCEL), as nginx's ``send_timeout``.
+
+    The handshake timeout also bounds a frame, or a header block split over
+    CONTINUATION frames, that the client began and stopped sending half-way
+    (GOAWAY(NO_ERROR) once it passed).
     """
 
     def __init__(
@@ -95,12 +109,14 @@ class ServerLimits:
         max_connections: int = 1000,
         max_buffered_body: int = 1 << 20,
         max_refused_streams: int = 100,
+        send_timeout: float = 30.0,
     ) -> None:
         for name, value in (
             ("handshake_timeout", handshake_timeout),
             ("settings_timeout", settings_timeout),
             ("idle_timeout", idle_timeout),
             ("shutdown_timeout", shutdown_timeout),
+            ("send_timeout", send_timeout),
         ):
             if not value > 0:
                 raise InvalidArgumentError(f"{name} must be > 0, got {value!r}")
@@ -118,6 +134,7 @@ class ServerLimits:
         self.max_connections = max_connections
         self.max_buffered_body = max_buffered_body
         self.max_refused_streams = max_refused_streams
+        self.send_timeout = send_timeout
 
 
 class Request(StreamBuffer):
@@ -147,6 +164,10 @@ class ServerCore(BaseCore[Request]):
     :param concurrency: requests served at once (advertised as
         MAX_CONCURRENT_STREAMS and enforced by slots).
     :param clock: a monotonic clock in seconds (the driver's loop time).
+    :param discard_bodies: the application reads no request body: drop
+        every DATA payload on arrival, give no window back for it, and count
+        each DATA frame toward the glitch budget (what a client floods us
+        with then is work for nothing).
     """
 
     def __init__(
@@ -156,6 +177,7 @@ class ServerCore(BaseCore[Request]):
         clock: Callable[[], float],
         *,
         window_manager: type[BaseFlowControlManager] = FlowControlManager,
+        discard_bodies: bool = False,
     ) -> None:
         if not isinstance(concurrency, int) or concurrency < 1:
             raise InvalidArgumentError(f"concurrency must be a positive int, got {concurrency!r}")
@@ -187,6 +209,16 @@ class ServerCore(BaseCore[Request]):
         self.closing = 0
         self._held = 0
         self._refused = 0
+        self.discard_bodies = discard_bodies
+        #: The client sent a request (once, ever) on this connection.
+        self.has_requested = False
+        #: The driver should drop the transport without flushing (it accepts
+        #: nothing: a close would wait for the buffer to drain forever).
+        self.wants_abort = False
+        # Since when the transport accepted no more bytes, and since when the
+        # client has left a frame half-sent (None: not now).
+        self._write_blocked_since: float | None = None
+        self._mid_frame_since: float | None = None
         self._handlers: dict[type[Event], Callable[[Any], None]] = {
             RequestReceived: self._on_request,
             DataReceived: self._on_data,
@@ -248,8 +280,24 @@ class ServerCore(BaseCore[Request]):
                 handler(event)
                 if self.is_failed:
                     return  # cut off: the rest of the events are moot
+        if self.engine.is_mid_frame:
+            if self._mid_frame_since is None:
+                self._mid_frame_since = self.clock()
+        else:
+            self._mid_frame_since = None
         if self.closing == 2 and not self.streams:
             self.wants_teardown = True
+
+    def write_blocked(self, blocked: bool) -> None:
+        """The transport stopped accepting bytes (True) or takes them again."""
+        if not blocked:
+            self._write_blocked_since = None
+            if self._mid_frame_since is not None:
+                # The driver stopped reading meanwhile: a frame left half-read
+                # was ours to finish; the client's time starts now.
+                self._mid_frame_since = self.clock()
+        elif self._write_blocked_since is None:
+            self._write_blocked_since = self.clock()
 
     def lost(self, cause: BaseException | None) -> None:
         """The transport closed or failed: every record fails."""
@@ -316,6 +364,7 @@ class ServerCore(BaseCore[Request]):
         request.headers = event.headers
         request.held = True
         self._held += 1
+        self.has_requested = True
         if event.end_stream:
             request.ended = request.remote_closed = True
         self.streams[sid] = request
@@ -327,7 +376,13 @@ class ServerCore(BaseCore[Request]):
         if request is None:
             return
         data = event.data
-        if data:
+        if self.discard_bodies:
+            try:
+                self.engine.count_glitch("request body nobody reads")
+            except ConnectionError as exc:
+                self._fail(exc)
+                return
+        elif data:
             request.chunks.append(data)
             request.buffered += len(data)
         if event.end_stream:
@@ -466,6 +521,20 @@ class ServerCore(BaseCore[Request]):
         """No stream left and no new one can come."""
         return self.error is not None or (self.closing == 2 and not self.streams)
 
+    @property
+    def idle_since(self) -> float | None:
+        """When the connection last had a request in progress (clock time),
+        or None while one is (or it is closing or failed)."""
+        if self._held or self.streams or self.closing or self.error is not None:
+            return None
+        return self._last_active
+
+    def evict(self) -> None:
+        """Close an idle connection to make room for another (a server at
+        its connection cap): GOAWAY(NO_ERROR), then teardown. A request in
+        flight is above the GOAWAY's last-stream-id: safe to retry."""
+        self.cut_off(ConnectionError, ErrorCodes.NO_ERROR, "connection limit reached")
+
     # ------------------------------------------------------------------
     # Sending
 
@@ -602,6 +671,10 @@ class ServerCore(BaseCore[Request]):
             deadline = min(deadline, self._settings_sent[0] + limits.settings_timeout + 1e-3)
         if self.closing:
             deadline = min(deadline, self._closing_since + limits.shutdown_timeout)
+        if self._write_blocked_since is not None:
+            deadline = min(deadline, self._write_blocked_since + limits.send_timeout)
+        elif self._mid_frame_since is not None:
+            deadline = min(deadline, self._mid_frame_since + limits.handshake_timeout)
         return deadline
 
     def check_timers(self) -> None:
@@ -624,6 +697,22 @@ class ServerCore(BaseCore[Request]):
             return
         if self.closing and now >= self._closing_since + limits.shutdown_timeout:
             self.cut_off(ConnectionError, ErrorCodes.NO_ERROR, "shutdown timeout")
+            return
+        blocked = self._write_blocked_since
+        if blocked is not None and now >= blocked + limits.send_timeout:
+            # The client reads nothing: a GOAWAY could not reach it either.
+            self._fail(ConnectionError(f"the client accepted no data for {limits.send_timeout} s"))
+            self.wants_abort = True
+            return
+        mid = self._mid_frame_since
+        if mid is not None and blocked is None and now >= mid + limits.handshake_timeout:
+            # Slowloris inside HTTP/2: a frame header, or a header block,
+            # begun and never finished.
+            self.cut_off(
+                ConnectionError,
+                ErrorCodes.NO_ERROR,
+                f"frame not completed within {limits.handshake_timeout} s",
+            )
             return
         if self._held or self.streams:
             self._last_active = now

@@ -29,6 +29,8 @@ grpc-go #2970).
 from __future__ import annotations
 
 import asyncio
+import socket
+import struct
 from collections.abc import Callable
 from typing import Any, Generic, Protocol, TypeVar, cast
 
@@ -43,7 +45,7 @@ from hyper.engine.exceptions import ConnectionError as H2ConnectionError
 from hyper.engine.window import BaseFlowControlManager, FlowControlManager
 from hyper.tls import NPN_PROTOCOL
 
-__all__ = ["Admission", "AsyncH2Driver", "ClientDriver", "ServerDriver"]
+__all__ = ["Admission", "AsyncH2Driver", "ClientDriver", "ServerDriver", "reset"]
 
 CoreT = TypeVar("CoreT", bound="DrivenCore[Any]")
 Clock = Callable[[], float]
@@ -52,6 +54,23 @@ Clock = Callable[[], float]
 # transport say whether it is full: bounds what a peer that does not read
 # can make us buffer (CVE-2019-9517), in large enough steps to stay cheap.
 _SEND_STEP = 256 * 1024
+# struct linger {l_onoff = 1, l_linger = 0}: close() sends RST, keeps nothing.
+_LINGER_RESET = struct.pack("ii", 1, 0)
+
+
+def reset(transport: asyncio.Transport) -> None:
+    """
+    Drop a connection whose peer reads nothing: abort with a TCP reset
+    (SO_LINGER 0). A plain close would leave the kernel holding, and
+    retrying, a full send buffer (megabytes) for a client that takes nothing.
+    """
+    sock = transport.get_extra_info("socket")
+    if sock is not None:
+        try:
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, _LINGER_RESET)
+        except OSError:  # pragma: no cover - not TCP, or gone already
+            pass
+    transport.abort()
 
 
 class Admission(Protocol):
@@ -73,7 +92,8 @@ class AsyncH2Driver(asyncio.Protocol, Generic[CoreT]):
     running loop (or with ``loop``), else in :meth:`connection_made`.
 
     Public surface: the ``asyncio.Protocol`` callbacks; writing
-    (:meth:`flush`, :meth:`schedule_flush`, :meth:`send_body`); waiting
+    (:meth:`flush`, :meth:`schedule_flush`, :meth:`send_body`,
+    :meth:`send_room`, :meth:`wait_send_room`); waiting
     (:meth:`waiter`, :meth:`wait`, :meth:`incoming_waiter`,
     :meth:`writable`) and waking (:meth:`wake_stream`); the core's timers
     (:meth:`arm_timer`); :meth:`ping`; closing (:meth:`close_gracefully`,
@@ -227,6 +247,40 @@ class AsyncH2Driver(asyncio.Protocol, Generic[CoreT]):
         transport = self._transport
         if transport is not None:
             transport.close()
+
+    def send_room(self, stream: StreamBuffer) -> int:
+        """
+        Body bytes ``stream`` could hand the engine now without waiting: its
+        send window while the transport takes more, 0 while it must wait
+        (no window, or the transport is full), -1 once it can no longer send.
+        """
+        window = self.core.send_window(stream)
+        if window > 0 and self._paused:
+            return 0
+        return window
+
+    async def wait_send_room(self, stream: StreamBuffer, timeout: float | None = None) -> int:
+        """
+        Wait until :meth:`send_room` is not 0 and return it, at most
+        ``timeout`` seconds in all, however much other news wakes it (a
+        transport that stays full is the core's send timeout).
+
+        :raises hyper.common.exceptions.TimeoutError: no room within ``timeout``.
+        """
+        loop = self.loop
+        deadline = None if timeout is None else loop.time() + timeout
+        while True:
+            if self._paused:
+                await self.writable()
+            room = self.send_room(stream)
+            if room:
+                return room
+            left = None
+            if deadline is not None:
+                left = deadline - loop.time()
+                if left <= 0:
+                    raise HyperTimeoutError(f"no flow-control window within {timeout} s")
+            await self.wait(stream, True, left)
 
     async def send_body(
         self,
@@ -615,6 +669,9 @@ class ServerDriver(AsyncH2Driver[ServerCore]):
     :param limits: the server's :class:`ServerLimits`.
     :param window_manager: the :class:`BaseFlowControlManager` subclass
         (default :class:`FlowControlManager`).
+
+    A transport that stays full for ``limits.send_timeout`` seconds (the
+    client reads nothing) is aborted: a close would wait for it forever.
     """
 
     def __init__(
@@ -638,6 +695,22 @@ class ServerDriver(AsyncH2Driver[ServerCore]):
         """Count this connection against ``admission`` once it is made; over
         the cap, it gets GOAWAY and is closed."""
         self._admission = admission
+
+    def pause_writing(self) -> None:
+        super().pause_writing()
+        self.core.write_blocked(True)
+        self.arm_timer()
+
+    def resume_writing(self) -> None:
+        self.core.write_blocked(False)
+        super().resume_writing()
+
+    def _teardown(self) -> None:
+        transport = self._transport
+        if self.core.wants_abort and transport is not None:
+            reset(transport)
+            return
+        super()._teardown()
 
     def accept_upgrade(self, settings_header: bytes, headers: list[tuple[bytes, bytes]]) -> None:
         """

@@ -146,6 +146,24 @@ class Engine(Receiver):
         """The peer's last-stream-id once it sent GOAWAY, else None."""
         return self._goaway_received
 
+    @property
+    def is_mid_frame(self) -> bool:
+        """Part of a frame (or of the preface, or of a header block split over
+        CONTINUATION frames) arrived and the rest has not: the peer stopped
+        half-way, if it stays so."""
+        return bool(self._inbuf) or self._cont is not None
+
+    def count_glitch(self, what: str) -> None:
+        """
+        Charge the peer one glitch: a frame that made us work for nothing
+        (what the application threw away, say). ``what`` names the kind in
+        the GOAWAY's debug data.
+
+        :raises EnhanceYourCalmError: the glitch budget is spent; GOAWAY
+            (ENHANCE_YOUR_CALM) is queued and the connection has failed.
+        """
+        self._glitch(what)
+
     def stream_state(self, stream_id: int) -> StreamState:
         """The RFC 9113 state of a stream (``StreamState.OPEN``...)."""
         stream = self._streams.get(stream_id)
@@ -428,6 +446,7 @@ class Engine(Receiver):
             out.append(chunk if keep else bytes(chunk))
         self._send_window -= take
         stream.send_window -= take
+        self._data_frames_sent += -(-take // max_frame)
         if finish:
             self._set_state(stream, NEXT_STATE[stream.state * 16 + SEND_END_STREAM])
         return take
@@ -473,6 +492,7 @@ class Engine(Receiver):
             left -= length
         self._send_window -= size
         stream.send_window -= size
+        self._data_frames_sent += -(-size // frame_size)
         return True
 
     def end_stream(self, stream_id: int) -> None:

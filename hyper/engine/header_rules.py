@@ -18,9 +18,11 @@ The rules, each with its source:
 - Pseudo-headers are one of ``:method :scheme :authority :path :protocol
   :status``, come before every regular field, appear at most once, never
   in trailers, and only in the block type they belong to (RFC 9113 8.3).
-- Requests carry :method, :scheme and a non-empty :path; plain CONNECT
-  carries :method and :authority only, extended CONNECT (:protocol, RFC 8441
-  4) all five; :path ``*`` only with OPTIONS; :authority has no userinfo
+- Requests carry :method, :scheme (a URI scheme) and a non-empty :path;
+  plain CONNECT carries :method and :authority only, extended CONNECT
+  (:protocol, RFC 8441 4) all five; :path ``*`` only with OPTIONS;
+  :authority has no userinfo; for ``http`` and ``https`` :path starts
+  with ``/`` (or is ``*``) and :authority or Host is not empty
   (RFC 9113 8.3.1, 8.5). One Host at most, equal to :authority apart from
   case (RFC 9113 8.3.1; CVE-2026-71554 class).
 - Responses carry exactly one :status of three digits, 100-599
@@ -221,6 +223,11 @@ _is_token = re.compile(rb"[!#$%&'*+\-.^_`|~0-9a-zA-Z]+").fullmatch
 _OWS = b" \t"
 _CTL = b"\x00\r\n"
 
+# RFC 3986 3.1: scheme = ALPHA *( ALPHA / DIGIT / "+" / "-" / "." ).
+_is_scheme = re.compile(rb"[a-zA-Z][a-zA-Z0-9+\-.]*").fullmatch
+# Schemes whose URIs have a mandatory authority and an absolute path (RFC 9113 8.3.1).
+_WEB_SCHEMES = frozenset((b"http", b"https"))
+
 # Most methods are these; the rest go through the token check (RFC 9110 9.1),
 # which keeps a space in :method from splitting an HTTP/1.1 request line.
 _COMMON_METHODS = frozenset(
@@ -375,13 +382,25 @@ def inspect_request(
             raise MalformedHeaders("request without :scheme")
         if path is None:
             raise MalformedHeaders("request without :path")
+    if scheme is not None and _is_scheme(scheme) is None:
+        raise MalformedHeaders(":scheme is not a URI scheme")
+    web = scheme in _WEB_SCHEMES
     if path is not None:
         if not path:
             raise MalformedHeaders("empty :path")
-        if path == b"*" and method != b"OPTIONS":
-            raise MalformedHeaders(":path '*' without OPTIONS")
-    if authority is not None and b"@" in authority:
-        raise MalformedHeaders(":authority with userinfo")
+        if path == b"*":
+            if method != b"OPTIONS":
+                raise MalformedHeaders(":path '*' without OPTIONS")
+        elif web and path[0] != 0x2F:
+            # 8.3.1: for http and https, the absolute-path (and query) part
+            # of the target: origin form, never absolute or relative form.
+            raise MalformedHeaders(":path does not start with '/'")
+    if authority is not None:
+        if b"@" in authority:
+            raise MalformedHeaders(":authority with userinfo")
+        if web and not authority:
+            # 8.3.1: "If these fields are present, they MUST NOT be empty."
+            raise MalformedHeaders("empty :authority")
     if hosts is not None:
         # Two Hosts, or one that disagrees with :authority, lets a proxy and
         # the origin route the same request differently.
@@ -390,6 +409,8 @@ def inspect_request(
         host = hosts[0]
         if authority is not None and host != authority and host.lower() != authority.lower():
             raise MalformedHeaders("host differs from :authority")
+        if web and not host:
+            raise MalformedHeaders("empty host")
     if cookies is not None and len(cookies) > 1:
         headers = _join_cookies(headers, b"; ".join(cookies))
     return headers, method, content_length

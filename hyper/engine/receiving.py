@@ -94,6 +94,10 @@ from hyper.engine.stream import (
 )
 
 _CAN_RECV_PUSH_ON = frozenset({OPEN, HALF_CLOSED_LOCAL})
+# Below this many bytes (flow-controlled length), a DATA frame on a stream we
+# reset counts as a glitch: 1 KiB caps what a read of 256 KiB can hold of
+# them at 256 frames; legitimate in-flight frames are mostly full-size.
+_SMALL_DATA = 1024
 _SAFE_PUSH_METHODS = frozenset({b"GET", b"HEAD"})
 # Statuses whose responses carry no body whatever content-length says (8.1.1).
 _NO_BODY_STATUSES = frozenset({204, 304})
@@ -270,6 +274,11 @@ class Receiver(EngineState):
         end_stream = flags & FLAG_END_STREAM
         stream = self._streams.get(stream_id)
         if stream is None:
+            if flow_length < _SMALL_DATA and not end_stream and self._closed.get(stream_id):
+                # Frames that crossed our RST_STREAM are few, and mostly full
+                # size; a stream of tiny ones on a stream we reset is a flood
+                # that costs us a parse each and reaches nobody.
+                self._glitch("small DATA frames on streams we reset")
             self._recv_on_missing_stream(stream_id, "DATA", events)
             return
         if flow_length > stream.recv_window:
@@ -625,6 +634,12 @@ class Receiver(EngineState):
         # RFC 9113 deprecates the priority tree: parsed, validated, ignored.
         if stream_id not in self._streams:
             self._glitch("PRIORITY on idle or closed streams")
+            return
+        # On open streams too, beyond Envoy's allowance (100 per stream made,
+        # max_inbound_priority_frames_per_stream): a flood of 14-byte frames.
+        received = self._priority_received = self._priority_received + 1
+        if received > 100 * (1 + self._streams_made):
+            self._glitch("PRIORITY frames")
 
     def _recv_rst_stream(
         self, flags: int, stream_id: int, body: memoryview, events: list[Event]
@@ -784,6 +799,13 @@ class Receiver(EngineState):
         if len(body) != 4:
             self._fail(FrameSizeError, "WINDOW_UPDATE must be 4 bytes")
         increment = fr.read_u32(body) & 0x7FFFFFFF
+        # A peer needs a WINDOW_UPDATE or two per stream and a few per DATA
+        # frame we send it; more is a flood that only costs us work (Envoy's
+        # max_inbound_window_update_frames_per_data_frame_sent: the same
+        # allowance, 5 + 2 * (streams + 10 * DATA frames sent)).
+        received = self._window_updates_received = self._window_updates_received + 1
+        if received > 5 + 2 * (self._streams_made + 10 * self._data_frames_sent):
+            self._glitch("WINDOW_UPDATE frames beyond the data sent")
         if stream_id == 0:
             if increment == 0:
                 self._fail(ProtocolError, "WINDOW_UPDATE with a zero increment")

@@ -140,6 +140,12 @@ class EngineState:
         self._goaway_received: int | None = None
         self._error: ConnectionError | None = None
         self._control_queued = 0
+        # For the WINDOW_UPDATE and PRIORITY allowances (Receiver): streams
+        # made, DATA frames sent, WINDOW_UPDATEs and PRIORITY frames received.
+        self._streams_made = 0
+        self._data_frames_sent = 0
+        self._window_updates_received = 0
+        self._priority_received = 0
         clock = config.clock
         self._reset_budget = _Budget(config.reset_burst, config.reset_rate, clock)
         self._control_budget = _Budget(config.control_burst, config.control_rate, clock)
@@ -169,6 +175,7 @@ class EngineState:
             self.local_settings[SettingCodes.INITIAL_WINDOW_SIZE],
         )
         self._streams[stream_id] = stream
+        self._streams_made += 1
         return stream
 
     def _set_state(self, stream: Stream, new_state: int) -> None:

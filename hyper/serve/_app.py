@@ -3,11 +3,19 @@ The HTTP/2 side of ``hyper serve``: one :class:`hyper.aio.H2Protocol` per
 connection and a task per request, each answering what
 :meth:`FileServer.plan <hyper.serve._files.FileServer.plan>` says.
 
-A file is read and sent in :data:`CHUNK` steps, each awaiting flow control
-and the transport, so a slow or stalled reader holds at most one chunk per
-stream (CVE-2019-9517). Once a response has ended, the stream is reset with
-NO_ERROR if the client has not ended its side (RFC 9113 8.1), so a request
-whose body never comes holds nothing.
+A file is sent in pieces of at most :data:`CHUNK` bytes, each no bigger
+than the flow-control window open at the time, read just before it is
+handed to the connection. A response that must wait (no window, or a
+transport that accepts nothing) closes its file first and holds no buffer:
+a stalled stream costs its bookkeeping, not a descriptor nor a chunk
+(CVE-2019-9517), and is reset (CANCEL) once it has waited
+``limits.send_timeout`` seconds for window. Once a response has ended, the
+stream is reset with NO_ERROR if the client has not ended its side (RFC 9113
+8.1); request bodies are never read, never buffered and never given window
+(the connection's core discards them).
+
+Whatever goes wrong inside a handler ends its stream: a 500 response if no
+header was sent yet, else RST_STREAM(INTERNAL_ERROR); logged once.
 """
 
 from __future__ import annotations
@@ -15,25 +23,36 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Sequence
-from typing import BinaryIO, cast
+from typing import cast
 
+from hyper.aio.exceptions import SendException
 from hyper.aio.protocol import H2Protocol
 from hyper.common.exceptions import HyperError
+from hyper.common.exceptions import TimeoutError as HyperTimeoutError
+from hyper.core.server import ServerCore
+from hyper.drivers.async_h2 import ServerDriver
 from hyper.engine.errors import ErrorCodes
-from hyper.serve._files import Plan, access_line, split_target
-from hyper.serve._site import Site
+from hyper.engine.exceptions import ConnectionError as H2ConnectionError
+from hyper.engine.exceptions import StreamResetError, StreamStateError
+from hyper.serve._body import FileBody, FileChangedError
+from hyper.serve._files import Plan, access_line, internal_error, plan_for_open_error, split_target
+from hyper.serve._site import Site, log
 
 # Bytes read from a file and handed to the connection at once: large enough
-# to keep the per-call cost low, small enough that 100 streams stuck on
-# flow control hold ~12 MiB.
+# to keep the per-call cost low, small enough to interleave streams.
 CHUNK = 128 * 1024
 # Pushes promised for one request at most (more is a misconfiguration, and
 # each holds a stream the client must keep in reserve).
 MAX_PUSHES = 16
+# What ends a response without it being our fault: the stream or the
+# connection went away, or the client gave no window in time.
+GONE = (StreamResetError, StreamStateError, H2ConnectionError, SendException,
+        HyperTimeoutError, OSError)  # fmt: skip
 
 
 class ServedH2(H2Protocol):
-    """An :class:`H2Protocol` that tells its server when it goes away."""
+    """An :class:`H2Protocol` that tells its server when it goes away, and
+    drops request bodies (a static file server reads none)."""
 
     def __init__(self, server: Site) -> None:
         super().__init__(False, concurrency=server.concurrency, limits=server.limits)
@@ -41,6 +60,20 @@ class ServedH2(H2Protocol):
         self.transport: asyncio.BaseTransport | None = None
         #: Set once the client sent anything over HTTP/2 (or left).
         self.heard = asyncio.Event()
+        self.server_core.discard_bodies = True
+
+    @property
+    def server_driver(self) -> ServerDriver:
+        """The driver (always a server's here)."""
+        driver = self.driver
+        if not isinstance(driver, ServerDriver):  # pragma: no cover - made False above
+            raise TypeError("not a server connection")
+        return driver
+
+    @property
+    def server_core(self) -> ServerCore:
+        """The connection's server core."""
+        return self.server_driver.core
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self.transport = transport
@@ -65,18 +98,26 @@ class ServedH2(H2Protocol):
         if self.transport is not None:
             cast(asyncio.Transport, self.transport).abort()
 
+    def idle_key(self) -> tuple[bool, float] | None:
+        core = self.server_core
+        since = core.idle_since
+        if self.transport is None or since is None:
+            return None
+        return (core.has_requested, since)
 
-def open_plan(plan: Plan) -> BinaryIO | None:
-    """The plan's file, opened and positioned; None when it has no file."""
-    if plan.path is None or plan.head_only or not plan.length:
-        return None
-    f = open(plan.path, "rb")  # noqa: SIM115 - closed by the sender
-    try:
-        f.seek(plan.offset)
-    except OSError:
-        f.close()
-        raise
-    return f
+    def evict(self) -> None:
+        self.server_core.evict()
+        self.server_driver.schedule_flush()  # GOAWAY out, then the transport closes
+
+
+class _Progress:
+    """How far a response got: its head sent, body bytes sent."""
+
+    __slots__ = ("headers_sent", "sent")
+
+    def __init__(self) -> None:
+        self.headers_sent = False
+        self.sent = 0
 
 
 def _fields(headers: Sequence[tuple[str, str]]) -> tuple[dict[str, str], list[tuple[str, str]]]:
@@ -119,60 +160,101 @@ async def _answer(
     pseudo, regular = _fields(headers)
     method = pseudo.get(":method", "")
     target = pseudo.get(":path", "")
-    status, sent = 0, 0
+    status = 0
+    progress = _Progress()
     try:
         if stream_id == 1 and not proto.heard.is_set():
             # The h2c upgrade: answer once the client's preface shows it read
             # the 101. curl 7.88 fails when more than 32 KiB follow the 101
             # before it does ("connection buffer size is too small").
             await proto.heard.wait()
-        plan = server.files.plan(method, target, regular)
+        plan = await server.plan(method, target, regular)
         try:
-            f = open_plan(plan)
-        except OSError:
-            plan = server.files.plan(method, "/\x00", ())  # the 404 answer
-            f = None
+            body = FileBody.of(plan)
+        except OSError as exc:
+            plan, body = plan_for_open_error(exc), None
         if plan.status < 300 and method in ("GET", "HEAD"):
             authority = pseudo.get(":authority") or dict(regular).get("host", "")
             _push(server, proto, stream_id, target, plan, scheme, authority, regular)
         status = plan.status
-        sent = await _send(proto, stream_id, plan, f)
+        await _send(server, proto, stream_id, plan, body, progress)
         # RFC 9113 8.1: the response is complete; a request still open (a
         # body we do not want, or one that never comes) is reset.
         proto.reset_stream(stream_id, ErrorCodes.NO_ERROR)
-    except (HyperError, OSError):
+    except FileChangedError:
+        proto.reset_stream(stream_id, ErrorCodes.INTERNAL_ERROR)  # never end it short
+    except GONE:
         status = status or 499  # the stream or connection went away
         proto.reset_stream(stream_id, ErrorCodes.CANCEL)
+    except Exception as exc:
+        status = 500
+        await _failed(proto, stream_id, progress, exc, f"{method} {target}")
     finally:
         if server.log is not None:
-            server.log(access_line(peer, method, target, status, sent, "h2", started))
+            line = access_line(peer, method, target, status, progress.sent, "h2", started)
+            server.log(line)
 
 
-async def _send(proto: ServedH2, stream_id: int, plan: Plan, f: BinaryIO | None) -> int:
-    """Send ``plan`` on ``stream_id``; return the body bytes sent."""
+async def _failed(
+    proto: ServedH2, stream_id: int, progress: _Progress, exc: BaseException, what: str
+) -> None:
+    """A bug answering ``what``: log it once, answer 500 or reset the stream."""
+    log.error("hyper serve: internal error answering %s", what, exc_info=exc)
+    if not progress.headers_sent:
+        plan = internal_error()
+        try:
+            await proto.start_response(
+                stream_id, [(":status", "500"), *plan.headers], end_stream=False
+            )
+            await proto.send_data(stream_id, plan.body, end_stream=True)
+            proto.reset_stream(stream_id, ErrorCodes.NO_ERROR)
+            return
+        except Exception:  # the stream cannot take a response: reset it
+            pass
+    proto.reset_stream(stream_id, ErrorCodes.INTERNAL_ERROR)
+
+
+async def _send(
+    server: Site,
+    proto: ServedH2,
+    stream_id: int,
+    plan: Plan,
+    body: FileBody | None,
+    progress: _Progress,
+) -> None:
+    """Send ``plan`` on ``stream_id``, counting in ``progress``."""
     head = [(":status", str(plan.status)), *plan.headers]
     if plan.head_only or not plan.length:
-        if f is not None:
-            f.close()
+        if body is not None:
+            body.close()
         await proto.start_response(stream_id, head, end_stream=True)
-        return 0
-    await proto.start_response(stream_id, head)
-    if f is None:
-        await proto.send_data(stream_id, plan.body, end_stream=True)
-        return len(plan.body)
-    sent = 0
-    with f:
-        left = plan.length
-        while left > 0:
-            chunk = f.read(min(CHUNK, left))
-            if not chunk:
-                # The file shrank under us: never end the stream short.
-                proto.reset_stream(stream_id, ErrorCodes.INTERNAL_ERROR)
-                return sent
-            left -= len(chunk)
-            await proto.send_data(stream_id, chunk, end_stream=not left)
-            sent += len(chunk)
-    return sent
+        progress.headers_sent = True
+        return
+    try:
+        await proto.start_response(stream_id, head)
+        progress.headers_sent = True
+        if body is None:
+            await proto.send_data(stream_id, plan.body, end_stream=True)
+            progress.sent = len(plan.body)
+            return
+        driver = proto.server_driver
+        stream = driver.core.get(stream_id)
+        send_timeout = server.limits.send_timeout
+        while body.left:
+            room = driver.send_room(stream)
+            if room == 0:
+                body.release()  # a stalled stream holds no descriptor
+                room = await driver.wait_send_room(stream, send_timeout)
+            if room < 0:
+                driver.core.get(stream_id)  # raises the stream's failure
+                raise StreamStateError(f"stream {stream_id} can no longer send")
+            chunk = body.read(min(room, CHUNK))
+            # It fits the window: queued at once, never held here.
+            await proto.send_data(stream_id, chunk, end_stream=not body.left)
+            progress.sent += len(chunk)
+    finally:
+        if body is not None:
+            body.close()
 
 
 def _push(
@@ -196,7 +278,7 @@ def _push(
     for asset in assets[:MAX_PUSHES]:
         if asset == target:
             continue
-        pushed = server.files.plan("GET", asset, accept)
+        pushed = server.files.plan("GET", asset, accept, compress_now=False)
         if pushed.status != 200:
             continue  # push only what exists: a pushed 404 helps nobody
         promised = proto.push(
@@ -210,16 +292,25 @@ async def _answer_push(
     server: Site, proto: ServedH2, stream_id: int, asset: str, plan: Plan
 ) -> None:
     started = time.perf_counter()
-    status, sent = plan.status, 0
+    status = plan.status
+    progress = _Progress()
     try:
+        plan = await server.compressed(plan)
         try:
-            f = open_plan(plan)
-        except OSError:
-            plan, f = server.files.plan("GET", "/\x00", ()), None
-        sent = await _send(proto, stream_id, plan, f)
-    except (HyperError, OSError):
+            body = FileBody.of(plan)
+        except OSError as exc:
+            plan, body = plan_for_open_error(exc), None
+            status = plan.status
+        await _send(server, proto, stream_id, plan, body, progress)
+    except FileChangedError:
+        proto.reset_stream(stream_id, ErrorCodes.INTERNAL_ERROR)
+    except GONE:
         status = 499
         proto.reset_stream(stream_id, ErrorCodes.CANCEL)
+    except Exception as exc:
+        status = 500
+        await _failed(proto, stream_id, progress, exc, f"push {asset}")
     finally:
         if server.log is not None:
-            server.log(access_line("push", "GET", asset, status, sent, "h2", started))
+            line = access_line("push", "GET", asset, status, progress.sent, "h2", started)
+            server.log(line)

@@ -10,6 +10,7 @@ import sys
 from collections.abc import Callable, Sequence
 
 from hyper.aio import ServerLimits
+from hyper.serve._listen import raise_fd_limit
 from hyper.serve._server import Server, server_context, stderr_log
 
 _DESCRIPTION = """\
@@ -63,6 +64,9 @@ def build_parser() -> argparse.ArgumentParser:
         help="seconds an idle connection is kept (default 300)")  # fmt: skip
     add("--shutdown-timeout", type=_positive(float), default=10.0, metavar="S",
         help="seconds a graceful shutdown waits for responses (default 10)")  # fmt: skip
+    add("--send-timeout", type=_positive(float), default=30.0, metavar="S",
+        help="seconds a client may take no data (or give no window) before it "
+             "is dropped (default 30)")  # fmt: skip
     add("-v", "--verbose", action="store_true", help="access log on stderr")
     return parser
 
@@ -102,7 +106,11 @@ def main(argv: Sequence[str]) -> int:
         idle_timeout=args.idle_timeout,
         shutdown_timeout=args.shutdown_timeout,
         max_connections=args.max_connections,
+        send_timeout=args.send_timeout,
     )
+    # One descriptor per connection: the common soft limit of 1,024 is
+    # below the default cap. The hard limit is ours to take.
+    raise_fd_limit()
     server = Server(
         args.dir,
         host=args.host,

@@ -16,10 +16,13 @@ Invariants:
   about what lies outside the directory.
 - A plan holds either a small in-memory body (listings, compressed files,
   error pages) or a file region to stream; never a whole large file.
+- Nothing a client sends makes :meth:`FileServer.plan` raise: numbers of
+  any length, non-ASCII digits, any bytes in a target.
 """
 
 from __future__ import annotations
 
+import errno
 import gzip
 import html
 import mimetypes
@@ -53,6 +56,11 @@ except ImportError:
 # Files up to this size are compressed whole in memory when the client
 # accepts it; bigger ones are sent as they are (streamed, bounded memory).
 COMPRESS_MAX = 4 << 20
+# Up to this size a file is compressed at once, inside plan() (about 1 ms
+# with brotli quality 5, measured); a bigger one (up to 70 ms for 4 MiB) is
+# left to the caller when it asks (``compress_now=False``: hyper serve
+# compresses it in a thread, so one client cannot stall the event loop).
+COMPRESS_INLINE = 64 * 1024
 # Below this, compression saves less than the header costs.
 COMPRESS_MIN = 256
 # Bytes of compressed bodies kept for reuse, across all files.
@@ -75,7 +83,14 @@ _TYPES = {
 _PRELOAD = re.compile(rb"<link\b[^>]*\brel\s*=\s*[\"']?preload\b[^>]*>", re.IGNORECASE)
 _HREF = re.compile(rb"\bhref\s*=\s*(?:\"([^\"]*)\"|'([^']*)'|([^\s>]+))", re.IGNORECASE)
 _AS = re.compile(rb"\bas\s*=\s*[\"']?([a-z]+)", re.IGNORECASE)
-_RANGE = re.compile(r"bytes\s*=\s*(\d*)\s*-\s*(\d*)\s*\Z")
+# RFC 9110 14.1.1: DIGIT is ASCII (re.ASCII: "\\d" would take any Unicode
+# digit, and int() reads "\u0660" as 0); the unit is case-insensitive.
+_RANGE = re.compile(r"bytes[ \t]*=[ \t]*([0-9]*)[ \t]*-[ \t]*([0-9]*)[ \t]*\Z", re.I | re.A)
+# A range bound with more significant digits than this is past the end of
+# any file; int() is never asked to read it (CPython refuses more than 4,300
+# digits, with a ValueError).
+_RANGE_DIGITS = 18
+_PAST_ANY_END: int = 10**_RANGE_DIGITS
 
 
 class Plan:
@@ -86,7 +101,10 @@ class Plan:
     ``pushes`` lists paths the response links to with ``rel=preload``.
     """
 
-    __slots__ = ("status", "headers", "body", "path", "offset", "length", "head_only", "pushes")
+    __slots__ = (
+        "status", "headers", "body", "path", "offset", "length", "head_only", "pushes",
+        "identity", "compress",
+    )  # fmt: skip
 
     def __init__(self, status: int, headers: StrHeaders, body: bytes = b"") -> None:
         self.status = status
@@ -97,6 +115,13 @@ class Plan:
         self.length = len(body)
         self.head_only = False
         self.pushes: list[str] = []
+        #: The planned file's (device, inode, size, mtime in ns): what the
+        #: validators were made from; a file that no longer matches is not sent.
+        self.identity: tuple[int, int, int, int] | None = None
+        #: (``compress_now=False``) The compressed variant to make, as
+        #: ``(path, etag, coding)``, for :meth:`FileServer.with_compressed`;
+        #: meanwhile the plan is the identity answer.
+        self.compress: tuple[str, str, str] | None = None
 
     def __repr__(self) -> str:
         return f"<Plan {self.status} {self.path or len(self.body)} length={self.length}>"
@@ -193,29 +218,38 @@ def _parse_date(value: str) -> float | None:
         return None
 
 
+def _range_number(digits: str) -> int:
+    """A range bound; one past the end of any file when it has too many digits."""
+    digits = digits.lstrip("0")
+    if len(digits) > _RANGE_DIGITS:
+        return _PAST_ANY_END
+    return int(digits) if digits else 0
+
+
 def parse_range(value: str, size: int) -> tuple[int, int] | bool | None:
     """
     One ``bytes=`` range against ``size``: ``(start, end)`` inclusive, None
     to ignore the header (not a single byte range: serve it all), or False
-    when it cannot be satisfied (416).
+    when it cannot be satisfied (416). Bounds past the end of the file are
+    cut to it (RFC 9110 14.1.2), whatever their number of digits.
     """
-    match = _RANGE.match(value.strip())
+    match = _RANGE.match(value.strip(" \t"))
     if match is None:
         return None
     first, last = match.group(1), match.group(2)
     if not first and not last:
         return None
     if not first:
-        suffix = int(last)
+        suffix = _range_number(last)
         if suffix == 0:
             return False
         return max(0, size - suffix), size - 1
-    start = int(first)
-    if last and int(last) < start:
+    start = _range_number(first)
+    if last and _range_number(last) < start:
         return None  # invalid: RFC 9110 14.1.1 lets us ignore it
     if start >= size:
         return False
-    end = int(last) if last else size - 1
+    end = _range_number(last) if last else size - 1
     return start, min(end, size - 1)
 
 
@@ -270,6 +304,9 @@ class _Cache:
     def put(self, key: tuple[str, str], body: bytes) -> None:
         if len(body) > self.limit:
             return
+        old = self._items.pop(key, None)
+        if old is not None:
+            self.size -= len(old)
         self._items[key] = body
         self.size += len(body)
         while self.size > self.limit:
@@ -282,6 +319,23 @@ def compress(data: bytes, coding: str) -> bytes:
     if coding == "br":
         return bytes(brotli.compress(data, quality=5))
     return gzip.compress(data, compresslevel=6, mtime=0)
+
+
+def compress_file(path: str, coding: str) -> bytes | None:
+    """
+    The file at ``path`` (at most :data:`COMPRESS_MAX` bytes of it) in
+    ``coding``; None when it cannot be read. Safe in any thread: zlib and
+    brotli release the GIL while they work.
+    """
+    try:
+        with open(path, "rb") as f:
+            data = f.read(COMPRESS_MAX + 1)
+    except OSError:
+        return None
+    try:
+        return compress(data, coding)
+    except (zlib.error, MemoryError):  # pragma: no cover - not for sane input
+        return None
 
 
 def preload_links(head: bytes) -> list[tuple[str, str]]:
@@ -331,6 +385,36 @@ def _error(status: int, reason: str, extra: Sequence[tuple[str, str]] = ()) -> P
     return Plan(status, headers, body)
 
 
+def not_found() -> Plan:
+    """The 404 answer (also for everything that must look missing)."""
+    return _error(404, "Not Found")
+
+
+def internal_error() -> Plan:
+    """The 500 answer: the request broke something in the server."""
+    return _error(500, "Internal Server Error")
+
+
+def unavailable() -> Plan:
+    """The 503 answer: out of file descriptors or memory for now (RFC 9110 15.6.4)."""
+    return _error(503, "Service Unavailable", [("retry-after", "1")])
+
+
+# Errors of open() that say "not now" rather than "not there".
+_OUT_OF_RESOURCES = frozenset((errno.EMFILE, errno.ENFILE, errno.ENOMEM, errno.ENOBUFS))
+
+
+def plan_for_open_error(error: OSError) -> Plan:
+    """
+    What to answer when a planned file cannot be opened: 503 when the
+    process is out of descriptors or memory (the file is there; try again),
+    else 404 (it went away, or cannot be read: it looks missing).
+    """
+    if error.errno in _OUT_OF_RESOURCES:
+        return unavailable()
+    return not_found()
+
+
 class FileServer:
     """
     The policy of one served directory: :meth:`plan` answers a request.
@@ -346,16 +430,29 @@ class FileServer:
             raise NotADirectoryError(f"not a directory: {root}")
         self.links = links
         self._cache = _Cache(_CACHE_BYTES)
+        # Read the system's MIME types now, not on the first request (where
+        # it takes file descriptors a busy server may not have).
+        if not mimetypes.inited:
+            mimetypes.init()
 
     def plan(
         self,
         method: str,
         target: str,
         headers: Iterable[tuple[str, str]],
+        *,
+        compress_now: bool = True,
     ) -> Plan:
         """
         What to answer ``method target`` with the request ``headers``
         (names in lower case). Never raises for anything a client sends.
+
+        :param compress_now: compress a file the client may have compressed
+            here, whatever its size. False: a file above
+            :data:`COMPRESS_INLINE` bytes whose variant is not cached comes
+            back as the identity answer with :attr:`Plan.compress` set; the
+            caller compresses (:func:`compress_file`, anywhere) and calls
+            :meth:`with_compressed`.
         """
         fields: dict[str, str] = {}
         for name, value in headers:
@@ -364,25 +461,28 @@ class FileServer:
         if method not in ("GET", "HEAD"):
             plan = _error(405, "Method Not Allowed", [("allow", "GET, HEAD")])
             return plan
-        plan = self._plan_get(target, fields)
+        plan = self._plan_get(target, fields, compress_now)
         if method == "HEAD":
             plan.head_only = True
         return plan
 
-    def _plan_get(self, target: str, fields: dict[str, str]) -> Plan:
+    def _plan_get(self, target: str, fields: dict[str, str], compress_now: bool) -> Plan:
         url_path = split_target(target)
         if url_path is None:
-            return _error(404, "Not Found")
+            return not_found()
         real = resolve(self.root, url_path)
         if real is None:
-            return _error(404, "Not Found")
+            return not_found()
         try:
             st = os.stat(real)
         except OSError:
-            return _error(404, "Not Found")
+            return not_found()
         if stat.S_ISDIR(st.st_mode):
             if not url_path.endswith("/"):
-                location = quote(url_path + "/")
+                # One leading slash: "//evil.example/" would be a
+                # scheme-relative URL, another host to a browser (the open
+                # redirect of CVE-2021-28861 in CPython's http.server).
+                location = quote("/" + url_path.lstrip("/") + "/")
                 return _error(301, "Moved Permanently", [("location", location)])
             index = os.path.join(real, "index.html")
             try:
@@ -391,11 +491,14 @@ class FileServer:
                 body = _listing(url_path, real)
                 return self._in_memory(body, "text/html; charset=utf-8", fields)
             if not stat.S_ISREG(st_index.st_mode):
-                return _error(404, "Not Found")
+                return not_found()
             real, st = index, st_index
-        elif not stat.S_ISREG(st.st_mode):
-            return _error(404, "Not Found")
-        return self._plan_file(real, st, fields)
+        elif not stat.S_ISREG(st.st_mode) or url_path.endswith("/"):
+            # "/file.txt/" names a directory that does not exist (as nginx
+            # and Apache answer it); serving the file would give relative
+            # links in it another base.
+            return not_found()
+        return self._plan_file(real, st, fields, compress_now)
 
     def _in_memory(self, body: bytes, ctype: str, fields: dict[str, str]) -> Plan:
         headers = [("content-type", ctype), ("cache-control", "no-cache")]
@@ -406,7 +509,9 @@ class FileServer:
         headers.append(("content-length", str(len(body))))
         return Plan(200, headers, body)
 
-    def _plan_file(self, real: str, st: os.stat_result, fields: dict[str, str]) -> Plan:
+    def _plan_file(
+        self, real: str, st: os.stat_result, fields: dict[str, str], compress_now: bool
+    ) -> Plan:
         size = st.st_size
         ctype = content_type(real)
         compressible = is_compressible(ctype)
@@ -431,16 +536,21 @@ class FileServer:
             plan = Plan(304, [h for h in headers if h[0] != "accept-ranges"])
             plan.head_only = True
             return plan
+        deferred = None
         if coding:
-            body = self._compressed(real, etag, coding)
+            body = self._cache.get((real, etag))
+            if body is None and (compress_now or size <= COMPRESS_INLINE):
+                body = compress_file(real, coding)
+                if body is not None:
+                    self._cache.put((real, etag), body)
             if body is not None:
-                headers.append(("content-encoding", coding))
-                headers.append(("content-length", str(len(body))))
-                plan = Plan(200, headers, body)
+                plan = self._compressed_plan(headers, body, coding)
                 plan.pushes = pushes
                 return plan
-            # Unreadable now: fall through to the identity answer, which fails
-            # the same way when the file is opened.
+            if not compress_now:
+                deferred = (real, etag, coding)
+            # Meanwhile (or unreadable now) the identity answer; an unreadable
+            # file fails the same way when it is opened.
             headers[2] = ("etag", base_tag)
         status = 200
         offset, length = 0, size
@@ -456,8 +566,38 @@ class FileServer:
         headers.append(("content-length", str(length)))
         plan = Plan(status, headers)
         plan.path, plan.offset, plan.length = real, offset, length
+        plan.identity = (st.st_dev, st.st_ino, size, st.st_mtime_ns)
         plan.pushes = pushes
+        plan.compress = deferred
         return plan
+
+    @staticmethod
+    def _compressed_plan(headers: StrHeaders, body: bytes, coding: str) -> Plan:
+        headers.append(("content-encoding", coding))
+        headers.append(("content-length", str(len(body))))
+        return Plan(200, headers, body)
+
+    def with_compressed(self, plan: Plan, body: bytes | None) -> Plan:
+        """
+        The answer for a plan with :attr:`Plan.compress` once its variant is
+        made (``body``; kept in the cache), or ``plan`` itself (identity)
+        when ``body`` is None.
+        """
+        job = plan.compress
+        if job is None or body is None:
+            plan.compress = None
+            return plan
+        path, etag, coding = job
+        self._cache.put((path, etag), body)
+        headers = [
+            ("etag", etag) if name == "etag" else (name, value)
+            for name, value in plan.headers
+            if name != "content-length"
+        ]
+        compressed = self._compressed_plan(headers, body, coding)
+        compressed.pushes = plan.pushes
+        compressed.head_only = plan.head_only
+        return compressed
 
     @staticmethod
     def _not_modified(fields: dict[str, str], etag: str, mtime: float) -> bool:
@@ -480,22 +620,6 @@ class FileServer:
             return _etag_matches(if_range, etag, weak=False)
         since = _parse_date(if_range)
         return since is not None and int(st.st_mtime) <= since
-
-    def _compressed(self, real: str, etag: str, coding: str) -> bytes | None:
-        key = (real, etag)
-        body = self._cache.get(key)
-        if body is None:
-            try:
-                with open(real, "rb") as f:
-                    data = f.read(COMPRESS_MAX + 1)
-            except OSError:
-                return None
-            try:
-                body = compress(data, coding)
-            except (zlib.error, MemoryError):  # pragma: no cover - not for sane input
-                return None
-            self._cache.put(key, body)
-        return body
 
     def _links(self, real: str, headers: StrHeaders) -> list[str]:
         try:

@@ -8,7 +8,16 @@ Timeouts (slowloris): a request's head must be complete within
 ``handshake_timeout`` seconds of its first byte; between requests the
 connection may sit idle for ``idle_timeout`` (``handshake_timeout`` before
 the first one). h11 caps an incomplete head at 16 KiB (431/400 past it).
-Writes wait while the transport is above its high-water mark.
+
+Backpressure: the connection reads only while it waits for a request: h11
+would buffer whatever a client pipelines, so reading stops once a request
+is in hand and resumes when the next one is wanted (one in flight, at most
+one read's worth queued). Writes wait while the transport is above its
+high-water mark, with the file closed meanwhile; a client that accepts no
+byte for ``send_timeout`` seconds is dropped.
+
+Any target form a server must accept is served: origin form, and absolute
+form (``GET http://host/x``, RFC 9112 3.2.2), whose path is what is served.
 """
 
 from __future__ import annotations
@@ -18,12 +27,15 @@ import base64
 import binascii
 import time
 from typing import Any, cast
+from urllib.parse import urlsplit
 
 import h11
 
-from hyper.serve._app import CHUNK, ServedH2, open_plan, serve_connection
-from hyper.serve._files import Plan, access_line
-from hyper.serve._site import Site
+from hyper.drivers.async_h2 import reset
+from hyper.serve._app import CHUNK, ServedH2, serve_connection
+from hyper.serve._body import FileBody
+from hyper.serve._files import Plan, access_line, internal_error, plan_for_open_error
+from hyper.serve._site import Site, log
 
 # h11's default, and what node, tomcat and IIS allow for a request head.
 MAX_HEAD = 16 * 1024
@@ -64,6 +76,24 @@ def upgrade_settings(request: h11.Request) -> bytes | None:
     return header if len(payload) % 6 == 0 else None
 
 
+def origin_form(target: str) -> str:
+    """
+    The origin-form target (path and query) of a request target: itself
+    when it is one, the path of an absolute-form ``http(s)://host/path?q``
+    (RFC 9112 3.2.2: a server MUST accept it), else itself (to be refused).
+    """
+    if target.startswith("/") or "://" not in target:
+        return target
+    try:
+        parts = urlsplit(target)
+    except ValueError:
+        return target
+    if parts.scheme.lower() not in ("http", "https") or not parts.netloc:
+        return target
+    path = parts.path or "/"
+    return f"{path}?{parts.query}" if parts.query else path
+
+
 def h2_fields(request: h11.Request) -> list[tuple[bytes, bytes]]:
     """The HTTP/1.1 request as the HTTP/2 fields of stream 1."""
     host = b""
@@ -100,6 +130,13 @@ class H1Connection(asyncio.Protocol):
         self._closing = False
         self._busy = False
         self._handed_over = False
+        # Reading is on only while a request is wanted (backpressure).
+        self._reading = True
+        self._sent = 0  # body bytes of the response in progress
+        # Loop time since when nothing is in progress (None: busy), and
+        # whether a request ever came (eviction takes those that never asked first).
+        self._idle_at: float | None = None
+        self._requested = False
 
     # asyncio.Protocol -------------------------------------------------
 
@@ -110,10 +147,14 @@ class H1Connection(asyncio.Protocol):
 
     def data_received(self, data: bytes) -> None:
         self._got_bytes = True
+        self._idle_at = None
         try:
             self.conn.receive_data(data)
         except RuntimeError:
             pass  # more bytes after the client said it was done: ignored
+        # Nothing more is read until the next request is wanted: a client
+        # that pipelines without reading fills its own socket, not our memory.
+        self._pause_reading()
         self._wake()
 
     def eof_received(self) -> bool:
@@ -122,7 +163,20 @@ class H1Connection(asyncio.Protocol):
         except RuntimeError:
             pass
         self._wake()
-        return True  # keep writing the response in progress; we close after
+        # Cleartext: keep writing the response in progress; we close after.
+        # (TLS cannot half-close: asyncio warns if we ask, and closes anyway.)
+        transport = self.transport
+        return transport is not None and transport.get_extra_info("ssl_object") is None
+
+    def _pause_reading(self) -> None:
+        if self._reading and self.transport is not None and not self._lost:
+            self._reading = False
+            self.transport.pause_reading()
+
+    def _resume_reading(self) -> None:
+        if not self._reading and self.transport is not None and not self._lost:
+            self._reading = True
+            self.transport.resume_reading()
 
     def connection_lost(self, exc: Exception | None) -> None:
         self._lost = True
@@ -158,18 +212,44 @@ class H1Connection(asyncio.Protocol):
         if self.transport is not None and not self._handed_over:
             self.transport.abort()
 
+    def idle_key(self) -> tuple[bool, float] | None:
+        if self._lost or self._idle_at is None:
+            return None
+        return (self._requested, self._idle_at)
+
+    def evict(self) -> None:
+        """Close it to make room: it waits for a request with none begun."""
+        self._close()
+
     def _close(self) -> None:
         if self.transport is not None and not self._handed_over:
             self.transport.close()
 
-    async def _write(self, data: bytes) -> None:
+    async def _write(self, data: bytes, body: FileBody | None = None) -> None:
+        """
+        Write ``data``, then wait while the transport is full (closing
+        ``body``'s file meanwhile), at most ``send_timeout`` seconds at a time.
+
+        :raises ConnectionError: the client left, or took nothing for that long.
+        """
         transport = self.transport
         if self._lost or transport is None:
             raise ConnectionResetError("the client closed the connection")
         transport.write(data)
+        if not self._paused:
+            return
+        if body is not None:
+            body.release()
+        timeout = self.server.limits.send_timeout
         while self._paused and not self._lost:
             self._writable = asyncio.get_running_loop().create_future()
-            await self._writable
+            try:
+                await asyncio.wait_for(self._writable, timeout)
+            except asyncio.TimeoutError:
+                reset(transport)  # a close would wait for the full buffer forever
+                raise ConnectionAbortedError(
+                    f"the client accepted no data for {timeout} s"
+                ) from None
 
     async def _next_event(self, first: bool) -> Any:
         """The next h11 event, within the slowloris timeouts (None: timed out)."""
@@ -184,6 +264,7 @@ class H1Connection(asyncio.Protocol):
                 return event
             if self._lost:
                 return h11.ConnectionClosed()
+            self._resume_reading()
             now = loop.time()
             if self._got_bytes and head_deadline is None:
                 head_deadline = now + limits.handshake_timeout
@@ -200,9 +281,11 @@ class H1Connection(asyncio.Protocol):
 
     async def _run(self) -> None:
         first = True
+        loop = asyncio.get_running_loop()
         try:
             while not self._closing:
                 self._got_bytes = self.conn.trailing_data[0] != b""
+                self._idle_at = None if self._got_bytes else loop.time()
                 try:
                     event = await self._next_event(first)
                 except h11.RemoteProtocolError as exc:
@@ -213,6 +296,8 @@ class H1Connection(asyncio.Protocol):
                     return
                 if type(event) is not h11.Request:
                     return  # PAUSED or stray: nothing sane to do but close
+                self._idle_at = None
+                self._requested = True
                 if await self._serve(event):
                     return
                 if self.conn.our_state is h11.DONE and self.conn.their_state is h11.DONE:
@@ -224,10 +309,14 @@ class H1Connection(asyncio.Protocol):
         finally:
             self._close()
 
-    async def _refuse(self, status: int) -> None:
+    async def _refuse(self, status: int, body: bytes | None = None) -> None:
+        """Answer ``status`` and close; if a response already began, just close."""
         if self.conn.our_state not in (h11.IDLE, h11.SEND_RESPONSE):
+            if self.transport is not None:
+                self.transport.abort()  # never end a response short
             return
-        body = f"{status} Bad Request\n".encode()
+        if body is None:
+            body = f"{status} Bad Request\n".encode()
         headers = [("content-type", "text/plain"), ("content-length", str(len(body))),
                    ("connection", "close")]  # fmt: skip
         try:
@@ -255,46 +344,52 @@ class H1Connection(asyncio.Protocol):
                 await self._upgrade(request, settings)
                 return True
         headers = [(n.decode("latin-1"), v.decode("latin-1")) for n, v in request.headers]
-        plan = self.server.files.plan(method, target, headers)
         close = self._closing
         self._busy = True
-        sent = 0
+        self._sent = status = 0
         try:
+            plan = await self.server.plan(method, origin_form(target), headers)
             try:
-                f = open_plan(plan)
-            except OSError:
-                plan, f = self.server.files.plan("GET", "/\x00", ()), None
-            sent = await self._send(plan, f, close or has_body)
+                body = FileBody.of(plan)
+            except OSError as exc:
+                plan, body = plan_for_open_error(exc), None
+            status = plan.status
+            await self._send(plan, body, close or has_body)
+        except (OSError, h11.LocalProtocolError):
+            raise  # the client went away (or took nothing): the caller closes
+        except Exception as exc:
+            status = 500
+            log.error("hyper serve: internal error answering %s %s", method, target, exc_info=exc)
+            await self._refuse(500, internal_error().body)
+            return True
         finally:
             self._busy = False
             if self.server.log is not None:
                 proto = "http/1.1"
-                line = access_line(self.peer, method, target, plan.status, sent, proto, started)
+                line = access_line(self.peer, method, target, status, self._sent, proto, started)
                 self.server.log(line)
         return close or has_body
 
-    async def _send(self, plan: Plan, f: Any, close: bool) -> int:
+    async def _send(self, plan: Plan, body: FileBody | None, close: bool) -> None:
+        """Send ``plan``, counting body bytes in ``_sent`` (for the access log)."""
         headers = list(plan.headers)
         if close:
             headers.append(("connection", "close"))
         await self._write(self.conn.send(h11.Response(status_code=plan.status, headers=headers)))
-        sent = 0
-        if f is not None:
-            with f:
-                left = plan.length
-                while left > 0:
-                    chunk = f.read(min(CHUNK, left))
-                    if not chunk:
-                        # The file shrank: drop the connection rather than end short.
-                        raise ConnectionAbortedError("file changed while sending")
-                    left -= len(chunk)
-                    await self._write(self.conn.send(h11.Data(data=chunk)))
-                    sent += len(chunk)
+        if body is not None:
+            try:
+                while body.left:
+                    # A file that changed raises FileChangedError (an OSError):
+                    # the connection is dropped rather than the body ended short.
+                    chunk = body.read(CHUNK)
+                    self._sent += len(chunk)
+                    await self._write(self.conn.send(h11.Data(data=chunk)), body)
+            finally:
+                body.close()
         elif plan.body and not plan.head_only:
+            self._sent = len(plan.body)
             await self._write(self.conn.send(h11.Data(data=plan.body)))
-            sent = len(plan.body)
         await self._write(self.conn.send(h11.EndOfMessage()))
-        return sent
 
     async def _upgrade(self, request: h11.Request, settings: bytes) -> None:
         info = h11.InformationalResponse(
@@ -314,5 +409,8 @@ class H1Connection(asyncio.Protocol):
         h2.set_handler(serve_connection(self.server, h2, self.peer, "http"))
         if self._paused:
             h2.pause_writing()
+        elif not self._reading:
+            self._reading = True
+            transport.resume_reading()  # HTTP/2 reads as it likes
         if leftover:
             h2.data_received(leftover)

@@ -1,12 +1,16 @@
 """
-:class:`Server`: the listening side of ``hyper serve``. Each connection
-starts with a small dispatcher that picks the protocol and then hands the
-transport over: over TLS by ALPN (``h2``, else HTTP/1.1); in cleartext by
-the first bytes (the HTTP/2 preface means prior knowledge, anything else is
-HTTP/1.1, which may still upgrade to h2c).
+:class:`Server`: the listening side of ``hyper serve``. Each connection is
+counted from accept (:mod:`hyper.serve._listen`), waits for its first bytes
+without a transport (a silent client costs a socket and a timer, not a TLS
+buffer), starts TLS if the server has a certificate, and then a small
+dispatcher picks the protocol and hands the transport over: over TLS by
+ALPN (``h2``, else HTTP/1.1); in cleartext by the first bytes (the HTTP/2
+preface means prior knowledge, anything else is HTTP/1.1, which may still
+upgrade to h2c).
 
-The server counts its connections (the cap in ``limits.max_connections``;
-one over it is closed at once) and closes them all gracefully on
+From accept to its first request, a client has ``limits.handshake_timeout``
+seconds for each step (first bytes and TLS handshake; then the preface or a
+request head). The server closes every connection gracefully on
 :meth:`Server.close`: HTTP/2 connections send GOAWAY and finish their open
 streams, HTTP/1.1 ones finish the response in progress, all within
 ``limits.shutdown_timeout`` seconds.
@@ -15,6 +19,7 @@ streams, HTTP/1.1 ones finish the response in progress, all within
 from __future__ import annotations
 
 import asyncio
+import socket
 import ssl
 import sys
 import threading
@@ -24,6 +29,7 @@ from typing import Any, cast
 from hyper.aio import ServerLimits
 from hyper.serve._app import ServedH2, serve_connection
 from hyper.serve._h1 import H1Connection
+from hyper.serve._listen import Listener, bind
 from hyper.serve._site import Closable, Site
 
 # RFC 9113 3.4: what a client speaking HTTP/2 with prior knowledge sends first.
@@ -41,33 +47,118 @@ def server_context(certfile: str, keyfile: str | None = None) -> ssl.SSLContext:
     return context
 
 
-class _Dispatch(asyncio.Protocol):
-    """A connection's first moments: which protocol it speaks."""
+class _Accepted:
+    """
+    A connection just accepted: a bare socket until the client sends
+    something, then (TLS handshake, if any) a transport and a
+    :class:`_Dispatch`. Idle all along, so the first to go at the cap.
+    """
 
-    def __init__(self, server: Server) -> None:
+    def __init__(self, server: Server, sock: socket.socket, peer: str) -> None:
         self.server = server
+        self.sock = sock
+        self.peer = peer
+        loop = asyncio.get_running_loop()
+        self.loop = loop
+        self.accepted_at = loop.time()
+        self.task: asyncio.Task[None] | None = None
+        self.done = False
+        self.timer: asyncio.TimerHandle | None = loop.call_later(
+            server.limits.handshake_timeout, self.abort
+        )
+        try:
+            loop.add_reader(sock.fileno(), self._readable)
+            self.reading = True
+        except NotImplementedError:  # pragma: no cover - loops without readers
+            self.reading = False
+            self._readable()
+
+    def _readable(self) -> None:
+        if self.reading:
+            self.reading = False
+            self.loop.remove_reader(self.sock.fileno())
+        self.task = asyncio.ensure_future(self._connect())
+
+    async def _connect(self) -> None:
+        server = self.server
+        kwargs: dict[str, Any] = {}
+        if server.ssl is not None:
+            left = self.accepted_at + server.limits.handshake_timeout - self.loop.time()
+            kwargs = {"ssl": server.ssl, "ssl_handshake_timeout": max(left, 0.001)}
+        try:
+            await self.loop.connect_accepted_socket(
+                lambda: _Dispatch(server, self), self.sock, **kwargs
+            )
+        except asyncio.CancelledError:
+            raise  # abort() did the rest
+        except (OSError, asyncio.TimeoutError, ValueError):
+            # A failed or timed-out TLS handshake, or a client gone already
+            # (ssl.SSLError is an OSError): nothing to log, it is the client's.
+            self.task = None  # _finish() closes the socket, if asyncio did not
+            self._finish()
+
+    def made(self) -> None:
+        """The transport exists (after any TLS handshake): the dispatcher has it."""
+        self.done = True
+        if self.timer is not None:
+            self.timer.cancel()
+            self.timer = None
+
+    def _finish(self) -> None:
+        if self.done:
+            return
+        self.done = True
+        if self.timer is not None:
+            self.timer.cancel()
+            self.timer = None
+        if self.reading:
+            self.reading = False
+            self.loop.remove_reader(self.sock.fileno())
+        task = self.task
+        if task is not None and not task.done():
+            task.cancel()  # asyncio closes the transport it was making
+        else:
+            self.sock.close()
+        self.server.forget(self)
+
+    # Closable ------------------------------------------------------------
+
+    def idle_key(self) -> tuple[bool, float] | None:
+        return (False, self.accepted_at)
+
+    def evict(self) -> None:
+        self._finish()
+
+    def abort(self) -> None:
+        self._finish()
+
+    close_gracefully = abort
+
+
+class _Dispatch(asyncio.Protocol):
+    """A connection's first moments on a transport: which protocol it speaks."""
+
+    def __init__(self, server: Server, accepted: _Accepted) -> None:
+        self.server = server
+        self.accepted = accepted
+        self.peer = accepted.peer
         self.transport: asyncio.Transport | None = None
         self.buffer = b""
         self.timer: asyncio.TimerHandle | None = None
-        self.peer = "-"
         self.decided = False
+        self.since = 0.0
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self.transport = cast(asyncio.Transport, transport)
-        peer = transport.get_extra_info("peername")
-        if isinstance(peer, tuple) and peer:
-            self.peer = str(peer[0])
-        server = self.server
-        if not server.admit(self):
-            self.decided = True
-            self.transport.abort()
-            return
+        self.accepted.made()
+        self.server.replace(self.accepted, self)
         tls = transport.get_extra_info("ssl_object")
         if tls is not None:
             self._switch(tls.selected_alpn_protocol() == "h2", b"")
             return
         loop = asyncio.get_running_loop()
-        self.timer = loop.call_later(server.limits.handshake_timeout, self._timed_out)
+        self.since = loop.time()
+        self.timer = loop.call_later(self.server.limits.handshake_timeout, self._timed_out)
 
     def data_received(self, data: bytes) -> None:
         buffer = self.buffer + data
@@ -77,10 +168,14 @@ class _Dispatch(asyncio.Protocol):
             return
         self._switch(head == PREFACE, buffer)
 
+    def eof_received(self) -> bool:
+        return False
+
     def connection_lost(self, exc: Exception | None) -> None:
         if self.timer is not None:
             self.timer.cancel()
         if not self.decided:
+            self.decided = True
             self.server.forget(self)
 
     def close_gracefully(self) -> None:
@@ -90,6 +185,11 @@ class _Dispatch(asyncio.Protocol):
     def abort(self) -> None:
         if self.transport is not None and not self.decided:
             self.transport.abort()
+
+    def idle_key(self) -> tuple[bool, float] | None:
+        return (False, self.since)
+
+    evict = abort
 
     def _timed_out(self) -> None:
         # Slowloris before a protocol is even chosen.
@@ -165,7 +265,7 @@ class Server(Site):
         self.host = host
         self.port = port
         self.ssl = ssl
-        self._server: asyncio.Server | None = None
+        self._listener: Listener | None = None
 
     @property
     def url(self) -> str:
@@ -178,26 +278,28 @@ class Server(Site):
 
     async def start(self) -> None:
         """Listen; :attr:`port` is then the real port."""
-        loop = asyncio.get_running_loop()
-        kwargs: dict[str, Any] = {}
-        if self.ssl is not None:
-            kwargs["ssl"] = self.ssl
-            kwargs["ssl_handshake_timeout"] = self.limits.handshake_timeout
-        self._server = await loop.create_server(
-            lambda: _Dispatch(self), self.host, self.port, **kwargs
-        )
-        self.port = self._server.sockets[0].getsockname()[1]
+        socks = bind(self.host, self.port)
+        self.port = socks[0].getsockname()[1]
+        self._listener = Listener(socks, self, self._accepted)
+        self._listener.start()
+
+    def _accepted(self, sock: socket.socket, address: object) -> None:
+        try:
+            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        except OSError:  # pragma: no cover - not TCP (or already gone)
+            pass
+        peer = address[0] if isinstance(address, tuple) and address else "-"
+        self.add(_Accepted(self, sock, str(peer)))
 
     async def close(self) -> None:
         """
         Stop listening and close every connection gracefully; connections
         still open after ``limits.shutdown_timeout`` seconds are dropped.
         """
-        if self._server is not None:
-            self._server.close()
+        if self._listener is not None:
+            self._listener.close()
+            self._listener = None
         await self.close_connections()
-        if self._server is not None:
-            await self._server.wait_closed()
 
 
 class ServerThread:

@@ -9,14 +9,15 @@ from __future__ import annotations
 
 import asyncio
 
-from aio_support import RawClient, echo_handler, serving
+import pytest
+from aio_support import DEADLINE, HOST, RawClient, echo_handler, serving
 from hyperframe.frame import DataFrame, GoAwayFrame, PingFrame, RstStreamFrame, SettingsFrame
 
 import hyper.aio as aioh2
 from hyper.http20.config import SettingCodes
 from hyper.http20.errors import ErrorCodes
 from hyper.http20.exceptions import ConnectionError as H2ConnectionError
-from hyper.http20.exceptions import StreamResetError
+from hyper.http20.exceptions import StreamRefusedError, StreamResetError
 
 
 class Gate:
@@ -201,6 +202,40 @@ class TestServerLimits:
 
         run(main())
 
+    def test_tls_connections_in_their_handshake_count_toward_the_cap(
+        self, run, server_tls, client_tls
+    ) -> None:
+        """A connection counts from accept, not from the end of its TLS
+        handshake: two clients that never send a ClientHello fill a cap of 2
+        (the next gets GOAWAY), and free it once the handshake timeout passed."""
+
+        async def main() -> None:
+            limits = aioh2.ServerLimits(max_connections=2, handshake_timeout=0.5)
+            async with serving(echo_handler, limits=limits, ssl=server_tls()) as (_, port):
+                silent = [await asyncio.open_connection(HOST, port) for _ in range(2)]
+                refused = await aioh2.open_connection(
+                    HOST, port, ssl=client_tls, server_hostname="localhost"
+                )
+                with pytest.raises((H2ConnectionError, StreamRefusedError), match="GOAWAY"):
+                    stream_id = await refused.start_request(
+                        {":method": "GET", ":path": "/"}, end_stream=True
+                    )
+                    await refused.recv_response(stream_id)
+                for reader, _ in silent:  # closed by the server at the handshake timeout
+                    assert await reader.read() == b""
+                served = await aioh2.open_connection(
+                    HOST, port, ssl=client_tls, server_hostname="localhost"
+                )
+                stream_id = await served.start_request(
+                    {":method": "GET", ":path": "/"}, end_stream=True
+                )
+                assert dict(await served.recv_response(stream_id))[":status"] == "200"
+                served.close_connection()
+                for _, writer in silent:
+                    writer.close()
+
+        run(main())
+
     def test_buffered_request_body_is_bounded_by_the_stream_window(self, run) -> None:
         async def main() -> None:
             gate = Gate()  # never reads the body
@@ -303,6 +338,40 @@ class TestVanishingClient:
 
 
 class TestBackpressure:
+    def test_a_client_that_reads_nothing_is_dropped_after_the_send_timeout(self, run) -> None:
+        """Windows wide open, TCP not read: the transport stays full, and after
+        ``send_timeout`` the connection is aborted (a close would wait forever)."""
+        finished: list[bool] = []
+        done = asyncio.Event()
+
+        async def handler(proto: aioh2.H2Protocol) -> None:
+            stream_id, _ = await proto.recv_request()
+            await proto.start_response(stream_id, {":status": "200"})
+            try:
+                await proto.send_data(stream_id, b"x" * (64 << 20), end_stream=True)
+                finished.append(True)
+            finally:
+                done.set()  # cancelled with the connection, or failed
+
+        async def main() -> None:
+            limits = aioh2.ServerLimits(send_timeout=0.5)
+            async with serving(handler, limits=limits) as (_, port):
+                window = {SettingCodes.INITIAL_WINDOW_SIZE: 2**31 - 1}
+                client = await RawClient.connect(port, window)
+                client.send(
+                    client.factory.window_update(0, 2**31 - 1 - 65535) + client.request(1)
+                )
+                await asyncio.wait_for(done.wait(), DEADLINE)
+                assert finished == []
+                received = 0
+                while (frame := await client.read_frame()) is not None:
+                    if isinstance(frame, DataFrame):
+                        received += len(frame.data)
+                assert received < 64 << 20  # cut off, not finished
+                client.close()
+
+        run(main())
+
     def test_send_data_waits_while_the_client_reads_nothing(self, run) -> None:
         size = 32 << 20
         done = asyncio.Event()

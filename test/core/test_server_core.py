@@ -38,7 +38,11 @@ from hyper.engine.exceptions import (
 MAX_STREAM_ID = 2**31 - 1
 # Distinct values, so a test can tell which timer fired.
 LIMITS = ServerLimits(
-    handshake_timeout=5.0, settings_timeout=7.0, idle_timeout=60.0, shutdown_timeout=30.0
+    handshake_timeout=5.0,
+    settings_timeout=7.0,
+    idle_timeout=60.0,
+    shutdown_timeout=30.0,
+    send_timeout=20.0,
 )
 
 
@@ -335,6 +339,138 @@ class TestTimers:
         (goaway,) = [f for f in pair.to_server() if isinstance(f, GoAwayFrame)]
         assert goaway.error_code == ErrorCodes.NO_ERROR
         assert pair.client.wants_teardown and pair.server.wants_teardown
+
+
+class TestStalls:
+    def test_a_frame_begun_and_never_finished_is_cut_off(
+        self, factory: FrameFactory, clock: FakeClock
+    ) -> None:
+        """Slowloris inside HTTP/2: 5 bytes of a frame header, then silence:
+        GOAWAY(NO_ERROR) after the handshake timeout, not the idle one."""
+        core = server_against(factory, clock, limits=LIMITS)
+        core.receive_data(factory.ping(b"12345678")[:5])
+        assert core.next_deadline() == clock.now + 5.0
+        clock.advance(5.0)
+        core.check_timers()
+        expected = (0, ErrorCodes.NO_ERROR, b"frame not completed within 5.0 s")
+        assert goaways(sent(core)) == [expected]
+        assert core.wants_teardown
+
+    def test_a_header_block_left_open_is_cut_off(
+        self, factory: FrameFactory, clock: FakeClock
+    ) -> None:
+        core = server_against(factory, clock, limits=LIMITS)
+        block = factory.encode(GET)
+        core.receive_data(factory.headers_block(1, block, end_headers=False))
+        clock.advance(5.0)
+        core.check_timers()
+        assert [code for _, code, _ in goaways(sent(core))] == [ErrorCodes.NO_ERROR]
+
+    def test_a_frame_finished_in_time_leaves_the_idle_timer(
+        self, factory: FrameFactory, clock: FakeClock
+    ) -> None:
+        core = server_against(factory, clock, limits=LIMITS)
+        ping = factory.ping(b"12345678")
+        core.receive_data(ping[:5])
+        clock.advance(4.0)
+        core.receive_data(ping[5:])
+        assert core.next_deadline() == clock.now - 4.0 + 60.0
+        clock.advance(2.0)
+        core.check_timers()
+        assert not core.is_failed
+
+    def test_a_half_read_frame_is_not_the_clients_fault_while_we_stopped_reading(
+        self, factory: FrameFactory, clock: FakeClock
+    ) -> None:
+        """While the transport is full the driver reads nothing: the client's
+        time for the rest of the frame starts when we read again."""
+        core = server_against(factory, clock, limits=LIMITS)
+        core.receive_data(factory.ping(b"12345678")[:5])
+        core.write_blocked(True)
+        clock.advance(10.0)
+        core.check_timers()
+        assert not core.is_failed
+        core.write_blocked(False)
+        assert core.next_deadline() == clock.now + 5.0
+
+    def test_a_transport_that_takes_nothing_for_the_send_timeout_is_aborted(
+        self, factory: FrameFactory, clock: FakeClock
+    ) -> None:
+        core = server_against(factory, clock, limits=LIMITS)
+        core.receive_data(factory.headers(1, GET, end_stream=True))
+        core.next_request()
+        core.write_blocked(True)
+        assert core.next_deadline() == clock.now + 20.0
+        clock.advance(19.9)
+        core.check_timers()
+        assert not core.is_failed
+        clock.advance(0.1)
+        core.check_timers()
+        assert core.wants_teardown and core.wants_abort
+        assert "accepted no data for 20.0 s" in str(core.error)
+        assert core.streams == {}
+
+    def test_a_transport_that_drains_in_time_is_kept(
+        self, factory: FrameFactory, clock: FakeClock
+    ) -> None:
+        core = server_against(factory, clock, limits=LIMITS)
+        core.write_blocked(True)
+        clock.advance(19.0)
+        core.write_blocked(False)
+        clock.advance(19.0)
+        core.check_timers()
+        assert not core.is_failed and not core.wants_abort
+
+
+class TestDiscardedBodies:
+    def test_bodies_are_dropped_without_window_and_each_frame_is_a_glitch(
+        self, factory: FrameFactory, clock: FakeClock
+    ) -> None:
+        core = server_against(factory, clock)
+        core.discard_bodies = True
+        core.receive_data(factory.headers(1, POST) + factory.data(1, b"x" * 1000))
+        request = core.next_request()
+        assert request is not None and request.buffered == 0
+        assert [f for f in sent(core) if isinstance(f, WindowUpdateFrame) and f.stream_id] == []
+        one_byte = b"".join(factory.data(1, b"y") for _ in range(1000))
+        core.receive_data(one_byte)  # 1,001 DATA frames in all: past the glitch burst
+        assert isinstance(core.error, EnhanceYourCalmError)
+        assert [code for _, code, _ in goaways(sent(core))] == [ErrorCodes.ENHANCE_YOUR_CALM]
+
+    def test_without_discard_bodies_the_body_is_buffered(
+        self, factory: FrameFactory, clock: FakeClock
+    ) -> None:
+        core = server_against(factory, clock)
+        core.receive_data(factory.headers(1, POST) + factory.data(1, b"x" * 1000))
+        request = core.next_request()
+        assert request is not None and request.buffered == 1000
+
+
+class TestIdleness:
+    def test_idle_since_is_none_while_a_request_is_in_progress(
+        self, factory: FrameFactory, clock: FakeClock
+    ) -> None:
+        core = server_against(factory, clock)
+        assert core.idle_since == clock.now and not core.has_requested
+        core.receive_data(factory.headers(1, GET, end_stream=True))
+        request = core.next_request()
+        assert request is not None and core.idle_since is None and core.has_requested
+        clock.advance(3.0)
+        core.send_headers(request, RESPONSE_200, True)
+        assert core.idle_since == clock.now
+
+    def test_evict_is_goaway_no_error_and_teardown(
+        self, factory: FrameFactory, clock: FakeClock
+    ) -> None:
+        core = server_against(factory, clock)
+        core.receive_data(factory.headers(1, GET, end_stream=True))
+        request = core.next_request()
+        assert request is not None
+        core.send_headers(request, RESPONSE_200, True)
+        sent(core)
+        core.evict()
+        assert goaways(sent(core)) == [(1, ErrorCodes.NO_ERROR, b"connection limit reached")]
+        assert core.wants_teardown and not core.wants_abort
 
 
 class TestFailure:

@@ -320,6 +320,112 @@ class TestEmptyFrames:
         assert server.error is None and server.open_inbound_streams == 0
 
 
+class TestWindowUpdateFloods:
+    """W2: WINDOW_UPDATEs beyond what the DATA we send calls for are glitches
+    (Envoy's allowance: 5 + 2 * (streams + 10 * DATA frames sent))."""
+
+    def test_window_update_flood_without_data_sent_is_enhance_your_calm(
+        self, factory: FrameFactory
+    ) -> None:
+        server = make_server(factory)
+        server.receive_data(factory.headers(1, CLIENT_REQUEST, end_stream=True))
+        server.send_headers(1, RESPONSE_200)
+        i, _, exc = feed_until_error(server, lambda i: factory.window_update(0, 1), 5000)
+        assert exc.error_code == CALM
+        assert i == 5 + 2 * 1 + 1000  # the allowance, then the glitch burst
+        assert b"WINDOW_UPDATE" in goaway_of(server).additional_data
+
+    def test_window_updates_following_the_data_sent_are_tolerated(
+        self, factory: FrameFactory
+    ) -> None:
+        """A client that answers each 1-byte DATA frame with two WINDOW_UPDATEs
+        (stream and connection) for 5,000 frames is a slow reader, not a flood."""
+        server = make_server(factory, max_frame_size=None)
+        server.receive_data(
+            factory.settings({INITIAL_WINDOW_SIZE: 1}) + factory.headers(1, CLIENT_REQUEST, True)
+        )
+        server.send_headers(1, RESPONSE_200)
+        server.data_to_send()
+        for _ in range(5000):
+            assert server.send_data(1, b"x" * 10) == 1
+            server.receive_data(factory.window_update(1, 1) + factory.window_update(0, 1))
+        assert server.error is None
+
+    def test_window_update_allowance_counts_new_streams(self, factory: FrameFactory) -> None:
+        """Two WINDOW_UPDATEs per stream opened need no data sent first."""
+        server = make_server(factory, max_concurrent_streams=10_000)
+        for i in range(2000):
+            sid = 2 * i + 1
+            server.receive_data(
+                factory.headers(sid, CLIENT_REQUEST, end_stream=True)
+                + factory.window_update(sid, 100)
+                + factory.window_update(0, 100)
+            )
+            server.data_to_send()
+        assert server.error is None
+
+
+class TestFramesThatReachNobody:
+    def test_small_data_on_a_stream_we_reset_is_a_glitch(self, factory: FrameFactory) -> None:
+        """1-byte DATA frames on a stream we reset cost a parse each and reach
+        nobody: glitches, so the flood ends in ENHANCE_YOUR_CALM."""
+        server = make_server(factory)
+        server.receive_data(factory.headers(1, POST_REQUEST))
+        server.reset_stream(1, ErrorCodes.NO_ERROR)
+        server.data_to_send()
+        i, events, exc = feed_until_error(server, lambda i: factory.data(1, b"x"), 5000)
+        assert exc.error_code == CALM and i == 1000 and events == []
+        assert b"reset" in goaway_of(server).additional_data
+
+    def test_full_frames_crossing_our_reset_are_ignored_quietly(
+        self, factory: FrameFactory
+    ) -> None:
+        """What a client had in flight when we reset its upload: full frames,
+        as many as it likes, and a short last one ending the stream."""
+        server = make_server(factory)
+        server.receive_data(factory.headers(1, POST_REQUEST))
+        server.reset_stream(1, ErrorCodes.NO_ERROR)
+        for _ in range(3000):
+            assert server.receive_data(factory.data(1, b"x" * 16384)) == []
+            server.data_to_send()
+        server.receive_data(factory.data(1, b"x", end_stream=True))
+        assert server.error is None
+
+    def test_priority_beyond_100_per_stream_is_a_glitch(self, factory: FrameFactory) -> None:
+        """Envoy's allowance: 100 PRIORITY frames per stream made (plus 100)."""
+        server = make_server(factory)
+        server.receive_data(factory.headers(1, POST_REQUEST))
+        i, _, exc = feed_until_error(server, lambda i: factory.priority(1, 0), 5000)
+        assert exc.error_code == CALM and i == 200 + 1000
+
+
+class TestPartialFrames:
+    def test_is_mid_frame_while_a_frame_or_a_header_block_is_incomplete(
+        self, factory: FrameFactory
+    ) -> None:
+        server = make_server(factory)
+        assert not server.is_mid_frame
+        ping = factory.ping(b"12345678")
+        server.receive_data(ping[:5])
+        assert server.is_mid_frame
+        server.receive_data(ping[5:])
+        assert not server.is_mid_frame
+        block = factory.encode(CLIENT_REQUEST)
+        server.receive_data(factory.headers_block(1, block[:3], end_headers=False))
+        assert server.is_mid_frame  # whole frames, but the block goes on
+        server.receive_data(factory.continuation(1, block[3:], end_headers=True))
+        assert not server.is_mid_frame
+
+    def test_count_glitch_spends_the_glitch_budget(self, factory: FrameFactory) -> None:
+        server = make_server(factory)
+        for _ in range(1000):
+            server.count_glitch("bodies nobody reads")
+        with pytest.raises(EnhanceYourCalmError):
+            server.count_glitch("bodies nobody reads")
+        goaway = goaway_of(server)
+        assert goaway.error_code == CALM and b"bodies nobody reads" in goaway.additional_data
+
+
 # -- A12: MadeYouReset --------------------------------------------------------------------
 
 

@@ -237,6 +237,13 @@ class TestInspectRequest:
             pytest.param([*GET[:3], (b"host", b"example.com")], id="host-without-authority"),
             pytest.param(request((b"te", b"trailers")), id="te-trailers"),
             pytest.param(request((b"x-empty", b"")), id="empty-value"),
+            pytest.param(
+                [GET[0], (b":scheme", b"urn"), (b":path", b"isbn:0451"), (b":authority", b"")],
+                id="other-scheme-any-path-and-empty-authority",
+            ),
+            pytest.param(
+                [(b":method", b"OPTIONS"), GET[1], (b":path", b"*"), GET[3]], id="options-asterisk"
+            ),
             pytest.param(request((b"x-a", b"1"), (b"x-a", b"2")), id="repeated-regular-field"),
         ],
     )
@@ -257,6 +264,24 @@ class TestInspectRequest:
             pytest.param([*GET, (b":path", b"/a")], "duplicate", id="duplicate-path"),
             pytest.param([*GET, (b":authority", b"a")], "duplicate", id="duplicate-authority"),
             pytest.param([GET[0], GET[1], (b":path", b"")], "empty :path", id="empty-path"),
+            pytest.param(
+                [GET[0], (b":scheme", b""), *GET[2:]], "not a URI scheme", id="empty-scheme"
+            ),
+            pytest.param(
+                [GET[0], (b":scheme", b"1http"), *GET[2:]], "not a URI scheme", id="bad-scheme"
+            ),
+            pytest.param(
+                [*GET[:3], (b":authority", b"")], "empty :authority", id="empty-authority"
+            ),
+            pytest.param([*GET[:3], (b"host", b"")], "empty host", id="empty-host"),
+            pytest.param(
+                [*GET[:2], (b":path", b"index.html"), GET[3]], "start with '/'", id="relative-path"
+            ),
+            pytest.param(
+                [*GET[:2], (b":path", b"https://example.com/"), GET[3]],
+                "start with '/'",
+                id="absolute-form-path",
+            ),
             pytest.param(
                 [GET[0], GET[1], (b":path", b"*")], "without OPTIONS", id="asterisk-with-get"
             ),

@@ -8,15 +8,19 @@ synchronise.
 
 from __future__ import annotations
 
+import contextlib
 import os
+import resource
 import selectors
 import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from hpack import Decoder
 from hyperframe.frame import (
@@ -29,6 +33,8 @@ from hyperframe.frame import (
     SettingsFrame,
 )
 from support.frames import FrameFactory
+
+from hyper import HTTP20Connection
 
 DEADLINE = 20.0
 HOST = "127.0.0.1"
@@ -63,6 +69,65 @@ def big_bytes(docs: Path) -> bytes:
     return (docs / "big.bin").read_bytes()
 
 
+T = TypeVar("T")
+
+
+def rss(pid: int) -> int:
+    """Resident set size of ``pid`` in bytes (Linux)."""
+    with open(f"/proc/{pid}/status") as f:
+        for line in f:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) * 1024
+    raise AssertionError("no VmRSS")  # pragma: no cover
+
+
+def open_fds(pid: int) -> int:
+    """How many file descriptors ``pid`` has open (Linux)."""
+    return len(os.listdir(f"/proc/{pid}/fd"))
+
+
+def open_sockets(pid: int) -> int:
+    """How many sockets ``pid`` has open (Linux): its listening and internal
+    ones plus its connections, not the files it happens to be reading."""
+    fds = f"/proc/{pid}/fd"
+    count = 0
+    for fd in os.listdir(fds):
+        with contextlib.suppress(OSError):  # closed meanwhile
+            count += os.readlink(f"{fds}/{fd}").startswith("socket:")
+    return count
+
+
+def wait_until(what: str, check: Callable[[], T], deadline: float = DEADLINE) -> T:
+    """Poll ``check()`` until it returns something true; fail after ``deadline``
+    seconds, naming ``what``. (Polling a condition, not sleeping to synchronise.)"""
+    end = time.monotonic() + deadline
+    while True:
+        value = check()
+        if value:
+            return value
+        if time.monotonic() > end:
+            raise AssertionError(f"not within {deadline} s: {what}")
+        time.sleep(0.02)
+
+
+def settled_rss(pid: int, deadline: float = DEADLINE) -> int:
+    """``pid``'s RSS once it stops moving (three samples 0.1 s apart within
+    256 KiB of each other), within ``deadline``."""
+    samples: list[int] = []
+
+    def steady() -> bool:
+        samples.append(rss(pid))
+        recent = samples[-3:]
+        return len(recent) == 3 and max(recent) - min(recent) < 256 << 10
+
+    end = time.monotonic() + deadline
+    while not steady():
+        if time.monotonic() > end:
+            raise AssertionError(f"RSS never settled: {samples[-5:]}")
+        time.sleep(0.1)
+    return samples[-1]
+
+
 class Served:
     """A running ``hyper serve``: ``url``, ``port``, and its stderr when stopped."""
 
@@ -88,14 +153,25 @@ class Served:
             raise AssertionError("hyper serve did not exit after the signal") from None
 
 
-def start_serve(docs: Path, workdir: Path, *args: str) -> Served:
-    """Run ``python -m hyper serve DOCS --port 0 ARGS`` and wait for its start-up line."""
+def start_serve(
+    docs: Path, workdir: Path, *args: str, nofile: tuple[int, int] | None = None
+) -> Served:
+    """
+    Run ``python -m hyper serve DOCS --port 0 ARGS`` and wait for its start-up
+    line; ``nofile``: its (soft, hard) limit on open files.
+    """
     stderr_path = workdir / f"serve-stderr-{time.monotonic_ns()}.txt"
+
+    def limit() -> None:
+        if nofile is not None:
+            resource.setrlimit(resource.RLIMIT_NOFILE, nofile)
+
     with open(stderr_path, "wb") as err:
         proc = subprocess.Popen(
             [sys.executable, "-m", "hyper", "serve", str(docs), "--port", "0", *args],
             stdout=subprocess.PIPE,
             stderr=err,
+            preexec_fn=limit if nofile is not None else None,
         )
     assert proc.stdout is not None
     selector = selectors.DefaultSelector()
@@ -227,3 +303,49 @@ class RawH2:
                 raise AssertionError(f"stream {stream_id} reset: {frame.error_code}")
             if "END_STREAM" in frame.flags:
                 return headers, bytes(body)
+
+
+class Bystander:
+    """
+    A well-behaved client: a thread that keeps asking for a file on its own
+    connection while the attack runs (so it is never idle); every answer
+    must be right.
+    """
+
+    def __init__(self, port: int) -> None:
+        self.port = port
+        self.answers = 0
+        self.failures: list[BaseException] = []
+        self._stop = threading.Event()
+        self.first = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="bystander", daemon=True)
+
+    def _run(self) -> None:
+        try:
+            with HTTP20Connection(f"{HOST}:{self.port}", secure=False, timeout=DEADLINE) as conn:
+                while not self._stop.is_set():
+                    conn.request("GET", "/style.css")
+                    body = conn.getresponse().read()
+                    if body != STYLE:
+                        raise AssertionError(f"wrong body: {body[:40]!r}")
+                    self.answers += 1
+                    self.first.set()
+        except BaseException as exc:
+            self.failures.append(exc)
+            self.first.set()
+
+    def __enter__(self) -> Bystander:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join(DEADLINE)
+
+    def check(self) -> None:
+        """Right answers all along, and on a fresh connection now."""
+        assert not self.failures, self.failures
+        assert self.answers > 0
+        with HTTP20Connection(f"{HOST}:{self.port}", secure=False, timeout=DEADLINE) as fresh:
+            fresh.request("GET", "/text.txt")
+            assert fresh.getresponse().read() == TEXT

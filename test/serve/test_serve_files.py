@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import gzip
 import os
 from email.utils import formatdate
@@ -18,14 +19,19 @@ from hypothesis import strategies as st
 from serve_support import INDEX, STYLE, TEXT
 
 from hyper.serve import FileServer, Plan
+from hyper.serve._body import FileBody, FileChangedError
 from hyper.serve._files import (
+    COMPRESS_INLINE,
     accepted_codings,
     choose_coding,
+    compress_file,
     content_type,
     parse_range,
+    plan_for_open_error,
     preload_links,
     split_target,
 )
+from hyper.serve._h1 import origin_form
 
 
 @pytest.fixture
@@ -110,6 +116,15 @@ class TestDirectories:
         plan = files.plan("GET", "/sub", [])
         assert plan.status == 301
         assert _h(plan)["location"] == "/sub/"
+
+    @pytest.mark.parametrize("target", ["//sub", "///sub", "//sub?x=1"])
+    def test_redirects_are_never_scheme_relative(self, files: FileServer, target: str) -> None:
+        """CVE-2021-28861's shape: "//sub/" would send a browser to host "sub"."""
+        assert _h(files.plan("GET", target, []))["location"] == "/sub/"
+
+    def test_a_file_with_a_trailing_slash_is_not_found(self, files: FileServer) -> None:
+        assert files.plan("GET", "/text.txt/", []).status == 404
+        assert files.plan("GET", "/text.txt", []).status == 200
 
 
 class TestHeaders:
@@ -201,10 +216,31 @@ class TestRange:
     def test_unsatisfiable(self, value: str) -> None:
         assert parse_range(value, 100) is False
 
-    @pytest.mark.parametrize("value", ["bytes=0-1,5-6", "items=0-1", "bytes=9-2", "bytes=-", "x"])
+    @pytest.mark.parametrize(
+        "value",
+        ["bytes=0-1,5-6", "items=0-1", "bytes=9-2", "bytes=-", "x", "bytes=\u0660-\u0669",
+         "bytes=\uff11-\uff12", "bytes=0-9\u00a0"],
+    )  # fmt: skip
     def test_ignored(self, value: str) -> None:
-        """Several ranges, other units, nonsense: the whole file (RFC 9110 14.2)."""
+        """Several ranges, other units, nonsense, digits and spaces that are not
+        ASCII (RFC 9110 14.1.1's DIGIT): the whole file (RFC 9110 14.2)."""
         assert parse_range(value, 100) is None
+
+    @pytest.mark.parametrize(
+        ("value", "span"),
+        [
+            ("bytes=" + "9" * 5000 + "-", False),
+            ("bytes=0-" + "9" * 5000, (0, 99)),
+            ("bytes=-" + "9" * 5000, (0, 99)),
+            ("bytes=" + "0" * 5000 + "5-" + "0" * 5000 + "7", (5, 7)),
+            ("bytes=" + "9" * 19 + "-", False),
+            ("BYTES=1-2", (1, 2)),
+        ],
+    )
+    def test_numbers_of_any_length(self, value: str, span: object) -> None:
+        """Past int()'s 4,300 digits too: a start past the end is 416, an end
+        past it is the end, a suffix longer than the file is all of it."""
+        assert parse_range(value, 100) == span
 
     def test_range_is_206_with_content_range(self, files: FileServer) -> None:
         plan = files.plan(
@@ -262,6 +298,46 @@ class TestCompression:
             assert _h(plan)["content-encoding"] == "gzip"
 
 
+class TestDeferredCompression:
+    def test_a_big_file_is_left_to_compress_elsewhere(self, files: FileServer) -> None:
+        """compress_now=False: above COMPRESS_INLINE bytes, the identity answer
+        with the job to do; with_compressed then makes the compressed answer."""
+        accept = [("accept-encoding", "gzip")]
+        plan = files.plan("GET", "/text.txt", accept, compress_now=False)
+        assert len(TEXT) > COMPRESS_INLINE
+        assert plan.compress is not None and plan.path is not None
+        assert "content-encoding" not in _h(plan) and _h(plan)["content-length"] == str(len(TEXT))
+        path, _, coding = plan.compress
+        body = compress_file(path, coding)
+        done = files.with_compressed(plan, body)
+        assert _h(done)["content-encoding"] == "gzip" and gzip.decompress(done.body) == TEXT
+        assert _h(done)["etag"] == _h(files.plan("GET", "/text.txt", accept))["etag"]
+        again = files.plan("GET", "/text.txt", accept, compress_now=False)
+        assert again.compress is None and again.body == body  # cached now
+
+    def test_a_small_file_is_compressed_at_once(self, files: FileServer) -> None:
+        plan = files.plan("GET", "/style.css", [("accept-encoding", "gzip")], compress_now=False)
+        assert plan.compress is None and _h(plan)["content-encoding"] == "gzip"
+
+    def test_without_a_body_the_identity_answer_stands(self, files: FileServer) -> None:
+        plan = files.plan("GET", "/text.txt", [("accept-encoding", "br")], compress_now=False)
+        assert files.with_compressed(plan, None) is plan and plan.compress is None
+
+
+class TestOpenErrors:
+    @pytest.mark.parametrize(
+        ("code", "status"),
+        [(errno.EMFILE, 503), (errno.ENFILE, 503), (errno.ENOMEM, 503), (errno.ENOENT, 404),
+         (errno.EACCES, 404), (errno.EISDIR, 404)],
+    )  # fmt: skip
+    def test_out_of_descriptors_is_503_and_the_rest_look_missing(
+        self, code: int, status: int
+    ) -> None:
+        plan = plan_for_open_error(OSError(code, os.strerror(code)))
+        assert plan.status == status
+        assert ("retry-after", "1") in plan.headers if status == 503 else True
+
+
 class TestLinks:
     def test_preload_links_are_found(self) -> None:
         html = (
@@ -282,3 +358,53 @@ class TestLinks:
 
     def test_style_fixture_is_compressible(self) -> None:
         assert len(STYLE) > 256
+
+
+class TestFileBody:
+    def test_read_in_pieces_across_releases(self, files: FileServer) -> None:
+        """A released body holds no descriptor and goes on where it left off."""
+        plan = files.plan("GET", "/text.txt", [("range", "bytes=10-")])
+        fds = len(os.listdir("/proc/self/fd"))
+        body = FileBody.of(plan)
+        assert body is not None
+        assert len(os.listdir("/proc/self/fd")) == fds + 1
+        pieces = [body.read(1000)]
+        body.release()
+        assert len(os.listdir("/proc/self/fd")) == fds
+        while body.left:
+            pieces.append(body.read(4096))
+            body.release()
+        assert b"".join(pieces) == TEXT[10:]
+
+    def test_a_file_replaced_meanwhile_is_not_sent(self, tmp_path: Path) -> None:
+        (tmp_path / "f.txt").write_bytes(b"first version\n" * 100)
+        plan = FileServer(str(tmp_path)).plan("GET", "/f.txt", [])
+        body = FileBody.of(plan)
+        assert body is not None
+        body.read(10)
+        body.release()
+        (tmp_path / "f.txt").write_bytes(b"second\n" * 300)
+        with pytest.raises(FileChangedError):
+            body.read(10)
+
+    def test_no_body_for_head_or_in_memory_answers(self, files: FileServer) -> None:
+        assert FileBody.of(files.plan("HEAD", "/text.txt", [])) is None
+        assert FileBody.of(files.plan("GET", "/nope", [])) is None
+
+
+class TestOriginForm:
+    @pytest.mark.parametrize(
+        ("target", "path"),
+        [
+            ("/a?b", "/a?b"),
+            ("http://host/x/y?z=1", "/x/y?z=1"),
+            ("https://host:8443", "/"),
+            ("HTTP://host/x", "/x"),
+            ("ftp://host/x", "ftp://host/x"),  # not ours to serve: refused later
+            ("*", "*"),
+            ("host:443", "host:443"),
+        ],
+    )
+    def test_absolute_form_becomes_its_path(self, target: str, path: str) -> None:
+        """RFC 9112 3.2.2: a server MUST accept the absolute form."""
+        assert origin_form(target) == path
