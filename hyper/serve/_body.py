@@ -53,8 +53,8 @@ class FileBody:
     @classmethod
     def of(cls, plan: Plan) -> FileBody | None:
         """The plan's body, opened; None when the plan sends no file."""
-        if plan.path is None or plan.head_only or not plan.length:
-            return None
+        if plan.path is None or plan.head_only or not plan.length or plan.body:
+            return None  # nothing to send, or the bytes are in memory
         body = cls(plan.path, plan.offset, plan.length, plan.identity)
         body.open()
         return body
