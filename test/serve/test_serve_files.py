@@ -396,6 +396,37 @@ class TestFileBody:
         with pytest.raises(FileChangedError):
             body.read(10)
 
+    def test_read_into_fills_the_slots_in_order(self, docs: Path) -> None:
+        """One readv for slots of any sizes, across releases; the body's end
+        stops it short of the slots."""
+        plan = FileServer(str(docs), cache_bytes=0).plan("GET", "/text.txt", [])
+        body = FileBody.of(plan)
+        assert body is not None
+        out = bytearray(len(TEXT) + 100)
+        view = memoryview(out)
+        sizes = [1, 9, 4096, 16384, 3]
+        offset = 0
+        while body.left:
+            slots = []
+            for size in sizes:
+                slots.append(view[offset : offset + size])
+                offset += size
+            got = body.read_into(slots)
+            offset -= sum(sizes) - got
+            body.release()
+        assert bytes(out[:offset]) == TEXT
+
+    def test_read_into_a_file_that_shrank_is_refused(self, tmp_path: Path) -> None:
+        (tmp_path / "f.bin").write_bytes(b"x" * 100_000)
+        plan = FileServer(str(tmp_path), cache_bytes=0).plan("GET", "/f.bin", [])
+        body = FileBody.of(plan)
+        assert body is not None
+        with open(tmp_path / "f.bin", "r+b") as f:
+            f.truncate(50_000)
+        buf = bytearray(100_000)
+        with pytest.raises(FileChangedError):
+            body.read_into([memoryview(buf)])
+
     def test_no_body_for_head_or_in_memory_answers(self, files: FileServer) -> None:
         assert FileBody.of(files.plan("HEAD", "/text.txt", [])) is None
         assert FileBody.of(files.plan("GET", "/nope", [])) is None
