@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import inspect
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
 from hyper.aio.response import AsyncHTTP20Push, AsyncHTTP20Response, push_for
@@ -29,7 +29,7 @@ from hyper.common._request import (
     upload_read_size,
 )
 from hyper.common.exceptions import ConnectionError as HyperConnectionError
-from hyper.common.exceptions import InvalidArgumentError
+from hyper.common.exceptions import HyperError, InvalidArgumentError
 from hyper.common.exceptions import TimeoutError as HyperTimeoutError
 from hyper.common.types import HeadersArg, Str, Timeout
 from hyper.common.util import HTTPVersion
@@ -37,6 +37,8 @@ from hyper.core.client import normalize_origin
 from hyper.core.origin import OriginPolicy
 from hyper.core.streams import StreamBuffer, ping_data
 from hyper.drivers.async_h2 import ClientDriver
+from hyper.drivers.async_open import Handover
+from hyper.engine.config import SettingCodes
 from hyper.engine.errors import ErrorCodes
 from hyper.engine.exceptions import StreamStateError
 from hyper.engine.window import BaseFlowControlManager
@@ -66,6 +68,12 @@ class AsyncHTTP20Connection(ConnectionTarget):
         bounds each wait of each call (a response, body bytes, window or a
         stream slot) and raises :class:`hyper.common.exceptions.TimeoutError`
         for that call only: other streams carry on.
+    :param opener: opens each connection this object makes instead of a TCP
+        connection to ``host:port`` (TLS with ALPN ``h2`` when ``secure``):
+        an async callable returning a :class:`hyper.drivers.async_open.Handover`
+        connected wherever it likes (a unix socket, through a proxy's tunnel,
+        from a local address), TLS done when ``secure``. The connect timeout
+        is then the opener's business.
     """
 
     version = HTTPVersion.http20
@@ -79,6 +87,8 @@ class AsyncHTTP20Connection(ConnectionTarget):
         enable_push: bool = False,
         ssl_context: Any = None,
         timeout: Timeout = None,
+        *,
+        opener: Callable[[], Awaitable[Handover]] | None = None,
         **kwargs: Any,
     ) -> None:
         if kwargs.get("proxy_host"):
@@ -86,6 +96,7 @@ class AsyncHTTP20Connection(ConnectionTarget):
         super().__init__(host, port, secure, ssl_context, None, None, None, timeout)
         self._window_manager = window_manager
         self._enable_push = enable_push
+        self._opener = opener
         self._defaults = RequestDefaults(self.host, self.port, self.secure)
         self._origin: OriginPolicy[ClientDriver] = OriginPolicy(f"{self.host}:{self.port}")
         # Serialises connecting (and the policy's choices that go with it).
@@ -132,6 +143,34 @@ class AsyncHTTP20Connection(ConnectionTarget):
             first_stream_id=first_id,
             loop=loop,
         )
+        opener = self._opener
+        if opener is not None:
+            await self._open_with(opener, protocol)
+        else:
+            await self._open_tcp(protocol)
+        problem = protocol.alpn_problem
+        if problem is not None:
+            raise HyperConnectionError(f"{self.host}:{self.port}: {problem}")
+        if self._enable_push:
+            # RFC 9113 8.4: pushes only for this connection's own origin.
+            defaults = self._defaults
+            protocol.core.origin = normalize_origin(defaults.scheme, defaults.authority)
+        return protocol
+
+    async def _open_with(
+        self, opener: Callable[[], Awaitable[Handover]], protocol: ClientDriver
+    ) -> None:
+        try:
+            handover = await opener()
+        except OSError as exc:
+            if isinstance(exc, HyperError):
+                raise
+            where = f"{self.host}:{self.port}"
+            raise HyperConnectionError(f"cannot connect to {where}: {exc}") from exc
+        handover.hand_to(protocol)
+
+    async def _open_tcp(self, protocol: ClientDriver) -> None:
+        loop = protocol.loop
         tls: Any = None
         if self.secure:
             if self.ssl_context is not None:
@@ -154,14 +193,6 @@ class AsyncHTTP20Connection(ConnectionTarget):
         except OSError as exc:
             where = f"{self.host}:{self.port}"
             raise HyperConnectionError(f"cannot connect to {where}: {exc}") from exc
-        problem = protocol.alpn_problem
-        if problem is not None:
-            raise HyperConnectionError(f"{self.host}:{self.port}: {problem}")
-        if self._enable_push:
-            # RFC 9113 8.4: pushes only for this connection's own origin.
-            defaults = self._defaults
-            protocol.core.origin = normalize_origin(defaults.scheme, defaults.authority)
-        return protocol
 
     # ------------------------------------------------------------------
     # Requests
@@ -368,6 +399,17 @@ class AsyncHTTP20Connection(ConnectionTarget):
         return AsyncHTTP20Response(stream, protocol, self._read_timeout)
 
     getresponse = get_response
+
+    @property
+    def peer_max_concurrent_streams(self) -> int | None:
+        """The most streams the server lets this connection have open at
+        once (its SETTINGS_MAX_CONCURRENT_STREAMS); None until its SETTINGS
+        arrived. A hint for pools: ``request()`` itself waits for a slot."""
+        protocol = self._origin.current
+        if protocol is None or not protocol.core.settings_seen:
+            return None
+        value: int = protocol.core.engine.remote_settings[SettingCodes.MAX_CONCURRENT_STREAMS]
+        return value
 
     async def get_pushes(
         self, stream_id: int | None = None, capture_all: bool = False
