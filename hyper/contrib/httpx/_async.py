@@ -48,6 +48,7 @@ from hyper.contrib.httpx._options import (
     tls_context,
 )
 from hyper.contrib.httpx._pool import Changes, Entry, PoolPolicy, Ticket
+from hyper.contrib.httpx._trace import Tracer, tracer_for
 from hyper.drivers.async_open import Handover
 
 __all__ = ["AsyncHTTPTransport"]
@@ -83,6 +84,38 @@ def _running_loop() -> asyncio.AbstractEventLoop:
             "hyper.contrib.httpx.AsyncHTTPTransport runs on asyncio, and no asyncio event "
             "loop is running here (trio?): use httpx's own AsyncHTTPTransport there"
         ) from None
+
+
+class _StreamInfo:
+    """What httpcore's network stream tells trace callbacks
+    (``get_extra_info``), read from the asyncio transport."""
+
+    __slots__ = ("_transport",)
+
+    _KEYS = {"server_addr": "peername", "client_addr": "sockname"}
+
+    def __init__(self, transport: Any) -> None:
+        self._transport = transport
+
+    def get_extra_info(self, info: str) -> Any:
+        if self._transport is None:
+            return None
+        return self._transport.get_extra_info(self._KEYS.get(info, info))
+
+
+def _trace_connected(
+    tracer: Tracer, handover: Handover, dial: Dial, timeout: float | None
+) -> None:
+    stream = _StreamInfo(handover.transport)
+    tracer.event("connection.connect_tcp.complete", return_value=stream)
+    if dial.tls is not None:
+        tracer.event(
+            "connection.start_tls.started",
+            ssl_context=dial.tls,
+            server_hostname=dial.host,
+            timeout=timeout,
+        )
+        tracer.event("connection.start_tls.complete", return_value=stream)
 
 
 class _Slot:
@@ -240,7 +273,11 @@ class AsyncHTTPTransport(httpx.AsyncBaseTransport):
         )
 
     async def _connect(
-        self, ticket: Ticket, request: httpx.Request, timeout: float | None
+        self,
+        ticket: Ticket,
+        request: httpx.Request,
+        timeout: float | None,
+        tracer: Tracer | None,
     ) -> None:
         entry = ticket.entry
         assert entry is not None
@@ -252,7 +289,18 @@ class AsyncHTTPTransport(httpx.AsyncBaseTransport):
         try:
             while True:
                 try:
+                    if tracer is not None:
+                        tracer.event(
+                            "connection.connect_tcp.started",
+                            host=slot.key[1],
+                            port=slot.key[2],
+                            local_address=options.local_address,
+                            timeout=timeout,
+                            socket_options=None,
+                        )
                     handover = await open_connection(dial, timeout)
+                    if tracer is not None:
+                        _trace_connected(tracer, handover, dial, timeout)
                     break
                 except Exception as exc:
                     delay = next(delays, None)
@@ -332,42 +380,55 @@ class AsyncHTTPTransport(httpx.AsyncBaseTransport):
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
         """Send ``request`` and return its response, the body still to be
         read from ``response.stream``."""
-        loop = _running_loop()
         check_url(request)
+        loop = _running_loop()
         timeouts = timeouts_of(request)
         key = origin_of(request)
         body, replayable = request_body(request)
         headers = request.headers.raw
         method = request.method.encode("ascii")
         target = request.url.raw_path
+        tracer = tracer_for(request)
         sent_again = False
         while True:
             ticket = await self._acquire(key, request, timeouts.pool, loop)
             entry = ticket.entry
             assert entry is not None
             if ticket.fresh:
-                await self._connect(ticket, request, timeouts.connect)
+                await self._connect(ticket, request, timeouts.connect, tracer)
             slot: _Slot = entry.conn
             phase = WRITE
             try:
                 h2 = slot.h2
+                if tracer is not None:
+                    tracer.prefix = "http11" if h2 is None else "http2"
+                    tracer.step("send_request_headers")
                 if h2 is not None:
                     stream_id = await _within(
                         h2.request(method, target, body, headers), timeouts.write
                     )
                     phase = READ
+                    if tracer is not None:
+                        tracer.sent()
                     resp = await _within(h2.get_response(stream_id), timeouts.read)
+                    raw_headers = list(resp.headers.iter_raw())
+                    if tracer is not None:
+                        tracer.head(True, resp.status, "", raw_headers)
                     trailers: list[tuple[bytes, bytes]] = []
                     return httpx.Response(
                         status_code=resp.status,
-                        headers=list(resp.headers.iter_raw()),
-                        stream=_H2Body(self, entry, resp, request, timeouts.read, trailers),
+                        headers=raw_headers,
+                        stream=_H2Body(
+                            self, entry, resp, request, timeouts.read, trailers, tracer
+                        ),
                         extensions=response_extensions(True, "", stream_id, trailers),
                     )
                 h1 = slot.h1
                 assert h1 is not None
                 await h1.send(method, target, headers, body, replayable, timeouts.write)
                 phase = READ
+                if tracer is not None:
+                    tracer.sent()
                 head = await h1.receive(timeouts.read)
             except BaseException as exc:
                 self._release(entry, slot.h2 is not None)
@@ -380,10 +441,13 @@ class AsyncHTTPTransport(httpx.AsyncBaseTransport):
                 raise error from exc
             trailers = []
             reason = head.reason.decode("latin-1")
+            raw_headers = list(head.headers.raw_items())
+            if tracer is not None:
+                tracer.head(False, head.status_code, reason, raw_headers)
             return httpx.Response(
                 status_code=head.status_code,
-                headers=list(head.headers.raw_items()),
-                stream=_H1Body(self, entry, h1, request, timeouts.read, trailers),
+                headers=raw_headers,
+                stream=_H1Body(self, entry, h1, request, timeouts.read, trailers, tracer),
                 extensions=response_extensions(False, reason, None, trailers),
             )
 
@@ -391,8 +455,9 @@ class AsyncHTTPTransport(httpx.AsyncBaseTransport):
         """Close the idle connections now, and the others once the
         responses being read on them are done (they are not cut off). The
         transport may be used again: later requests open new connections."""
-        loop = asyncio.get_running_loop()
-        self._apply_abandoned(loop)
+        if not self._pool.entries and not self._abandoned:
+            return  # nothing to close (and no loop needed: a client closed under trio)
+        self._apply_abandoned(_running_loop())
         self._act(self._pool.shut())
 
 
@@ -409,17 +474,24 @@ class _Body(httpx.AsyncByteStream):
         request: httpx.Request,
         timeout: float | None,
         trailers: list[tuple[bytes, bytes]],
+        tracer: Tracer | None,
     ) -> None:
         self._transport: AsyncHTTPTransport | None = transport
         self._entry = entry
         self._request = request
         self._timeout = timeout
         self._trailers = trailers
+        self._tracer = tracer
 
     def _done(self, reusable: bool) -> None:
         transport, self._transport = self._transport, None
         if transport is not None:
+            tracer = self._tracer
+            if tracer is not None:
+                tracer.step("response_closed")
             transport._release(self._entry, reusable)
+            if tracer is not None:
+                tracer.done("response_closed")
 
     def _failed(self, exc: BaseException) -> BaseException | None:
         self._cut()
@@ -452,13 +524,17 @@ class _H2Body(_Body):
         request: httpx.Request,
         timeout: float | None,
         trailers: list[tuple[bytes, bytes]],
+        tracer: Tracer | None,
     ) -> None:
-        super().__init__(transport, entry, request, timeout, trailers)
+        super().__init__(transport, entry, request, timeout, trailers, tracer)
         self._resp = resp
 
     async def __aiter__(self) -> AsyncIterator[bytes]:
         resp = self._resp
         timeout = self._timeout
+        tracer = self._tracer
+        if tracer is not None:
+            tracer.step("receive_response_body")
         try:
             while True:
                 if timeout is None:
@@ -473,6 +549,8 @@ class _H2Body(_Body):
             if error is None:
                 raise
             raise error from exc
+        if tracer is not None:
+            tracer.done("receive_response_body")
         self._trailers.extend(resp.trailers.iter_raw())
         self._done(True)
 
@@ -491,12 +569,16 @@ class _H1Body(_Body):
         request: httpx.Request,
         timeout: float | None,
         trailers: list[tuple[bytes, bytes]],
+        tracer: Tracer | None,
     ) -> None:
-        super().__init__(transport, entry, request, timeout, trailers)
+        super().__init__(transport, entry, request, timeout, trailers, tracer)
         self._conn = conn
         self._ended = False
 
     async def __aiter__(self) -> AsyncIterator[bytes]:
+        tracer = self._tracer
+        if tracer is not None:
+            tracer.step("receive_response_body")
         try:
             async for chunk in self._conn.body(self._timeout, self._trailers):
                 yield chunk
@@ -505,6 +587,8 @@ class _H1Body(_Body):
             if error is None:
                 raise
             raise error from exc
+        if tracer is not None:
+            tracer.done("receive_response_body")
         self._ended = True
         self._done(True)
 

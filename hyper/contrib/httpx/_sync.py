@@ -44,6 +44,7 @@ from hyper.contrib.httpx._common import (
 from hyper.contrib.httpx._errors import CONNECT, READ, WRITE, translate
 from hyper.contrib.httpx._options import DEFAULT_LIMITS, Options, read_options, tls_context
 from hyper.contrib.httpx._pool import Changes, Entry, PoolPolicy, Ticket
+from hyper.contrib.httpx._trace import Tracer, tracer_for
 from hyper.http11.connection import HTTP11Connection
 from hyper.http20.connection import HTTP20Connection
 
@@ -281,6 +282,7 @@ class HTTPTransport(httpx.BaseTransport):
         headers = request.headers.raw
         method = request.method.encode("ascii")
         target = request.url.raw_path
+        tracer = tracer_for(request)
         sent_again = False
         while True:
             ticket = self._acquire(key, request, timeouts.pool)
@@ -291,8 +293,13 @@ class HTTPTransport(httpx.BaseTransport):
             conn: _Conn = entry.conn
             phase = WRITE
             try:
+                if tracer is not None:
+                    tracer.prefix = "http2" if conn.version is HTTPVersion.http20 else "http11"
+                    tracer.step("send_request_headers")
                 stream_id = conn.request(method, target, body, headers)
                 phase = READ
+                if tracer is not None:
+                    tracer.sent()
                 resp = conn.getresponse(stream_id)
             except Exception as exc:
                 # An HTTP/1.1 exchange cut short leaves its connection unusable.
@@ -305,11 +312,15 @@ class HTTPTransport(httpx.BaseTransport):
                     raise
                 raise error from exc
             http2 = resp.version is HTTPVersion.http20
+            raw_headers = list(resp.headers.iter_raw())
+            if tracer is not None:
+                tracer.prefix = "http2" if http2 else "http11"
+                tracer.head(http2, resp.status, resp.reason, raw_headers)
             trailers: list[tuple[bytes, bytes]] = []
             return httpx.Response(
                 status_code=resp.status,
-                headers=list(resp.headers.iter_raw()),
-                stream=_Body(self, entry, resp, request, http2, trailers),
+                headers=raw_headers,
+                stream=_Body(self, entry, resp, request, http2, trailers, tracer),
                 extensions=response_extensions(
                     http2, resp.reason, getattr(resp, "stream_id", None), trailers
                 ),
@@ -339,6 +350,7 @@ class _Body(httpx.SyncByteStream):
         request: httpx.Request,
         http2: bool,
         trailers: list[tuple[bytes, bytes]],
+        tracer: Tracer | None,
     ) -> None:
         self._transport: HTTPTransport | None = transport
         self._entry = entry
@@ -346,9 +358,13 @@ class _Body(httpx.SyncByteStream):
         self._request = request
         self._http2 = http2
         self._trailers = trailers
+        self._tracer = tracer
 
     def __iter__(self) -> Iterator[bytes]:
         resp = self._resp
+        tracer = self._tracer
+        if tracer is not None:
+            tracer.step("receive_response_body")
         try:
             yield from resp.read_chunked(decode_content=False)
         except Exception as exc:
@@ -357,6 +373,8 @@ class _Body(httpx.SyncByteStream):
             if error is None:
                 raise
             raise error from exc
+        if tracer is not None:
+            tracer.done("receive_response_body")
         self._trailers.extend(resp.trailers.iter_raw())
         self._done(True)
 
@@ -376,7 +394,12 @@ class _Body(httpx.SyncByteStream):
     def _done(self, reusable: bool) -> None:
         transport, self._transport = self._transport, None
         if transport is not None:
+            tracer = self._tracer
+            if tracer is not None:
+                tracer.step("response_closed")
             transport._release(self._entry, reusable or self._http2)
+            if tracer is not None:
+                tracer.done("response_closed")
 
     def __del__(self) -> None:
         transport = getattr(self, "_transport", None)
