@@ -205,6 +205,7 @@ class AsyncHTTP20Connection(ConnectionTarget):
         headers: HeadersArg = None,
         *,
         trailers: HeadersArg = None,
+        timeout: float | None = None,
     ) -> int:
         """
         Send a request and return its stream id (for :meth:`get_response`).
@@ -216,14 +217,17 @@ class AsyncHTTP20Connection(ConnectionTarget):
             pairs.
         :param trailers: header fields sent after the body, ending the
             request (gRPC-style status, checksums); a dict or pairs.
+        :param timeout: what bounds each wait of this call (a stream slot,
+            window) instead of the connection's read timeout (None: that).
         :raises StreamResetError: the server reset the stream while the body
             was being sent.
         :raises TimeoutError: no stream slot or window within the read timeout.
         """
+        wait = self._read_timeout if timeout is None else timeout
         fields, plan = self._prepare(method, url, headers, body, True)
         trailer_fields = header_pairs(trailers) if trailers is not None else []
-        protocol, stream = await self._start(fields, body, plan, not trailer_fields, None)
-        await self._finish(protocol, stream, trailer_fields)
+        protocol, stream = await self._start(fields, body, plan, not trailer_fields, None, wait)
+        await self._finish(protocol, stream, trailer_fields, wait)
         self._origin.remember(stream.stream_id)
         return stream.stream_id
 
@@ -260,11 +264,12 @@ class AsyncHTTP20Connection(ConnectionTarget):
             pending.method, pending.url, pending.headers, message_body, final
         )
         trailer_fields = header_pairs(trailers) if final and trailers is not None else []
+        wait = self._read_timeout
         protocol, stream = await self._start(
-            fields, message_body, plan, final and not trailer_fields, stream_id
+            fields, message_body, plan, final and not trailer_fields, stream_id, wait
         )
         self._origin.opened_as(stream_id, stream.stream_id)
-        await self._finish(protocol, stream, trailer_fields)
+        await self._finish(protocol, stream, trailer_fields, wait)
 
     async def send(
         self,
@@ -281,8 +286,9 @@ class AsyncHTTP20Connection(ConnectionTarget):
         protocol, stream = self._origin.find(stream_id)
         trailer_fields = header_pairs(trailers) if final and trailers is not None else []
         plan = None if _is_async_body(data) else RequestBody(data)
-        await self._upload(protocol, stream, data, plan, 0, final and not trailer_fields)
-        await self._finish(protocol, stream, trailer_fields)
+        wait = self._read_timeout
+        await self._upload(protocol, stream, data, plan, 0, final and not trailer_fields, wait)
+        await self._finish(protocol, stream, trailer_fields, wait)
 
     def _prepare(
         self, method: Str, url: Str, headers: HeadersArg, body: Any, final: bool
@@ -299,16 +305,18 @@ class AsyncHTTP20Connection(ConnectionTarget):
         plan: RequestBody | None,
         ends: bool,
         stream_id: int | None,
+        wait: float | None,
     ) -> tuple[ClientDriver, StreamBuffer]:
-        """Open the stream and send the body (ending it if ``ends``)."""
+        """Open the stream and send the body (ending it if ``ends``); ``wait``
+        bounds each wait."""
         no_body = body is None or (plan is not None and plan.length == 0)
         data = plan.buffer if plan is not None and plan.buffer else None
         protocol, stream, taken = await self._open(
-            fields, no_body and ends, data, ends, stream_id
+            fields, no_body and ends, data, ends, stream_id, wait
         )
         try:
             if not no_body:
-                await self._upload(protocol, stream, body, plan, taken, ends)
+                await self._upload(protocol, stream, body, plan, taken, ends, wait)
         except BaseException:
             # The caller never learns this stream's id: free it (reset).
             protocol.core.release(stream)
@@ -317,10 +325,14 @@ class AsyncHTTP20Connection(ConnectionTarget):
         return protocol, stream
 
     async def _finish(
-        self, protocol: ClientDriver, stream: StreamBuffer, trailers: list[tuple[Any, Any]]
+        self,
+        protocol: ClientDriver,
+        stream: StreamBuffer,
+        trailers: list[tuple[Any, Any]],
+        wait: float | None,
     ) -> None:
         if trailers:
-            await protocol.writable(self._read_timeout)
+            await protocol.writable(wait)
             protocol.core.send_trailers(stream, trailers)
             protocol.schedule_flush()
 
@@ -331,6 +343,7 @@ class AsyncHTTP20Connection(ConnectionTarget):
         data: bytes | memoryview | None,
         data_ends: bool,
         stream_id: int | None,
+        wait: float | None,
     ) -> tuple[ClientDriver, StreamBuffer, int]:
         origin = self._origin
         attempts = 0
@@ -340,7 +353,7 @@ class AsyncHTTP20Connection(ConnectionTarget):
             if protocol is None or not protocol.is_usable:
                 protocol, fresh = await self._choose()
             opened = await protocol.open_stream(
-                fields, end_stream, data, data_ends, self._read_timeout, stream_id
+                fields, end_stream, data, data_ends, wait, stream_id
             )
             if opened is not None:
                 stream, taken = opened
@@ -356,9 +369,9 @@ class AsyncHTTP20Connection(ConnectionTarget):
         plan: RequestBody | None,
         taken: int,
         ends: bool,
+        timeout: float | None,
     ) -> None:
         """Send the body (``taken`` bytes of a buffer already went); END_STREAM if ``ends``."""
-        timeout = self._read_timeout
         sent = [0]
         send = protocol.send_body
         if plan is not None and plan.buffer is not None:
@@ -378,12 +391,16 @@ class AsyncHTTP20Connection(ConnectionTarget):
     # ------------------------------------------------------------------
     # Responses
 
-    async def get_response(self, stream_id: int | None = None) -> AsyncHTTP20Response:
+    async def get_response(
+        self, stream_id: int | None = None, *, timeout: float | None = None
+    ) -> AsyncHTTP20Response:
         """
         Wait for the response to a request (1xx responses are kept on
         ``response.informational``).
 
         :param stream_id: what :meth:`request` returned; None: the last request.
+        :param timeout: what bounds this wait and each wait of the response's
+            reads, instead of the connection's read timeout (None: that).
         :raises StreamRefusedError: not processed by the server; safe to retry.
         :raises StreamResetError: the server reset the stream.
         :raises TimeoutError: no response within the read timeout (the
@@ -394,9 +411,10 @@ class AsyncHTTP20Connection(ConnectionTarget):
         self._origin.claimed(stream_id)
         if stream.claimed:
             raise StreamStateError(f"the response on stream {stream.stream_id} was already taken")
-        await protocol.wait_response(stream, self._read_timeout)
+        wait = self._read_timeout if timeout is None else timeout
+        await protocol.wait_response(stream, wait)
         stream.claimed = True
-        return AsyncHTTP20Response(stream, protocol, self._read_timeout)
+        return AsyncHTTP20Response(stream, protocol, wait)
 
     getresponse = get_response
 

@@ -313,10 +313,13 @@ class AsyncH2Driver(asyncio.Protocol, Generic[CoreT]):
         if timeout is None:
             await future
             return
+        # A timer that fails the future, rather than asyncio.wait_for: no
+        # second future, no cancellation (about half the cost per wait).
+        timer = self.loop.call_later(timeout, _expire, future, timeout)
         try:
-            await asyncio.wait_for(future, timeout)
-        except asyncio.TimeoutError:
-            raise HyperTimeoutError(f"nothing arrived within {timeout} s") from None
+            await future
+        finally:
+            timer.cancel()
 
     def incoming_waiter(self) -> asyncio.Future[None]:
         """A future done once the core has a stream the peer opened
@@ -630,3 +633,9 @@ class ServerDriver(AsyncH2Driver[ServerCore]):
         if self._admission is not None:
             self._admission.release(self)
             self._admission = None
+
+
+def _expire(future: asyncio.Future[None], timeout: float) -> None:
+    """A wait's timer ran out: fail the future it waits on."""
+    if not future.done():
+        future.set_exception(HyperTimeoutError(f"nothing arrived within {timeout} s"))

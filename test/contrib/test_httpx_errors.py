@@ -132,7 +132,9 @@ class TestTimeouts:
             client = runner_factory(http1=False, timeout=short)
             try:
                 with pytest.raises(httpx.WriteTimeout) as info:
-                    client.request("POST", f"http://{peer.address}/", content=b"z" * 1000)
+                    # More than the 65,535 bytes a client may send before the
+                    # server's SETTINGS (the first request does not wait for them).
+                    client.request("POST", f"http://{peer.address}/", content=b"z" * 200_000)
             finally:
                 done.set()
             client.close()

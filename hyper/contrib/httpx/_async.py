@@ -10,8 +10,9 @@ which driver takes it over. An HTTP/2 connection reconnects through the same
 opener after a GOAWAY.
 
 Timeouts are the request's own (``extensions["timeout"]``), applied to each
-step: connecting, sending, waiting for the head, each read of the body; and
-the pool timeout to waiting for a connection or a stream slot. Requests with
+wait: connecting, sending, the head, each read of the body (passed to
+hyper's connections, which bound each wait with a timer); and the pool
+timeout to waiting for a connection or a stream slot. Requests with
 different timeouts share connections.
 
 Runs on asyncio (uvloop too); under trio it raises ``RuntimeError`` saying so.
@@ -20,14 +21,14 @@ Runs on asyncio (uvloop too); under trio it raises ``RuntimeError`` saying so.
 from __future__ import annotations
 
 import asyncio
-import sys
 from collections import deque
-from collections.abc import AsyncIterator, Awaitable
-from typing import Any, TypeVar
+from collections.abc import AsyncIterator
+from typing import Any
 
 import httpx
 
 from hyper.aio.connection import AsyncHTTP20Connection
+from hyper.common.exceptions import TimeoutError as HyperTimeoutError
 from hyper.contrib.httpx._async_h1 import AsyncH1Connection
 from hyper.contrib.httpx._common import (
     check_url,
@@ -53,27 +54,9 @@ from hyper.drivers.async_open import Handover
 
 __all__ = ["AsyncHTTPTransport"]
 
-_T = TypeVar("_T")
 _Key = tuple[str, str, int]
 # What one read of an HTTP/2 body asks for: what is buffered, up to this.
 _READ_STEP = 1 << 20
-
-if sys.version_info >= (3, 11):
-
-    async def _within(awaitable: Awaitable[_T], seconds: float | None) -> _T:
-        """Await ``awaitable`` for at most ``seconds`` (builtin ``TimeoutError``)."""
-        if seconds is None:
-            return await awaitable
-        async with asyncio.timeout(seconds):
-            return await awaitable
-
-else:  # pragma: no cover - Python 3.9 and 3.10 (the PyPy run)
-
-    async def _within(awaitable: Awaitable[_T], seconds: float | None) -> _T:
-        """Await ``awaitable`` for at most ``seconds`` (``asyncio.TimeoutError``)."""
-        if seconds is None:
-            return await awaitable
-        return await asyncio.wait_for(awaitable, seconds)
 
 
 def _running_loop() -> asyncio.AbstractEventLoop:
@@ -84,6 +67,11 @@ def _running_loop() -> asyncio.AbstractEventLoop:
             "hyper.contrib.httpx.AsyncHTTPTransport runs on asyncio, and no asyncio event "
             "loop is running here (trio?): use httpx's own AsyncHTTPTransport there"
         ) from None
+
+
+def _expire(waiter: asyncio.Future[None]) -> None:
+    if not waiter.done():
+        waiter.set_exception(HyperTimeoutError("the pool timeout passed"))
 
 
 class _StreamInfo:
@@ -218,15 +206,19 @@ class AsyncHTTPTransport(httpx.AsyncBaseTransport):
         if ticket.entry is not None:
             return ticket
         ticket.waker = waiter = loop.create_future()
+        timer = None if timeout is None else loop.call_later(timeout, _expire, waiter)
         try:
-            await _within(waiter, timeout)
+            await waiter
         except BaseException as exc:
             self._act(pool.cancel(ticket, loop.time()))
-            if isinstance(exc, (asyncio.TimeoutError, TimeoutError)):
+            if isinstance(exc, HyperTimeoutError):
                 raise httpx.PoolTimeout(
                     f"no connection or stream came free within {timeout} s", request=request
                 ) from None
             raise
+        finally:
+            if timer is not None:
+                timer.cancel()
         return ticket
 
     @staticmethod
@@ -404,13 +396,13 @@ class AsyncHTTPTransport(httpx.AsyncBaseTransport):
                     tracer.prefix = "http11" if h2 is None else "http2"
                     tracer.step("send_request_headers")
                 if h2 is not None:
-                    stream_id = await _within(
-                        h2.request(method, target, body, headers), timeouts.write
+                    stream_id = await h2.request(
+                        method, target, body, headers, timeout=timeouts.write
                     )
                     phase = READ
                     if tracer is not None:
                         tracer.sent()
-                    resp = await _within(h2.get_response(stream_id), timeouts.read)
+                    resp = await h2.get_response(stream_id, timeout=timeouts.read)
                     raw_headers = list(resp.headers.iter_raw())
                     if tracer is not None:
                         tracer.head(True, resp.status, "", raw_headers)
@@ -531,16 +523,13 @@ class _H2Body(_Body):
 
     async def __aiter__(self) -> AsyncIterator[bytes]:
         resp = self._resp
-        timeout = self._timeout
         tracer = self._tracer
         if tracer is not None:
             tracer.step("receive_response_body")
         try:
+            # Each read waits at most the request's read timeout (the response's own).
             while True:
-                if timeout is None:
-                    chunk = await resp.read(_READ_STEP, decode_content=False)
-                else:
-                    chunk = await _within(resp.read(_READ_STEP, decode_content=False), timeout)
+                chunk = await resp.read(_READ_STEP, decode_content=False)
                 if not chunk:
                     break
                 yield chunk
