@@ -122,6 +122,8 @@ class PoolPolicy(Generic[C]):
         self.entries: list[Entry[C]] = []
         self._by_origin: dict[Hashable, list[Entry[C]]] = {}
         self._queue: deque[Ticket] = deque()
+        # The earliest time an idle connection may expire (no scan before).
+        self._next_expiry = float("inf")
 
     # ------------------------------------------------------------------
     # Requests
@@ -133,7 +135,8 @@ class PoolPolicy(Generic[C]):
         connections are closed).
         """
         changes = Changes()
-        self._expire(now, changes)
+        if now >= self._next_expiry:
+            self._expire(now, changes)
         if not self._queue and self._assign(ticket, changes):
             return changes
         self._queue.append(ticket)
@@ -197,6 +200,8 @@ class PoolPolicy(Generic[C]):
         if entry.active <= 0:
             entry.active = 0
             entry.idle_since = now
+            if self.keepalive_expiry is not None:
+                self._next_expiry = min(self._next_expiry, now + self.keepalive_expiry)
             if entry.retired:
                 self._remove(entry)
                 changes.closing.append(entry.conn)
@@ -294,14 +299,16 @@ class PoolPolicy(Generic[C]):
         expiry = self.keepalive_expiry
         if expiry is None:
             return
+        earliest = float("inf")
         for entry in list(self.entries):
-            if (
-                entry.active <= 0
-                and entry.state != CONNECTING
-                and now - entry.idle_since >= expiry
-            ):
+            if entry.active > 0 or entry.state == CONNECTING:
+                continue
+            if now - entry.idle_since >= expiry:
                 self._remove(entry)
                 changes.closing.append(entry.conn)
+            else:
+                earliest = min(earliest, entry.idle_since + expiry)
+        self._next_expiry = earliest
 
     def _trim_idle(self, changes: Changes) -> None:
         limit = self.max_keepalive or 0
