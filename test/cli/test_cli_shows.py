@@ -12,6 +12,7 @@ has a timeout.
 
 from __future__ import annotations
 
+import io
 import os
 import pty
 import re
@@ -254,7 +255,7 @@ class TestOutput:
 class TestProgressLine:
     def test_eta_while_the_length_is_known(self) -> None:
         now = [0.0]
-        progress = _Progress(open(os.devnull, "w"), 10 * 1024 * 1024, lambda: now[0])
+        progress = _Progress(io.StringIO(), 10 * 1024 * 1024, lambda: now[0])
         progress.update(1024 * 1024)
         now[0] = 1.0
         line = progress.line(now[0])
@@ -263,12 +264,12 @@ class TestProgressLine:
         assert line.endswith("ETA 0:09")
 
     def test_no_eta_without_a_length(self) -> None:
-        progress = _Progress(open(os.devnull, "w"), None, lambda: 1.0)
+        progress = _Progress(io.StringIO(), None, lambda: 1.0)
         progress.update(100)
         assert "ETA" not in progress.line(2.0)
 
     def test_eta_past_an_hour_shows_hours(self) -> None:
-        progress = _Progress(open(os.devnull, "w"), 7200 * 1000, lambda: 0.0)
+        progress = _Progress(io.StringIO(), 7200 * 1000, lambda: 0.0)
         progress.update(1000)
         assert progress.line(1.0).endswith("ETA 1:59:59")
 
