@@ -280,6 +280,11 @@ class HTTPTransport(httpx.BaseTransport):
         key = (scheme, host, port, timeouts.connect, timeouts.read)
         body, replayable = request_body(request)
         headers = request.headers.raw
+        if not replayable:
+            # A streamed body: hyper frames it (chunked on HTTP/1.1). httpx's
+            # own "Transfer-Encoding: chunked" would tell a connection that
+            # follows http.client that the caller chunked the body already.
+            headers = [field for field in headers if field[0].lower() != b"transfer-encoding"]
         method = request.method.encode("ascii")
         target = request.url.raw_path
         tracer = tracer_for(request)
