@@ -158,10 +158,19 @@ class TestTable:
         assert info.value.request.url.port == port
 
     def test_retries_try_connecting_again(self, runner_factory) -> None:
-        with refused_port() as port:
-            client = runner_factory(retries=1)
+        """A TLS handshake the server cuts short is a failure to connect:
+        ``retries=2`` makes three attempts."""
+        from support.listener import Listener
+
+        def hang_up(conn) -> None:
+            conn.close()
+
+        with Listener([hang_up] * 3) as listener:
+            client = runner_factory(retries=2)
             with pytest.raises(httpx.ConnectError):
-                client.get(f"http://127.0.0.1:{port}/")
+                client.get(f"https://{listener.address}/")
+            listener.wait_finished(2)
+        assert listener.accepted == 3
 
     @pytest.mark.parametrize("url", ["ftp://example.org/", "//example.org/"])
     def test_not_http_is_unsupported_protocol(self, runner_factory, url) -> None:

@@ -201,6 +201,33 @@ class TestBodies:
         assert after.status_code == 200
         assert after.extensions["stream_id"] == 3  # the same connection
 
+    def test_closing_an_unread_response_sends_cancel(self, runner_factory) -> None:
+        from hyperframe.frame import RstStreamFrame
+
+        codes: list[int] = []
+
+        def script(conn) -> None:
+            conn.handshake()
+            request = conn.expect_complete_request()
+            conn.send_headers(request.stream_id, [(b":status", b"200")])
+            conn.send_body(request.stream_id, b"part of it", end_stream=False)
+            codes.append(conn.expect_frame(RstStreamFrame, request.stream_id).error_code)
+            conn.read_until_closed()
+
+        with Peer(script) as peer:
+            client = runner_factory(http1=False)
+            response = client.open("GET", f"http://{peer.address}/")
+            assert client.first_chunk(response) == b"part of it"
+            client.close_response(response)
+            client.close()
+        assert codes == [ErrorCodes.CANCEL]
+
+    def test_pushes_when_asked(self, runner_factory, nghttpd, docroot) -> None:
+        client = runner_factory(verify=trusting(nghttpd), enable_push=True)
+        response = client.get(nghttpd.url("/"))
+        pushes = response.extensions["pushes"]()
+        assert [push.path for push in pushes] == [b"/style.css"]
+
     def test_trailers_arrive_as_an_extension(self, runner_factory, nghttpd) -> None:
         client = runner_factory(verify=trusting(nghttpd))
         response = client.get(nghttpd.url("/small.txt"))

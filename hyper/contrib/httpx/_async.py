@@ -74,6 +74,11 @@ def _expire(waiter: asyncio.Future[None]) -> None:
         waiter.set_exception(HyperTimeoutError("the pool timeout passed"))
 
 
+def _pushes(resp: Any) -> Any:
+    """The ``pushes`` extension: the response's pushes, read when called."""
+    return lambda: resp.pushes
+
+
 class _StreamInfo:
     """What httpcore's network stream tells trace callbacks
     (``get_extra_info``), read from the asyncio transport."""
@@ -381,6 +386,7 @@ class AsyncHTTPTransport(httpx.AsyncBaseTransport):
         method = request.method.encode("ascii")
         target = request.url.raw_path
         tracer = tracer_for(request)
+        push = self._options.enable_push
         sent_again = False
         while True:
             ticket = await self._acquire(key, request, timeouts.pool, loop)
@@ -413,7 +419,9 @@ class AsyncHTTPTransport(httpx.AsyncBaseTransport):
                         stream=_H2Body(
                             self, entry, resp, request, timeouts.read, trailers, tracer
                         ),
-                        extensions=response_extensions(True, "", stream_id, trailers),
+                        extensions=response_extensions(
+                            True, "", stream_id, trailers, _pushes(resp) if push else None
+                        ),
                     )
                 h1 = slot.h1
                 assert h1 is not None

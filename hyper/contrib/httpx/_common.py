@@ -109,16 +109,25 @@ def connect_delays(retries: int) -> Iterator[float]:
 
 
 def response_extensions(
-    http2: bool, reason: str, stream_id: int | None, trailers: list[tuple[bytes, bytes]]
+    http2: bool,
+    reason: str,
+    stream_id: int | None,
+    trailers: list[tuple[bytes, bytes]],
+    pushes: Any = None,
 ) -> dict[str, Any]:
     """
     The response's extensions, as httpcore sets them: ``http_version``,
     ``reason_phrase`` (HTTP/1.1 only: HTTP/2 has none, and httpx then
     gives the standard one), ``stream_id`` (HTTP/2); and hyper's
-    ``trailers``, a list filled in once the body has been read to its end.
+    ``trailers``, a list filled in once the body has been read to its end,
+    and (with ``enable_push``) ``pushes``, a function returning the pushes
+    promised so far (all of them once the body has been read).
     """
     if http2:
-        return {"http_version": b"HTTP/2", "stream_id": stream_id, "trailers": trailers}
+        extensions = {"http_version": b"HTTP/2", "stream_id": stream_id, "trailers": trailers}
+        if pushes is not None:
+            extensions["pushes"] = pushes
+        return extensions
     return {
         "http_version": b"HTTP/1.1",
         "reason_phrase": reason.encode("latin-1", "replace"),

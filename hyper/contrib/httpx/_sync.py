@@ -327,7 +327,11 @@ class HTTPTransport(httpx.BaseTransport):
                 headers=raw_headers,
                 stream=_Body(self, entry, resp, request, http2, trailers, tracer),
                 extensions=response_extensions(
-                    http2, resp.reason, getattr(resp, "stream_id", None), trailers
+                    http2,
+                    resp.reason,
+                    getattr(resp, "stream_id", None),
+                    trailers,
+                    _pushes(resp) if http2 and self._options.enable_push else None,
                 ),
             )
 
@@ -411,6 +415,11 @@ class _Body(httpx.SyncByteStream):
         if transport is not None:
             self._transport = None
             transport._abandon(self._entry, self._http2)
+
+
+def _pushes(resp: Any) -> Any:
+    """The ``pushes`` extension: the response's pushes, read when called."""
+    return lambda: resp.pushes
 
 
 def _close_quietly(conn: _Conn) -> None:
