@@ -2,7 +2,7 @@
 
 from hyper._version import __version__
 from hyper.common.headers import HTTPHeaderMap
-from hyper.connection import HTTPConnection
+from hyper.connection import HTTPConnection, HTTPSConnection
 from hyper.http11.connection import HTTP11Connection
 from hyper.http11.response import HTTP11Response
 from hyper.http20.connection import HTTP20Connection
@@ -16,5 +16,6 @@ __all__ = [
     "HTTP20Response",
     "HTTPConnection",
     "HTTPHeaderMap",
+    "HTTPSConnection",
     "__version__",
 ]

@@ -492,7 +492,7 @@ def _fetch(args: argparse.Namespace) -> int:
                 and not args.h2
             )
             _show_request(method, target, fields, conn.version.value, upgrading)
-        conn.request(method, target.path, body=body, headers=fields)
+        conn.request(method, target.path, body=body, headers=fields, encode_chunked=True)
         resp = conn.getresponse()
         if args.verbose:
             _show_response(resp, resp.version.value)
@@ -763,7 +763,7 @@ def request(args: argparse.Namespace) -> bytes:
     target = _Target(info.secure, info.host, info.port, info.path)
     conn = _open_connection(target, args)
     try:
-        conn.request(args.method, info.path, args.body, args.headers)
+        conn.request(args.method, info.path, args.body, args.headers, encode_chunked=True)
         return conn.getresponse().read()
     finally:
         conn.close()

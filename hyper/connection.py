@@ -27,11 +27,13 @@ class catches it and hands the socket to ``HTTP20Connection._adopt_socket``.
 
 from __future__ import annotations
 
+import ssl
 import threading
 from collections.abc import Iterator
 from typing import Any, TypeVar, Union
 
-from hyper.common._request import header_pairs, lower_name
+from hyper import tls
+from hyper.common._request import header_pairs, lower_name, putheader_args
 from hyper.common.exceptions import HTTPUpgrade, HyperError, InvalidResponseError, TLSUpgrade
 from hyper.common.types import HeadersArg, Str, Timeout
 from hyper.common.util import HTTPVersion
@@ -40,12 +42,13 @@ from hyper.http11.connection import HTTP11Connection, ImproperConnectionStateErr
 from hyper.http11.response import HTTP11Response
 from hyper.http20.connection import HTTP20Connection
 from hyper.http20.response import HTTP20Push, HTTP20Response
-from hyper.net.connect import ConnectionTarget, ProxyHeaders
+from hyper.net.connect import _DEFAULT_TIMEOUT, HTTPClientTarget, ProxyHeaders
 from hyper.tls import H2_NPN_PROTOCOLS, H2C_PROTOCOL, SUPPORTED_NPN_PROTOCOLS
 
-__all__ = ["HTTPConnection", "UnsupportedOperationError"]
+__all__ = ["HTTPConnection", "HTTPSConnection", "UnsupportedOperationError"]
 
 _T = TypeVar("_T")
+_C = TypeVar("_C", HTTP11Connection, HTTP20Connection)
 _Conn = Union[HTTP11Connection, HTTP20Connection]
 
 # force_proto values meaning HTTP/2 with prior knowledge on a plaintext socket.
@@ -63,7 +66,7 @@ def _is_empty_body(body: Any) -> bool:
     return body is None or (isinstance(body, (bytes, bytearray, str)) and not body)
 
 
-class HTTPConnection(ConnectionTarget):
+class HTTPConnection(HTTPClientTarget):
     """
     A connection to one origin speaking HTTP/2 or HTTP/1.1, whichever the
     server supports (see the module docstring for how that is decided).
@@ -78,6 +81,13 @@ class HTTPConnection(ConnectionTarget):
         (``'h2'`` or ``'http/1.1'``); over plaintext, ``'h2'`` (or ``'h2c'``)
         means HTTP/2 with prior knowledge and ``'http/1.1'`` never asks for
         the upgrade.
+    :param source_address: the local ``(host, port)`` to connect from.
+    :param blocksize: the most bytes read at once from a file body.
+    :param context: ``http.client``'s name for ``ssl_context``.
+
+    ``http.client.HTTPConnection``'s calls and attributes work as there
+    (see :doc:`compat`); :class:`HTTPSConnection` takes
+    ``http.client.HTTPSConnection``'s arguments.
 
     ``version`` is the protocol in use (:class:`HTTPVersion`): before the
     first connection, the one that will be tried first (HTTP/2 over TLS or
@@ -103,10 +113,25 @@ class HTTPConnection(ConnectionTarget):
         proxy_headers: ProxyHeaders = None,
         force_proto: str | None = None,
         timeout: Timeout = None,
+        *,
+        source_address: tuple[str, int] | None = None,
+        blocksize: int | None = None,
+        context: Any = None,
         **kwargs: Any,
     ) -> None:
+        self._conn: _Conn | None = None
         super().__init__(
-            host, port, secure, ssl_context, proxy_host, proxy_port, proxy_headers, timeout
+            host,
+            port,
+            secure,
+            ssl_context,
+            proxy_host,
+            proxy_port,
+            proxy_headers,
+            timeout,
+            source_address=source_address,
+            blocksize=blocksize,
+            context=context,
         )
         self.force_proto = force_proto
         self._window_manager = window_manager
@@ -116,7 +141,6 @@ class HTTPConnection(ConnectionTarget):
         # (connecting) and while an HTTP/1.1 request or response is under way.
         # Never held for HTTP/2 requests once the choice is made.
         self._lock = threading.Lock()
-        self._conn: _Conn | None = None
         # The HTTP/2 connection waiting for the answer to an upgrade request.
         self._upgrade: HTTP20Connection | None = None
         # The server answered an upgrade request without switching: don't ask again.
@@ -147,33 +171,103 @@ class HTTPConnection(ConnectionTarget):
     # Choosing the protocol (called with _lock held)
 
     def _h2(self) -> HTTP20Connection:
-        return HTTP20Connection(
-            self.host,
-            self.port,
-            secure=self.secure,
-            window_manager=self._window_manager,
-            enable_push=self._enable_push,
-            ssl_context=self.ssl_context,
-            proxy_host=self.proxy_host,
-            proxy_port=self.proxy_port,
-            proxy_headers=self.proxy_headers,
-            force_proto=self.force_proto,
-            timeout=self.timeout,
-            **self._kwargs,
+        return self._inherit(
+            HTTP20Connection(
+                self.host,
+                self.port,
+                secure=self.secure,
+                window_manager=self._window_manager,
+                enable_push=self._enable_push,
+                ssl_context=self.ssl_context,
+                proxy_host=self.proxy_host,
+                proxy_port=self.proxy_port,
+                proxy_headers=self.proxy_headers,
+                force_proto=self.force_proto,
+                timeout=self.timeout,
+                source_address=self.source_address,
+                blocksize=self.blocksize,
+                **self._kwargs,
+            )
         )
 
     def _h1(self) -> HTTP11Connection:
-        return HTTP11Connection(
-            self.host,
-            self.port,
-            secure=self.secure,
-            ssl_context=self.ssl_context,
-            proxy_host=self.proxy_host,
-            proxy_port=self.proxy_port,
-            proxy_headers=self.proxy_headers,
-            timeout=self.timeout,
-            **self._kwargs,
+        return self._inherit(
+            HTTP11Connection(
+                self.host,
+                self.port,
+                secure=self.secure,
+                ssl_context=self.ssl_context,
+                proxy_host=self.proxy_host,
+                proxy_port=self.proxy_port,
+                proxy_headers=self.proxy_headers,
+                timeout=self.timeout,
+                source_address=self.source_address,
+                blocksize=self.blocksize,
+                **self._kwargs,
+            )
         )
+
+    def _inherit(self, conn: _C) -> _C:
+        """What set_tunnel, set_debuglevel and auto_open set here, on the
+        connection chosen."""
+        if self._tunnel:
+            conn._tunnel = True
+            conn._target_changed()
+        conn.set_debuglevel(self.debuglevel)
+        conn.auto_open = self.auto_open
+        return conn
+
+    # ------------------------------------------------------------------
+    # http.client's connection attributes
+
+    def _is_connected(self) -> bool:
+        conn = self._conn
+        return conn is not None and conn._is_connected()
+
+    @property
+    def sock(self) -> Any:
+        """The socket of the connection in use (see
+        :attr:`HTTP20Connection.sock` and :attr:`HTTP11Connection.sock`);
+        None when not connected. Assigning None is harmless as there."""
+        conn = self._conn
+        return None if conn is None else conn.sock
+
+    @sock.setter
+    def sock(self, sock: Any) -> None:
+        conn = self._conn
+        if sock is None:
+            if conn is not None:
+                conn.sock = None
+            return
+        with self._lock:
+            if self._conn is not None:
+                self._conn.sock = sock
+                return
+            selected = getattr(sock, "selected_alpn_protocol", None)
+            proto = selected() if selected is not None else None
+            prior = not self.secure and self.force_proto in _PRIOR_KNOWLEDGE
+            if proto in H2_NPN_PROTOCOLS or prior:
+                new: _Conn = self._h2()
+            else:
+                new = self._h1()
+            new.sock = sock
+            self._conn = new
+            self._version = new.version
+
+    @property
+    def response_class(self) -> type[HTTP11Response] | type[HTTP20Response]:
+        """The class of the responses of the protocol in use (``http.client``'s
+        name): :class:`HTTP20Response` or :class:`HTTP11Response`."""
+        conn = self._conn
+        if conn is not None:
+            return conn.response_class
+        return HTTP20Response if self.version is HTTPVersion.http20 else HTTP11Response
+
+    def set_debuglevel(self, level: int) -> None:
+        super().set_debuglevel(level)
+        conn = self._conn
+        if conn is not None:
+            conn.set_debuglevel(level)
 
     def _choose(self) -> _Conn:
         """The connection to use from now on; over TLS this connects."""
@@ -294,6 +388,8 @@ class HTTPConnection(ConnectionTarget):
         url: Str,
         body: Any = None,
         headers: HeadersArg = None,
+        *,
+        encode_chunked: bool = False,
     ) -> int | None:
         """
         Send a request. Returns the stream id over HTTP/2 (pass it to
@@ -305,7 +401,7 @@ class HTTPConnection(ConnectionTarget):
         self._local.upgrading = False
         conn = self._conn
         if isinstance(conn, HTTP20Connection):
-            return conn.request(method, url, body, headers)
+            return conn.request(method, url, body, headers, encode_chunked=encode_chunked)
         with self._lock:
             if self._upgrade is not None:
                 self._settle_upgrade()
@@ -317,30 +413,49 @@ class HTTPConnection(ConnectionTarget):
                 if self._can_upgrade(method, body, pairs):
                     self._request_upgrade(conn, method, url, pairs)
                     return None
-                conn.request(method, url, body, pairs)
+                conn.request(method, url, body, pairs, encode_chunked=encode_chunked)
                 return None
-        return conn.request(method, url, body, headers)
+        return conn.request(method, url, body, headers, encode_chunked=encode_chunked)
 
-    def putrequest(self, method: Str, selector: Str, **kwargs: Any) -> int | None:
+    def putrequest(
+        self,
+        method: Str,
+        selector: Str,
+        skip_host: bool = False,
+        skip_accept_encoding: bool = False,
+        **kwargs: Any,
+    ) -> int | None:
         """
         Start a request to be completed with :meth:`putheader` and
-        :meth:`endheaders` (never asks for an upgrade).
+        :meth:`endheaders` (never asks for an upgrade); the flags are
+        ``http.client``'s (see :meth:`HTTP11Connection.putrequest`).
 
         Concurrency: as :meth:`request`.
         """
-        return self._current().putrequest(method, selector, **kwargs)
+        return self._current().putrequest(
+            method, selector, skip_host, skip_accept_encoding, **kwargs
+        )
 
     def putheader(
-        self, header: Str, argument: Str, stream_id: int | None = None, replace: bool = False
+        self, header: Str, *values: Any, stream_id: int | None = None, replace: bool = False
     ) -> None:
-        """Add a header to the request started by :meth:`putrequest`."""
-        self._current().putheader(header, argument, stream_id, replace)
+        """Add a header to the request started by :meth:`putrequest` (see
+        :meth:`HTTP20Connection.putheader` for the call shapes)."""
+        value, stream_id, replace = putheader_args(values, stream_id, replace)
+        self._current().putheader(header, value, stream_id=stream_id, replace=replace)
 
     def endheaders(
-        self, message_body: Any = None, final: bool = False, stream_id: int | None = None
+        self,
+        message_body: Any = None,
+        final: bool = False,
+        stream_id: int | None = None,
+        *,
+        encode_chunked: bool = False,
     ) -> None:
         """Send the headers of the request started by :meth:`putrequest`."""
-        self._current().endheaders(message_body, final, stream_id)
+        self._current().endheaders(
+            message_body, final, stream_id, encode_chunked=encode_chunked
+        )
 
     def send(self, data: Any, final: bool = False, stream_id: int | None = None) -> None:
         """Send more of the body of the request started by :meth:`putrequest`."""
@@ -481,4 +596,58 @@ class HTTPConnection(ConnectionTarget):
     def __repr__(self) -> str:
         scheme = "https" if self.secure else "http"
         host = f"[{self.host}]" if ":" in self.host else self.host
-        return f"<HTTPConnection {scheme}://{host}:{self.port} {self.version.value}>"
+        name = type(self).__name__
+        return f"<{name} {scheme}://{host}:{self.port} {self.version.value}>"
+
+
+class HTTPSConnection(HTTPConnection):
+    """
+    :class:`HTTPConnection` over TLS, with ``http.client.HTTPSConnection``'s
+    arguments (and HTTPConnection's others as keywords): HTTP/2 when the
+    server agrees through ALPN, HTTP/1.1 otherwise.
+
+    :param context: the ``ssl.SSLContext`` to use (hyper's default when
+        None); ALPN ``h2`` and ``http/1.1`` are set on it.
+    :param key_file, cert_file: a client certificate, loaded into the
+        context (``http.client``'s deprecated arguments; Python 3.12 removed
+        them there).
+    :param check_hostname: set on the context when given (likewise).
+    """
+
+    default_port = 443
+
+    def __init__(
+        self,
+        host: str,
+        port: int | None = None,
+        key_file: str | None = None,
+        cert_file: str | None = None,
+        timeout: Any = _DEFAULT_TIMEOUT,
+        source_address: tuple[str, int] | None = None,
+        *,
+        context: ssl.SSLContext | None = None,
+        check_hostname: bool | None = None,
+        blocksize: int | None = None,
+        **kwargs: Any,
+    ) -> None:
+        kwargs.pop("secure", None)
+        ssl_context = kwargs.pop("ssl_context", None)
+        if context is None:
+            context = ssl_context
+        if key_file is not None or cert_file is not None or check_hostname is not None:
+            if context is None:
+                context = tls.init_context()
+            if check_hostname is not None:
+                context.check_hostname = check_hostname
+            if cert_file is not None:
+                context.load_cert_chain(cert_file, key_file)
+        super().__init__(
+            host,
+            port,
+            secure=True,
+            timeout=timeout,
+            source_address=source_address,
+            blocksize=blocksize,
+            context=context,
+            **kwargs,
+        )

@@ -118,21 +118,20 @@ class AsyncHTTP20Connection(ConnectionTarget):
         protocol = self._origin.current
         if protocol is not None and protocol.is_usable:
             return protocol
-        return (await self._choose())[0]
+        return await self._choose()
 
-    async def _choose(self) -> tuple[ClientDriver, bool]:
-        """The connection new streams go on, and whether this call opened it
+    async def _choose(self) -> ClientDriver:
+        """The connection new streams go on, connecting if there is none
         (another task may have, while this one waited for the lock)."""
         if self._connecting is None:
             self._connecting = asyncio.Lock()
         async with self._connecting:
             origin = self._origin
             protocol = origin.choose()
-            if protocol is not None:
-                return protocol, False
-            protocol = await self._new_protocol(origin.first_stream_id())
-            origin.adopt(protocol)
-            return protocol, True
+            if protocol is None:
+                protocol = await self._new_protocol(origin.first_stream_id())
+                origin.adopt(protocol)
+            return protocol
 
     async def _new_protocol(self, first_id: int) -> ClientDriver:
         loop = asyncio.get_running_loop()
@@ -346,20 +345,26 @@ class AsyncHTTP20Connection(ConnectionTarget):
         wait: float | None,
     ) -> tuple[ClientDriver, StreamBuffer, int]:
         origin = self._origin
-        attempts = 0
+        failed: BaseException | None = None
         while True:
             protocol = origin.current
-            fresh = False
             if protocol is None or not protocol.is_usable:
-                protocol, fresh = await self._choose()
+                if protocol is not None and failed is None:
+                    failed = origin.found_dead(protocol)
+                try:
+                    protocol = await self._choose()
+                except BaseException as exc:
+                    origin.chain(exc, failed)
+                    raise
             opened = await protocol.open_stream(
                 fields, end_stream, data, data_ends, wait, stream_id
             )
             if opened is not None:
                 stream, taken = opened
                 return protocol, stream, taken
-            attempts += 1
-            origin.try_again(attempts, fresh)
+            # Dead before our request went out: the policy says whether
+            # another connection may take it, or raises.
+            failed = origin.try_again(protocol, failed)
 
     async def _upload(
         self,

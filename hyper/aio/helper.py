@@ -12,11 +12,13 @@ from __future__ import annotations
 import asyncio
 import socket
 import ssl as _ssl
+import warnings
 from collections.abc import Callable
 from typing import Any
 
 from hyper.aio.protocol import H2Protocol
 from hyper.common.exceptions import ConnectionError as HyperConnectionError
+from hyper.common.exceptions import InvalidArgumentError
 from hyper.core.server import ServerLimits
 from hyper.drivers.async_h2 import ServerDriver
 from hyper.tls import H2_NPN_PROTOCOLS, default_context
@@ -71,6 +73,27 @@ def _protocol_kwargs(
     return kwargs
 
 
+def _running_loop(loop: asyncio.AbstractEventLoop | None) -> asyncio.AbstractEventLoop:
+    """
+    The running loop. aioh2 0.2.3 took ``loop=`` on its four helpers; asyncio
+    dropped the argument (deprecated in 3.8, gone in 3.10) because a
+    coroutine only ever runs on the running loop. It is accepted and never
+    passed on: a warning, as asyncio gave, and an error if it names
+    another loop than the one running.
+    """
+    running = asyncio.get_running_loop()
+    if loop is not None:
+        warnings.warn(
+            "the loop argument is deprecated (as in asyncio since Python 3.8): "
+            "hyper.aio runs on the running loop",
+            DeprecationWarning,
+            stacklevel=3,
+        )
+        if loop is not running:
+            raise InvalidArgumentError("loop= must be the running event loop")
+    return running
+
+
 async def _connected(protocol: H2Protocol) -> H2Protocol:
     problem = protocol.driver.alpn_problem
     if problem is not None:
@@ -82,6 +105,7 @@ async def open_connection(
     host: str | None = None,
     port: int | None = None,
     *,
+    loop: asyncio.AbstractEventLoop | None = None,
     cls: type[H2Protocol] = H2Protocol,
     concurrency: int = 8,
     functional_timeout: float = 2,
@@ -97,7 +121,7 @@ async def open_connection(
         did not choose ``h2`` by ALPN.
     :raises OSError: the connection could not be made.
     """
-    loop = asyncio.get_running_loop()
+    loop = _running_loop(loop)
     if "ssl" in kwargs:
         kwargs["ssl"] = _client_tls(kwargs["ssl"])
     protocol = cls(True, **_protocol_kwargs(concurrency, functional_timeout, None, enable_push))
@@ -109,6 +133,7 @@ async def open_connection(
 async def open_unix_connection(
     path: str | None = None,
     *,
+    loop: asyncio.AbstractEventLoop | None = None,
     cls: type[H2Protocol] = H2Protocol,
     concurrency: int = 8,
     functional_timeout: float = 2,
@@ -116,7 +141,7 @@ async def open_unix_connection(
     **kwargs: Any,
 ) -> H2Protocol:
     """Like :func:`open_connection`, over a unix socket."""
-    loop = asyncio.get_running_loop()
+    loop = _running_loop(loop)
     if "ssl" in kwargs:
         kwargs["ssl"] = _client_tls(kwargs["ssl"])
     protocol = cls(True, **_protocol_kwargs(concurrency, functional_timeout, None, enable_push))
@@ -155,6 +180,7 @@ async def start_server(
     host: str | None = None,
     port: int | None = None,
     *,
+    loop: asyncio.AbstractEventLoop | None = None,
     cls: type[H2Protocol] = H2Protocol,
     concurrency: int = 8,
     functional_timeout: float = 2,
@@ -170,7 +196,7 @@ async def start_server(
     :param limits: the server's :class:`ServerLimits` (timeouts, the
         connection cap, buffered body per stream).
     """
-    loop = asyncio.get_running_loop()
+    loop = _running_loop(loop)
     factory = _server_factory(
         client_connected_cb, cls, concurrency, functional_timeout, limits, kwargs
     )
@@ -187,6 +213,7 @@ async def start_unix_server(
     client_connected_cb: ConnectedCallback,
     path: str | None = None,
     *,
+    loop: asyncio.AbstractEventLoop | None = None,
     cls: type[H2Protocol] = H2Protocol,
     concurrency: int = 8,
     functional_timeout: float = 2,
@@ -194,7 +221,7 @@ async def start_unix_server(
     **kwargs: Any,
 ) -> asyncio.Server:
     """Like :func:`start_server`, on a unix socket."""
-    loop = asyncio.get_running_loop()
+    loop = _running_loop(loop)
     factory = _server_factory(
         client_connected_cb, cls, concurrency, functional_timeout, limits, kwargs
     )

@@ -27,6 +27,7 @@ from typing import Any
 
 from hyper.aio.exceptions import AIOH2Exception, SendException
 from hyper.common._request import authority
+from hyper.common.exceptions import InvalidArgumentError
 from hyper.common.types import HeaderFields, Str, StrHeaders
 from hyper.core.interface import StreamCore
 from hyper.core.server import ServerLimits
@@ -35,7 +36,7 @@ from hyper.drivers.async_h2 import ClientDriver, ServerDriver
 from hyper.engine.config import SettingCodes
 from hyper.engine.errors import ErrorCodes
 from hyper.engine.exceptions import ConnectionError as H2ConnectionError
-from hyper.engine.exceptions import StreamResetError
+from hyper.engine.exceptions import ConnectionLostError, StreamResetError
 from hyper.engine.window import BaseFlowControlManager
 
 _PING = struct.Struct("!Q")
@@ -199,7 +200,7 @@ class H2Protocol(asyncio.Protocol):
         if driver.is_lost or not isinstance(driver, ServerDriver):
             return
         driver.core.handler_gone(failed)
-        self.close_connection()
+        driver.close_gracefully()
 
     # ------------------------------------------------------------------
     # Streams, both sides
@@ -390,8 +391,10 @@ class H2Protocol(asyncio.Protocol):
             fields.append((":authority", self._authority))
         opened = await driver.open_stream(fields, end_stream)
         if opened is None:
-            driver.core.raise_if_failed()
-            raise H2ConnectionError("this connection takes no new streams (GOAWAY)")
+            why = driver.why_unusable()
+            if why is not None:
+                raise clone_error(why)
+            raise H2ConnectionError("this connection has used up its stream ids")
         return opened[0].stream_id
 
     async def recv_response(self, stream_id: int) -> StrHeaders:
@@ -441,10 +444,55 @@ class H2Protocol(asyncio.Protocol):
 
     def close_connection(self) -> None:
         """
-        Close gracefully: GOAWAY, let the streams already open finish, then
-        close the transport.
+        Close now, as aioh2 did: GOAWAY, then the transport closes; every
+        coroutine waiting on this connection, either role (``recv_request``,
+        ``recv_response``, ``read_stream``, ``send_data``...), fails at once
+        with :class:`~hyper.http20.exceptions.ConnectionLostError`. The
+        peer's waiters fail as soon as the close reaches them. For a
+        graceful close, :meth:`shutdown`.
         """
-        self.driver.close_gracefully()
+        self.driver.close_now(
+            ErrorCodes.NO_ERROR,
+            ConnectionLostError("the connection was closed by close_connection()"),
+        )
+
+    async def shutdown(self, timeout: float | None = None) -> None:
+        """
+        Close gracefully (RFC 9113 6.8): GOAWAY, no new streams, the streams
+        already open finish; returns once the transport is closed. After
+        ``timeout`` seconds (None: no limit of its own; a server also stops
+        at its ``ServerLimits.shutdown_timeout``) whatever is still open is
+        closed as :meth:`close_connection` does.
+        """
+        driver = self.driver
+        driver.close_gracefully()
+        closed = asyncio.ensure_future(driver.wait_closed())
+        try:
+            await asyncio.wait_for(asyncio.shield(closed), timeout)
+        except asyncio.TimeoutError:
+            self.close_connection()
+        finally:
+            closed.cancel()
+
+    def reprioritize(
+        self,
+        stream_id: int,
+        depends_on: int | None = None,
+        weight: int = 16,
+        exclusive: bool = False,
+    ) -> None:
+        """
+        aioh2's call to change a stream's priority: accepted and ignored.
+        RFC 9113 (5.3.2) deprecates the RFC 7540 priority scheme, servers
+        ignore it (hyper's engine does too), so no PRIORITY frame is sent.
+
+        :raises InvalidArgumentError: ``weight`` outside 1-256, or a stream
+            made to depend on itself (what a PRIORITY frame could not carry).
+        """
+        if not 1 <= weight <= 256:
+            raise InvalidArgumentError(f"weight must be 1-256, not {weight}")
+        if depends_on == stream_id:
+            raise InvalidArgumentError(f"stream {stream_id} cannot depend on itself")
 
     def update_settings(self, new_settings: Mapping[int, int]) -> None:
         """Send SETTINGS (keys are ints or :class:`SettingCodes`)."""

@@ -88,6 +88,8 @@ class _Body(BaseResponse):
             self.protocol.core.release(self.stream)
             self.protocol.schedule_flush()
 
+    # _collected: nothing; AsyncHTTP20Response.__del__ abandons the stream.
+
 
 class AsyncHTTP20Response:
     """
@@ -140,7 +142,8 @@ class AsyncHTTP20Response:
         body = self._body
         while True:
             try:
-                return body.read(amt, decode_content)
+                # read1: what is there (the blocking read(n) would wait to fill n).
+                return body.read1(amt, decode_content) if amt else b""
             except _NeedData:
                 await self._protocol.wait(self._stream, False, self._timeout)
 

@@ -41,7 +41,9 @@ __all__ = [
     "body_chunk",
     "file_length",
     "header_pairs",
+    "is_prechunked",
     "lower_name",
+    "putheader_args",
     "request_target",
     "split_timeout",
     "upload_read_size",
@@ -167,11 +169,13 @@ class RequestDefaults:
         url: str | bytes,
         headers: HeadersArg,
         content_length: int | None,
+        skip_accept_encoding: bool = False,
     ) -> list[tuple[Any, Any]]:
         """
         A request's header block: pseudo-headers (``url`` read by
         :func:`request_target`), the caller's fields, then the defaults the
-        caller did not set (accept-encoding, user-agent, content-length).
+        caller did not set (accept-encoding unless ``skip_accept_encoding``,
+        user-agent, content-length).
         """
         target = request_target(to_bytestring(url), self.authority)
         user = header_pairs(headers)
@@ -186,7 +190,7 @@ class RequestDefaults:
         if b":path" not in present:
             fields.append((b":path", target.path))
         fields.extend(user)
-        if b"accept-encoding" not in present:
+        if b"accept-encoding" not in present and not skip_accept_encoding:
             fields.append((b"accept-encoding", self.accept_encoding))
         if b"user-agent" not in present:
             fields.append((b"user-agent", self.user_agent))
@@ -196,14 +200,21 @@ class RequestDefaults:
 
 
 class PendingRequest:
-    """A request started with ``putrequest`` whose headers are not sent yet."""
+    """A request started with ``putrequest`` whose headers are not sent yet.
 
-    __slots__ = ("method", "url", "headers")
+    ``skip_accept_encoding``: ``putrequest``'s flag (``http.client``'s): the
+    default ``Accept-Encoding`` is not added.
+    """
 
-    def __init__(self, method: str | bytes, url: str | bytes) -> None:
+    __slots__ = ("method", "url", "headers", "skip_accept_encoding")
+
+    def __init__(
+        self, method: str | bytes, url: str | bytes, skip_accept_encoding: bool = False
+    ) -> None:
         self.method = method
         self.url = url
         self.headers: list[tuple[Any, Any]] = []
+        self.skip_accept_encoding = skip_accept_encoding
 
     def add_header(self, name: Any, value: Any, replace: bool = False) -> None:
         """Add a field; ``replace`` first drops earlier ones of that name."""
@@ -211,6 +222,55 @@ class PendingRequest:
             wanted = lower_name(name)
             self.headers = [(n, v) for n, v in self.headers if lower_name(n) != wanted]
         self.headers.append((name, value))
+
+
+def putheader_args(
+    values: tuple[Any, ...], stream_id: int | None, replace: bool
+) -> tuple[Any, int | None, bool]:
+    """
+    ``putheader(header, *values, stream_id=None, replace=False)`` read both
+    ways: historic hyper's ``putheader(header, argument, stream_id,
+    replace)`` when the second value is an int or None (a stream id), else
+    ``http.client``'s ``putheader(header, *values)``, whose several values
+    make one field value. ``http.client`` writes them as folded lines; a
+    recipient reads a fold as one space (RFC 9112 5.2), and folding is no
+    longer allowed on the wire (nor in HTTP/2), so they are joined with one.
+
+    :returns: ``(value, stream_id, replace)``.
+    :raises TypeError: no value.
+    """
+    if not values:
+        raise InvalidArgumentTypeError("putheader() needs a value")
+    if len(values) >= 2 and (values[1] is None or _is_int(values[1])):
+        if len(values) > 3:
+            raise InvalidArgumentTypeError("putheader(header, argument, stream_id, replace)")
+        stream_id = values[1]
+        if len(values) == 3:
+            replace = bool(values[2])
+        values = values[:1]
+    parts = [str(v) if _is_int(v) else v for v in values]
+    if len(parts) == 1:
+        return parts[0], stream_id, replace
+    return b" ".join(to_bytestring(part) for part in parts), stream_id, replace
+
+
+def _is_int(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def is_prechunked(headers: list[tuple[Any, Any]], encode_chunked: bool) -> bool:
+    """
+    ``http.client``'s rule: the caller set ``Transfer-Encoding: chunked``
+    and did not ask for ``encode_chunked``, so the body it sends is already
+    chunk-encoded (hyper takes the framing off again: see
+    :mod:`hyper.common._chunked`).
+    """
+    if encode_chunked:
+        return False
+    for name, value in headers:
+        if lower_name(name) == b"transfer-encoding" and b"chunked" in to_bytestring(value).lower():
+            return True
+    return False
 
 
 class RequestBody:

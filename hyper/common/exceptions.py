@@ -3,12 +3,18 @@ The exception bases shared by every part of hyper.
 
 Every exception hyper raises descends from :class:`HyperError`, so one
 ``except hyper.common.exceptions.HyperError`` catches them all. The names
-below are the historic ``hyper.common.exceptions`` ones.
+below are the historic ``hyper.common.exceptions`` ones, and the
+``http.client`` ones hyper raises where ``http.client`` would
+(:class:`RemoteDisconnected`, :class:`IncompleteRead`, :class:`BadStatusLine`,
+:class:`UnknownProtocol`, :class:`NotConnected`, :class:`LineTooLongError`):
+each also derives from the ``http.client`` class of its name, so an
+``except`` clause written for ``http.client`` catches it.
 """
 
 from __future__ import annotations
 
 import builtins
+import http.client
 from typing import Any
 
 
@@ -41,6 +47,43 @@ class ConnectionResetError(HyperError, builtins.ConnectionResetError):
     """The connection was closed or reset by the peer unexpectedly."""
 
 
+class RemoteDisconnected(ConnectionResetError, http.client.RemoteDisconnected):
+    """The server closed the connection without a byte of the response, as
+    ``http.client`` says (a kept-alive connection it had closed, say: safe to
+    send an idempotent request again). Also an ``http.client.RemoteDisconnected``
+    (so a ``BadStatusLine``) and a ``ConnectionResetError``."""
+
+
+class IncompleteRead(ConnectionResetError, http.client.IncompleteRead):
+    """
+    The connection closed before the response body was complete. ``partial``
+    holds the body bytes the failing read had collected, ``expected`` how
+    many more the ``Content-Length`` announced (None when it gave none).
+    Also an ``http.client.IncompleteRead`` and a ``ConnectionResetError``.
+    """
+
+    def __init__(self, message: str, partial: bytes = b"", expected: int | None = None) -> None:
+        ConnectionResetError.__init__(self, message)
+        self.partial = partial
+        self.expected = expected
+
+    def __str__(self) -> str:
+        return str(self.args[0]) if self.args else ""
+
+    def __repr__(self) -> str:
+        more = "" if self.expected is None else f", {self.expected} more expected"
+        return f"{type(self).__name__}({len(self.partial)} bytes read{more})"
+
+    def __reduce__(self) -> Any:
+        return (type(self), (str(self), self.partial, self.expected))
+
+
+class NotConnected(HyperError, http.client.NotConnected):
+    """A request on a closed connection whose ``auto_open`` is 0 (as
+    ``http.client``): call ``connect()`` first. Also an
+    ``http.client.NotConnected``."""
+
+
 class TimeoutError(HyperError, builtins.TimeoutError):
     """A connect or read timed out."""
 
@@ -54,9 +97,31 @@ class ChunkedDecodeError(InvalidResponseError):
     chunk not followed by CRLF)."""
 
 
-class LineTooLongError(InvalidResponseError):
+class LineTooLongError(InvalidResponseError, http.client.LineTooLong):
     """A line from the peer (the status line, a header, a chunk size, or the
-    whole response head) exceeded the allowed length."""
+    whole response head) exceeded the allowed length. Also an
+    ``http.client.LineTooLong``."""
+
+    def __init__(self, message: str) -> None:
+        InvalidResponseError.__init__(self, message)
+
+
+class BadStatusLine(InvalidResponseError, http.client.BadStatusLine):
+    """The response did not start with an HTTP/1.x status line (``line`` is
+    the start of what came instead). Also an ``http.client.BadStatusLine``."""
+
+    def __init__(self, message: str, line: str = "") -> None:
+        InvalidResponseError.__init__(self, message)
+        self.line = line
+
+
+class UnknownProtocol(InvalidResponseError, http.client.UnknownProtocol):
+    """The status line names an HTTP version other than 1.0 and 1.1
+    (``version``). Also an ``http.client.UnknownProtocol``."""
+
+    def __init__(self, message: str, version: str = "") -> None:
+        InvalidResponseError.__init__(self, message)
+        self.version = version
 
 
 class DecodingError(InvalidResponseError):

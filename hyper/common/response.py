@@ -1,7 +1,7 @@
 """
 The reading surface every hyper response shares, whichever HTTP version
-answered: ``http.client.HTTPResponse``'s API with the historic hyper
-spellings beside it.
+answered: an ``io.BufferedIOBase`` as ``http.client.HTTPResponse`` is, with
+the historic hyper spellings beside it.
 
 A subclass supplies the body as raw (still content-encoded) chunks through
 two hooks:
@@ -13,15 +13,27 @@ two hooks:
 - ``_finish()`` runs once the body has been read to its end (call the base
   version from an override).
 
+Reads follow ``io.BufferedIOBase``: ``read(n)`` and ``readinto`` fill what
+they were asked for unless the body ends first (as ``http.client`` and
+historic hyper do), ``read1(n)``, ``readinto1`` and :meth:`read_chunked`
+return what is there as soon as something is, ``peek`` looks without
+taking, ``readline`` and iteration go by line. Decoded bytes a call did not
+hand out (the rest of a line, what ``peek`` saw, what a failed read had
+collected) wait in one buffer, ``_buf[_pos:]``, and go out first.
+
 Content decoding is bounded per call here, once for both versions:
 ``read(amt)`` returns at most ``amt`` decoded bytes and ``read_chunked``
 yields pieces of at most 64 KiB, so a decompression bomb cannot exhaust
-memory unless the caller asks for the whole body at once.
+memory unless the caller asks for the whole body at once. A body is
+decoded by default unless the caller took charge of content codings with
+``putrequest(skip_accept_encoding=True)``, ``http.client``'s flag
+(``_decode_default``; see :doc:`compat`).
 """
 
 from __future__ import annotations
 
 import http.client
+import io
 from collections.abc import Iterator
 from typing import Any, TypeVar
 
@@ -30,22 +42,84 @@ from hyper.common.headers import HTTPHeaderMap
 from hyper.common.types import RawHeaders
 from hyper.common.util import HTTPVersion
 
-__all__ = ["BaseResponse"]
+__all__ = ["BaseResponse", "ResponseHeaders"]
 
 _T = TypeVar("_T")
 
-# The most decoded bytes one step of ``read_chunked`` yields.
+# The most decoded bytes one step of ``read_chunked`` (and of ``read1``
+# without a size, and of a line search) yields.
 _DECODED_CHUNK = 65536
+_UNSET: Any = object()
 
 
-class BaseResponse:
+def _message(raw_headers: RawHeaders) -> http.client.HTTPMessage:
+    message = http.client.HTTPMessage()
+    for name, value in raw_headers:
+        message[name.decode("latin-1")] = value.decode("latin-1")
+    return message
+
+
+class ResponseHeaders(HTTPHeaderMap):
+    """
+    A response's :class:`HTTPHeaderMap` (the historic API, unchanged: ``[]``,
+    ``get``, ``items``, iteration...) with the reading methods of
+    ``email.message.Message`` whose names it does not already use, so code
+    written for ``http.client``'s ``response.headers`` (an
+    ``HTTPMessage``) keeps working: ``get_all``, ``get_content_type``,
+    ``get_content_charset``, ``get_param``... They answer in str, as
+    there. ``response.msg`` and ``response.info()`` are the
+    ``HTTPMessage`` itself, for the names both use (see :doc:`compat`).
+    """
+
+    __slots__ = ()
+
+    def as_message(self) -> http.client.HTTPMessage:
+        """The fields as an ``http.client.HTTPMessage`` (a new one each call)."""
+        return _message(self._items)
+
+    def get_all(self, name: str, failobj: Any = None) -> Any:
+        """Every value of ``name`` as str, as received (``failobj`` if none)."""
+        return self.as_message().get_all(name, failobj)
+
+    def get_content_type(self) -> str:
+        return self.as_message().get_content_type()
+
+    def get_content_maintype(self) -> str:
+        return self.as_message().get_content_maintype()
+
+    def get_content_subtype(self) -> str:
+        return self.as_message().get_content_subtype()
+
+    def get_content_charset(self, failobj: Any = None) -> Any:
+        return self.as_message().get_content_charset(failobj)
+
+    def get_param(self, param: str, failobj: Any = None, header: str = "content-type") -> Any:
+        return self.as_message().get_param(param, failobj, header)
+
+    def get_params(self, failobj: Any = None, header: str = "content-type") -> Any:
+        return self.as_message().get_params(failobj, header)
+
+    def get_filename(self, failobj: Any = None) -> Any:
+        return self.as_message().get_filename(failobj)
+
+    def get_boundary(self, failobj: Any = None) -> Any:
+        return self.as_message().get_boundary(failobj)
+
+    def as_string(self) -> str:
+        return self.as_message().as_string()
+
+
+class BaseResponse(io.BufferedIOBase):
     """
     A response's status, headers and body; see the module docstring for what
     a subclass provides.
 
-    Attributes: ``status`` (int), ``reason`` (str), ``headers``
-    (:class:`HTTPHeaderMap`), ``informational`` (the 1xx responses that came
-    first, as ``(status, HTTPHeaderMap)`` pairs) and ``version``.
+    Attributes: ``status`` (int; ``code`` and ``getcode()`` too),
+    ``reason`` (str), ``headers`` (:class:`ResponseHeaders`, an
+    :class:`HTTPHeaderMap`), ``msg`` (an ``http.client.HTTPMessage``, which
+    ``info()`` returns; assignable, as urllib does), ``informational`` (the
+    1xx responses that came first, as ``(status, HTTPHeaderMap)`` pairs),
+    ``version``, ``url`` (None unless set, as urllib does; ``geturl()``).
 
     Concurrency: one response is read by one thread at a time.
     """
@@ -53,6 +127,25 @@ class BaseResponse:
     version: HTTPVersion
     #: The protocol guarantees lowercase field names (HTTP/2, RFC 9113 8.2.1).
     _lowercase_names = False
+    #: ``http.client``'s: the body is sent chunked (HTTP/1.1 sets it).
+    chunked = False
+    #: ``http.client``'s: the server closes the connection after this response.
+    will_close = False
+    #: ``http.client``'s ``debuglevel`` of the response; unused.
+    debuglevel = 0
+    #: The URL the response answers, when the caller set it (urllib does).
+    url: str | None = None
+    # Defaults kept on the class, so making a response sets only what differs
+    # (a response is made per request: see bench/client.py (a)).
+    #: What ``read(decode_content=None)`` does: decode unless the caller
+    #: took charge of content codings (the connection sets it).
+    _decode_default = True
+    _taken = 0  # raw body bytes taken from the subclass
+    # Decoded bytes not handed out yet: _buf[_pos:] goes out first.
+    _buf = b""
+    _pos = 0
+    _message: http.client.HTTPMessage | None = None
+    _msg: Any = _UNSET
 
     def __init__(self, status: int, reason: str, raw_headers: RawHeaders) -> None:
         #: The status code returned by the server.
@@ -60,7 +153,7 @@ class BaseResponse:
         #: The reason phrase ('' when the server sent none, always for HTTP/2).
         self.reason = reason
         #: The response headers.
-        self.headers = HTTPHeaderMap._from_raw(raw_headers)
+        self.headers = ResponseHeaders._from_raw(raw_headers)
         self._raw_headers = raw_headers
         #: The 1xx responses received before this one, in order.
         self.informational: list[tuple[int, HTTPHeaderMap]] = []
@@ -78,11 +171,8 @@ class BaseResponse:
             except Exception as exc:
                 self._decoder_error = exc
         self._body_done = False  # every raw body byte has been taken
-        # Decoded bytes a read() collected before it failed (a timeout, say):
-        # handed out first by the next read, so nothing is lost.
-        self._carry = b""
+        # Nothing more to hand out: the body was read to its end, or close().
         self._closed = False
-        self._msg: http.client.HTTPMessage | None = None
 
     # ------------------------------------------------------------------
     # The hooks
@@ -99,60 +189,160 @@ class BaseResponse:
     def _release(self) -> None:
         """Let go of an unfinished body (called by :meth:`close`)."""
 
+    def _collected(self) -> None:
+        """The response is garbage collected unclosed (no locks may be taken)."""
+
+    def _take_raw(self, limit: int | None) -> list[bytes]:
+        chunks = self._next_raw(limit)
+        if chunks:
+            self._taken += len(chunks[0]) if len(chunks) == 1 else sum(map(len, chunks))
+        return chunks
+
     # ------------------------------------------------------------------
     # Body
 
-    def read(self, amt: int | None = None, decode_content: bool = True) -> bytes:
+    def read(self, amt: int | None = None, decode_content: bool | None = None) -> bytes:
         """
-        Read the body: all of it, or up to ``amt`` bytes, returned as soon as
-        some are available (``b''`` only at the end).
+        Read the body: all of it, or ``amt`` bytes (fewer only at its end;
+        ``b''`` there).
 
         :param decode_content: undo the ``Content-Encoding`` (gzip, deflate,
-            br, zstd); False gives the bytes exactly as sent.
+            br, zstd); False gives the bytes exactly as sent. None (the
+            default): decode, unless the request was made with
+            ``putrequest(skip_accept_encoding=True)`` (then the caller
+            decodes, as with ``http.client``).
         :raises DecodingError: the body is not valid for its encoding.
         :raises TimeoutError: no data arrived within the read timeout (the
-            response stays readable).
+            response stays readable, nothing lost).
 
         Subclasses document the version-specific failures (a reset stream,
         a connection closed mid-body).
 
         Concurrency: one thread at a time per response.
         """
-        if self._closed:
-            return b""
-        decoder = self._get_decoder() if decode_content else None
         if amt is None or amt < 0:
-            return self._read_all(decoder)
+            if self._closed:
+                return self._take_ahead(-1)
+            if decode_content is None:
+                decode_content = self._decode_default
+            return self._read_all(self._get_decoder() if decode_content else None)
         if amt == 0:
             return b""
-        if self._carry:
-            carry = self._carry
-            if amt >= len(carry):
-                self._carry = b""
-                return carry
-            self._carry = carry[amt:]
-            return carry[:amt]
-        if decoder is None:
-            chunks = self._next_raw(amt)
-            if not chunks:
-                self._finish()
-                return b""
-            return chunks[0] if len(chunks) == 1 else b"".join(chunks)
-        return self._read_decoded(decoder, amt)
+        parts: list[bytes] = []
+        want = amt
+        if self._pos < len(self._buf):
+            first = self._take_ahead(amt)
+            if len(first) == amt or self._closed:
+                return first
+            parts.append(first)
+            want -= len(first)
+        elif self._closed:
+            return b""
+        decoder = self._decoder_for(decode_content)
+        try:
+            while want > 0:
+                chunk = self._read_some(decoder, want)
+                if not chunk:
+                    break
+                if len(chunk) == amt:
+                    return chunk  # the common case: one piece, nothing joined
+                parts.append(chunk)
+                want -= len(chunk)
+        except BaseException as exc:
+            self._keep(b"".join(parts), exc)
+            raise
+        return parts[0] if len(parts) == 1 else b"".join(parts)
 
-    def read_chunked(self, decode_content: bool = True) -> Iterator[bytes]:
+    def read1(self, amt: int = -1, decode_content: bool | None = None) -> bytes:
         """
-        Yield the body as it arrives: each raw piece as received, or (when
-        decoding) decoded pieces of at most 64 KiB. Never yields ``b''``.
+        Read what is there, waiting only for something: at most ``amt``
+        bytes (any positive amount when negative); ``b''`` at the end.
 
         Concurrency: as :meth:`read`.
         """
+        if self._pos < len(self._buf):
+            return self._take_ahead(amt)
+        if self._closed or amt == 0:
+            return b""
+        return self._read_some(self._decoder_for(decode_content), amt if amt > 0 else None)
+
+    def peek(self, n: int = 0) -> bytes:
+        """
+        The bytes the next read would return, without taking them: at least
+        one unless the body has ended (waiting for it), at most what is
+        buffered (``n`` is a hint, as for ``io.BufferedReader``).
+        """
+        if self._pos >= len(self._buf) and not self._closed:
+            data = self._read_some(self._decoder_for(None), None)
+            self._buf, self._pos = data, 0
+        return self._buf[self._pos :]
+
+    def readinto(self, b: Any) -> int:
+        """Read into the writable buffer ``b`` until it is full or the body
+        ends; return how many bytes (0 at the end). Concurrency: as :meth:`read`."""
+        view = memoryview(b).cast("B")
+        data = self.read(len(view))
+        size = len(data)
+        view[:size] = data
+        return size
+
+    def readinto1(self, b: Any) -> int:
+        """As :meth:`readinto`, with :meth:`read1`'s single wait."""
+        view = memoryview(b).cast("B")
+        data = self.read1(len(view))
+        size = len(data)
+        view[:size] = data
+        return size
+
+    def readline(self, limit: int | None = -1) -> bytes:
+        """
+        The next line, its newline included (at most ``limit`` bytes when
+        positive); ``b''`` at the end. Lines are searched for in the
+        decoded body, so a line never costs more than its length.
+        """
+        if limit is None:
+            limit = -1
+        parts: list[bytes] = []
+        size = 0
+        while True:
+            buf, pos = self._buf, self._pos
+            end = len(buf)
+            if limit >= 0:
+                end = min(end, pos + limit - size)
+            newline = buf.find(b"\n", pos, end)
+            if newline >= 0:
+                end = newline + 1
+            if end > pos:
+                parts.append(buf[pos:end])
+                size += end - pos
+                self._pos = end
+            if newline >= 0 or (limit >= 0 and size >= limit):
+                break
+            if self._closed:
+                break
+            try:
+                data = self._read_some(self._decoder_for(None), None)
+            except BaseException as exc:
+                self._keep(b"".join(parts), exc)
+                raise
+            if not data:
+                break
+            self._buf, self._pos = data, 0
+        return parts[0] if len(parts) == 1 else b"".join(parts)
+
+    def read_chunked(self, decode_content: bool | None = None) -> Iterator[bytes]:
+        """
+        Yield the body as it arrives: each raw piece as received, or (when
+        decoding) decoded pieces of at most 64 KiB. Never yields ``b''``.
+        (Iterating the response itself yields lines, as ``http.client``'s.)
+
+        Concurrency: as :meth:`read`.
+        """
+        if self._pos < len(self._buf):
+            yield self._take_ahead(-1)
         if self._closed:
             return
-        decoder = self._get_decoder() if decode_content else None
-        if self._carry:
-            carry, self._carry = self._carry, b""
-            yield carry
+        decoder = self._decoder_for(decode_content)
         while True:
             # Output still inside the decoder (from an earlier bounded read)
             # comes out in bounded pieces before more input goes in.
@@ -160,7 +350,7 @@ class BaseResponse:
                 out = decoder.decompress(b"", _DECODED_CHUNK)
                 if out:
                     yield out
-            chunks = self._next_raw(None)
+            chunks = self._take_raw(None)
             if not chunks:
                 break
             if decoder is None:
@@ -180,53 +370,54 @@ class BaseResponse:
                 yield tail
         self._finish()
 
-    def __iter__(self) -> Iterator[bytes]:
-        """Iterating a response yields its decoded body as :meth:`read_chunked` does."""
-        return self.read_chunked()
-
-    def readinto(self, b: Any) -> int:
-        """Read up to ``len(b)`` body bytes into the writable buffer ``b``;
-        return how many (0 at the end). Concurrency: as :meth:`read`."""
-        view = memoryview(b).cast("B")
-        data = self.read(len(view))
-        size = len(data)
-        view[:size] = data
-        return size
+    def _decoder_for(self, decode_content: bool | None) -> Decoder | None:
+        if decode_content is None:
+            decode_content = self._decode_default
+        return self._get_decoder() if decode_content else None
 
     def _get_decoder(self) -> Decoder | None:
         if self._decoder_error is not None:
             raise self._decoder_error
         return self._decoder
 
-    def _read_all(self, decoder: Decoder | None) -> bytes:
-        parts: list[bytes] = []
-        if self._carry:
-            parts.append(self._carry)
-            self._carry = b""
-        try:
-            if decoder is not None and decoder.has_unconsumed_tail:
-                parts.append(decoder.decompress(b""))
-            while True:
-                chunks = self._next_raw(None)
-                if not chunks:
-                    break
-                if decoder is None:
-                    parts.extend(chunks)
-                else:
-                    for chunk in chunks:
-                        parts.append(decoder.decompress(chunk))
-            if decoder is not None:
-                parts.append(decoder.flush())
-        except BaseException:
-            self._carry = b"".join(parts)
-            raise
-        self._finish()
-        return parts[0] if len(parts) == 1 else b"".join(parts)
+    def _take_ahead(self, amt: int) -> bytes:
+        """Up to ``amt`` (all when negative) of the bytes not handed out yet."""
+        buf, pos = self._buf, self._pos
+        end = len(buf) if amt < 0 else min(len(buf), pos + amt)
+        if pos == 0 and end == len(buf):
+            self._buf = b""
+            self._pos = 0
+            return buf
+        self._pos = end
+        if end == len(buf):
+            self._buf, self._pos = b"", 0
+        return buf[pos:end]
 
-    def _read_decoded(self, decoder: Decoder, amt: int) -> bytes:
+    def _keep(self, data: bytes, exc: BaseException) -> None:
+        """A read failed after collecting ``data``: hand it out first next
+        time (a timeout loses nothing), or, when the body cannot go on (an
+        ``http.client.IncompleteRead``), give it to the exception as its
+        ``partial``, as ``http.client`` does."""
+        if isinstance(exc, http.client.IncompleteRead):
+            exc.partial = data + exc.partial
+            return
+        if data:
+            self._buf = data + self._buf[self._pos :]
+            self._pos = 0
+
+    def _read_some(self, decoder: Decoder | None, amt: int | None) -> bytes:
+        """At least one decoded byte (at most ``amt``), waiting for it; b''
+        at the end of the body (which it finishes)."""
+        if decoder is None:
+            chunks = self._take_raw(amt)
+            if not chunks:
+                self._finish()
+                return b""
+            return chunks[0] if len(chunks) == 1 else b"".join(chunks)
+        limit = _DECODED_CHUNK if amt is None else amt
         while True:
             if decoder.has_unconsumed_tail:
-                out = decoder.decompress(b"", amt)
+                out = decoder.decompress(b"", limit)
                 if out:
                     return out
             if self._body_done:
@@ -235,14 +426,41 @@ class BaseResponse:
                 out = decoder.flush()
                 self._finish()
                 return out
-            chunks = self._next_raw(amt)
+            chunks = self._take_raw(amt)
             if chunks:
-                out = decoder.decompress(chunks[0] if len(chunks) == 1 else b"".join(chunks), amt)
+                data = chunks[0] if len(chunks) == 1 else b"".join(chunks)
+                out = decoder.decompress(data, limit)
                 if out:
                     return out
 
+    def _read_all(self, decoder: Decoder | None) -> bytes:
+        parts: list[bytes] = []
+        if self._pos < len(self._buf):
+            parts.append(self._take_ahead(-1))
+        try:
+            if decoder is not None and decoder.has_unconsumed_tail:
+                parts.append(decoder.decompress(b""))
+            next_raw = self._next_raw
+            while True:
+                chunks = next_raw(None)
+                if not chunks:
+                    break
+                self._taken += len(chunks[0]) if len(chunks) == 1 else sum(map(len, chunks))
+                if decoder is None:
+                    parts.extend(chunks)
+                else:
+                    for chunk in chunks:
+                        parts.append(decoder.decompress(chunk))
+            if decoder is not None:
+                parts.append(decoder.flush())
+        except BaseException as exc:
+            self._keep(b"".join(parts), exc)
+            raise
+        self._finish()
+        return parts[0] if len(parts) == 1 else b"".join(parts)
+
     # ------------------------------------------------------------------
-    # RawHeaders
+    # Headers
 
     def getheader(self, name: str, default: Any = None) -> Any:
         """
@@ -262,28 +480,62 @@ class BaseResponse:
         """Every header as a ``(name, value)`` pair of str, as received."""
         return [(n.decode("latin-1"), v.decode("latin-1")) for n, v in self._raw_headers]
 
+    def info(self) -> http.client.HTTPMessage:
+        """The headers as an ``http.client.HTTPMessage`` (an
+        ``email.message.Message``), as ``http.client`` and urllib return them."""
+        if self._message is None:
+            self._message = _message(self._raw_headers)
+        return self._message
+
     @property
-    def msg(self) -> http.client.HTTPMessage:
-        """The headers as an ``http.client.HTTPMessage``, for code written for
-        ``http.client``."""
-        if self._msg is None:
-            message = http.client.HTTPMessage()
-            for name, value in self._raw_headers:
-                message[name.decode("latin-1")] = value.decode("latin-1")
-            self._msg = message
+    def msg(self) -> Any:
+        """The headers as an ``http.client.HTTPMessage`` (:meth:`info`)
+        unless something else was assigned: urllib sets it to the reason."""
+        if self._msg is _UNSET:
+            return self.info()
         return self._msg
+
+    @msg.setter
+    def msg(self, value: Any) -> None:
+        self._msg = value
+
+    @property
+    def code(self) -> int:
+        """The status code (``http.client``'s and urllib's name)."""
+        return self.status
+
+    def getcode(self) -> int:
+        """The status code (urllib's spelling)."""
+        return self.status
+
+    def geturl(self) -> str | None:
+        """:attr:`url` (urllib's spelling)."""
+        return self.url
+
+    @property
+    def length(self) -> int | None:
+        """``http.client``'s: the body bytes (as sent, before decoding) still
+        to come by the ``Content-Length``; None without one."""
+        value = self.getheader("content-length")
+        if value is None:
+            return None
+        try:
+            expected = int(value.partition(",")[0])
+        except ValueError:
+            return None
+        return max(0, expected - self._taken)
+
+    def begin(self) -> None:
+        """``http.client``'s: read the status line and headers. hyper's
+        responses are made with them, so this does nothing."""
 
     # ------------------------------------------------------------------
     # File-like odds and ends
 
-    @property
-    def closed(self) -> bool:
-        """True once the body was read to its end or the response closed."""
-        return self._closed
-
     def isclosed(self) -> bool:
-        """``http.client`` spelling of :attr:`closed`."""
-        return self._closed
+        """``http.client``'s: True once the body was read to its end or the
+        response closed (:attr:`closed` is only the latter, as there)."""
+        return self._closed and self._pos >= len(self._buf)
 
     def readable(self) -> bool:
         return True
@@ -296,10 +548,12 @@ class BaseResponse:
         Concurrency: thread-safe.
         """
         self._closed = True
+        self._buf, self._pos = b"", 0
         self._release()
+        super().close()
 
-    def __enter__(self: _T) -> _T:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
+    def __del__(self) -> None:
+        # Not io.IOBase's close() on collection: that may run in any thread,
+        # even one holding a connection's lock (see _collected).
+        if not getattr(self, "_closed", True):
+            self._collected()

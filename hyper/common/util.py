@@ -113,7 +113,9 @@ def to_host_port_tuple(host_port_str: str | bytes, default_port: int = 80) -> tu
         return text, default_port
 
     host, sep, port = text.partition(":")
-    if not host or _BAD_HOST_CHARS.search(host):
+    if not host:
+        raise InvalidArgumentError(f"No host in {text!r}")
+    if _BAD_HOST_CHARS.search(host):
         raise InvalidArgumentError(f"Invalid host in {text!r}")
     if not sep:
         return host, default_port

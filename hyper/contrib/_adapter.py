@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import http.client
 import logging
+import os
 import ssl
 import threading
 import time
@@ -45,7 +46,15 @@ from hyper.common.exceptions import HyperError
 from hyper.common.exceptions import TimeoutError as HyperTimeoutError
 from hyper.connection import HTTPConnection
 from hyper.contrib._errors import send_error
-from hyper.contrib._plan import CountedBody, Plan, PoolKey, Retries, plan_request, proxy_url
+from hyper.contrib._plan import (
+    CountedBody,
+    Plan,
+    PoolKey,
+    Retries,
+    connection_key,
+    plan_request,
+    proxy_url,
+)
 from hyper.contrib._pool import HTTP1, Entry, Pool
 from hyper.contrib._raw import RawResponse
 from hyper.tls import init_context
@@ -233,7 +242,7 @@ class HTTP2Adapter(BaseAdapter):
             while len(self._pools) > max(1, self.pool_connections):
                 evicted.append(self._pools.popitem(last=False)[1])
         for old in evicted:
-            old.retire()
+            old.close()
         return pool
 
     def _new_pool(self, key: PoolKey) -> Pool:
@@ -275,6 +284,7 @@ class HTTP2Adapter(BaseAdapter):
         key = (verify, cert)
         context = self._contexts.get(key)
         if context is None:
+            _check_tls_files(verify, cert)
             if verify is True or verify is False:
                 context = init_context(cert=cert)
             else:
@@ -284,6 +294,46 @@ class HTTP2Adapter(BaseAdapter):
                 context.verify_mode = ssl.CERT_NONE
             self._contexts[key] = context
         return context
+
+    def get_connection(
+        self,
+        host: str,
+        port: int | None,
+        scheme: str,
+        cert: Any = None,
+        verify: bool | str = True,
+        proxy: str | None = None,
+        timeout: Any = None,
+    ) -> HTTPConnection:
+        """
+        The pooled connection for this origin and these settings, made but
+        not connected if the pool has none yet (historic hyper's call): the
+        same object on a second call, and the one ``send`` uses first for a
+        request with the same settings. ``port`` None means the scheme's.
+
+        :raises requests.exceptions.InvalidSchema: not ``http`` or ``https``.
+        :raises requests.exceptions.InvalidURL: an empty host.
+        """
+        key = connection_key(host, port, scheme, cert, verify, proxy, timeout)
+        return self._pool(key).connection()
+
+    @property
+    def connections(self) -> dict[PoolKey, HTTPConnection]:
+        """
+        The pooled connections, keyed by origin and settings (scheme, host,
+        port, proxy, timeouts, verify, cert): a snapshot, empty once the
+        adapter is closed. A pool may hold more than one connection to an
+        origin (``pool_maxsize``); this shows the first, the one
+        :meth:`get_connection` returns.
+        """
+        with self._lock:
+            pools = list(self._pools.items())
+        found = {}
+        for key, pool in pools:
+            live = pool.live_connections()
+            if live:
+                found[key] = live[0]
+        return found
 
     # ------------------------------------------------------------------
     # Sending: plan the request (no I/O), then perform it
@@ -403,12 +453,32 @@ class HTTP2Adapter(BaseAdapter):
         return response
 
     def close(self) -> None:
-        """Close every pooled connection (requests in flight on them fail)."""
+        """
+        Close the pools: idle connections now, busy ones once their last
+        response is read or closed (a streamed response outlives its
+        Session). The next request opens a fresh pool.
+        """
         with self._lock:
             pools = list(self._pools.values())
             self._pools.clear()
         for pool in pools:
             pool.close()
+
+
+def _check_tls_files(verify: Any, cert: Any) -> None:
+    """requests' HTTPAdapter's checks, in its words: a CA bundle, client
+    certificate or key path that does not exist is an ``OSError``."""
+    if isinstance(verify, str) and not os.path.exists(verify):
+        raise OSError(
+            f"Could not find a suitable TLS CA certificate bundle, invalid path: {verify}"
+        )
+    if cert is None:
+        return
+    cert_file, key_file = (cert, None) if isinstance(cert, str) else cert
+    if cert_file and not os.path.exists(cert_file):
+        raise OSError(f"Could not find the TLS certificate file, invalid path: {cert_file}")
+    if key_file and not os.path.exists(key_file):
+        raise OSError(f"Could not find the TLS key file, invalid path: {key_file}")
 
 
 class _Attempt:
@@ -432,7 +502,11 @@ def _try_once(pool: Pool, plan: Plan, attempt: _Attempt) -> tuple[Entry, bool, A
     attempt.entry = entry
     attempt.idle = entry.served > 0 and entry.active == 1
     conn = entry.conn
-    stream_id = attempt.stream_id = conn.request(plan.method, plan.path, plan.body, plan.headers)
+    # encode_chunked: requests never chunk-encodes a body itself (with its
+    # Transfer-Encoding: chunked, http.client's default would say it did).
+    stream_id = attempt.stream_id = conn.request(
+        plan.method, plan.path, plan.body, plan.headers, encode_chunked=True
+    )
     try:
         resp = conn.getresponse(stream_id)
     except HyperTimeoutError:

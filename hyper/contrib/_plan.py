@@ -13,7 +13,7 @@ from collections.abc import Iterator, Mapping
 from typing import Any, Optional
 from urllib.parse import urlsplit
 
-from requests.exceptions import InvalidProxyURL, InvalidSchema
+from requests.exceptions import InvalidProxyURL, InvalidSchema, InvalidURL
 from requests.models import PreparedRequest
 from requests.utils import prepend_scheme_if_needed, select_proxy
 
@@ -21,7 +21,15 @@ from hyper.common.exceptions import ProxyError as HyperProxyError
 from hyper.common.exceptions import TimeoutError as HyperTimeoutError
 from hyper.engine.exceptions import StreamRefusedError
 
-__all__ = ["CountedBody", "Plan", "PoolKey", "Retries", "plan_request", "proxy_url"]
+__all__ = [
+    "CountedBody",
+    "Plan",
+    "PoolKey",
+    "Retries",
+    "connection_key",
+    "plan_request",
+    "proxy_url",
+]
 
 _Timeouts = tuple[Optional[float], Optional[float]]
 #: scheme, host, port, proxy, (connect, read) timeouts, verify, cert.
@@ -45,14 +53,32 @@ def _split_timeout(timeout: Any) -> _Timeouts:
                 f"Invalid timeout {timeout}. Pass a (connect, read) timeout tuple, "
                 "or a single float to set both timeouts to the same value."
             ) from None
-        return connect, read
+        return _timeout_value("connect", connect), _timeout_value("read", read)
     if hasattr(timeout, "connect_timeout"):
         connect, read = timeout.connect_timeout, timeout.read_timeout
         return (
             connect if isinstance(connect, (int, float)) else None,
             read if isinstance(read, (int, float)) else None,
         )
-    return float(timeout), float(timeout)
+    value = _timeout_value("connect", timeout)
+    return value, _timeout_value("read", timeout)
+
+
+def _timeout_value(name: str, value: Any) -> float | None:
+    """One timeout, checked as urllib3's ``Timeout`` does (requests' users
+    and tests expect its words)."""
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise ValueError(
+            f"Timeout value {name} was {value}, but it must be an int, float or None."
+        )
+    if value <= 0:
+        raise ValueError(
+            f"Attempted to set {name} timeout to {value}, but the timeout cannot be "
+            "set to a value less than or equal to 0."
+        )
+    return float(value)
 
 
 class CountedBody:
@@ -143,10 +169,17 @@ def plan_request(
     scheme = parts.scheme.lower()
     if scheme not in _DEFAULT_PORTS:
         raise InvalidSchema(f"hyper's adapter serves http and https, not {url!r}")
+    if not parts.hostname:
+        # A redirect to http://:1/, say: requests' adapter says the same
+        # (urllib3's LocationValueError), and no DNS lookup of '' happens.
+        raise InvalidURL("No host specified.", request=request)
+    try:
+        port = parts.port or _DEFAULT_PORTS[scheme]
+    except ValueError as exc:  # a port out of range or not a number
+        raise InvalidURL(f"Invalid URL {url!r}: {exc}", request=request) from exc
     proxy = select_proxy(url, dict(proxies)) if proxies else None
     timeouts = _split_timeout(timeout)
-    port = parts.port or _DEFAULT_PORTS[scheme]
-    key = _pool_key(scheme, parts.hostname or "", port, proxy, timeouts, verify, cert)
+    key = _pool_key(scheme, parts.hostname, port, proxy, timeouts, verify, cert)
     body, sent, replayable = _body(request.body, counting)
     return Plan(
         key,
@@ -160,6 +193,27 @@ def plan_request(
         proxy is not None,
         timeouts[0] if timeouts[0] is not None else timeouts[1],
     )
+
+
+def connection_key(
+    host: str,
+    port: int | None,
+    scheme: str,
+    cert: Any,
+    verify: Any,
+    proxy: str | None,
+    timeout: Any,
+) -> PoolKey:
+    """The pool of ``get_connection``'s arguments (historic hyper's), as
+    ``send`` would key a request with the same settings."""
+    scheme = scheme.lower()
+    if scheme not in _DEFAULT_PORTS:
+        raise InvalidSchema(f"hyper's adapter serves http and https, not {scheme!r}")
+    if not host:
+        raise InvalidURL("No host specified.")
+    if port is None:
+        port = _DEFAULT_PORTS[scheme]
+    return _pool_key(scheme, host, port, proxy, _split_timeout(timeout), verify, cert)
 
 
 def _pool_key(

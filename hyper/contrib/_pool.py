@@ -14,16 +14,22 @@ Invariants:
 - An HTTP/2 entry takes up to ``max_streams`` requests at once, or fewer
   when the server allows fewer (read again as each request is done: a
   server may change its SETTINGS); an HTTP/1.1 entry takes one.
+- An entry made by :meth:`Pool.connection` (historic ``get_connection``)
+  is not connected: the first request that picks it connects it.
 - An entry whose protocol is not known yet is connecting: it takes nothing
   more. Requests that could share it (over TLS, where HTTP/2 is likely) wait
   for it rather than each opening a connection of their own; once it turns
   out to be HTTP/1.1 they open theirs.
 - A broken entry (its HTTP/1.1 exchange failed midway) takes nothing more
   and is closed once its last request is released; so is every entry of a
-  retired pool (dropped from the adapter's cache).
+  closed pool (:meth:`Pool.close`: the adapter closed, or dropped it from its
+  cache). Closing never cuts a response being read: requests closes its
+  throw-away Session before ``requests.get(url, stream=True)`` returns, and
+  the body is read after that.
 - Releases that come from a response's ``__del__`` (which may run in any
-  thread, even one inside ``cond``) are only queued, and applied by the next
-  acquire or release.
+  thread, even one inside ``cond``) are queued, and applied by the next
+  acquire or release; in a closed pool, which sees no more of either, at
+  once when ``cond`` is free.
 """
 
 from __future__ import annotations
@@ -39,7 +45,9 @@ from hyper.connection import HTTPConnection
 
 __all__ = ["Entry", "Pool"]
 
-CONNECTING, HTTP2, HTTP1 = range(3)
+# An entry's protocol: not connected yet (made by connection(), for the
+# historic get_connection), connecting, or known.
+UNCONNECTED, CONNECTING, HTTP2, HTTP1 = range(4)
 
 
 class Entry:
@@ -146,6 +154,10 @@ class Pool:
                     if entry.active <= 0:
                         entry.active = 1
                         return entry, False
+                elif state == UNCONNECTED:
+                    entry.state = CONNECTING
+                    entry.active = 1
+                    return entry, True
                 else:
                     connecting = True
             if not (connecting and self._expect_h2) and len(self.entries) < self._maxsize:
@@ -161,6 +173,28 @@ class Pool:
                     f"({self._maxsize} connections busy)"
                 )
             self.cond.wait(left)
+
+    def connection(self) -> HTTPConnection:
+        """
+        The connection a request would go on first, made but not connected
+        when the pool has none: historic hyper's ``get_connection``. The
+        same object until it breaks or the pool closes; the first request
+        that picks it connects it.
+        """
+        with self.cond:
+            for entry in self.entries:
+                if not entry.broken:
+                    return entry.conn
+            entry = Entry(self._factory())
+            entry.state = UNCONNECTED
+            entry.active = 0
+            self.entries.append(entry)
+            return entry.conn
+
+    def live_connections(self) -> list[HTTPConnection]:
+        """The pool's connections that may still take requests."""
+        with self.cond:
+            return [entry.conn for entry in self.entries if not entry.broken]
 
     def release(self, entry: Entry, broken: bool = False) -> None:
         """A request lent out on ``entry`` is done; ``broken``: the
@@ -186,8 +220,17 @@ class Pool:
         entry.limit = self._max_streams if peer is None else max(1, min(self._max_streams, peer))
 
     def abandon(self, entry: Entry) -> None:
-        """As :meth:`release`, from a ``__del__``: queued, takes no lock."""
+        """As :meth:`release`, from a ``__del__``: queued, never waits for
+        the lock (it may be held by this very thread)."""
         self._abandoned.append(entry)
+        if self.retired and self.cond.acquire(blocking=False):
+            closing: list[Entry] = []
+            try:
+                self._apply_abandoned(closing)
+            finally:
+                self.cond.release()
+            for done in closing:
+                done.conn.close()
 
     def _apply_abandoned(self, closing: list[Entry]) -> None:
         while self._abandoned:
@@ -212,22 +255,21 @@ class Pool:
                 self.entries.remove(entry)
             closing.append(entry)
 
-    def retire(self) -> None:
-        """Take no new requests; close every connection once it is idle."""
+    def close(self) -> None:
+        """
+        Take no new requests: close the idle connections now, and each busy
+        one once its last response is read, released or closed (as urllib3
+        closes a connection returned to a closed pool). A response being
+        read is never cut short.
+        """
+        closing: list[Entry] = []
         with self.cond:
             self.retired = True
+            self._apply_abandoned(closing)
             idle = [entry for entry in self.entries if entry.active <= 0]
             for entry in idle:
                 self.entries.remove(entry)
+            closing.extend(idle)
             self.cond.notify_all()
-        for entry in idle:
-            entry.conn.close()
-
-    def close(self) -> None:
-        """Close every connection now (requests in flight on them fail)."""
-        with self.cond:
-            self.retired = True
-            entries, self.entries = self.entries, []
-            self.cond.notify_all()
-        for entry in entries:
+        for entry in closing:
             entry.conn.close()

@@ -111,7 +111,12 @@ class RawResponse:
             return b""
         decode = self.decode_content if decode_content is None else decode_content
         try:
-            data = self._resp.read(amt, decode_content=decode)
+            if amt is None or amt < 0:
+                data = self._resp.read(None, decode_content=decode)
+            else:
+                # What is there, as soon as something is (the response's
+                # read(amt) would wait to fill amt, as io's does).
+                data = self._resp.read1(amt, decode_content=decode)
         except BaseException as exc:
             self._fail(exc)
             raise  # _fail raised the translation unless exc is not ours
@@ -196,10 +201,10 @@ class RawResponse:
     @property
     def msg(self) -> http.client.HTTPMessage:
         """The headers as an ``http.client.HTTPMessage`` (every field kept)."""
-        return self._resp.msg
+        return self._resp.info()
 
     def info(self) -> http.client.HTTPMessage:
-        return self._resp.msg
+        return self._resp.info()
 
     def getheader(self, name: str, default: Any = None) -> Any:
         return self._resp.getheader(name, default)

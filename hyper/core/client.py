@@ -159,6 +159,8 @@ class ClientCore(BaseCore[StreamBuffer]):
         self.cert_names: tuple[bytes, ...] = ()
         self._next_id = first_stream_id
         self._received_any = False
+        #: A request went out on this connection (see OriginPolicy.try_again).
+        self.is_reused = False
         # Refused early streams waiting for a slot to be sent again, and the
         # ids such streams moved from (old id -> new id).
         self._retry: deque[StreamBuffer] = deque()
@@ -189,6 +191,7 @@ class ClientCore(BaseCore[StreamBuffer]):
         """
         if upgraded:
             self.streams[1] = StreamBuffer(1)
+            self.is_reused = True
         else:
             self.engine.initiate_connection()
 
@@ -212,6 +215,24 @@ class ClientCore(BaseCore[StreamBuffer]):
         """The connection has ended and no stream is left to read."""
         return self.error is not None and not self.streams
 
+    def why_unusable(self) -> BaseException | None:
+        """Why no new stream may be opened: the connection's failure, or the
+        server's GOAWAY; None if usable or only out of stream ids."""
+        if self.error is not None:
+            return self.error
+        last = self.engine.goaway_received
+        if last is not None:
+            goaway = self.goaway
+            code = error_name(goaway.error_code) if goaway is not None else "NO_ERROR"
+            return ConnectionTerminatedError(
+                f"the server sent GOAWAY({code}, last stream {last}): "
+                "it takes no new streams on this connection",
+                goaway.error_code if goaway is not None else None,
+            )
+        if self.engine.is_closed:
+            return H2ConnectionError("the connection was closed by the client")
+        return None
+
     @property
     def next_stream_id(self) -> int:
         """The id the next stream opened here would get."""
@@ -222,12 +243,17 @@ class ClientCore(BaseCore[StreamBuffer]):
         """The largest DATA payload the server accepts in one frame."""
         return self.engine.max_outbound_frame_size
 
-    def close(self, error_code: int = ErrorCodes.NO_ERROR) -> None:
-        """Queue GOAWAY and fail every stream: the client is closing."""
+    def close(
+        self, error_code: int = ErrorCodes.NO_ERROR, error: BaseException | None = None
+    ) -> None:
+        """Queue GOAWAY and fail every stream (with ``error``, by default a
+        ConnectionError saying the client closed it): the client is closing."""
         if self.error is None:
             if not self.engine.is_closed:
                 self.engine.close(error_code)
-            self.fail(H2ConnectionError("the connection was closed by the client"))
+            if error is None:
+                error = H2ConnectionError("the connection was closed by the client")
+            self.fail(error)
 
     def lost(self, cause: BaseException | None) -> None:
         """The transport failed (``cause``) or reached EOF (None)."""
@@ -327,6 +353,7 @@ class ClientCore(BaseCore[StreamBuffer]):
         if stream_id > _LAST_STREAM_ID:
             return None
         engine.send_headers(stream_id, headers, end_stream)
+        self.is_reused = True
         stream = StreamBuffer(stream_id)
         self.streams[stream_id] = stream
         taken = 0

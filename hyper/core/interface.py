@@ -97,6 +97,9 @@ class DrivenCore(Protocol[S]):
     def close_gracefully(self) -> None:
         """GOAWAY: no new streams; the open ones finish, then teardown."""
 
+    def close(self, error_code: int = ..., error: BaseException | None = None, /) -> None:
+        """Close now: GOAWAY(``error_code``); everything waiting fails with ``error``."""
+
     def send_window(self, stream: S, /) -> int:
         """Bytes ``stream`` may send now; -1 if it can no longer send."""
 

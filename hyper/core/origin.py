@@ -17,8 +17,13 @@ the front end opens, closes, locks and waits ("decide first, then act"):
 - stream ids keep rising across connections, so an id names one request for
   the object's lifetime. Past 2**31-1 (RFC 9113 5.1.1) they start again at 1,
   and only when nothing drains: no id still in use can then clash;
-- a request whose connection takes no new stream tries another, up to
-  :attr:`~OriginPolicy.max_attempts` connections (:meth:`try_again`);
+- a request whose connection takes no new stream (:meth:`try_again`) goes
+  on a new connection once, and only when that connection was *reused* (it
+  carried requests before: an idle connection the server closed, a GOAWAY,
+  a failure found before our request went out). A connection that never
+  carried a request answers for itself: its failure is raised at once (a
+  malformed first SETTINGS is the server's answer, not a reason to dial
+  again). The error of a failed retry chains the first (``__cause__``);
 - ``putrequest`` records wait here for their ``endheaders``; an id reserved
   then that had to move to a fresh one (a higher id went out first, ids must
   rise) is followed through an alias;
@@ -40,17 +45,13 @@ from typing import Generic, Protocol, TypeVar
 
 from hyper.common._request import PendingRequest
 from hyper.common.exceptions import ConnectionError as HyperConnectionError
-from hyper.core.streams import StreamBuffer
+from hyper.core.streams import StreamBuffer, clone_error
 from hyper.engine.exceptions import StreamStateError
 
 __all__ = ["Connection", "LastStream", "OriginPolicy"]
 
 # The highest stream id (RFC 9113 5.1.1: 31 bits).
 _LAST_STREAM_ID = 2**31 - 1
-# Fresh connections one request tries when each refuses new streams (GOAWAY
-# straight after the preface, say) before giving up: a server that keeps
-# doing it is not going to take the request.
-_MAX_CONNECT_ATTEMPTS = 3
 
 
 class Connection(Protocol):
@@ -67,6 +68,14 @@ class Connection(Protocol):
     @property
     def next_stream_id(self) -> int:
         """The id the next stream opened on it would get."""
+
+    @property
+    def is_reused(self) -> bool:
+        """It carried a request before (or an h2c upgrade's)."""
+
+    def why_unusable(self) -> BaseException | None:
+        """Why it takes no new stream: its failure, or the server's GOAWAY;
+        None when it merely used up its stream ids."""
 
     def find(self, stream_id: int) -> StreamBuffer | None:
         """The stream the application knows as ``stream_id``, if it is here."""
@@ -101,7 +110,6 @@ class OriginPolicy(Generic[C]):
 
     __slots__ = (
         "where",
-        "max_attempts",
         "current",
         "draining",
         "next_stream_id",
@@ -113,7 +121,6 @@ class OriginPolicy(Generic[C]):
 
     def __init__(self, where: str, last: LastStream | None = None) -> None:
         self.where = where
-        self.max_attempts = _MAX_CONNECT_ATTEMPTS
         #: The connection new streams go on; None before the first and after close.
         self.current: C | None = None
         #: Replaced connections whose streams have not all finished yet.
@@ -195,23 +202,58 @@ class OriginPolicy(Generic[C]):
             return list(self.draining)
         return [current, *self.draining]
 
-    def try_again(self, attempts: int, opened: bool) -> None:
+    def try_again(self, conn: C, earlier: BaseException | None) -> BaseException | None:
         """
-        A request's connection took no new stream (GOAWAY, failure, ids used
-        up) on its ``attempts``-th try; ``opened``: that connection was
-        opened for this request. Returns if the request may try a new
-        connection.
+        The retry rule, for every front end: ``conn`` took no new stream for
+        a request (:meth:`choose` had offered it as usable); ``earlier`` is
+        what this returned on the request's previous try (None on the
+        first). Returns if the request may go on a new connection, with the
+        value to pass as ``earlier`` next time.
 
-        The request's retry rule lives here, for every front end; today
-        ``opened`` does not change it.
+        A *reused* connection found dead before the server took the request
+        (closed while idle, GOAWAY, failed) earns one retry on a new
+        connection. A connection that never carried a request, or a second
+        failure, is the answer: its error is raised, chained
+        (``__cause__``) to the first failure when there was one. A
+        connection that only ran out of stream ids is no failure.
 
-        :raises ConnectionError: ``max_attempts`` connections refused it.
+        :raises ConnectionError: the connection's failure (a copy), the
+            ``HTTP20Error``/``ConnectionError`` subclass it is.
         """
-        if attempts >= self.max_attempts:
+        error = conn.why_unusable()
+        if error is None:
+            if conn.is_reused:
+                return earlier  # ids used up (5.1.1): a new connection, no retry spent
             raise HyperConnectionError(
-                f"{self.where} refused new streams on {self.max_attempts} "
-                "fresh connections in a row (GOAWAY)"
+                f"{self.where}: no stream id left for a new connection while streams "
+                "of an older one are still open (2**31-1 reached)"
             )
+        if conn.is_reused and earlier is None:
+            return clone_error(error)
+        raised = clone_error(error)
+        if earlier is not None:
+            raised.__cause__ = earlier
+        raise raised
+
+    def found_dead(self, conn: C) -> BaseException | None:
+        """
+        The current connection ``conn`` was found unusable as a request
+        began (the driver or an earlier call had read its end). If it was
+        reused and failed or got GOAWAY, that is the request's one retry:
+        returns the failure (a copy) to pass to :meth:`try_again` and
+        :meth:`chain`; None otherwise.
+        """
+        if not conn.is_reused:
+            return None
+        why = conn.why_unusable()
+        return None if why is None else clone_error(why)
+
+    @staticmethod
+    def chain(error: BaseException, earlier: BaseException | None) -> None:
+        """Opening the connection a request retries on raised ``error``:
+        the failure that sent it there becomes its ``__cause__``."""
+        if earlier is not None and error is not earlier:
+            error.__cause__ = earlier
 
     def close(self) -> list[C]:
         """

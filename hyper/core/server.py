@@ -273,6 +273,22 @@ class ServerCore(BaseCore[Request]):
         self.streams.clear()
         self._held = 0
 
+    def close(
+        self, error_code: int = ErrorCodes.NO_ERROR, error: BaseException | None = None
+    ) -> None:
+        """
+        Close now (the application's call): GOAWAY(``error_code``) with the
+        last stream processed; every request and waiter fails with
+        ``error`` (by default a ConnectionLostError saying the server closed
+        it). The driver tears down after.
+        """
+        if self.error is None:
+            if self.engine.error is None:
+                self.engine.close(error_code)
+            if error is None:
+                error = ConnectionLostError("the connection was closed by the server")
+            self._fail(error)
+
     def cut_off(self, exc_type: type[ConnectionError], code: int, message: str) -> None:
         """End the connection now with GOAWAY(``code``)."""
         if self.error is None:

@@ -38,6 +38,7 @@ from hyper.core.client_side import ClientSide
 from hyper.core.interface import DrivenCore
 from hyper.core.server import ServerCore, ServerLimits
 from hyper.core.streams import StreamBuffer, clone_error
+from hyper.engine.errors import ErrorCodes
 from hyper.engine.exceptions import ConnectionError as H2ConnectionError
 from hyper.engine.window import BaseFlowControlManager, FlowControlManager
 from hyper.tls import NPN_PROTOCOL
@@ -75,7 +76,8 @@ class AsyncH2Driver(asyncio.Protocol, Generic[CoreT]):
     (:meth:`flush`, :meth:`schedule_flush`, :meth:`send_body`); waiting
     (:meth:`waiter`, :meth:`wait`, :meth:`incoming_waiter`,
     :meth:`writable`) and waking (:meth:`wake_stream`); the core's timers
-    (:meth:`arm_timer`); :meth:`ping`; :meth:`close_gracefully`; the state
+    (:meth:`arm_timer`); :meth:`ping`; closing (:meth:`close_gracefully`,
+    :meth:`close_now`, :meth:`wait_closed`); the state
     (:attr:`core`, :attr:`loop`, :attr:`last_active`, :attr:`is_lost`,
     :attr:`is_finished`, :attr:`alpn_problem`); and
     :meth:`call_when_connected`.
@@ -112,6 +114,7 @@ class AsyncH2Driver(asyncio.Protocol, Generic[CoreT]):
         self._timer: asyncio.TimerHandle | None = None
         self._timer_at = 0.0
         self._lost = False
+        self._closed_waiters: list[asyncio.Future[None]] = []
         self._alpn_problem: str | None = None
         self._on_connected: Callable[[], object] | None = None
         if loop is None:
@@ -177,6 +180,8 @@ class AsyncH2Driver(asyncio.Protocol, Generic[CoreT]):
             self._timer.cancel()
             self._timer = None
         self._transport = None
+        self._wake_list(self._closed_waiters)
+        self._closed_waiters = []
 
     def pause_writing(self) -> None:
         self._paused = True
@@ -434,6 +439,32 @@ class AsyncH2Driver(asyncio.Protocol, Generic[CoreT]):
         self._after_call()
         self.arm_timer()
 
+    def close_now(
+        self, error_code: int = ErrorCodes.NO_ERROR, error: BaseException | None = None
+    ) -> None:
+        """
+        Close at once: GOAWAY(``error_code``), every waiter on this side
+        fails (with ``error``, or the core's default), the transport closes.
+        """
+        if self._lost:
+            return
+        core = self.core
+        streams = list(core.streams.values())  # a server core forgets them on failure
+        core.close(error_code, error)
+        self._wake()
+        for stream in streams:
+            self.wake_stream(stream)
+        self._wake_all()
+        self._teardown()
+
+    async def wait_closed(self) -> None:
+        """Return once the transport is gone (``connection_lost``)."""
+        if self._lost:
+            return
+        future: asyncio.Future[None] = self.loop.create_future()
+        self._closed_waiters.append(future)
+        await future
+
     @property
     def is_lost(self) -> bool:
         """The transport is gone."""
@@ -507,6 +538,20 @@ class ClientDriver(AsyncH2Driver[ClientSide]):
         """The id the next stream opened here would get."""
         return self.core.next_stream_id
 
+    @property
+    def is_reused(self) -> bool:
+        """A request went out on this connection before."""
+        return self.core.is_reused
+
+    def why_unusable(self) -> BaseException | None:
+        """Why no new stream may be opened here (see ClientCore.why_unusable)."""
+        if not self._attached:
+            return None
+        why = self.core.why_unusable()
+        if why is None and self._lost:
+            why = self.core.error
+        return why
+
     def find(self, stream_id: int) -> StreamBuffer | None:
         """The buffer of the stream the application knows as ``stream_id``."""
         return self.core.find(stream_id)
@@ -525,16 +570,17 @@ class ClientDriver(AsyncH2Driver[ClientSide]):
         MAX_CONCURRENT_STREAMS (:meth:`ClientSide.open_stream`'s arguments).
 
         :returns: the stream and how much of ``data`` went, or None when this
-            connection takes no more streams (GOAWAY): open a new one.
-        :raises ConnectionError: the connection failed.
+            connection takes no more streams (GOAWAY, failure:
+            :meth:`why_unusable`).
         :raises hyper.common.exceptions.TimeoutError: no slot within ``timeout``.
         """
         core = self.core
         while True:
             if self._paused:
                 await self.writable(timeout)
-            core.raise_if_failed()
-            if not core.is_usable or core.can_open_stream():
+            if not core.is_usable:
+                return None  # failed, or GOAWAY: the front end's retry rule decides
+            if core.can_open_stream():
                 break
             await self.wait(None, True, timeout)
         opened = core.open_stream(fields, end_stream, data, data_ends, stream_id)
@@ -562,17 +608,6 @@ class ClientDriver(AsyncH2Driver[ClientSide]):
             await self.wait(stream, False, timeout)
         self.schedule_flush()  # pushes_ready may give window back
 
-    def close_now(self, error_code: int) -> None:
-        """Close at once: GOAWAY(``error_code``), every waiter fails."""
-        if self._lost:
-            return
-        core = self.core
-        core.close(error_code)
-        self._wake()
-        for stream in list(core.streams.values()):
-            self.wake_stream(stream)
-        self._wake_all()
-        self._teardown()
 
 
 class ServerDriver(AsyncH2Driver[ServerCore]):

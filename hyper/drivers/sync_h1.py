@@ -13,7 +13,10 @@ socket's errors become hyper's (the original kept as ``__cause__``):
   chunk size line) passes :data:`MAX_HEAD` unfinished, its :class:`ChunkedDecodeError`
   when chunked framing is broken;
 - the peer closing or resetting the connection where HTTP/1.1 does not
-  allow it (mid-head, mid-body) raises hyper's :class:`ConnectionResetError`;
+  allow it (mid-head, mid-body) raises hyper's :class:`ConnectionResetError`:
+  :class:`RemoteDisconnected` when not a byte of the response came,
+  :class:`IncompleteRead` mid-body (both ``http.client``'s classes too);
+- a status line that is not one raises :class:`BadStatusLine`;
 - any other socket or TLS failure raises hyper's :class:`ConnectionError`.
 
 After a failed read (but a timeout) the channel is closed: its ``h11``
@@ -30,10 +33,13 @@ from typing import Union, cast
 import h11
 
 from hyper.common.exceptions import (
+    BadStatusLine,
     ChunkedDecodeError,
     HyperError,
+    IncompleteRead,
     InvalidResponseError,
     LineTooLongError,
+    RemoteDisconnected,
 )
 from hyper.common.exceptions import ConnectionError as HyperConnectionError
 from hyper.common.exceptions import ConnectionResetError as HyperResetError
@@ -54,6 +60,7 @@ MAX_HEAD = 65536
 # never an error.
 _H11_ERRORS: tuple[tuple[str, type[InvalidResponseError]], ...] = (
     ("Receive buffer too long", LineTooLongError),
+    ("illegal status line", BadStatusLine),
     ("illegal chunk header", ChunkedDecodeError),
     ("malformed chunk footer", ChunkedDecodeError),
 )
@@ -79,7 +86,13 @@ class Channel:
         self.received = 0
         self.closed = False
         self._eof = False
+        # EOF came mid-body; where a chunked body's trailers were being read.
+        self._eof_in_body = False
+        self._eof_in_trailers = False
         self._poller = InputPoller(sock)
+        #: Above 0, every write is printed to stdout (``http.client``'s
+        #: ``send:`` lines; see ``set_debuglevel``).
+        self.debuglevel = 0
 
     # ------------------------------------------------------------------
     # Writing
@@ -87,6 +100,8 @@ class Channel:
     def send(self, data: bytes | memoryview) -> None:
         """Write all of ``data``. A failure leaves the socket open: the
         server may have answered already (see the connection)."""
+        if self.debuglevel > 0:
+            print("send:", repr(bytes(data)))
         try:
             self.sock.sendall(data)
         except OSError as exc:
@@ -124,6 +139,11 @@ class Channel:
                 event = conn.next_event()
             except h11.RemoteProtocolError as exc:
                 self.close()
+                if self._eof_in_trailers:
+                    # The last chunk came, then EOF instead of the blank
+                    # line ending the trailer section: every body byte is
+                    # in, so the body is complete (http.client reads it so).
+                    return h11.EndOfMessage()
                 raise self._protocol_error(exc) from exc
             if event is not h11.NEED_DATA:
                 return cast(Event, event)
@@ -157,7 +177,15 @@ class Channel:
             self.h11.receive_data(cast(bytes, self._view[:count]))
         else:
             self._eof = True
+            self._eof_in_body = self.h11.their_state is h11.SEND_BODY
+            self._eof_in_trailers = self._in_trailer_section()
             self.h11.receive_data(b"")
+
+    def _in_trailer_section(self) -> bool:
+        """h11 had read a chunked body's last chunk and was reading trailers.
+        (h11 keeps this in its reader; without it, the strict error stands.)"""
+        reader = getattr(self.h11, "_reader", None)
+        return bool(getattr(reader, "_reading_trailer", False))
 
     def _protocol_error(self, exc: h11.RemoteProtocolError) -> HyperError:
         if not self._eof:
@@ -167,10 +195,17 @@ class Channel:
                 if text.startswith(prefix):
                     if error_class is LineTooLongError:
                         message += f" (more than {MAX_HEAD} bytes without the end of a line)"
+                    if error_class is BadStatusLine:
+                        return BadStatusLine(message, text.partition(": ")[2])
                     return error_class(message)
             return InvalidResponseError(message)
         if not self.received:
-            return HyperResetError(f"{self.where} closed the connection without answering")
+            return RemoteDisconnected(f"{self.where} closed the connection without answering")
+        if self._eof_in_body:
+            return IncompleteRead(
+                f"{self.where} closed the connection before the response was complete "
+                "(mid-body)"
+            )
         return HyperResetError(
             f"{self.where} closed the connection before the response was complete ({exc})"
         )
@@ -185,6 +220,9 @@ class Channel:
         """After a response has ended: make the channel ready for another
         request if both sides allow it (True), else close it (False)."""
         conn = self.h11
+        if self.sock.fileno() < 0:
+            self.close()  # a caller closed the socket (urllib does)
+            return False
         if not self.closed and conn.our_state is h11.DONE and conn.their_state is h11.DONE:
             conn.start_next_cycle()
             self.reused = True

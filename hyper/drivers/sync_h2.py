@@ -216,6 +216,15 @@ class Session:
         """The socket is closed (or about to be) and no stream is left."""
         return self.core.is_finished
 
+    @property
+    def is_reused(self) -> bool:
+        """A request went out on this connection before."""
+        return self.core.is_reused
+
+    def why_unusable(self) -> BaseException | None:
+        """Why no new stream may be opened here (see ClientCore.why_unusable)."""
+        return self.core.why_unusable()
+
     def close(self, error_code: int = ErrorCodes.NO_ERROR) -> None:
         """Send GOAWAY, fail every waiter, close the socket."""
         with self.lock:
@@ -226,6 +235,12 @@ class Session:
 
     def fileno(self) -> int:
         return self._transport.fileno()
+
+    @property
+    def sock(self) -> socket.socket:
+        """The connection's socket (a caller's ``close()`` of it waits for
+        the session: see :class:`~hyper.net.transport.DescriptorHold`)."""
+        return self._transport.sock
 
     # ------------------------------------------------------------------
     # Streams: opening and sending

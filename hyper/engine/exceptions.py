@@ -71,6 +71,13 @@ class SettingsTimeoutError(ProtocolError):
     error_code = ErrorCodes.SETTINGS_TIMEOUT
 
 
+class StreamClosedError(ProtocolError):
+    """The peer sent a frame on a stream after its own END_STREAM had closed
+    it: a connection error of type STREAM_CLOSED (RFC 9113 5.1)."""
+
+    error_code = ErrorCodes.STREAM_CLOSED
+
+
 class HPACKDecodingError(ProtocolError):
     """A header block could not be decoded; the HPACK state is lost."""
 

@@ -24,7 +24,7 @@ from hyper.engine.config import (
     SettingCodes,
     check_setting,
 )
-from hyper.engine.errors import ErrorCodes
+from hyper.engine.errors import ErrorCodes, error_name
 from hyper.engine.events import (
     ConnectionTerminated,
     DataReceived,
@@ -43,6 +43,7 @@ from hyper.engine.events import (
 )
 from hyper.engine.exceptions import (
     ConnectionError,
+    ConnectionTerminatedError,
     EnhanceYourCalmError,
     FlowControlError,
     FrameSizeError,
@@ -50,6 +51,7 @@ from hyper.engine.exceptions import (
     HPACKDecodingError,
     LocalProtocolError,
     ProtocolError,
+    StreamClosedError,
 )
 from hyper.engine.frames import (
     CONTINUATION,
@@ -60,13 +62,20 @@ from hyper.engine.frames import (
     FLAG_PADDED,
     FLAG_PRIORITY,
     FRAME_HEADER,
+    GOAWAY,
     HEADERS,
     PREFACE,
     PUSH_PROMISE,
     SETTINGS,
 )
 from hyper.engine.hpack_fast import decode_stateless
-from hyper.engine.state import BLOCK_CACHE_SIZE, EngineState
+from hyper.engine.state import (
+    BLOCK_CACHE_SIZE,
+    CLOSED_ENDED,
+    CLOSED_RESET_RECEIVED,
+    CLOSED_RESET_SENT,
+    EngineState,
+)
 from hyper.engine.stream import (
     CLOSED,
     HALF_CLOSED_LOCAL,
@@ -197,6 +206,8 @@ class Receiver(EngineState):
                     break
                 pos = start + length
                 if not self._seen_settings:
+                    if frame_type == GOAWAY and not stream_id and length >= 8:
+                        self._goaway_first(view[start:pos])
                     if frame_type != SETTINGS or flags & FLAG_ACK:
                         self._fail(ProtocolError, "the peer's first frame must be SETTINGS")
                     self._seen_settings = True
@@ -212,6 +223,24 @@ class Receiver(EngineState):
                 self._inbuf = bytearray(view[pos:])
             else:
                 self._inbuf = bytearray()
+
+    def _goaway_first(self, body: memoryview) -> NoReturn:
+        """
+        The peer opened with GOAWAY: RFC 9113 3.4 wants SETTINGS first, so
+        the connection is refused all the same; but a peer that says GOAWAY
+        before anything else is going away (shutting down, full), which is
+        what this error says, with its code, rather than calling it a
+        protocol violation.
+        """
+        code = fr.read_u32(body, 4)
+        message = (
+            f"the peer sent GOAWAY({error_name(code)}) instead of its SETTINGS: "
+            "it is going away and refused this connection"
+        )
+        debug = bytes(body[8:200])
+        if debug:
+            message += f" ({debug.decode('utf-8', 'replace')})"
+        self._fail(ConnectionTerminatedError, message, code)
 
     # -- DATA -------------------------------------------------------------
 
@@ -289,15 +318,18 @@ class Receiver(EngineState):
         return 1, stop
 
     def _recv_on_missing_stream(self, stream_id: int, what: str, events: list[Event]) -> None:
-        if stream_id in self._closed:
-            if not self._closed[stream_id]:
-                # Closed normally: the peer should know better (6.1, 5.1).
-                self._stream_error(stream_id, ErrorCodes.STREAM_CLOSED, events)
-            # Reset by us: the peer may not have seen our RST yet; ignore.
-            return
-        if self._is_idle(stream_id):
+        """DATA (or a header block) on a stream we do not track (5.1)."""
+        how = self._closed.get(stream_id)
+        if how == CLOSED_RESET_SENT:
+            return  # the peer may not have seen our RST yet: ignore (5.1, 5.4.2)
+        if how == CLOSED_ENDED:
+            # The peer ended the stream and sends on it anyway (5.1, MUST).
+            self._fail(StreamClosedError, f"{what} on stream {stream_id} after its END_STREAM")
+        if how is None and self._is_idle(stream_id):
             self._fail(ProtocolError, f"{what} on idle stream {stream_id}")
-        # Closed long ago and forgotten, or refused: stream error, never fatal.
+        # After the peer's own RST_STREAM (5.1, MUST), or closed long ago and
+        # forgotten (past max_closed_streams; a client's own finished
+        # requests), or refused: a stream error, never fatal.
         self._stream_error(stream_id, ErrorCodes.STREAM_CLOSED, events)
 
     # -- HEADERS, PUSH_PROMISE, CONTINUATION --------------------------------
@@ -499,12 +531,13 @@ class Receiver(EngineState):
     def _open_remote_stream(self, stream_id: int, events: list[Event]) -> Stream | None:
         """A HEADERS frame for a stream we do not track: open it, or refuse it."""
         if stream_id in self._closed or not self._is_idle(stream_id):
-            if self._closed.get(stream_id):
-                return None  # reset by us: already decoded, ignore (5.1)
             if self.client_side or stream_id in self._closed:
-                self._stream_error(stream_id, ErrorCodes.STREAM_CLOSED, events)
+                # Already decoded (the HPACK state is kept); the stream's
+                # end decides the answer (5.1).
+                self._recv_on_missing_stream(stream_id, "HEADERS", events)
                 return None
-            # 5.1.1: a lower id than one already opened was implicitly closed.
+            # 5.1.1: a lower id than one already opened was implicitly closed
+            # (or closed and forgotten, past max_closed_streams).
             self._fail(ProtocolError, f"HEADERS on stream {stream_id}, below the last one opened")
         if self.client_side or stream_id % 2 == 0:
             self._fail(ProtocolError, f"peer opened stream {stream_id} with the wrong parity")
@@ -535,7 +568,7 @@ class Receiver(EngineState):
             self._fail(ProtocolError, f"PUSH_PROMISE promised invalid stream {promised}")
         self._highest_remote_id = promised
         parent = self._streams.get(stream_id)
-        if parent is None and self._closed.get(stream_id):
+        if parent is None and self._closed.get(stream_id) == CLOSED_RESET_SENT:
             # The parent was reset by us and the promise crossed our RST.
             self._refuse_promise(promised, ErrorCodes.CANCEL)
             return
@@ -609,6 +642,7 @@ class Receiver(EngineState):
                 self._fail(ProtocolError, f"RST_STREAM on idle stream {stream_id}")
             return  # closed already; never answer a reset with a reset (5.4.2)
         self._set_state(stream, NEXT_STATE[stream.state * 16 + RECV_RST_STREAM])
+        self._remember_closed(stream_id, CLOSED_RESET_RECEIVED)
         events.append(StreamReset(stream_id, fr.read_u32(body), True))
 
     def _recv_settings(
@@ -760,7 +794,11 @@ class Receiver(EngineState):
             return
         stream = self._streams.get(stream_id)
         if stream is None:
-            if self._is_idle(stream_id) and stream_id not in self._closed:
+            how = self._closed.get(stream_id)
+            if how == CLOSED_RESET_RECEIVED:
+                # Only PRIORITY may follow the peer's own RST_STREAM (5.1, MUST).
+                self._stream_error(stream_id, ErrorCodes.STREAM_CLOSED, events)
+            elif how is None and self._is_idle(stream_id):
                 self._fail(ProtocolError, f"WINDOW_UPDATE on idle stream {stream_id}")
             return  # closed: may cross our END_STREAM or RST (5.1)
         if stream.state == RESERVED_REMOTE:

@@ -49,6 +49,15 @@ from hyper.engine.stream import (
 BLOCK_CACHE_SIZE = 256
 
 
+
+# How a recently closed stream ended (EngineState._closed), which decides the
+# answer to a late frame on it (RFC 9113 5.1, "closed"): after the peer's
+# END_STREAM any DATA or HEADERS is a connection error (STREAM_CLOSED); after
+# a RST_STREAM we sent, frames in flight are ignored; after one we received,
+# any frame but PRIORITY (and RST_STREAM: never a reset for a reset, 5.4.2)
+# is a stream error (STREAM_CLOSED).
+CLOSED_ENDED, CLOSED_RESET_SENT, CLOSED_RESET_RECEIVED = range(3)
+
 class _Budget:
     """A token bucket: ``burst`` tokens, refilled at ``rate`` per second."""
 
@@ -105,10 +114,12 @@ class EngineState:
         self._out: list[Buffer] = []
         self._inbuf = bytearray()
         self._streams: dict[int, Stream] = {}
-        # Recently closed stream ids -> True when *we* reset them (5.1: late
-        # frames on those are ignored rather than answered). A client's own
-        # streams that ended normally are not listed (see _forget).
-        self._closed: dict[int, bool] = {}
+        # Recently closed stream ids -> how they closed (CLOSED_ENDED,
+        # CLOSED_RESET_SENT, CLOSED_RESET_RECEIVED): RFC 9113 5.1 answers a
+        # late frame by that. At most config.max_closed_streams, oldest
+        # forgotten first. A client's own streams that ended normally are not
+        # listed (see _forget).
+        self._closed: dict[int, int] = {}
         self._next_local_id = 1 if self.client_side else 2
         self._highest_remote_id = 0
         self._open_local = 0
@@ -190,20 +201,20 @@ class EngineState:
         """Close a stream we reset (or dropped above our GOAWAY's last id)."""
         # Every state a stream in ``_streams`` can be in has this move.
         self._set_state(stream, NEXT_STATE.get(stream.state * 16 + SEND_RST_STREAM, CLOSED))
-        self._remember_closed(stream.stream_id, True)
+        self._remember_closed(stream.stream_id, CLOSED_RESET_SENT)
 
     def _forget(self, stream_id: int, reset_by_us: bool) -> None:
         self._streams.pop(stream_id, None)
         if not reset_by_us and self.client_side and stream_id % 2 == 1:
             # A request stream that ended normally needs no entry: every id
             # of ours below the next one is closed (not idle) unless listed
-            # as reset by us, so a client's memory does not grow per request.
+            # as reset, so a client's memory does not grow per request.
             return
-        self._remember_closed(stream_id, reset_by_us)
+        self._remember_closed(stream_id, CLOSED_RESET_SENT if reset_by_us else CLOSED_ENDED)
 
-    def _remember_closed(self, stream_id: int, reset_by_us: bool) -> None:
+    def _remember_closed(self, stream_id: int, how: int) -> None:
         closed = self._closed
-        closed[stream_id] = reset_by_us
+        closed[stream_id] = how
         if len(closed) > self.config.max_closed_streams:
             del closed[next(iter(closed))]
 
@@ -231,9 +242,12 @@ class EngineState:
     # ------------------------------------------------------------------
     # Errors
 
-    def _fail(self, exc_type: type[ConnectionError], message: str) -> NoReturn:
-        """Connection error: queue GOAWAY with the class's code, then raise."""
-        exc = exc_type(message)
+    def _fail(
+        self, exc_type: type[ConnectionError], message: str, error_code: int | None = None
+    ) -> NoReturn:
+        """Connection error: queue GOAWAY with the class's code (or
+        ``error_code``), then raise."""
+        exc = exc_type(message, error_code)
         if self._error is None:
             last = self._highest_remote_id
             if self._goaway_sent is not None:

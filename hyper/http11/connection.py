@@ -28,15 +28,19 @@ from typing import Any, NoReturn, TypeVar, cast
 import h11
 
 from hyper import tls
+from hyper.common._chunked import ChunkedReader
 from hyper.common._request import (
     PendingRequest,
     RequestBody,
     authority,
     header_pairs,
+    is_prechunked,
     lower_name,
+    putheader_args,
     request_target,
     user_agent,
 )
+from hyper.common.debug import print_response
 from hyper.common.decoder import accept_encoding
 from hyper.common.exceptions import ConnectionError as HyperConnectionError
 from hyper.common.exceptions import ConnectionResetError as HyperResetError
@@ -45,14 +49,16 @@ from hyper.common.exceptions import (
     HyperError,
     InvalidArgumentError,
     InvalidResponseError,
+    NotConnected,
     TLSUpgrade,
+    UnknownProtocol,
 )
 from hyper.common.exceptions import TimeoutError as HyperTimeoutError
 from hyper.common.types import HeadersArg, Str, Timeout
 from hyper.common.util import HTTPVersion, to_bytestring
 from hyper.drivers.sync_h1 import Channel
 from hyper.http11.response import HTTP11Response
-from hyper.net.connect import ConnectionTarget, ProxyHeaders, open_socket
+from hyper.net.connect import HTTPClientTarget, ProxyHeaders, open_socket
 
 __all__ = ["HTTP11Connection", "ImproperConnectionStateError"]
 
@@ -74,6 +80,8 @@ _BUFFER_SIZE = 262144
 # What HTTP11Connection offers through ALPN alone: a server must not pick h2.
 _HTTP11_ONLY = ("http/1.1",)
 
+_NO_LAST_CHUNK = "the chunk-encoded request body ended before its last chunk"
+
 #: How the body of a request is framed (historic names): chunked, or all at
 #: once with a Content-Length.
 BODY_CHUNKED = 1
@@ -89,17 +97,22 @@ class ImproperConnectionStateError(HyperError, http.client.ImproperConnectionSta
 class _Sent:
     """A request whose response head has not been read yet."""
 
-    __slots__ = ("replay", "informational", "upload_error")
+    __slots__ = ("replay", "informational", "upload_error", "decode")
 
-    def __init__(self, replay: tuple[h11.Request, bytes | memoryview | None] | None) -> None:
+    def __init__(
+        self, replay: tuple[h11.Request, bytes | memoryview | None] | None, decode: bool = True
+    ) -> None:
         # The head and in-memory body, if repeating the request is safe.
         self.replay = replay
+        # The response is decoded by default: the caller did not take
+        # charge of content codings (putrequest(skip_accept_encoding=True)).
+        self.decode = decode
         self.informational: list[h11.InformationalResponse] = []
         # Sending the body failed, but the server had answered already.
         self.upload_error: BaseException | None = None
 
 
-class HTTP11Connection(ConnectionTarget):
+class HTTP11Connection(HTTPClientTarget):
     """
     An HTTP/1.1 connection to one server, reused across requests.
 
@@ -121,16 +134,27 @@ class HTTP11Connection(ConnectionTarget):
         ``https`` targets, on every request for ``http`` ones.
     :param timeout: seconds, or a ``(connect, read)`` pair; the read timeout
         bounds every wait for the server and raises
-        :class:`hyper.common.exceptions.TimeoutError`.
+        :class:`hyper.common.exceptions.TimeoutError`. ``http.client``'s
+        default (``socket._GLOBAL_DEFAULT_TIMEOUT``) means the socket
+        module's default timeout.
+    :param source_address: the local ``(host, port)`` to connect from.
+    :param blocksize: the most bytes read at once from a file body.
+    :param context: ``http.client``'s name for ``ssl_context``.
 
     Other keyword arguments are accepted and ignored, so the arguments of
-    ``HTTP20Connection`` may be passed unchanged.
+    ``HTTP20Connection`` may be passed unchanged. The ``http.client``
+    surface (``set_tunnel``, ``set_debuglevel``, ``sock``, ``auto_open``,
+    ``response_class``...) is described in :doc:`compat`.
 
     Concurrency: NOT thread-safe. One connection (and the responses it
     returns) belongs to one thread at a time; use one per thread.
     """
 
     version = HTTPVersion.http11
+    default_port = 80
+    #: The class :meth:`getresponse` returns (``http.client``'s name); set a
+    #: subclass of :class:`HTTP11Response` to get yours.
+    response_class: type[HTTP11Response] = HTTP11Response
 
     def __init__(
         self,
@@ -142,8 +166,13 @@ class HTTP11Connection(ConnectionTarget):
         proxy_port: int | None = None,
         proxy_headers: ProxyHeaders = None,
         timeout: Timeout = None,
+        *,
+        source_address: tuple[str, int] | None = None,
+        blocksize: int | None = None,
+        context: ssl.SSLContext | None = None,
         **kwargs: Any,
     ) -> None:
+        self._channel: Channel | None = None
         super().__init__(
             host,
             port,
@@ -153,20 +182,15 @@ class HTTP11Connection(ConnectionTarget):
             proxy_port,
             proxy_headers,
             timeout,
-            default_port=80,
+            source_address=source_address,
+            blocksize=blocksize,
+            context=context,
         )
         #: Bytes one read from the socket may take (historic name).
         self.network_buffer_size = _BUFFER_SIZE
-
-        scheme = "https" if self.secure else "http"
-        self._authority = authority(self.host, self.port, 443 if self.secure else 80)
-        # Plain-http requests through a proxy name their target in full.
-        self._absolute = self.proxy_host is not None and not self.secure
-        self._origin = scheme.encode() + b"://" + self._authority
         self._user_agent = user_agent()
         self._accept_encoding = accept_encoding()
 
-        self._channel: Channel | None = None
         # The response whose body is on the socket now, if any.
         self._reading: HTTP11Response | None = None
         # The request whose response head has not been read.
@@ -180,6 +204,52 @@ class HTTP11Connection(ConnectionTarget):
         # protocol to assume whatever ALPN says.
         self._alpn_offer: list[str] | None = None
         self._force_proto: str | None = None
+        # The caller chunk-encodes the body of the request being sent
+        # (http.client's Transfer-Encoding without encode_chunked).
+        self._dechunk: ChunkedReader | None = None
+
+    def _target_changed(self) -> None:
+        scheme = b"https" if self.secure else b"http"
+        self._authority = authority(self.host, self.port, 443 if self.secure else 80)
+        # Plain-http requests through a proxy name their target in full
+        # (but through set_tunnel()'s CONNECT tunnel, as http.client does).
+        self._absolute = self.proxy_host is not None and not self.secure and not self._tunnel
+        self._origin = scheme + b"://" + self._authority
+
+    def _is_connected(self) -> bool:
+        channel = self._channel
+        return channel is not None and not channel.closed
+
+    @property
+    def sock(self) -> Any:
+        """
+        The connection's socket (a ``TLSSocket`` over TLS), None when not
+        connected. A response being read holds it open, as ``http.client``'s
+        do, so ``sock.close()`` (urllib calls it right after
+        ``getresponse()``) takes effect once that body has been read.
+        Assigning None forgets it, as ``http.client`` does: the next request
+        connects anew, and a response being read finishes on the old socket.
+        Assigning a connected socket (in an overridden :meth:`connect`, say)
+        makes the connection use it.
+        """
+        channel = self._channel
+        return None if channel is None or channel.closed else channel.sock
+
+    @sock.setter
+    def sock(self, sock: Any) -> None:
+        if sock is None:
+            self._channel = None
+            self._reading = None  # it finishes on the old socket, then closes it
+            self._sent = None
+            return
+        if self._channel is not None and self._channel.sock is not sock:
+            self.close()
+        self._attach(sock)
+
+    def set_debuglevel(self, level: int) -> None:
+        super().set_debuglevel(level)
+        if self._channel is not None:
+            self._channel.debuglevel = level
 
     # ------------------------------------------------------------------
     # Connecting
@@ -205,7 +275,11 @@ class HTTP11Connection(ConnectionTarget):
         proxy_host, proxy_port = self.proxy_host, self.proxy_port
         if self._absolute and proxy_host is not None and proxy_port is not None:
             sock, _ = open_socket(
-                proxy_host, proxy_port, secure=False, connect_timeout=self._connect_timeout
+                proxy_host,
+                proxy_port,
+                secure=False,
+                connect_timeout=self._connect_timeout,
+                source_address=self.source_address,
             )
             where = f"the proxy {proxy_host}:{proxy_port}"
         else:
@@ -227,6 +301,7 @@ class HTTP11Connection(ConnectionTarget):
                 proxy_host=self.proxy_host,
                 proxy_port=self.proxy_port,
                 proxy_headers=self.proxy_headers,
+                source_address=self.source_address,
             )
             where = f"{self.host}:{self.port}"
             if proto is not None and proto != "http/1.1":
@@ -247,6 +322,7 @@ class HTTP11Connection(ConnectionTarget):
             sock.close()
             raise HyperConnectionError(f"the socket to {self.host}:{self.port} failed") from exc
         channel = Channel(sock, where or f"{self.host}:{self.port}", self.network_buffer_size)
+        channel.debuglevel = self.debuglevel
         self._channel = channel
         return channel
 
@@ -260,7 +336,14 @@ class HTTP11Connection(ConnectionTarget):
             channel.close()
             channel = self._channel = None
         if channel is None:
-            channel = self._open()
+            if not self.auto_open:
+                raise NotConnected(f"not connected to {self.host}:{self.port} (auto_open is 0)")
+            # Through connect(), which a subclass may override (to set
+            # self.sock to a socket of its own, as with http.client).
+            self.connect()
+            channel = self._channel
+            if channel is None or channel.closed:
+                raise HyperConnectionError(f"connect() left no socket to {self.host}:{self.port}")
         return channel
 
     # ------------------------------------------------------------------
@@ -272,6 +355,8 @@ class HTTP11Connection(ConnectionTarget):
         url: Str,
         body: Any = None,
         headers: HeadersArg = None,
+        *,
+        encode_chunked: bool = False,
     ) -> None:
         """
         Send a request; read its response with :meth:`getresponse`.
@@ -283,8 +368,12 @@ class HTTP11Connection(ConnectionTarget):
             as Content-Length, in chunks, never read whole) or an iterable
             of bytes (sent chunked). Checked before anything is sent.
         :param headers: a dict, an :class:`HTTPHeaderMap` or a list of
-            ``(name, value)`` pairs. ``Host``, ``Accept-Encoding`` (what
-            hyper can decode) and ``User-Agent`` are added unless given.
+            ``(name, value)`` pairs, sent with their names' case. ``Host``,
+            ``Accept-Encoding`` (what hyper can decode) and ``User-Agent``
+            are added unless given.
+        :param encode_chunked: ``http.client``'s: with a ``Transfer-Encoding``
+            header of the caller's, True means hyper chunk-encodes the body,
+            False (the default) that the body is chunk-encoded already.
         :raises TypeError: the body is of an unsupported type.
         :raises ValueError: a header is invalid.
         :raises ConnectionError: the connection failed.
@@ -292,53 +381,84 @@ class HTTP11Connection(ConnectionTarget):
 
         Concurrency: not thread-safe.
         """
+        pairs = header_pairs(headers)
         plan = None if body is None else RequestBody(body)
-        head = self._build(method, url, header_pairs(headers), plan, final=True)
-        self._start(head, plan, final=True)
+        head = self._build(method, url, pairs, plan, final=True)
+        self._start(
+            head,
+            plan,
+            final=True,
+            prechunked=is_prechunked(pairs, encode_chunked),
+        )
 
-    def putrequest(self, method: Str, selector: Str, **kwargs: Any) -> None:
+    def putrequest(
+        self,
+        method: Str,
+        selector: Str,
+        skip_host: bool = False,
+        skip_accept_encoding: bool = False,
+        **kwargs: Any,
+    ) -> None:
         """
         Start a request whose headers are added with :meth:`putheader` and
-        sent by :meth:`endheaders`. Concurrency: not thread-safe.
+        sent by :meth:`endheaders`. ``skip_accept_encoding``: the caller
+        takes charge of content codings (``http.client``'s flag, with which
+        xmlrpc asks for gzip and un-gzips): no ``Accept-Encoding`` of
+        hyper's, and the response is not decoded unless asked. ``skip_host``
+        is accepted: a
+        ``Host`` the caller puts is used, and HTTP/1.1 requires one, so
+        hyper's is added otherwise. Concurrency: not thread-safe.
         """
-        self._pending = PendingRequest(method, selector)
+        self._pending = PendingRequest(method, selector, skip_accept_encoding)
 
     def putheader(
         self,
         header: Str,
-        argument: Str,
+        *values: Any,
         stream_id: int | None = None,
         replace: bool = False,
     ) -> None:
         """
-        Add a header to the request started with :meth:`putrequest`;
+        Add a header to the request started with :meth:`putrequest`:
+        ``putheader(name, value)``; ``http.client``'s ``putheader(name,
+        value, more...)`` (one field value, joined by a space) and the
+        historic ``putheader(name, value, stream_id, replace)`` too.
         ``replace`` drops earlier values of that header. (``stream_id`` is
         accepted for ``HTTP20Connection`` compatibility and ignored.)
 
         Concurrency: not thread-safe.
         """
-        self._pending_request().add_header(header, argument, replace)
+        value, _, replace = putheader_args(values, stream_id, replace)
+        self._pending_request().add_header(header, value, replace)
 
     def endheaders(
         self,
         message_body: Any = None,
         final: bool = False,
         stream_id: int | None = None,
+        *,
+        encode_chunked: bool = False,
     ) -> None:
         """
         Send the request started with :meth:`putrequest`, then
         ``message_body`` if given. With ``final`` the request ends here (its
         Content-Length is the body's); otherwise more body may follow with
         :meth:`send` (chunked, unless a Content-Length header was put), and
-        :meth:`getresponse` ends it.
+        :meth:`getresponse` ends it. ``encode_chunked``: as
+        :meth:`request`'s, for this body and what :meth:`send` sends.
 
         Concurrency: not thread-safe.
         """
         pending = self._pending_request()
         plan = None if message_body is None else RequestBody(message_body)
-        head = self._build(pending.method, pending.url, pending.headers, plan, final)
+        head = self._build(
+            pending.method, pending.url, pending.headers, plan, final, pending.skip_accept_encoding
+        )
         self._pending = None
-        self._start(head, plan, final)
+        prechunked = is_prechunked(pending.headers, encode_chunked)
+        self._start(
+            head, plan, final, prechunked=prechunked, decode=not pending.skip_accept_encoding
+        )
 
     def send(self, data: Any, final: bool = False, stream_id: int | None = None) -> None:
         """
@@ -351,13 +471,34 @@ class HTTP11Connection(ConnectionTarget):
         if self._sent is None or channel is None or channel.h11.our_state is not h11.SEND_BODY:
             raise ImproperConnectionStateError("no request body is being sent")
         plan = RequestBody(data)
+        reader = self._dechunk
         try:
-            for chunk in plan.chunks(_UPLOAD_CHUNK):
+            if reader is not None:
+                for chunk in plan.chunks(self._upload_chunk):
+                    self._send_prechunked(channel, reader, chunk)
+                if final and not reader.done:
+                    raise InvalidArgumentError(_NO_LAST_CHUNK)
+                return
+            for chunk in plan.chunks(self._upload_chunk):
                 channel.send_data(chunk)
             if final:
                 channel.send_event(h11.EndOfMessage())
         except BaseException as exc:
             self._fail_upload(channel, exc, self._sent)
+
+    @property
+    def _upload_chunk(self) -> int:
+        return self.blocksize or _UPLOAD_CHUNK
+
+    def _send_prechunked(self, channel: Channel, reader: ChunkedReader, chunk: Any) -> None:
+        """Send the payload of a piece of a body the caller chunk-encoded;
+        its last chunk ends the request, with its trailers."""
+        for piece in reader.feed(chunk):
+            channel.send_data(piece)
+        if reader.done and channel.h11.our_state is h11.SEND_BODY:
+            self._dechunk = None
+            trailers = h11.EndOfMessage(headers=reader.trailers) if reader.trailers else None
+            channel.send_event(trailers or h11.EndOfMessage())
 
     def _pending_request(self) -> PendingRequest:
         if self._pending is None:
@@ -371,26 +512,29 @@ class HTTP11Connection(ConnectionTarget):
         user: list[tuple[Any, Any]],
         plan: RequestBody | None,
         final: bool,
+        skip_accept_encoding: bool = False,
     ) -> h11.Request:
-        """The request head, checked by h11 without touching the socket."""
+        """The request head, checked by h11 without touching the socket.
+        Field names keep the caller's case; hyper's own are written as
+        http.client and curl write them (``Host``, ``User-Agent``...)."""
         method_b = to_bytestring(method).upper()
         target, host_value = self._target(to_bytestring(url))
         present = {lower_name(name) for name, _ in user}
         fields = [(to_bytestring(name), to_bytestring(value)) for name, value in user]
         if b"host" not in present:
-            fields.insert(0, (b"host", host_value))
-        if b"accept-encoding" not in present:
-            fields.append((b"accept-encoding", self._accept_encoding))
+            fields.insert(0, (b"Host", host_value))
+        if b"accept-encoding" not in present and not skip_accept_encoding:
+            fields.append((b"Accept-Encoding", self._accept_encoding))
         if b"user-agent" not in present:
-            fields.append((b"user-agent", self._user_agent))
+            fields.append((b"User-Agent", self._user_agent))
         if b"content-length" not in present and b"transfer-encoding" not in present:
             if plan is None and final:
                 if method_b in _EXPECT_BODY:
-                    fields.append((b"content-length", b"0"))
+                    fields.append((b"Content-Length", b"0"))
             elif plan is not None and final and plan.length is not None:
-                fields.append((b"content-length", b"%d" % plan.length))
+                fields.append((b"Content-Length", b"%d" % plan.length))
             else:
-                fields.append((b"transfer-encoding", b"chunked"))
+                fields.append((b"Transfer-Encoding", b"chunked"))
         if self._absolute and self.proxy_headers is not None:
             fields.extend(
                 (to_bytestring(name), to_bytestring(value))
@@ -402,21 +546,41 @@ class HTTP11Connection(ConnectionTarget):
             raise InvalidArgumentError(f"invalid request: {exc}") from exc
 
     def _target(self, url: bytes) -> tuple[bytes, bytes]:
-        """The request target and the Host value for ``url``."""
+        """The request target and the Host value for ``url``: an absolute
+        URL goes out in absolute form, as ``http.client`` sends it (that is
+        how urllib talks to a plain-http proxy; RFC 9112 3.2.2: servers
+        accept it too), with its authority as ``Host``."""
+        if url[:1] in (b"?", b"#"):
+            # xmlrpc writes "?k=v" for http://host?k=v: http.client sends
+            # such a target as given, and servers dispatch on it.
+            return url, self._authority
         target = request_target(url, self._authority)
-        if not self._absolute:
-            return target.path, target.authority
-        if target.scheme is None:
+        if target.scheme is not None:
+            return url, target.authority  # as given: a proxy's digest auth signs it
+        if self._absolute:
             return self._origin + target.path, target.authority
-        return target.scheme + b"://" + target.authority + target.path, target.authority
+        return target.path, target.authority
 
-    def _start(self, head: h11.Request, plan: RequestBody | None, final: bool) -> None:
+    def _start(
+        self,
+        head: h11.Request,
+        plan: RequestBody | None,
+        final: bool,
+        prechunked: bool = False,
+        decode: bool = True,
+    ) -> None:
         """Settle what the last request left on the socket, then send."""
         self._settle()
         replay = None
-        if final and head.method in _IDEMPOTENT and (plan is None or plan.buffer is not None):
+        if (
+            final
+            and not prechunked
+            and head.method in _IDEMPOTENT
+            and (plan is None or plan.buffer is not None)
+        ):
             replay = (head, plan.buffer if plan is not None else None)
-        sent = _Sent(replay)
+        sent = _Sent(replay, decode)
+        self._dechunk = ChunkedReader() if prechunked else None
         channel = self._usable_channel()
         try:
             self._transmit(channel, head, plan, final)
@@ -441,6 +605,16 @@ class HTTP11Connection(ConnectionTarget):
     ) -> None:
         conn = channel.h11
         data = conn.send(head)
+        reader = self._dechunk
+        if reader is not None:
+            if data:
+                channel.send(data)
+            if plan is not None:
+                for chunk in plan.chunks(self._upload_chunk):
+                    self._send_prechunked(channel, reader, chunk)
+            if final and not reader.done:
+                raise InvalidArgumentError(_NO_LAST_CHUNK)
+            return
         buffer = plan.buffer if plan is not None else None
         if buffer is not None and len(buffer) <= _COALESCE:
             # Head and a small body in one write (the cast: see Channel.send_data).
@@ -456,7 +630,7 @@ class HTTP11Connection(ConnectionTarget):
         if data:
             channel.send(data)
         if plan is not None:
-            for chunk in plan.chunks(_UPLOAD_CHUNK):
+            for chunk in plan.chunks(self._upload_chunk):
                 channel.send_data(chunk)
         if final:
             channel.send_event(h11.EndOfMessage())
@@ -520,6 +694,7 @@ class HTTP11Connection(ConnectionTarget):
     get_response = getresponse
 
     def _receive(self, channel: Channel, sent: _Sent) -> HTTP11Response:
+        self._dechunk = None
         if channel.h11.our_state is h11.SEND_BODY and sent.upload_error is None:
             try:
                 channel.send_event(h11.EndOfMessage())  # ends a putrequest() body
@@ -558,9 +733,21 @@ class HTTP11Connection(ConnectionTarget):
             negotiated = b",".join(v for n, v in head.headers if n == b"upgrade")
             data, _ = channel.h11.trailing_data
             raise HTTPUpgrade(negotiated.decode("latin-1").strip().lower(), channel.sock, data)
-        response = HTTP11Response(head, sent.informational, channel, self._response_ended)
+        if head.http_version not in (b"1.0", b"1.1"):
+            self._lose(
+                channel,
+                sent,
+                UnknownProtocol(
+                    f"{channel.where} answered in HTTP/{head.http_version.decode('ascii')}",
+                    f"HTTP/{head.http_version.decode('ascii')}",
+                ),
+            )
+        response = self.response_class(head, sent.informational, channel, self._response_ended)
+        response._decode_default = sent.decode
         self._reading = response
         response._take_buffered()
+        if self.debuglevel > 0:
+            print_response(response)
         return response
 
     def _read_head(
@@ -637,6 +824,7 @@ class HTTP11Connection(ConnectionTarget):
         self._ready.clear()
         self._sent = None
         self._pending = None
+        self._dechunk = None
         if self._channel is not None:
             self._channel.close()
             self._channel = None

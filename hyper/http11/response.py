@@ -19,12 +19,13 @@ from typing import Callable
 import h11
 
 from hyper.common.exceptions import ConnectionError as HyperConnectionError
-from hyper.common.exceptions import HyperError, SocketError
+from hyper.common.exceptions import HyperError, IncompleteRead, SocketError
 from hyper.common.headers import HTTPHeaderMap
 from hyper.common.response import BaseResponse
 from hyper.common.types import RawHeaders as Headers
 from hyper.common.util import HTTPVersion
 from hyper.drivers.sync_h1 import Channel
+from hyper.net.transport import DescriptorHold
 
 __all__ = ["HTTP11Response"]
 
@@ -35,6 +36,19 @@ DRAIN_LIMIT = 65536
 #: Told when a response's body has been read to its end on ``channel``, so
 #: the socket can carry the next request (the connection's hook).
 _BodyEnded = Callable[["HTTP11Response", Channel], None]
+
+
+def _keeps_alive(head: h11.Response | h11.InformationalResponse, raw: Headers) -> bool:
+    """The server keeps the connection after this response (RFC 9112 9.3)."""
+    tokens = {
+        token.strip().lower()
+        for name, value in raw
+        if name.lower() == b"connection"
+        for token in value.split(b",")
+    }
+    if b"close" in tokens:
+        return False
+    return head.http_version != b"1.0" or b"keep-alive" in tokens
 
 
 def _content_length(raw: Headers) -> int | None:
@@ -57,8 +71,16 @@ class HTTP11Response(BaseResponse):
     with some), ``informational`` (the 1xx responses that came first, as
     ``(status, HTTPHeaderMap)`` pairs) and ``version``
     (``HTTPVersion.http11``). The reading surface is :class:`BaseResponse`'s;
-    a read raises hyper's ``ConnectionResetError`` when the server closed
-    the connection before the body was complete, never a short body.
+    a read raises :class:`~hyper.common.exceptions.IncompleteRead` (a
+    ``ConnectionResetError`` and ``http.client``'s ``IncompleteRead``) when
+    the server closed the connection before the body was complete, never a
+    short body. ``will_close`` says the server closes the connection after
+    this response, ``chunked`` that the body is sent chunked, as in
+    ``http.client``.
+
+    While its body is on the socket, the response holds the socket open as
+    ``http.client``'s does: closing the connection's ``sock`` then takes
+    effect once the body has been read (or the response closed).
 
     Concurrency: not thread-safe, like its connection.
     """
@@ -96,6 +118,14 @@ class HTTP11Response(BaseResponse):
         # Body bytes taken off the socket, and the Content-Length if any.
         self._received = 0
         self._expected = _content_length(raw)
+        self._hold = DescriptorHold(channel.sock) if channel is not None else None
+        conn = channel.h11 if channel is not None else None
+        if conn is not None:
+            self.will_close = conn.their_state is h11.MUST_CLOSE or not _keeps_alive(head, raw)
+            self.chunked = any(
+                name.lower() == b"transfer-encoding" and b"chunked" in value.lower()
+                for name, value in raw
+            )
 
     # ------------------------------------------------------------------
     # Body (the hooks of BaseResponse)
@@ -111,7 +141,13 @@ class HTTP11Response(BaseResponse):
                 raise self._lost
             self._body_done = True
             return []
-        data = self._next_data(channel)
+        try:
+            data = self._next_data(channel)
+        except IncompleteRead as exc:
+            self._let_go()
+            if self._expected is not None:
+                exc.expected = max(0, self._expected - self._received)
+            raise
         if data is None:
             self._body_done = True
             return []
@@ -154,6 +190,7 @@ class HTTP11Response(BaseResponse):
 
     def _end_of_body(self) -> None:
         self._ended = True
+        self._let_go()
         channel, on_end = self._channel, self._on_end
         self._channel = self._on_end = None
         if channel is not None and on_end is not None:
@@ -167,6 +204,12 @@ class HTTP11Response(BaseResponse):
             return data[pos:] if pos else data
         self._pending_pos = pos + limit
         return data[pos : pos + limit]
+
+    def _let_go(self) -> None:
+        """The body is off the socket: stop holding it open."""
+        hold, self._hold = self._hold, None
+        if hold is not None:
+            hold.release()
 
     def _take_kept(self, limit: int | None) -> bytes:
         data = self._kept.popleft()
@@ -238,6 +281,7 @@ class HTTP11Response(BaseResponse):
                 "connection was needed for another request; the rest was not read"
             )
         self._channel = self._on_end = None
+        self._let_go()
         channel.close()
         self._lost = lost
 
@@ -253,6 +297,7 @@ class HTTP11Response(BaseResponse):
         if self._channel is not None:
             self._channel = self._on_end = None
             self._lost = HyperConnectionError(reason)
+        self._let_go()
 
     def _release(self) -> None:
         channel = self._channel
@@ -260,6 +305,7 @@ class HTTP11Response(BaseResponse):
             # Too much left to read it for the next request: give up the socket now.
             self._channel = self._on_end = None
             channel.close()
+        self._let_go()  # reading is over: a caller's close() of the socket may act
         self._pending = b""
         self._kept.clear()
 
@@ -277,6 +323,7 @@ class HTTP11Response(BaseResponse):
         if socket_close and self._channel is not None:
             channel = self._channel
             self._channel = self._on_end = None
+            self._let_go()
             channel.close()
         super().close()
 

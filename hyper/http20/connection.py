@@ -24,14 +24,20 @@ import time
 from collections.abc import Iterator
 from typing import Any, TypeVar
 
+from hyper.common._chunked import ChunkedReader
 from hyper.common._request import (
     UPLOAD_CHUNK,
     RequestBody,
     RequestDefaults,
     header_pairs,
+    is_prechunked,
+    lower_name,
+    putheader_args,
     upload_read_size,
 )
+from hyper.common.debug import print_request_fields, print_response
 from hyper.common.exceptions import ConnectionError as HyperConnectionError
+from hyper.common.exceptions import InvalidArgumentError, NotConnected, RemoteDisconnected
 from hyper.common.types import HeadersArg, Str, Timeout
 from hyper.common.util import HTTPVersion
 from hyper.core.client import normalize_origin
@@ -41,11 +47,11 @@ from hyper.drivers.sync_h2 import Session
 from hyper.engine.config import EngineConfig, SettingCodes
 from hyper.engine.engine import Engine
 from hyper.engine.errors import ErrorCodes
-from hyper.engine.exceptions import StreamStateError
+from hyper.engine.exceptions import ConnectionLostError, StreamStateError
 from hyper.engine.frames import data_layout, data_layout_size
 from hyper.engine.window import BaseFlowControlManager, FlowControlManager
 from hyper.http20.response import HTTP20Push, HTTP20Response, push_for
-from hyper.net.connect import ConnectionTarget, ProxyHeaders, open_socket
+from hyper.net.connect import HTTPClientTarget, ProxyHeaders, open_socket
 from hyper.tls import H2_NPN_PROTOCOLS as H2_NPN_PROTOCOLS
 from hyper.tls import H2C_PROTOCOL as H2C_PROTOCOL
 
@@ -87,7 +93,17 @@ def _certificate_names(sock: socket.socket) -> tuple[bytes, ...]:
     )
 
 
-class HTTP20Connection(ConnectionTarget):
+class _LostBeforeAnswer(ConnectionLostError, RemoteDisconnected):
+    """The connection was lost before a byte of this stream's response
+    came: what ``http.client`` calls ``RemoteDisconnected`` (xmlrpc sends
+    the request again on it), still a :class:`ConnectionLostError`."""
+
+
+def _has_length(headers: list[tuple[Any, Any]]) -> bool:
+    return any(lower_name(name) == b"content-length" for name, _ in headers)
+
+
+class HTTP20Connection(HTTPClientTarget):
     """
     An HTTP/2 connection to one server, shared safely by any number of threads.
 
@@ -117,9 +133,22 @@ class HTTP20Connection(ConnectionTarget):
         :class:`hyper.common.exceptions.TimeoutError` for that call only.
     :param initial_window_size: the receive window advertised for each
         stream (SETTINGS_INITIAL_WINDOW_SIZE); default 1 MiB.
+    :param source_address: the local ``(host, port)`` to connect from.
+    :param blocksize: the most bytes read at once from a file body.
+    :param context: ``http.client``'s name for ``ssl_context``.
+
+    The rest of the ``http.client`` surface (``set_tunnel``,
+    ``set_debuglevel``, ``sock``, ``auto_open``, ``response_class``,
+    ``encode_chunked``...) is described in :doc:`compat`.
     """
 
     version = HTTPVersion.http20
+    default_port = 443
+    #: The class :meth:`getresponse` returns (``http.client``'s name); set a
+    #: subclass of :class:`HTTP20Response` to get yours.
+    response_class: type[HTTP20Response] = HTTP20Response
+    # connect() is running (auto_open=0 lets only it connect).
+    _connecting = False
 
     def __init__(
         self,
@@ -135,10 +164,24 @@ class HTTP20Connection(ConnectionTarget):
         force_proto: str | None = None,
         timeout: Timeout = None,
         initial_window_size: int | None = None,
+        *,
+        source_address: tuple[str, int] | None = None,
+        blocksize: int | None = None,
+        context: Any = None,
         **kwargs: Any,
     ) -> None:
         super().__init__(
-            host, port, secure, ssl_context, proxy_host, proxy_port, proxy_headers, timeout
+            host,
+            port,
+            secure,
+            ssl_context,
+            proxy_host,
+            proxy_port,
+            proxy_headers,
+            timeout,
+            source_address=source_address,
+            blocksize=blocksize,
+            context=context,
         )
         self.force_proto = force_proto
         self._window_manager = window_manager or FlowControlManager
@@ -147,8 +190,6 @@ class HTTP20Connection(ConnectionTarget):
         if initial_window_size is not None:
             self._engine_options["initial_window_size"] = initial_window_size
         self._enable_push = enable_push
-
-        self._defaults = RequestDefaults(self.host, self.port, self.secure)
 
         self._origin: OriginPolicy[Session] = OriginPolicy(
             f"{self.host}:{self.port}", _LastStream()
@@ -162,6 +203,46 @@ class HTTP20Connection(ConnectionTarget):
         self._fields_cache: dict[tuple[Any, Any, int | None], list[tuple[Any, Any]]] = {}
         # The engine of an h2c upgrade in progress (see _prepare_upgrade).
         self._upgrade_engine: Engine | None = None
+        # Streams of putrequest(skip_accept_encoding=True): the caller takes
+        # charge of content codings, so their responses are not decoded by
+        # default (see BaseResponse).
+        self._raw_streams: set[int] = set()
+        # Streams endheaders() left open with a Content-Length put (the
+        # http.client way): getresponse() ends them.
+        self._open_uploads: set[int] = set()
+        # Streams whose body the caller chunk-encodes (http.client's
+        # Transfer-Encoding without encode_chunked), with their readers.
+        self._dechunkers: dict[int, ChunkedReader] = {}
+
+    def _target_changed(self) -> None:
+        self._defaults = RequestDefaults(self.host, self.port, self.secure)
+        self._fields_cache = {}
+        origin = getattr(self, "_origin", None)
+        if origin is not None:
+            origin.where = f"{self.host}:{self.port}"
+
+    def _is_connected(self) -> bool:
+        return self._origin.current is not None
+
+    @property
+    def sock(self) -> Any:
+        """
+        The socket of the connection new streams go on (a ``TLSSocket``
+        over TLS), None when not connected. ``sock.close()`` closes it once
+        hyper is done with it: the connection keeps the descriptor while
+        streams are being read (urllib closes it right after
+        ``getresponse()``). Assigning None is accepted and changes nothing:
+        HTTP/2 carries the next requests on the same connection. Assigning a
+        connected socket (in an overridden :meth:`connect`, say) speaks
+        HTTP/2 on it.
+        """
+        session = self._origin.current
+        return None if session is None else session.sock
+
+    @sock.setter
+    def sock(self, sock: Any) -> None:
+        if sock is not None:
+            self._adopt_socket(sock)
 
     # ------------------------------------------------------------------
     # Connecting
@@ -177,7 +258,12 @@ class HTTP20Connection(ConnectionTarget):
 
         Concurrency: thread-safe; concurrent calls make one connection.
         """
-        self._usable_session().wait_settings(self._handshake_timeout())
+        self._connecting = True
+        try:
+            session = self._usable_session()
+        finally:
+            self._connecting = False
+        session.wait_settings(self._handshake_timeout())
 
     def _usable_session(self) -> Session:
         """The session new streams go on, connecting when there is none. A
@@ -186,19 +272,21 @@ class HTTP20Connection(ConnectionTarget):
         session = self._origin.current
         if session is not None and session.is_usable:
             return session
-        return self._choose_session()[0]
+        return self._choose_session()
 
-    def _choose_session(self) -> tuple[Session, bool]:
-        """The session new streams go on, and whether this call opened it
+    def _choose_session(self) -> Session:
+        """The session new streams go on, connecting if there is none
         (another thread may have, while this one waited for the lock)."""
         with self._connect_lock:
             origin = self._origin
             session = origin.choose()
-            if session is not None:
-                return session, False
-            session = self._new_session()
-            origin.adopt(session)
-            return session, True
+            if session is None:
+                if not self.auto_open and not self._connecting:
+                    where = f"{self.host}:{self.port}"
+                    raise NotConnected(f"not connected to {where} (auto_open is 0)")
+                session = self._new_session()
+                origin.adopt(session)
+            return session
 
     def _handshake_timeout(self) -> float | None:
         if self._connect_timeout is None:
@@ -217,6 +305,7 @@ class HTTP20Connection(ConnectionTarget):
             proxy_port=self.proxy_port,
             proxy_headers=self.proxy_headers,
             alpn_protocols=H2_NPN_PROTOCOLS,
+            source_address=self.source_address,
         )
         if self.secure and proto != "h2" and self.force_proto is None:
             sock.close()
@@ -317,6 +406,7 @@ class HTTP20Connection(ConnectionTarget):
         headers: HeadersArg = None,
         *,
         trailers: HeadersArg = None,
+        encode_chunked: bool = False,
     ) -> int:
         """
         Send a request and return its stream id (for :meth:`getresponse`).
@@ -332,6 +422,11 @@ class HTTP20Connection(ConnectionTarget):
         :param trailers: header fields sent after the body, ending the
             request (gRPC-style status, a checksum of the body); the same
             shapes as ``headers``, no pseudo-headers.
+        :param encode_chunked: ``http.client``'s; HTTP/2 has no chunked
+            coding, so it only matters with a ``Transfer-Encoding: chunked``
+            header of the caller's: False (the default) then says the body
+            is chunk-encoded already, and hyper sends its payload (and its
+            trailers as trailers).
         :raises StreamResetError: the server reset the stream before
             answering while the body was being sent.
         :raises TimeoutError: no stream slot or send window within the read
@@ -340,6 +435,10 @@ class HTTP20Connection(ConnectionTarget):
         Concurrency: thread-safe. When the server's MAX_CONCURRENT_STREAMS is
         reached, waits for a slot (bounded by the read timeout).
         """
+        if headers is not None:
+            pairs = header_pairs(headers)
+            if is_prechunked(pairs, encode_chunked):
+                return self._request_prechunked(method, url, body, pairs)
         plan = None if body is None else RequestBody(body)
         fields = self._build_headers(method, url, headers, plan.length if plan else None)
         trailer_fields = header_pairs(trailers)
@@ -363,33 +462,95 @@ class HTTP20Connection(ConnectionTarget):
                 session.release(stream)
                 raise
         self._origin.remember(stream.stream_id)
+        if self.debuglevel > 0:
+            print_request_fields(stream.stream_id, fields)
         return stream.stream_id
 
-    def putrequest(self, method: Str, selector: Str, **kwargs: Any) -> int:
+    def _request_prechunked(
+        self, method: Str, url: Str, body: Any, headers: list[tuple[Any, Any]]
+    ) -> int:
+        """:meth:`request` with a body the caller chunk-encoded."""
+        fields = self._build_headers(method, url, headers, None)
+        session, stream, _ = self._open(fields, False, None, False)
+        if self.debuglevel > 0:
+            print_request_fields(stream.stream_id, fields)
+        self._dechunkers[stream.stream_id] = ChunkedReader()
+        try:
+            self._send_prechunked(session, stream, body, True)
+        except BaseException:
+            session.release(stream)
+            raise
+        self._origin.remember(stream.stream_id)
+        return stream.stream_id
+
+    def _send_prechunked(
+        self, session: Session, stream: StreamBuffer, data: Any, final: bool
+    ) -> None:
+        """Send the payload of chunk-encoded ``data``; the last chunk ends
+        the stream, with its trailers."""
+        reader = self._dechunkers[stream.stream_id]
+        plan = RequestBody(data) if data is not None else None
+        if plan is not None:
+            for chunk in plan.chunks(self.blocksize or UPLOAD_CHUNK):
+                for piece in reader.feed(chunk):
+                    if piece and not session.send_data(stream, piece, False):
+                        return
+                if reader.done:
+                    break
+        if not reader.done:
+            if final:
+                raise InvalidArgumentError("the chunk-encoded body ended before its last chunk")
+            return
+        del self._dechunkers[stream.stream_id]
+        self._open_uploads.discard(stream.stream_id)
+        if reader.trailers:
+            session.send_trailers(stream, reader.trailers)
+        else:
+            session.send_data(stream, b"", True)
+
+    def putrequest(
+        self,
+        method: Str,
+        selector: Str,
+        skip_host: bool = False,
+        skip_accept_encoding: bool = False,
+        **kwargs: Any,
+    ) -> int:
         """
         Start a request whose headers are added with :meth:`putheader` and
         sent by :meth:`endheaders`; returns its stream id.
+        ``skip_accept_encoding``: the caller takes charge of content codings
+        (no ``accept-encoding`` of hyper's; the response is not decoded
+        unless asked);
+        ``skip_host`` is accepted (a ``Host`` the caller puts becomes the
+        ``:authority``, hyper's otherwise).
 
         Concurrency: thread-safe; each call gets its own id.
         """
         stream_id = self._usable_session().reserve_id()
         self._origin.put_request(stream_id, method, selector)
+        if skip_accept_encoding:
+            self._origin.pending_request(stream_id).skip_accept_encoding = True
         return stream_id
 
     def putheader(
         self,
         header: Str,
-        argument: Str,
+        *values: Any,
         stream_id: int | None = None,
         replace: bool = False,
     ) -> None:
         """
         Add a header to a request started with :meth:`putrequest` (sent by
-        :meth:`endheaders`). ``replace`` drops earlier values of that header.
+        :meth:`endheaders`): ``putheader(name, value)``; ``http.client``'s
+        ``putheader(name, value, more...)`` (one field value, joined by a
+        space) and the historic ``putheader(name, value, stream_id,
+        replace)`` too. ``replace`` drops earlier values of that header.
 
         Concurrency: thread-safe for different requests.
         """
-        self._origin.pending_request(stream_id).add_header(header, argument, replace)
+        value, stream_id, replace = putheader_args(values, stream_id, replace)
+        self._origin.pending_request(stream_id).add_header(header, value, replace)
 
     def endheaders(
         self,
@@ -397,24 +558,47 @@ class HTTP20Connection(ConnectionTarget):
         final: bool = False,
         stream_id: int | None = None,
         trailers: HeadersArg = None,
+        *,
+        encode_chunked: bool = False,
     ) -> None:
         """
         Send the headers of a request started with :meth:`putrequest`, then
         ``message_body`` if given. ``final`` ends the request (after
-        ``trailers``, if given); otherwise more body follows with :meth:`send`.
+        ``trailers``, if given); otherwise more body may follow with
+        :meth:`send`. With a ``Content-Length`` put (``http.client``'s way:
+        nothing can follow the announced bytes), :meth:`getresponse` ends
+        the request if the caller has not; without one, ``send(...,
+        final=True)`` does, and a response may arrive while the body still
+        streams.
+        ``encode_chunked``: as :meth:`request`'s, for this body and what
+        :meth:`send` sends.
 
         Concurrency: thread-safe for different requests.
         """
         stream_id, pending = self._origin.take_request(stream_id)
-        plan = None if message_body is None else RequestBody(message_body)
+        prechunked = is_prechunked(pending.headers, encode_chunked)
+        plan = None if message_body is None or prechunked else RequestBody(message_body)
         length = plan.length if plan is not None and final else None
-        fields = self._build_headers(pending.method, pending.url, pending.headers, length)
+        fields = self._defaults.fields(
+            pending.method, pending.url, pending.headers, length, pending.skip_accept_encoding
+        )
         trailer_fields = header_pairs(trailers) if final else []
-        ends = final and not trailer_fields
+        ends = final and not trailer_fields and not prechunked
         end_stream = ends and (plan is None or plan.length == 0)
         data = plan.buffer if plan is not None and not end_stream else None
         session, stream, taken = self._open(fields, end_stream, data, ends, stream_id)
         self._origin.opened_as(stream_id, stream.stream_id)
+        if self.debuglevel > 0:
+            print_request_fields(stream.stream_id, fields)
+        if pending.skip_accept_encoding:
+            self._raw_streams.add(stream.stream_id)
+        if prechunked:
+            self._dechunkers[stream.stream_id] = ChunkedReader()
+            self._open_uploads.add(stream.stream_id)
+            self._send_prechunked(session, stream, message_body, final)
+            return
+        if not end_stream and not final and _has_length(pending.headers):
+            self._open_uploads.add(stream.stream_id)
         if plan is not None and not end_stream:
             self._upload(session, stream, plan, taken if data is not None else None, ends)
         if trailer_fields:
@@ -435,7 +619,12 @@ class HTTP20Connection(ConnectionTarget):
         Concurrency: thread-safe for different requests.
         """
         session, stream = self._origin.find(stream_id)
+        if stream.stream_id in self._dechunkers:
+            self._send_prechunked(session, stream, data, final)
+            return
         trailer_fields = header_pairs(trailers) if final else []
+        if final:
+            self._open_uploads.discard(stream.stream_id)
         self._upload(session, stream, RequestBody(data), None, final and not trailer_fields)
         if trailer_fields:
             session.send_trailers(stream, trailer_fields)
@@ -449,19 +638,25 @@ class HTTP20Connection(ConnectionTarget):
         stream_id: int | None = None,
     ) -> tuple[Session, StreamBuffer, int]:
         origin = self._origin
-        attempts = 0
+        failed: BaseException | None = None
         while True:
             # _usable_session inline: this is every request's path.
             session = origin.current
-            fresh = False
             if session is None or not session.is_usable:
-                session, fresh = self._choose_session()
+                if session is not None and failed is None:
+                    failed = origin.found_dead(session)
+                try:
+                    session = self._choose_session()
+                except BaseException as exc:
+                    origin.chain(exc, failed)
+                    raise
             opened = session.open_stream(fields, end_stream, data, data_ends, stream_id)
             if opened is not None:
                 stream, taken = opened
                 return session, stream, taken
-            attempts += 1
-            origin.try_again(attempts, fresh)
+            # Dead before our request went out: the policy says whether
+            # another connection may take it, or raises.
+            failed = origin.try_again(session, failed)
 
     def _upload(
         self,
@@ -575,10 +770,27 @@ class HTTP20Connection(ConnectionTarget):
         session, stream = self._origin.find(stream_id)
         if stream.claimed:
             raise StreamStateError(f"the response on stream {stream.stream_id} was already taken")
-        session.wait_response(stream)
+        if self._open_uploads and stream.stream_id in self._open_uploads:
+            # endheaders() left the request open: asking for the response
+            # says it is complete, as with http.client.
+            self._open_uploads.discard(stream.stream_id)
+            self._dechunkers.pop(stream.stream_id, None)
+            session.send_data(stream, b"", True)
+        try:
+            session.wait_response(stream)
+        except ConnectionLostError as error:
+            if isinstance(error, RemoteDisconnected):
+                raise
+            raise _LostBeforeAnswer(str(error)) from error
         stream.claimed = True
         self._origin.claimed(stream_id)
-        return HTTP20Response(stream, session)
+        response = self.response_class(stream, session)
+        if self._raw_streams and stream.stream_id in self._raw_streams:
+            self._raw_streams.discard(stream.stream_id)
+            response._decode_default = False
+        if self.debuglevel > 0:
+            print_response(response)
+        return response
 
     get_response = getresponse
 
@@ -601,7 +813,13 @@ class HTTP20Connection(ConnectionTarget):
         Concurrency: thread-safe.
         """
         session, stream = self._origin.find(stream_id)
+        self._forget_stream(stream.stream_id)
         session.release(stream)
+
+    def _forget_stream(self, stream_id: int) -> None:
+        self._raw_streams.discard(stream_id)
+        self._open_uploads.discard(stream_id)
+        self._dechunkers.pop(stream_id, None)
 
     def get_pushes(
         self, stream_id: int | None = None, capture_all: bool = False
@@ -646,6 +864,9 @@ class HTTP20Connection(ConnectionTarget):
         """
         with self._connect_lock:
             sessions = self._origin.close()
+        self._raw_streams.clear()
+        self._open_uploads.clear()
+        self._dechunkers.clear()
         code = ErrorCodes.NO_ERROR if error_code is None else error_code
         for session in sessions:
             session.close(code)

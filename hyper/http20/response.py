@@ -49,6 +49,8 @@ class HTTP20Response(BaseResponse):
     raises :class:`StreamResetError` when the stream was reset mid-body, and
     :meth:`close` on an unfinished body resets the stream (CANCEL), so the
     server stops sending and the stream's slot and buffer are freed at once.
+    ``will_close`` and ``chunked`` are always False: streams end, the
+    connection goes on.
 
     Concurrency: one response is read by one thread at a time; different
     responses on the same connection may be read from any threads at once.
@@ -116,7 +118,7 @@ class HTTP20Response(BaseResponse):
         """The file descriptor of the connection's socket."""
         return self._session.fileno()
 
-    def __del__(self) -> None:
+    def _collected(self) -> None:
         # May run inside any thread, even one holding the session's lock:
         # only queue the stream for release (no locking here).
         if not getattr(self, "_released", True):

@@ -28,12 +28,12 @@ from urllib.parse import unquote
 from hyper.common._request import split_timeout
 from hyper.common.exceptions import HyperError, InvalidArgumentError, ProxyError
 from hyper.common.headers import HTTPHeaderMap
-from hyper.common.types import Str, Timeout
+from hyper.common.types import Str
 from hyper.common.util import to_bytestring, to_host_port_tuple
 from hyper.net.errors import translate_os_error
 from hyper.net.tls_socket import handshake
 
-__all__ = ["ConnectionTarget", "ProxyResponse", "open_socket", "split_proxy"]
+__all__ = ["ConnectionTarget", "HTTPClientTarget", "ProxyResponse", "open_socket", "split_proxy"]
 
 ProxyHeaders = Union[HTTPHeaderMap, Mapping[Str, Str], Iterable[tuple[Str, Str]], None]
 
@@ -111,9 +111,9 @@ class ConnectionTarget:
     """
     Where a connection goes, parsed once from the constructor arguments
     :class:`~hyper.http11.connection.HTTP11Connection`,
-    :class:`~hyper.http20.connection.HTTP20Connection` and
-    :class:`~hyper.connection.HTTPConnection` share; each of them
-    starts by calling this ``__init__``.
+    :class:`~hyper.http20.connection.HTTP20Connection`,
+    :class:`~hyper.connection.HTTPConnection` and the asyncio client share;
+    each of them starts by calling this ``__init__``.
 
     Sets ``host`` and ``port`` (from ``host`` when ``port`` is None, else
     ``default_port``), ``secure`` (default: True when an ``ssl_context`` is
@@ -122,8 +122,17 @@ class ConnectionTarget:
     ``proxy_headers`` (see :func:`split_proxy`), ``timeout`` as given, and
     its ``(connect, read)`` split as ``_connect_timeout`` and ``_read_timeout``.
 
+    ``timeout`` may also be ``http.client``'s "no timeout given" sentinel
+    (``socket._GLOBAL_DEFAULT_TIMEOUT``, which urllib passes): it means the
+    socket module's default, ``socket.getdefaulttimeout()``, as there. And a
+    number where ``secure`` goes (``http.client.HTTPConnection(host, port,
+    timeout)``'s call shape) is the timeout: ``secure`` is a bool.
+
     :raises ValueError: a host, port or proxy that is not valid.
     """
+
+    #: The port of a host given without one.
+    default_port = 443
 
     def __init__(
         self,
@@ -134,12 +143,22 @@ class ConnectionTarget:
         proxy_host: str | None,
         proxy_port: int | None,
         proxy_headers: ProxyHeaders,
-        timeout: Timeout,
-        default_port: int = 443,
+        timeout: Any,
+        default_port: int | None = None,
     ) -> None:
+        if _is_timeout(secure):
+            # http.client's third positional argument is the timeout.
+            if timeout is None or timeout is _DEFAULT_TIMEOUT:
+                timeout = secure
+            secure = None
+        if default_port is None:
+            default_port = self.default_port
         if port is None:
             self.host, self.port = to_host_port_tuple(host, default_port=default_port)
         else:
+            if not host:
+                # Never a DNS lookup of '' (which resolves to nothing, slowly).
+                raise InvalidArgumentError("No host given (an empty host name)")
             self.host, self.port = host, int(port)
         if secure is None:
             # A context is only ever given to be used: passing one to a port
@@ -151,7 +170,120 @@ class ConnectionTarget:
             proxy_host, proxy_port, proxy_headers
         )
         self.timeout = timeout
+        if timeout is _DEFAULT_TIMEOUT:
+            timeout = socket.getdefaulttimeout()
         self._connect_timeout, self._read_timeout = split_timeout(timeout)
+
+
+#: http.client's "no timeout given" (the socket module's default applies).
+_DEFAULT_TIMEOUT: Any = getattr(socket, "_GLOBAL_DEFAULT_TIMEOUT", object())
+
+
+def _is_timeout(value: Any) -> bool:
+    """A timeout given where a bool was expected (a number, or the sentinel)."""
+    if value is _DEFAULT_TIMEOUT:
+        return True
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
+class HTTPClientTarget(ConnectionTarget):
+    """
+    :class:`ConnectionTarget` with the connection attributes and calls of
+    ``http.client.HTTPConnection`` that every blocking connection class
+    shares: ``set_tunnel``, ``set_debuglevel`` and ``debuglevel``,
+    ``default_port``, ``auto_open``, ``source_address``, ``blocksize``.
+
+    A class using it recomputes what it derives from the target in
+    :meth:`_target_changed` (``set_tunnel`` moves the target).
+    """
+
+    #: Print each request and response head to stdout when positive (see
+    #: :meth:`set_debuglevel`).
+    debuglevel = 0
+    #: http.client's flag: 1 (the default) connects again, transparently,
+    #: when a request finds the connection closed; 0 raises
+    #: :class:`~hyper.common.exceptions.NotConnected` unless ``connect()``
+    #: was called.
+    auto_open = 1
+
+    def __init__(
+        self,
+        host: str,
+        port: int | None,
+        secure: bool | None,
+        ssl_context: Any,
+        proxy_host: str | None,
+        proxy_port: int | None,
+        proxy_headers: ProxyHeaders,
+        timeout: Any,
+        *,
+        source_address: tuple[str, int] | None = None,
+        blocksize: int | None = None,
+        context: Any = None,
+    ) -> None:
+        if context is not None:
+            if ssl_context is not None and ssl_context is not context:
+                raise InvalidArgumentError("give ssl_context or context, not both")
+            ssl_context = context
+        super().__init__(
+            host, port, secure, ssl_context, proxy_host, proxy_port, proxy_headers, timeout
+        )
+        #: The local ``(host, port)`` the socket binds to before connecting
+        #: (``socket.create_connection``'s), or None.
+        self.source_address = source_address
+        if blocksize is not None and blocksize <= 0:
+            raise InvalidArgumentError(f"blocksize must be positive, not {blocksize}")
+        #: The most bytes read at once from a file-like request body; None:
+        #: hyper's own sizes (larger than http.client's 8192).
+        self.blocksize = blocksize
+        # set_tunnel() was called: a CONNECT tunnel even for plain http.
+        self._tunnel = False
+        self._target_changed()
+
+    def _target_changed(self) -> None:
+        """The target (host, port, proxy) was set or moved: recompute what
+        depends on it."""
+
+    def set_tunnel(
+        self, host: str, port: int | None = None, headers: ProxyHeaders = None
+    ) -> None:
+        """
+        ``http.client``'s proxy API: the host and port given to the
+        constructor are an HTTP proxy's, and requests go, through a CONNECT
+        tunnel it opens, to ``host:port`` (``port`` defaults to the class's
+        :attr:`default_port`, or comes from ``host``). ``headers`` go on the
+        CONNECT request only (``Proxy-Authorization``...). The same as giving
+        ``proxy_host`` to the constructor, except that plain-http targets
+        are tunnelled too, as ``http.client`` does.
+
+        :raises RuntimeError: the connection is already connected (as
+            ``http.client``).
+        """
+        if self._is_connected():
+            raise RuntimeError("Can't set up tunnel for established connection")
+        if port is None:
+            target_host, target_port = to_host_port_tuple(host, default_port=self.default_port)
+        else:
+            target_host, target_port = host, int(port)
+        self.proxy_host, self.proxy_port = self.host, self.port
+        self.proxy_headers = headers
+        self.host, self.port = target_host, target_port
+        self._tunnel = True
+        self._target_changed()
+
+    def _is_connected(self) -> bool:
+        """True while a socket is open (set_tunnel is refused then)."""
+        raise NotImplementedError
+
+    def set_debuglevel(self, level: int) -> None:
+        """
+        ``level > 0`` prints what goes out and comes back to stdout, as
+        ``http.client`` does (``send:``, ``reply:``, ``header:`` lines): an
+        explicit request to see the exchange, which ``urllib.request``'s
+        ``debuglevel`` and ``xmlrpc.client``'s ``verbose`` make, and which
+        a logger nobody configured would swallow.
+        """
+        self.debuglevel = level
 
 
 def _header_pairs(headers: ProxyHeaders) -> list[tuple[Str, Str]]:
@@ -180,6 +312,7 @@ def open_socket(
     proxy_port: int | None = None,
     proxy_headers: ProxyHeaders = None,
     alpn_protocols: Sequence[str] | None = _H2_ONLY,
+    source_address: tuple[str, int] | None = None,
 ) -> tuple[socket.socket, str | None]:
     """
     Connect to ``host:port`` (through an HTTP proxy's CONNECT tunnel when
@@ -194,6 +327,7 @@ def open_socket(
         would then pick HTTP/1.1). The default, ``['h2']``, is what
         ``HTTP20Connection`` needs; None leaves the context as it is.
         hyper's own default context is never changed.
+    :param source_address: the local ``(host, port)`` to bind to first.
     :returns: ``(sock, protocol)``: the ALPN protocol the server chose
         (``force_proto`` when given), or None for a plaintext socket. The
         socket is left with ``connect_timeout`` as its timeout.
@@ -208,7 +342,9 @@ def open_socket(
         dial_host, dial_port = host, port
     where = f"{dial_host}:{dial_port}"
     with _translate(f"connecting to {where}"):
-        sock = socket.create_connection((dial_host, dial_port), timeout=connect_timeout)
+        sock = socket.create_connection(
+            (dial_host, dial_port), timeout=connect_timeout, source_address=source_address
+        )
     try:
         with _translate(f"connecting to {where}"):
             sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)

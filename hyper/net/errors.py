@@ -51,7 +51,12 @@ def translate_os_error(
     if isinstance(exc, socket.timeout):  # TimeoutError on 3.10+, an OSError before
         return HyperTimeoutError(f"timed out {what}")
     if resets and (exc.errno in _RESET_ERRNOS or isinstance(exc, ssl.SSLEOFError)):
-        return HyperResetError(f"the connection was reset while {what}")
+        reset = HyperResetError(f"the connection was reset while {what}")
+        if exc.errno in _RESET_ERRNOS:
+            # As the OS said it: callers retry on errno (xmlrpc.client does,
+            # on ECONNRESET, ECONNABORTED and EPIPE).
+            reset.errno = exc.errno
+        return reset
     error = HyperConnectionError(f"{what} failed: {exc}{hint}")
     # errno only: with strerror set too, str() would drop our message.
     error.errno = exc.errno

@@ -20,10 +20,44 @@ stops a reader.
 from __future__ import annotations
 
 import socket
+from typing import Any
 
 from hyper.common.types import Buffer
 from hyper.net.rawio import RawIO
 from hyper.net.tls_socket import TLSSocket
+
+__all__ = ["DescriptorHold", "Transport"]
+
+
+class DescriptorHold:
+    """
+    Keeps a socket's descriptor open through its owner's ``close()``, the
+    way a file from ``socket.makefile()`` does (it is one): the descriptor
+    really closes once the socket was closed and every hold released.
+
+    ``http.client``'s responses read through such a file, so a caller may
+    close the connection's socket while a response is still being read;
+    ``urllib.request`` does, right after ``getresponse()``. hyper's
+    responses and sessions hold the socket the same way.
+    """
+
+    __slots__ = ("_file",)
+
+    def __init__(self, sock: Any) -> None:
+        raw = sock.raw if isinstance(sock, TLSSocket) else sock
+        try:
+            self._file: Any = raw.makefile("rb", buffering=0)
+        except (AttributeError, OSError, ValueError):  # closed, or not a socket
+            self._file = None
+
+    def release(self) -> None:
+        """Let go (once); the descriptor closes if the socket was closed."""
+        file, self._file = self._file, None
+        if file is not None:
+            try:
+                file.close()
+            except OSError:
+                pass
 
 
 class Transport:
@@ -33,6 +67,9 @@ class Transport:
     def __init__(self, sock: socket.socket) -> None:
         self.sock = sock
         self._io: TLSSocket | RawIO = sock if isinstance(sock, TLSSocket) else RawIO(sock)
+        # A caller's close() of the connection's socket (urllib closes it
+        # after getresponse()) must not cut the streams still being read.
+        self._hold = DescriptorHold(sock)
 
     def fileno(self) -> int:
         """The socket's descriptor; -1 once it is closed."""
@@ -69,4 +106,5 @@ class Transport:
             pass
 
     def close(self) -> None:
+        self._hold.release()
         self.sock.close()

@@ -57,7 +57,9 @@ class ServedH2(H2Protocol):
         self.server.forget(self)
 
     def close_gracefully(self) -> None:
-        self.close_connection()
+        # SIGTERM (Site.close_connections): GOAWAY, the requests in flight
+        # finish; the site drops whatever is left after its shutdown timeout.
+        self.server.track(asyncio.ensure_future(self.shutdown()))
 
     def abort(self) -> None:
         if self.transport is not None:

@@ -54,15 +54,16 @@ class TestAgainstHyperServer:
 
         run(main())
 
-    def test_goaway_lets_open_streams_finish_and_refuses_new_ones(self, run) -> None:
+    def test_shutdown_lets_open_streams_finish_and_refuses_new_ones(self, run) -> None:
         proceed = asyncio.Event()
 
         async def handler(proto: aioh2.H2Protocol) -> None:
             stream_id, _ = await proto.recv_request()
-            proto.close_connection()
+            closed = asyncio.ensure_future(proto.shutdown())
             await proceed.wait()
             await proto.start_response(stream_id, {":status": "200"})
             await proto.send_data(stream_id, b"finished", end_stream=True)
+            await closed  # returns once the transport is closed
 
         async def main() -> None:
             async with serving(handler) as (_, port):
@@ -301,5 +302,66 @@ class TestAgainstHypercorn:
                     response = await conn.get_response(stream_id)
                     assert response.status == 200
                     assert await response.read() == upload
+
+        run(main())
+
+
+class TestAioh2Extras:
+    """aioh2 0.2.3's signatures: ``loop=`` on the four helpers, and
+    ``H2Protocol.reprioritize``."""
+
+    def test_loop_keyword_is_accepted_with_a_deprecation_warning(self, run, tmp_path) -> None:
+        path = str(tmp_path / "h2.sock")
+
+        async def main() -> None:
+            loop = asyncio.get_running_loop()
+            with pytest.warns(DeprecationWarning, match="loop argument"):
+                server = await aioh2.start_server(echo_handler, HOST, 0, loop=loop)
+            with pytest.warns(DeprecationWarning, match="loop argument"):
+                unix_server = await aioh2.start_unix_server(echo_handler, path, loop=loop)
+            try:
+                port = server.sockets[0].getsockname()[1]
+                with pytest.warns(DeprecationWarning):
+                    client = await aioh2.open_connection(HOST, port, loop=loop)
+                with pytest.warns(DeprecationWarning):
+                    unix_client = await aioh2.open_unix_connection(path, loop=loop)
+                for proto in (client, unix_client):
+                    sid = await proto.start_request(
+                        {":method": "GET", ":path": "/"}, end_stream=True
+                    )
+                    assert dict(await proto.recv_response(sid))[":status"] == "200"
+                    proto.close_connection()
+            finally:
+                server.close()
+                unix_server.close()
+
+        run(main())
+
+    def test_another_loop_is_refused(self, run) -> None:
+        other = asyncio.new_event_loop()
+
+        async def main() -> None:
+            with pytest.warns(DeprecationWarning), pytest.raises(ValueError, match="running"):
+                await aioh2.open_connection(HOST, 1, loop=other)
+
+        try:
+            run(main())
+        finally:
+            other.close()
+
+    def test_reprioritize_is_an_accepted_no_op(self, run) -> None:
+        async def main() -> None:
+            async with serving(echo_handler) as (_, port):
+                client = await aioh2.open_connection(HOST, port)
+                sid = await client.start_request({":method": "GET", ":path": "/"})
+                client.reprioritize(sid, depends_on=0, weight=200, exclusive=True)
+                client.reprioritize(sid)
+                with pytest.raises(ValueError):
+                    client.reprioritize(sid, weight=0)
+                with pytest.raises(ValueError):
+                    client.reprioritize(sid, depends_on=sid)
+                await client.end_stream(sid)
+                assert dict(await client.recv_response(sid))[":status"] == "200"
+                client.close_connection()
 
         run(main())

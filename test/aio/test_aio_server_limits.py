@@ -222,12 +222,13 @@ class TestServerLimits:
 
 
 class TestGracefulShutdown:
-    def test_close_connection_lets_the_open_stream_finish(self, run) -> None:
+    def test_shutdown_lets_the_open_stream_finish(self, run) -> None:
         async def handler(proto: aioh2.H2Protocol) -> None:
             stream_id, _ = await proto.recv_request()
-            proto.close_connection()
+            closed = asyncio.ensure_future(proto.shutdown())
             await proto.start_response(stream_id, {":status": "200"})
             await proto.send_data(stream_id, b"last words", end_stream=True)
+            await closed
 
         async def main() -> None:
             async with serving(handler) as (_, port):

@@ -191,10 +191,16 @@ class TestParseURL:
     def test_fragment_is_dropped(self) -> None:
         assert _parse_url("h/p#frag").path == "/p"
 
-    @pytest.mark.parametrize("url", ["ftp://h/", "https://user:pw@h/", "https://", "h:99999"])
+    @pytest.mark.parametrize(
+        "url", ["ftp://h/", "https://user:pw@h/", "https://", "h:99999", "http://:1/"]
+    )
     def test_unusable_url_is_an_error(self, url: str) -> None:
         with pytest.raises(_CommandError):
             _parse_url(url)
+
+    def test_an_empty_host_says_so_before_any_lookup(self) -> None:
+        with pytest.raises(_CommandError, match="No host in ':1'"):
+            _parse_url("http://:1/")
 
 
 class _Clock:

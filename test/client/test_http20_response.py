@@ -92,10 +92,9 @@ class TestStatusAndHeaders:
             assert response.msg.get_all("x-multi") == ["a", "b"]
             assert response.readable()
             assert isinstance(response.fileno(), int)
-            assert not response.closed
+            assert not response.isclosed()
             assert response.read() == b"hi"
-            assert response.closed
-            assert response.isclosed()
+            assert response.isclosed() and not response.closed  # closed: close() was called
 
     def test_informational_responses_are_kept(self) -> None:
         def handler(conn: PeerConnection, request: Request) -> None:
@@ -118,9 +117,10 @@ class TestStatusAndHeaders:
 
 
 class TestReading:
-    def test_read_amt_returns_what_is_available(self) -> None:
-        """read(amt) does not wait for amt bytes: the peer holds the rest
-        back until it sees the PING sent after the read."""
+    def test_read1_returns_what_is_available(self) -> None:
+        """read1(amt) does not wait for amt bytes (read(amt) would, as
+        io.BufferedIOBase's): the peer holds the rest back until it sees the
+        PING sent after the read."""
 
         def then(conn: PeerConnection, stream_id: int) -> None:
             conn.send_body(stream_id, b"0123456789", end_stream=False)
@@ -131,12 +131,12 @@ class TestReading:
             peer.address, timeout=CLIENT_TIMEOUT
         ) as conn:
             response = conn.getresponse(conn.request("GET", "/"))
-            assert response.read(1000) == b"0123456789"
+            assert response.read1(1000) == b"0123456789"
             conn.ping(b"continue")
-            assert response.read(2) == b"re"
-            assert response.read(1000) == b"st"
-            assert response.read(1000) == b""
-            assert response.closed
+            assert response.read1(2) == b"re"
+            assert response.read1(1000) == b"st"
+            assert response.read1(1000) == b""
+            assert response.isclosed()
 
     def test_read_in_small_pieces(self) -> None:
         with response_to(answer(body=BODY)) as (response, _, _):
@@ -216,7 +216,7 @@ class TestClosing:
         ) as conn:
             with conn.getresponse(conn.request("GET", "/")) as response:
                 assert response.read(10) == b"x" * 10
-            assert response.closed
+            assert response.isclosed()
             assert response.read() == b""
             conn.ping(b"flushed!")
         # The peer saw RST_STREAM(CANCEL) (asserted in its script), before the PING.

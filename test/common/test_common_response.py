@@ -78,7 +78,7 @@ class TestRead:
         response = Scripted([b"ab", b"cd", b"ef"])
         assert response.read() == b"abcdef"
         assert response.finished == 1
-        assert response.closed and response.isclosed()
+        assert response.isclosed() and not response.closed
         assert response.read() == b""
         assert response.read(5) == b""
 
@@ -88,7 +88,7 @@ class TestRead:
         assert response.limits == [4]
         assert response.read(4) == b"ef"
         assert response.read(4) == b""
-        assert response.closed
+        assert response.isclosed()
 
     def test_read_zero(self) -> None:
         response = Scripted([b"abc"])

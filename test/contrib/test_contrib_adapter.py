@@ -17,6 +17,7 @@ import pytest
 import requests
 from requests.auth import HTTPDigestAuth
 from support import servers
+from support.processes import free_ports
 
 from hyper.contrib import HTTP2Adapter, HTTP20Adapter
 from hyper.http20.window import FlowControlManager
@@ -260,3 +261,44 @@ class TestRealServers:
             r = s.get(h2o.url("/1m.bin"), verify=h2o.ca_path)
             assert hashlib.sha256(r.content).hexdigest() == h2o.docroot.sha256("1m.bin")
             assert r.raw.version == 20
+
+
+class TestHistoricMembers:
+    """Historic hyper's documented adapter members: ``get_connection`` and
+    ``connections``, on both adapter classes."""
+
+    @pytest.mark.parametrize("adapter_class", [HTTP2Adapter, HTTP20Adapter])
+    def test_get_connection_makes_the_connection_without_connecting(
+        self, adapter_class
+    ) -> None:
+        """Nothing listens on the port: a connection attempt would fail."""
+        (port,) = free_ports(1)
+        adapter = adapter_class()
+        first = adapter.get_connection("127.0.0.1", port, "http")
+        assert adapter.get_connection("127.0.0.1", port, "http") is first
+        other = adapter.get_connection("127.0.0.1", None, "https")
+        assert other is not first
+        assert sorted(map(id, adapter.connections.values())) == sorted([id(first), id(other)])
+        adapter.close()
+        assert adapter.connections == {}
+
+    def test_a_request_goes_on_the_connection_get_connection_gave(self, h2o) -> None:
+        adapter = HTTP20Adapter()
+        conn = adapter.get_connection(h2o.host, h2o.port, "https", verify=h2o.ca_path)
+        with requests.Session() as s:
+            s.mount("https://", adapter)
+            r = s.get(h2o.url("/small.txt"), verify=h2o.ca_path)
+            assert r.content == servers.SMALL_BODY
+            assert adapter.get_connection(
+                h2o.host, h2o.port, "https", verify=h2o.ca_path
+            ) is conn
+            assert list(adapter.connections.values()) == [conn]
+            assert conn.version.name == "http20"  # connected by the request, over h2
+        assert adapter.connections == {}  # the Session closed its adapter
+
+    def test_get_connection_refuses_what_send_would(self) -> None:
+        adapter = HTTP2Adapter()
+        with pytest.raises(requests.exceptions.InvalidSchema):
+            adapter.get_connection("example.com", 21, "ftp")
+        with pytest.raises(requests.exceptions.InvalidURL):
+            adapter.get_connection("", 80, "http")

@@ -224,6 +224,94 @@ class TestPooling:
 
 
 @pytest.mark.interop
+def _throwaway_get(url: str, **kwargs: Any) -> requests.Response:
+    """What ``requests.get`` does, with the adapter mounted: a Session of its
+    own, closed before the response is returned."""
+    with _session(HTTP2Adapter()) as s:
+        return s.get(url, **kwargs)
+
+
+@pytest.mark.interop
+class TestClosing:
+    """Closing a Session (its adapter) never cuts a response being read: the
+    idle connections close at once, busy ones when their response is done.
+    A 64 MiB body is far more than the socket buffers and stream window hold,
+    so most of it is still on the wire when the Session closes."""
+
+    @pytest.mark.parametrize("protocol", ["h2", "h1"])
+    def test_a_streamed_response_is_read_whole_after_its_session_closed(
+        self, nginx, protocol: str
+    ) -> None:
+        url = _nginx_url(nginx, protocol, "/64m.bin")
+        with _session(HTTP2Adapter()) as s:
+            r = s.get(url, stream=True, timeout=TIMEOUT, verify=nginx.ca_path)
+        assert r.raw.version == (20 if protocol == "h2" else 11)
+        digest = hashlib.sha256()
+        for chunk in r.iter_content(1 << 20):
+            digest.update(chunk)
+        assert digest.hexdigest() == nginx.docroot.sha256("64m.bin")
+
+    @pytest.mark.parametrize("protocol", ["h2", "h1"])
+    def test_requests_get_stream_then_iter_lines(self, nginx, protocol: str) -> None:
+        """requests.get(url, stream=True).iter_lines() (the Session closed first)."""
+        url = _nginx_url(nginx, protocol, "/64m.bin")
+        r = _throwaway_get(url, stream=True, timeout=TIMEOUT, verify=nginx.ca_path)
+        kept = sum(len(line) for line in r.iter_lines(1 << 20))
+        data = nginx.docroot.read("64m.bin")
+        assert kept == len(data) - data.count(b"\n") - data.count(b"\r")
+
+    def test_an_idle_connection_is_closed_at_once(self, peer_tls, peer_ca_path) -> None:
+        def script(conn: PeerConnection) -> None:
+            conn.handshake()
+            echo(conn, conn.expect_complete_request())
+            conn.read_until_closed()  # returns once the adapter closed it
+
+        with Peer(script, tls=peer_tls) as peer:
+            adapter = HTTP2Adapter()
+            s = _session(adapter)
+            assert s.get(f"https://127.0.0.1:{peer.port}/", verify=peer_ca_path).ok
+            s.close()
+            peer.wait_finished(0)
+
+    def test_a_busy_connection_closes_once_its_response_is_read(
+        self, peer_tls, peer_ca_path
+    ) -> None:
+        closed = threading.Event()
+
+        def script(conn: PeerConnection) -> None:
+            conn.handshake()
+            request = conn.expect_complete_request()
+            conn.send_headers(request.stream_id, [(b":status", b"200")])
+            conn.send_body(request.stream_id, b"before close;", end_stream=False)
+            assert closed.wait(TIMEOUT), "the test never closed its Session"
+            conn.send_body(request.stream_id, b"after close")
+            conn.read_until_closed()
+
+        with Peer(script, tls=peer_tls) as peer:
+            s = _session(HTTP2Adapter())
+            r = s.get(f"https://127.0.0.1:{peer.port}/", stream=True, verify=peer_ca_path)
+            s.close()
+            closed.set()
+            assert r.content == b"before close;after close"
+            peer.wait_finished(0)  # and the connection closed once the body was read
+
+    def test_a_request_after_close_opens_a_fresh_pool(self, h2o, metrics) -> None:
+        adapter = HTTP2Adapter(metrics_callback=lambda **kw: metrics.append(kw))
+        with _session(adapter) as s:
+            url = h2o.url("/small.txt")
+            assert s.get(url, verify=h2o.ca_path).content == servers.SMALL_BODY
+            adapter.close()
+            assert s.get(url, verify=h2o.ca_path).content == servers.SMALL_BODY
+        assert [m["connection_reused"] for m in metrics] == [False, False]
+
+
+def _nginx_url(nginx: servers.Server, protocol: str, path: str) -> str:
+    nginx.docroot.ensure(path.lstrip("/"))
+    if protocol == "h2":
+        return nginx.url(path)
+    return f"https://{nginx.host}:{nginx.ports['h1']}{path}"
+
+
 class TestMetrics:
     def test_a_raising_callback_never_breaks_the_request(self, h2o, caplog) -> None:
         def broken(**kwargs: Any) -> None:
@@ -306,6 +394,7 @@ class TestStreamTimeouts:
             # The connection serves on (the same pool: the same timeout).
             again = s.get(base + "/x", stream=True, timeout=0.5, verify=peer_ca_path)
             assert again.status_code == 200
+            again.close()  # unread: its connection would outlive the Session
         (conn,) = peer.conns
         assert conn.requests[1].reset == ErrorCodes.CANCEL
 

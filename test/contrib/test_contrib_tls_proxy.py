@@ -62,8 +62,33 @@ class TestVerify:
         assert session.get(h2o.url("/small.txt"), verify=False).content == servers.SMALL_BODY
 
     def test_missing_ca_bundle_is_an_oserror(self, session, h2o, tmp_path) -> None:
-        with pytest.raises(OSError, match="No CA certificates"):
-            session.get(h2o.url("/small.txt"), verify=str(tmp_path / "nowhere.pem"))
+        missing = str(tmp_path / "nowhere.pem")
+        with pytest.raises(OSError) as info:
+            session.get(h2o.url("/small.txt"), verify=missing)
+        # requests' own adapter's words.
+        assert str(info.value) == (
+            f"Could not find a suitable TLS CA certificate bundle, invalid path: {missing}"
+        )
+
+    @pytest.mark.parametrize("which", ["certificate", "key"])
+    def test_a_missing_client_certificate_or_key_is_an_oserror(
+        self, session, h2o, tmp_path, which: str
+    ) -> None:
+        missing = str(tmp_path / "nowhere.pem")
+        cert = missing if which == "certificate" else (h2o.ca_path, missing)
+        with pytest.raises(OSError) as info:
+            session.get(h2o.url("/small.txt"), cert=cert)
+        assert str(info.value) == f"Could not find the TLS {which} file, invalid path: {missing}"
+
+    @pytest.mark.parametrize(
+        ("timeout", "words"),
+        [("foo", "must be an int, float or None"), (0, "less than or equal to 0")],
+    )
+    def test_a_bad_timeout_is_a_value_error_in_urllib3s_words(
+        self, session, h2o, timeout: object, words: str
+    ) -> None:
+        with pytest.raises(ValueError, match=words):
+            session.get(h2o.url("/small.txt"), timeout=timeout)
 
     def test_connections_are_never_shared_across_tls_settings(self, session, h2o, metrics) -> None:
         url = h2o.url("/small.txt")

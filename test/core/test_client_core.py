@@ -561,3 +561,37 @@ class TestFailure:
             pair.client.check_response(stream)
         with pytest.raises(H2ConnectionError, match="closed by the client"):
             pair.client.raise_if_failed()
+
+
+class TestWhyUnusable:
+    """What the front ends' retry rule (core.origin) asks of a connection."""
+
+    def test_a_connection_is_reused_once_a_request_went_out(self, factory: FrameFactory) -> None:
+        core = client_against(factory)
+        assert not core.is_reused
+        open_get(core)
+        assert core.is_reused
+
+    def test_a_usable_connection_has_no_reason(self, factory: FrameFactory) -> None:
+        assert client_against(factory).why_unusable() is None
+
+    def test_its_failure(self, factory: FrameFactory) -> None:
+        core = client_against(factory)
+        core.receive_data(factory.raw_frame(0x4, 0, 0, b"\x00" * 5))  # SETTINGS of length 5
+        assert core.why_unusable() is core.error
+        assert type(core.error).__name__ == "FrameSizeError"
+
+    def test_a_goaway_names_its_code_and_last_stream(self, factory: FrameFactory) -> None:
+        core = client_against(factory)
+        open_get(core)
+        core.receive_data(factory.goaway(1, ErrorCodes.ENHANCE_YOUR_CALM))
+        assert core.error is None  # stream 1 may still finish
+        why = core.why_unusable()
+        assert isinstance(why, ConnectionTerminatedError)
+        assert why.error_code == ErrorCodes.ENHANCE_YOUR_CALM
+        assert "GOAWAY(ENHANCE_YOUR_CALM, last stream 1)" in str(why)
+
+    def test_used_up_stream_ids_are_no_failure(self, factory: FrameFactory) -> None:
+        core = ClientCore(client_against(factory).engine, first_stream_id=2**31 + 1)
+        assert not core.is_usable
+        assert core.why_unusable() is None

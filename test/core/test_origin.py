@@ -2,7 +2,8 @@
 The reconnect policy (hyper.core.origin) from plain calls.
 
 The connections here are small objects that answer the policy's questions
-(``is_usable``, ``is_finished``, ``next_stream_id``, ``find``): the
+(``is_usable``, ``is_finished``, ``next_stream_id``, ``is_reused``,
+``why_unusable``, ``find``): the
 ``Connection`` protocol the policy is written against, which ``Session`` and
 ``H2Protocol`` meet with a socket or a transport behind them. Each test acts
 as a front end does: choose, open when told to, adopt, open streams.
@@ -15,7 +16,12 @@ import pytest
 from hyper.common.exceptions import ConnectionError as HyperConnectionError
 from hyper.core.origin import OriginPolicy
 from hyper.core.streams import StreamBuffer
-from hyper.engine.exceptions import StreamStateError
+from hyper.engine.exceptions import (
+    ConnectionLostError,
+    ConnectionTerminatedError,
+    FrameSizeError,
+    StreamStateError,
+)
 
 LAST_ID = 2**31 - 1
 
@@ -28,17 +34,27 @@ class FakeConnection:
     left, as a client core is after drain-then-close.
     """
 
-    def __init__(self, first_stream_id: int = 1, refuses: bool = False) -> None:
+    def __init__(self, first_stream_id: int = 1, refuses: BaseException | None = None) -> None:
         self.next_stream_id = first_stream_id
         self.streams: dict[int, StreamBuffer] = {}
         self.goaway_received = False
-        # A server that sends GOAWAY right after the preface: the connection
-        # is usable when chosen, and refuses the stream it is then asked for.
+        self.error: BaseException | None = None
+        self.is_reused = False
+        # What the connection turns out to have suffered when the next
+        # stream is opened (a GOAWAY, a malformed SETTINGS, EOF while idle,
+        # read just before sending): usable when chosen, it then takes none.
         self.refuses = refuses
 
     @property
     def is_usable(self) -> bool:
-        return not self.goaway_received and self.next_stream_id <= LAST_ID
+        return self.why_unusable() is None and self.next_stream_id <= LAST_ID
+
+    def why_unusable(self) -> BaseException | None:
+        if self.error is not None:
+            return self.error
+        if self.goaway_received:
+            return ConnectionTerminatedError("GOAWAY")
+        return None
 
     @property
     def is_finished(self) -> bool:
@@ -50,13 +66,14 @@ class FakeConnection:
     def open_stream(self, stream_id: int | None = None) -> StreamBuffer | None:
         """A new stream (``stream_id``: one reserved earlier, used unless a
         higher id went out first); None if this connection takes no more."""
-        if self.refuses:
-            self.goaway_received = True
+        if self.refuses is not None:
+            self.error, self.refuses = self.refuses, None
         if not self.is_usable:
             return None
         if stream_id is None or stream_id < self.highest_opened():
             stream_id = self.reserve_id()
         stream = self.streams[stream_id] = StreamBuffer(stream_id)
+        self.is_reused = True
         return stream
 
     def reserve_id(self) -> int:
@@ -75,16 +92,16 @@ class FakeConnection:
 
 
 class Server:
-    """Makes the connections a front end opens; ``refusing`` of the next ones
-    send GOAWAY at once."""
+    """Makes the connections a front end opens; the next ones fail as
+    ``failing`` lists (before the request goes out)."""
 
     def __init__(self) -> None:
         self.opened: list[FakeConnection] = []
-        self.refusing = 0
+        self.failing: list[BaseException] = []
 
     def connect(self, first_stream_id: int) -> FakeConnection:
-        conn = FakeConnection(first_stream_id, refuses=self.refusing > 0)
-        self.refusing -= 1
+        refuses = self.failing.pop(0) if self.failing else None
+        conn = FakeConnection(first_stream_id, refuses=refuses)
         self.opened.append(conn)
         return conn
 
@@ -105,19 +122,17 @@ def request(
     policy: OriginPolicy[FakeConnection], server: Server, reserved: int | None = None
 ) -> tuple[FakeConnection, StreamBuffer]:
     """A front end's request: a usable connection, a stream on it, another
-    connection when it takes none (as often as the policy allows)."""
-    attempts = 0
+    connection when it takes none (as the policy allows)."""
+    failed: BaseException | None = None
     while True:
         conn = policy.current
-        fresh = False
         if conn is None or not conn.is_usable:
-            conn, fresh = connection_for(policy, server)
+            conn, _ = connection_for(policy, server)
         stream = conn.open_stream(reserved)
         if stream is not None:
             policy.remember(stream.stream_id)
             return conn, stream
-        attempts += 1
-        policy.try_again(attempts, fresh)
+        failed = policy.try_again(conn, failed)
 
 
 @pytest.fixture
@@ -243,34 +258,79 @@ class TestStreamIds:
         assert policy.resolve(None) == 1
 
 
-class TestConnectAttempts:
-    def test_a_refused_stream_goes_on_a_fresh_connection(
+class TestRetryRule:
+    """One retry, for a reused connection found dead before the request went
+    out; a connection opened for the request answers with its own error."""
+
+    def test_a_reused_connection_found_dead_is_retried_once_on_a_new_one(
         self, policy: OriginPolicy[FakeConnection], server: Server
     ) -> None:
-        server.refusing = 1
+        old, _ = request(policy, server)
+        old.refuses = ConnectionLostError("the server closed the connection")
         conn, stream = request(policy, server)
-        assert len(server.opened) == 2
-        assert conn is server.opened[1]
-        assert stream.stream_id == 1  # the refused connection opened none
+        assert server.opened == [old, conn]
+        assert stream.stream_id == 3
 
-    def test_three_refusing_connections_in_a_row_give_up(
-        self, policy: OriginPolicy[FakeConnection], server: Server
+    @pytest.mark.parametrize(
+        "failure",
+        [
+            FrameSizeError("SETTINGS length is not a multiple of 6"),
+            ConnectionTerminatedError("GOAWAY"),
+        ],
+        ids=["malformed-settings", "goaway"],
+    )
+    def test_a_connection_that_never_carried_a_request_answers_for_itself(
+        self, policy: OriginPolicy[FakeConnection], server: Server, failure: BaseException
     ) -> None:
-        server.refusing = 3
-        with pytest.raises(HyperConnectionError) as info:
+        server.failing = [failure]
+        with pytest.raises(type(failure)) as info:
             request(policy, server)
-        assert str(info.value) == (
-            "example.com:443 refused new streams on 3 fresh connections in a row (GOAWAY)"
-        )
-        assert len(server.opened) == 3
+        assert str(info.value) == str(failure)
+        assert info.value.__cause__ is failure  # a copy: each caller gets its own
+        assert len(server.opened) == 1
 
-    def test_two_refusing_connections_are_tried_past(
+    def test_a_failed_retry_raises_its_error_caused_by_the_first(
         self, policy: OriginPolicy[FakeConnection], server: Server
     ) -> None:
-        server.refusing = 2
-        conn, _ = request(policy, server)
-        assert conn is server.opened[2]
-        assert policy.draining == []  # the refusing ones had no stream to finish
+        old, _ = request(policy, server)
+        first = ConnectionLostError("the server closed the connection")
+        old.refuses = first
+        server.failing = [FrameSizeError("SETTINGS length is not a multiple of 6")]
+        with pytest.raises(FrameSizeError) as info:
+            request(policy, server)
+        cause = info.value.__cause__
+        assert isinstance(cause, ConnectionLostError)
+        assert cause.__cause__ is first
+        assert len(server.opened) == 2
+
+    def test_a_second_reused_connection_found_dead_is_not_retried(
+        self, policy: OriginPolicy[FakeConnection], server: Server
+    ) -> None:
+        """Another caller's new connection, reused by this one, died too: the
+        request already had its one retry."""
+        first, _ = request(policy, server)
+        first.goaway()
+        earlier = policy.try_again(first, None)
+        assert isinstance(earlier, ConnectionTerminatedError)
+        second, _ = request(policy, server)
+        second.error = ConnectionLostError("reset")
+        with pytest.raises(ConnectionLostError) as info:
+            policy.try_again(second, earlier)
+        assert info.value.__cause__ is earlier
+
+    def test_running_out_of_stream_ids_is_no_failure(
+        self, policy: OriginPolicy[FakeConnection], server: Server
+    ) -> None:
+        used, _ = request(policy, server)
+        used.next_stream_id = LAST_ID + 2
+        assert policy.try_again(used, None) is None
+
+    def test_a_new_connection_without_stream_ids_is_an_error(
+        self, policy: OriginPolicy[FakeConnection]
+    ) -> None:
+        """Ids past 2**31-1 while an older stream still drains (see TestStreamIds)."""
+        with pytest.raises(HyperConnectionError, match="no stream id left"):
+            policy.try_again(FakeConnection(LAST_ID + 2), None)
 
 
 class TestPendingRequests:

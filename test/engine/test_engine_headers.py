@@ -564,13 +564,13 @@ class TestHpackStateAfterDiscard:
         events = server.receive_data(factory.headers(3, [*CLIENT_REQUEST, self.SYNC]))
         assert events == [RequestReceived(3, [*CLIENT_REQUEST, self.SYNC], False)]
 
-    def test_headers_on_a_stream_closed_normally(
+    def test_headers_on_a_stream_the_client_reset(
         self, server: Engine, factory: FrameFactory
     ) -> None:
-        """T5: STREAM_CLOSED for that stream only, after decoding the block."""
-        open_request(server, factory, 1, end_stream=True)
-        server.send_headers(1, RESPONSE_200, end_stream=True)
-        server.data_to_send()
+        """After the client's RST_STREAM: STREAM_CLOSED for that stream only
+        (5.1), after decoding the block."""
+        open_request(server, factory, 1)
+        server.receive_data(factory.rst_stream(1, ErrorCodes.CANCEL))
         events = server.receive_data(factory.headers(1, [self.SYNC], end_stream=True))
         assert_stream_reset(
             events, parse_frames(server.data_to_send()), 1, ErrorCodes.STREAM_CLOSED

@@ -33,6 +33,7 @@ from hyper.http20.events import (
     StreamReset,
 )
 from hyper.http20.exceptions import (
+    ConnectionTerminatedError,
     EnhanceYourCalmError,
     FlowControlError,
     FrameSizeError,
@@ -110,9 +111,9 @@ class TestPreface:
             FrameFactory().settings(ack=True),
             FrameFactory().window_update(0, 100),
             FrameFactory().raw_frame(0x16, 0, 0, b"ext"),
-            FrameFactory().goaway(0, 0),
+            FrameFactory().raw_frame(0x7, 0, 0, b"\x00" * 4),  # too short for a GOAWAY
         ],
-        ids=["ping", "settings-ack", "window-update", "unknown-type", "goaway"],
+        ids=["ping", "settings-ack", "window-update", "unknown-type", "short-goaway"],
     )
     def test_first_frame_other_than_settings_is_protocol_error(
         self, client_side: bool, first: bytes
@@ -121,6 +122,26 @@ class TestPreface:
         engine = fresh(client_side)
         prefix = b"" if client_side else PREFACE
         assert_connection_error(engine, prefix + first, ProtocolError, ErrorCodes.PROTOCOL_ERROR)
+
+    @pytest.mark.parametrize("client_side", [True, False], ids=["client", "server"])
+    @pytest.mark.parametrize(
+        "code", [ErrorCodes.NO_ERROR, ErrorCodes.ENHANCE_YOUR_CALM], ids=["no-error", "calm"]
+    )
+    def test_goaway_first_is_a_peer_going_away(self, client_side: bool, code: int) -> None:
+        """P2 still refuses the connection, but a peer opening with GOAWAY
+        (a server shutting down) is reported as going away, with its code,
+        not as a protocol violation: ConnectionTerminatedError."""
+        engine = fresh(client_side)
+        prefix = b"" if client_side else PREFACE
+        data = prefix + FrameFactory().goaway(0, code, b"shutting down")
+        goaway = assert_connection_error(engine, data, ConnectionTerminatedError, code)
+        assert goaway.last_stream_id == 0
+        with pytest.raises(ConnectionTerminatedError) as info:
+            engine.receive_data(b"")
+        assert not isinstance(info.value, ProtocolError)
+        message = str(info.value)
+        assert f"GOAWAY({ErrorCodes(code).name})" in message
+        assert "going away" in message and "shutting down" in message
 
     def test_server_first_frame_is_settings_and_it_acks_the_clients(
         self, factory: FrameFactory

@@ -25,6 +25,7 @@ from support.frames import (
     POST_REQUEST,
     RESPONSE_200,
     FrameFactory,
+    assert_connection_error,
     drained,
     expect_stream_error,
     make_client,
@@ -54,6 +55,7 @@ from hyper.http20.exceptions import (
     LocalProtocolError,
     NoAvailableStreamIDError,
     ProtocolError,
+    StreamClosedError,
     StreamStateError,
 )
 
@@ -355,6 +357,20 @@ class TestHalfClosedRemote:
 # -- T5, T6: closed streams -------------------------------------------------------
 
 
+def _open_stream(factory: FrameFactory, side: str) -> Engine:
+    """Stream 1 open both ways (a request without END_STREAM, answered)."""
+    if side == "server":
+        server = server_with_request(factory)
+        server.send_headers(1, RESPONSE_200)
+        drained(server)
+        return server
+    client = make_client(factory)
+    client.send_headers(1, CLIENT_REQUEST)
+    client.receive_data(factory.headers(1, RESPONSE_200))
+    drained(client)
+    return client
+
+
 def _fully_closed(factory: FrameFactory, side: str) -> Engine:
     """Stream 1 closed by END_STREAM both ways."""
     if side == "server":
@@ -369,23 +385,42 @@ def _fully_closed(factory: FrameFactory, side: str) -> Engine:
 
 
 class TestClosedStreams:
-    @pytest.mark.parametrize("side", ["client", "server"])
-    def test_data_on_closed_stream_is_stream_closed(
-        self, factory: FrameFactory, side: str
-    ) -> None:
-        """T5: DATA after both END_STREAMs is a stream error, not a connection error."""
-        engine = _fully_closed(factory, side)
-        assert engine.stream_state(1) == StreamState.CLOSED
-        expect_stream_error(engine, factory.data(1, b"late"), 1, STREAM_CLOSED)
+    """RFC 9113 5.1 (closed): the answer to a late frame depends on how the
+    stream closed, which the engine remembers for its recently closed
+    streams (``max_closed_streams``)."""
 
-    @pytest.mark.parametrize("side", ["client", "server"])
-    def test_headers_on_closed_stream_is_stream_closed(
-        self, factory: FrameFactory, side: str
+    @pytest.mark.parametrize("frame", ["data", "headers"])
+    def test_a_frame_after_the_peers_end_stream_is_a_connection_error(
+        self, factory: FrameFactory, frame: str
     ) -> None:
-        engine = _fully_closed(factory, side)
-        expect_stream_error(
-            engine, factory.headers(1, TRAILERS, end_stream=True), 1, STREAM_CLOSED
+        """T5: "any frames after receiving a frame with the END_STREAM flag":
+        connection error STREAM_CLOSED (h2spec http2/5.1/11-12)."""
+        engine = _fully_closed(factory, "server")
+        assert engine.stream_state(1) == StreamState.CLOSED
+        late = factory.data(1, b"late") if frame == "data" else factory.headers(1, TRAILERS)
+        assert_connection_error(engine, late, StreamClosedError, STREAM_CLOSED, 1)
+
+    def test_a_header_block_split_over_continuation_is_answered_the_same(
+        self, factory: FrameFactory
+    ) -> None:
+        """h2spec http2/5.1/13: HEADERS then CONTINUATION on the closed stream."""
+        engine = _fully_closed(factory, "server")
+        block = factory.encode(TRAILERS)
+        late = factory.raw_frame(0x1, 0x1, 1, block[:1]) + factory.continuation(
+            1, block[1:], end_headers=True
         )
+        assert_connection_error(engine, late, StreamClosedError, STREAM_CLOSED, 1)
+
+    @pytest.mark.parametrize("frame", ["data", "headers"])
+    def test_a_clients_finished_request_stream_is_not_remembered(
+        self, factory: FrameFactory, frame: str
+    ) -> None:
+        """A client keeps no record per finished request (its memory stays
+        flat): a late frame on one gets the forgotten-stream answer, a
+        stream error STREAM_CLOSED."""
+        engine = _fully_closed(factory, "client")
+        late = factory.data(1, b"late") if frame == "data" else factory.headers(1, TRAILERS)
+        expect_stream_error(engine, late, 1, STREAM_CLOSED)
 
     @pytest.mark.parametrize("side", ["client", "server"])
     def test_window_update_and_rst_stream_on_closed_stream_are_ignored(
@@ -399,6 +434,57 @@ class TestClosedStreams:
         )
         assert engine.receive_data(data) == []
         assert drained(engine) == []
+
+    @pytest.mark.parametrize("side", ["client", "server"])
+    @pytest.mark.parametrize("frame", ["data", "headers", "window_update"])
+    def test_a_frame_after_the_peers_rst_stream_is_a_stream_error(
+        self, factory: FrameFactory, side: str, frame: str
+    ) -> None:
+        """ "any frame other than PRIORITY after receiving a RST_STREAM": stream
+        error STREAM_CLOSED (h2spec http2/5.1/8-10 from the client's side)."""
+        engine = _open_stream(factory, side)
+        events = engine.receive_data(factory.rst_stream(1, ErrorCodes.CANCEL))
+        assert events == [StreamReset(1, ErrorCodes.CANCEL, True)]
+        late = {
+            "data": factory.data(1, b"late"),
+            "headers": factory.headers(1, TRAILERS, end_stream=True),
+            "window_update": factory.window_update(1, 100),
+        }[frame]
+        expect_stream_error(engine, late, 1, STREAM_CLOSED)
+        # Our RST answered it: what follows is ignored, as after any RST of ours.
+        assert engine.receive_data(factory.data(1, b"later")) == []
+        assert not any(isinstance(f, RstStreamFrame) for f in drained(engine))
+
+    @pytest.mark.parametrize("side", ["client", "server"])
+    def test_priority_and_rst_stream_after_the_peers_rst_stream_are_ignored(
+        self, factory: FrameFactory, side: str
+    ) -> None:
+        """PRIORITY is allowed; a reset is never answered with a reset (5.4.2)."""
+        engine = _open_stream(factory, side)
+        engine.receive_data(factory.rst_stream(1, ErrorCodes.CANCEL))
+        late = factory.priority(1, depends_on=0) + factory.rst_stream(1, ErrorCodes.CANCEL)
+        assert engine.receive_data(late) == []
+        assert drained(engine) == []
+
+    def test_past_the_record_a_stream_is_answered_as_forgotten(
+        self, factory: FrameFactory
+    ) -> None:
+        """With ``max_closed_streams`` closed streams newer than it, a stream
+        is forgotten: DATA on it is a stream error STREAM_CLOSED, and HEADERS
+        on a server a connection error PROTOCOL_ERROR (a lower id than one
+        opened since: 5.1.1), whatever way it had closed."""
+        server = make_server(factory, max_closed_streams=1)
+        for sid in (1, 3):
+            server.receive_data(factory.headers(sid, CLIENT_REQUEST, end_stream=True))
+            server.send_headers(sid, RESPONSE_200, end_stream=True)
+        drained(server)
+        expect_stream_error(server, factory.data(1, b"late"), 1, STREAM_CLOSED)
+        server.receive_data(factory.headers(5, CLIENT_REQUEST, end_stream=True))
+        server.send_headers(5, RESPONSE_200, end_stream=True)
+        drained(server)  # stream 1's RST record is now the oldest, and gone
+        assert_connection_error(
+            server, factory.headers(3, TRAILERS, end_stream=True), ProtocolError, PROTOCOL_ERROR
+        )
 
     def test_data_on_stream_we_reset_is_ignored_but_counts_for_the_connection(
         self, factory: FrameFactory

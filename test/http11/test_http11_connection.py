@@ -138,12 +138,13 @@ class TestRequestHead:
         assert request.target == b"http://example.com/"
         assert request.headers[0] == (b"host", b"example.com")
 
-    def test_absolute_url_gives_origin_form_and_its_host(self) -> None:
+    def test_absolute_url_goes_in_absolute_form_with_its_host(self) -> None:
+        """As http.client sends it (how urllib talks to a plain-http proxy)."""
         with connected(echo_requests(1)) as (conn, peer):
             conn.request("GET", "http://other.example:8000/a/b?c")
             conn.getresponse().read()
         request = only_request(peer)
-        assert request.target == b"/a/b?c"
+        assert request.target == b"http://other.example:8000/a/b?c"
         assert request.header(b"host") == b"other.example:8000"
 
     def test_post_without_body_sends_zero_length(self) -> None:

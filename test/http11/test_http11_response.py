@@ -97,7 +97,8 @@ class TestStatusAndHeaders:
             assert resp.readable()
             assert not resp.isclosed()
             assert resp.read() == b"hi"
-            assert resp.isclosed() and resp.closed
+            # isclosed(): the body was read; closed (io.IOBase's): close() was called.
+            assert resp.isclosed() and not resp.closed
 
     def test_reason_phrase_may_be_empty(self) -> None:
         with response_to(b"HTTP/1.1 404 \r\nContent-Length: 0\r\n\r\n") as (resp, _, _):
@@ -139,7 +140,7 @@ class TestFraming:
     def test_bodiless_status(self, status: bytes) -> None:
         response = b"HTTP/1.1 " + status + b"\r\n\r\n"
         with response_to(response, ok(b"next")) as (resp, conn, peer):
-            assert resp.closed  # ended with the head
+            assert resp.isclosed()  # ended with the head
             assert resp.read() == b""
             conn.request("GET", "/next")
             assert conn.getresponse().read() == b"next"
@@ -148,7 +149,7 @@ class TestFraming:
     def test_empty_chunked_body(self) -> None:
         with response_to(chunked()) as (resp, _, _):
             assert resp.read() == b""
-            assert resp.closed
+            assert resp.isclosed()
 
 
 class TestHead:
@@ -210,7 +211,7 @@ class TestReading:
     def test_context_manager_closes(self) -> None:
         with response_to(ok(b"abc")) as (resp, _, _), resp as same:
             assert same is resp
-        assert resp.closed
+        assert resp.isclosed()
         assert resp.read() == b""
 
     def test_fileno(self) -> None:

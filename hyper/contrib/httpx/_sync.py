@@ -390,7 +390,7 @@ class _Body(httpx.SyncByteStream):
     def close(self) -> None:
         if self._transport is not None:
             resp = self._resp
-            complete = resp.closed  # read to its end
+            complete = resp.isclosed()  # read to its end (closed: only closed)
             if not complete:
                 # Unread: HTTP/2 resets the stream (CANCEL); HTTP/1.1 drops
                 # the connection rather than read the rest (as httpcore).

@@ -1,0 +1,1 @@
+"""pytest plugins that run other projects' test suites against hyper (not collected here)."""
