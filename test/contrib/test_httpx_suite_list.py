@@ -1,11 +1,11 @@
 """docs/contrib.rst lists every test of httpx's suite known to fail with hyper's
-transports mounted, with its reason, exactly as test/external_httpx.py marks them."""
+transports mounted, with its reason, exactly as test/external/httpx_plugin.py marks them."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
-import external_httpx
+from external import httpx_plugin as external_httpx
 
 DOCS = Path(__file__).resolve().parents[2] / "docs" / "contrib.rst"
 MARKER = ".. httpx-known-failures:"

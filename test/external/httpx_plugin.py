@@ -8,7 +8,7 @@ passes.
 
 Usage, from the unpacked sdist of the installed httpx (``.ci/run`` does it)::
 
-    PYTHONPATH=/path/to/hyper/test python -m pytest -p external_httpx \\
+    PYTHONPATH=/path/to/hyper/test python -m pytest -p external.httpx_plugin \\
         -m "not network" tests/client tests/test_timeouts.py ...
 
 The tests are httpx's, unmodified. Those that still fail are listed in
