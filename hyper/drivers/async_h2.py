@@ -599,7 +599,13 @@ class ClientDriver(AsyncH2Driver[ClientSide]):
         core = self.core
         while not core.response_ready(stream):
             await self.wait(stream, False, timeout)
-        core.check_response(stream)
+        try:
+            core.check_response(stream)
+        except BaseException:
+            # The failed stream is forgotten: after a GOAWAY it may have been
+            # the last one, and the connection is to be closed now.
+            self.schedule_flush()
+            raise
 
     async def wait_pushes(self, stream: StreamBuffer, timeout: float | None = None) -> None:
         """Wait until a promise not taken yet arrived on ``stream``, or none can come."""
