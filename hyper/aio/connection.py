@@ -423,6 +423,16 @@ class AsyncHTTP20Connection(ConnectionTarget):
 
     getresponse = get_response
 
+    def reset_stream(self, stream_id: int) -> None:
+        """
+        Give up on a request whose response was not taken (after a
+        ``get_response`` timed out or failed, say): reset its stream (CANCEL)
+        if it is still open, so the server stops, and forget it.
+        """
+        protocol, stream = self._origin.find(stream_id)
+        protocol.core.release(stream)
+        protocol.schedule_flush()
+
     @property
     def peer_max_concurrent_streams(self) -> int | None:
         """The most streams the server lets this connection have open at

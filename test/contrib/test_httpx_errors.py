@@ -64,24 +64,26 @@ def assert_from_hyper(exc: BaseException) -> None:
 
 class TestTimeouts:
     def test_no_response_in_time_is_read_timeout_h2(self, runner_factory) -> None:
-        done = threading.Event()
+        """...and the request's stream is reset (CANCEL): the server stops."""
+        from hyperframe.frame import RstStreamFrame
+
+        codes: list[int] = []
 
         def script(conn) -> None:
             conn.handshake()
-            conn.expect_complete_request()
-            wait(done, "the client to give up")
+            request = conn.expect_complete_request()
+            codes.append(conn.expect_frame(RstStreamFrame, request.stream_id).error_code)
+            conn.read_until_closed()
 
         with Peer(script) as peer:
             client = runner_factory(
                 http1=False, timeout=httpx.Timeout(TIMEOUT, read=SHORT_TIMEOUT)
             )
-            try:
-                with pytest.raises(httpx.ReadTimeout) as info:
-                    client.get(f"http://{peer.address}/")
-            finally:
-                done.set()
+            with pytest.raises(httpx.ReadTimeout) as info:
+                client.get(f"http://{peer.address}/")
             client.close()
         assert_from_hyper(info.value)
+        assert codes == [ErrorCodes.CANCEL]
 
     def test_no_response_in_time_is_read_timeout_h1(self, runner_factory) -> None:
         done = threading.Event()

@@ -277,6 +277,35 @@ class TestRetries:
                 client.request("POST", f"http://{peer.address}/", content=body)
             client.close()
 
+    def test_a_request_refused_by_goaway_goes_on_a_new_connection(self, runner_factory) -> None:
+        """The GOAWAY (last stream 1) comes after the second request went out on
+        the first connection: that request is sent again on a new one, and the
+        first connection, nothing left on it, is closed (the scripted server
+        serves its connections one after the other: it would wait forever)."""
+
+        def first(conn) -> None:
+            conn.handshake()
+            one = conn.expect_complete_request()
+            conn.respond(one.stream_id, body=b"one")
+            conn.expect_complete_request()  # not processed: above the GOAWAY's last
+            conn.goaway(one.stream_id)
+            conn.read_until_closed()
+
+        def second(conn) -> None:
+            conn.handshake()
+            request = conn.expect_complete_request()
+            conn.respond(request.stream_id, body=b"two")
+            conn.read_until_closed()
+
+        with Peer(first, connections=2) as peer:
+            peer.scripts[1] = second
+            client = runner_factory(http1=False)
+            url = f"http://{peer.address}/"
+            assert client.get(url).content == b"one"
+            assert client.get(url).content == b"two"
+            client.close()
+        assert peer.accepted == 2
+
     def test_goaway_sends_later_requests_to_a_new_connection(self, runner_factory) -> None:
         def first(conn) -> None:
             conn.handshake()

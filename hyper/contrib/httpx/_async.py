@@ -28,6 +28,7 @@ from typing import Any
 import httpx
 
 from hyper.aio.connection import AsyncHTTP20Connection
+from hyper.common.exceptions import HyperError
 from hyper.common.exceptions import TimeoutError as HyperTimeoutError
 from hyper.contrib.httpx._async_h1 import AsyncH1Connection
 from hyper.contrib.httpx._common import (
@@ -72,6 +73,16 @@ def _running_loop() -> asyncio.AbstractEventLoop:
 def _expire(waiter: asyncio.Future[None]) -> None:
     if not waiter.done():
         waiter.set_exception(HyperTimeoutError("the pool timeout passed"))
+
+
+def _forget(conn: AsyncHTTP20Connection, stream_id: int) -> None:
+    """A request that got no response: its stream reset if still open (a read
+    timeout: the server stops) and forgotten (a refused one, so a connection
+    draining after GOAWAY can end)."""
+    try:
+        conn.reset_stream(stream_id)
+    except HyperError:
+        pass  # already gone with its connection
 
 
 def _pushes(resp: Any) -> Any:
@@ -431,6 +442,8 @@ class AsyncHTTPTransport(httpx.AsyncBaseTransport):
                     tracer.sent()
                 head = await h1.receive(timeouts.read)
             except BaseException as exc:
+                if phase == READ and h2 is not None:
+                    _forget(h2, stream_id)
                 self._release(entry, slot.h2 is not None)
                 if may_send_again(exc, replayable, sent_again):
                     sent_again = True

@@ -30,6 +30,7 @@ from typing import Any, Union
 
 import httpx
 
+from hyper.common.exceptions import HyperError
 from hyper.common.util import HTTPVersion
 from hyper.connection import HTTPConnection
 from hyper.contrib.httpx._common import (
@@ -246,9 +247,10 @@ class HTTPTransport(httpx.BaseTransport):
             try:
                 conn.connect()
                 break
-            except Exception as exc:
-                delay = next(delays, None)
-                if delay is not None and translate(exc, CONNECT, request) is not None:
+            except BaseException as exc:
+                error = translate(exc, CONNECT, request) if isinstance(exc, Exception) else None
+                delay = next(delays, None) if error is not None else None
+                if delay is not None:
                     if delay:
                         time.sleep(delay)  # a backoff between attempts, as httpcore's
                     continue
@@ -256,7 +258,6 @@ class HTTPTransport(httpx.BaseTransport):
                     changes = self._pool.connect_failed(entry)
                 self._act(changes)
                 _close_quietly(conn)
-                error = translate(exc, CONNECT, request)
                 if error is None:
                     raise
                 raise error from exc
@@ -306,13 +307,16 @@ class HTTPTransport(httpx.BaseTransport):
                 if tracer is not None:
                     tracer.sent()
                 resp = conn.getresponse(stream_id)
-            except Exception as exc:
+            except BaseException as exc:
+                http2 = conn.version is HTTPVersion.http20
+                if phase == READ and http2 and stream_id is not None:
+                    _forget(conn, stream_id)
                 # An HTTP/1.1 exchange cut short leaves its connection unusable.
-                self._release(entry, conn.version is HTTPVersion.http20)
+                self._release(entry, http2)
                 if may_send_again(exc, replayable, sent_again):
                     sent_again = True
                     continue
-                error = translate(exc, phase, request)
+                error = translate(exc, phase, request) if isinstance(exc, Exception) else None
                 if error is None:
                     raise
                 raise error from exc
@@ -376,9 +380,12 @@ class _Body(httpx.SyncByteStream):
             tracer.step("receive_response_body")
         try:
             yield from resp.read_chunked(decode_content=False)
-        except Exception as exc:
+        except BaseException as exc:
+            if isinstance(exc, GeneratorExit):
+                raise  # the caller stopped iterating: close() decides
+            self._cut()
             self._done(False)
-            error = translate(exc, READ, self._request)
+            error = translate(exc, READ, self._request) if isinstance(exc, Exception) else None
             if error is None:
                 raise
             raise error from exc
@@ -389,16 +396,18 @@ class _Body(httpx.SyncByteStream):
 
     def close(self) -> None:
         if self._transport is not None:
-            resp = self._resp
-            complete = resp.isclosed()  # read to its end (closed: only closed)
+            complete = self._resp.isclosed()  # read to its end (closed: only closed)
             if not complete:
-                # Unread: HTTP/2 resets the stream (CANCEL); HTTP/1.1 drops
-                # the connection rather than read the rest (as httpcore).
-                if self._http2:
-                    resp.close()
-                else:
-                    resp.close(socket_close=True)
+                self._cut()
             self._done(complete)
+
+    def _cut(self) -> None:
+        """Stop an unfinished body: HTTP/2 resets the stream (CANCEL); HTTP/1.1
+        drops the connection rather than read the rest (as httpcore)."""
+        if self._http2:
+            self._resp.close()
+        else:
+            self._resp.close(socket_close=True)
 
     def _done(self, reusable: bool) -> None:
         transport, self._transport = self._transport, None
@@ -415,6 +424,16 @@ class _Body(httpx.SyncByteStream):
         if transport is not None:
             self._transport = None
             transport._abandon(self._entry, self._http2)
+
+
+def _forget(conn: Any, stream_id: int) -> None:
+    """A request that got no response: its stream reset if still open (a read
+    timeout: the server stops) and forgotten (a refused one, so a connection
+    draining after GOAWAY can end)."""
+    try:
+        conn.reset_stream(stream_id)
+    except HyperError:
+        pass  # already gone with its connection
 
 
 def _pushes(resp: Any) -> Any:
