@@ -129,6 +129,8 @@ class Runner:
                 return
             try:
                 self.run(self.client.aclose)
+                # Async generators a step left suspended (a body read in part).
+                self.loop.run_until_complete(self.loop.shutdown_asyncgens())
             finally:
                 self.loop.close()
         else:
