@@ -32,17 +32,22 @@ from typing import IO, Callable, NamedTuple, TextIO
 from urllib.parse import urlencode
 
 from hyper import __version__
+from hyper.common._request import RequestDefaults, authority, file_length, user_agent
+from hyper.common.decoder import accept_encoding
 from hyper.common.exceptions import InvalidArgumentError
 from hyper.common.headers import HTTPHeaderMap
 from hyper.common.response import BaseResponse
-from hyper.common.util import parse_url
+from hyper.common.util import HTTPVersion, parse_url
 from hyper.connection import HTTPConnection
+from hyper.engine.header_rules import prepare_outbound
+from hyper.http11.connection import HTTP11Connection
 
 EXIT_OK = 0
 EXIT_ERROR = 1  # a bad item, URL or file, or any failure without a code of its own
 EXIT_USAGE = 2  # argparse: unknown option, missing URL
 EXIT_CONNECT = 7  # curl: could not connect, or the connection failed
 EXIT_HTTP = 22  # curl --fail: the server answered 400 or above
+EXIT_WRITE = 23  # curl: the body could not be written (binary output to a terminal)
 EXIT_TIMEOUT = 28  # curl: operation timed out
 
 _EPILOG = """\
@@ -64,6 +69,7 @@ exit status:
   2   bad command-line usage
   7   could not connect, or the connection failed (TLS errors too)
   22  --fail and the server answered with a status of 400 or more
+  23  a binary body was not written to the terminal (use -o FILE, or -o -)
   28  timed out
 """
 
@@ -167,26 +173,98 @@ def _parse_url(text: str, query: Sequence[tuple[str, str]] = ()) -> _Target:
 # The request
 
 
-def _ssl_context(args: argparse.Namespace) -> ssl.SSLContext:
+def _ssl_context(args: argparse.Namespace, handshakes: list[ssl.SSLObject]) -> ssl.SSLContext:
+    """The command's own context: ``--cacert``, ``-k``, ``--http1.1``'s ALPN
+    offer; each finished TLS handshake lands in ``handshakes`` (for ``-v``)."""
     from hyper.tls import init_context
 
     context = init_context(cert_path=getattr(args, "cacert", None))
     if getattr(args, "insecure", False):
         context.check_hostname = False
         context.verify_mode = ssl.CERT_NONE
+    if getattr(args, "http11", False):
+        context.set_alpn_protocols(["http/1.1"])
+
+    class _Recorded(ssl.SSLObject):
+        # sslobject_class is ssl's documented hook: the version, cipher and
+        # ALPN choice of the connection, without reaching into hyper's.
+        def do_handshake(self) -> None:
+            super().do_handshake()
+            handshakes.append(self)
+
+    context.sslobject_class = _Recorded
     return context
 
 
-def _open_connection(target: _Target, args: argparse.Namespace) -> HTTPConnection:
-    """A connection to ``target`` as the options ask (nothing is sent yet)."""
+def _open_connection(
+    target: _Target, args: argparse.Namespace, handshakes: list[ssl.SSLObject] | None = None
+) -> HTTPConnection | HTTP11Connection:
+    """A connection to ``target`` as the options ask (nothing is sent yet):
+    HTTP/1.1 only with ``--http1.1``, else whichever the server speaks."""
+    seen = [] if handshakes is None else handshakes
+    context = _ssl_context(args, seen) if target.secure else None
+    timeout = getattr(args, "timeout", None)
+    if getattr(args, "http11", False):
+        return HTTP11Connection(
+            target.host, target.port, secure=target.secure, ssl_context=context, timeout=timeout
+        )
     return HTTPConnection(
         target.host,
         target.port,
         secure=target.secure,
-        ssl_context=_ssl_context(args) if target.secure else None,
+        ssl_context=context,
         force_proto="h2" if getattr(args, "h2", False) else None,
-        timeout=getattr(args, "timeout", None),
+        timeout=timeout,
     )
+
+
+def _request_fields(
+    conn: HTTPConnection | HTTP11Connection,
+    target: _Target,
+    method: str,
+    headers: Sequence[tuple[str, str]],
+    length: int | None,
+    has_body: bool,
+) -> list[tuple[bytes, bytes]]:
+    """
+    The request's whole header block as it goes out on ``conn`` (connected,
+    its protocol known): the caller's fields and every one hyper adds. It is
+    sent as it is (the connection then adds nothing), so ``-v`` shows what
+    was sent. HTTP/2: the pseudo-headers and fields as the engine encodes
+    them (:meth:`RequestDefaults.fields`, ``prepare_outbound``). HTTP/1.1:
+    the fields :class:`HTTP11Connection` would add (``host``,
+    ``accept-encoding``, ``user-agent``, the framing).
+    """
+    if conn.version is HTTPVersion.http20:
+        defaults = RequestDefaults(target.host, target.port, target.secure)
+        fields = defaults.fields(method, target.path, list(headers), length)
+        return prepare_outbound(fields, client_side=True)
+    given = [(name.encode("utf-8"), value.encode("utf-8")) for name, value in headers]
+    present = {name.lower() for name, _ in given}
+    out: list[tuple[bytes, bytes]] = []
+    if b"host" not in present:
+        out.append((b"host", authority(target.host, target.port, 443 if target.secure else 80)))
+    out += given
+    if b"accept-encoding" not in present:
+        out.append((b"accept-encoding", accept_encoding()))
+    if b"user-agent" not in present:
+        out.append((b"user-agent", user_agent()))
+    if b"content-length" not in present and b"transfer-encoding" not in present:
+        if length is not None:
+            out.append((b"content-length", b"%d" % length))
+        elif has_body:
+            out.append((b"transfer-encoding", b"chunked"))
+        elif method.upper() in ("POST", "PUT", "PATCH"):
+            out.append((b"content-length", b"0"))
+    return out
+
+
+def _body_size(body: bytes | IO[bytes] | None) -> int | None:
+    if body is None:
+        return None
+    if isinstance(body, bytes):
+        return len(body)
+    return file_length(body)
 
 
 def _open_body(data: str | None, stack: contextlib.ExitStack) -> bytes | IO[bytes] | None:
@@ -222,8 +300,17 @@ def _human(size: float) -> str:
     return f"{size / 1024:.1f} TiB"
 
 
+def _clock(seconds: float) -> str:
+    """``m:ss``, or ``h:mm:ss`` past an hour."""
+    whole = int(seconds + 0.5)
+    hours, rest = divmod(whole, 3600)
+    minutes, secs = divmod(rest, 60)
+    return f"{hours}:{minutes:02d}:{secs:02d}" if hours else f"{minutes}:{secs:02d}"
+
+
 class _Progress:
-    """A one-line download meter, redrawn at most every :data:`_REDRAW_INTERVAL`."""
+    """A one-line download meter (bytes, rate, and the total, percentage and
+    ETA when the length is known), redrawn at most every :data:`_REDRAW_INTERVAL`."""
 
     def __init__(
         self, out: TextIO, total: int | None, clock: Callable[[], float] = time.monotonic
@@ -253,7 +340,10 @@ class _Progress:
             text += f" / {_human(self.total)}  {100 * self.done // self.total:3d}%"
         elapsed = now - self._start
         if elapsed > 0:
-            text += f"  {_human(self.done / elapsed)}/s"
+            rate = self.done / elapsed
+            text += f"  {_human(rate)}/s"
+            if self.total and 0 < self.done < self.total and rate > 0:
+                text += f"  ETA {_clock((self.total - self.done) / rate)}"
         return text
 
     def _draw(self, now: float) -> None:
@@ -283,8 +373,9 @@ def _open_output(path: str) -> IO[bytes]:
         raise _CommandError(f"cannot write {path!r}: {exc.strerror}") from exc
 
 
-def _save(resp: BaseResponse, path: str) -> None:
-    progress = _Progress(sys.stderr, _body_length(resp.headers)) if sys.stderr.isatty() else None
+def _save(resp: BaseResponse, path: str, silent: bool) -> None:
+    meter = sys.stderr.isatty() and not silent
+    progress = _Progress(sys.stderr, _body_length(resp.headers)) if meter else None
     with _open_output(path) as f:
         for chunk in resp.read_chunked():
             f.write(chunk)
@@ -294,10 +385,24 @@ def _save(resp: BaseResponse, path: str) -> None:
         progress.finish()
 
 
-def _print_body(resp: BaseResponse) -> None:
+# curl's words, with curl's remedy: raw bytes can leave a terminal unusable.
+_BINARY_WARNING = """\
+Warning: Binary output can mess up your terminal. Use "--output -" to tell
+Warning: hyper to output it to your terminal anyway, or consider "--output
+Warning: <FILE>" to save to a file."""
+
+
+def _print_body(resp: BaseResponse, guard_terminal: bool, silent: bool) -> None:
+    """The body to stdout as it arrives. ``guard_terminal``: stdout is a
+    terminal and ``-o -`` did not ask for whatever comes: a piece holding a
+    NUL byte (curl's test for binary) stops the output with curl's warning."""
     out = sys.stdout.buffer
     try:
         for chunk in resp.read_chunked():
+            if guard_terminal and b"\0" in chunk:
+                if not silent:
+                    print(_BINARY_WARNING, file=sys.stderr)
+                raise _CommandError("", EXIT_WRITE)
             out.write(chunk)
             out.flush()  # a long stream shows up as it arrives
     except BrokenPipeError:
@@ -307,12 +412,35 @@ def _print_body(resp: BaseResponse) -> None:
         raise _CommandError("stdout closed before the body was written") from None
 
 
-def _show_request(
-    target: _Target, method: str, headers: Sequence[tuple[str, str]], version: str
+def _show_connection(
+    conn: HTTPConnection | HTTP11Connection, target: _Target, handshakes: list[ssl.SSLObject]
 ) -> None:
-    lines = [f"* connected to {target.host}:{target.port} ({version})"]
-    lines.append(f"> {method} {target.path} {version}")
-    lines += [f"> {name}: {value}" for name, value in headers]
+    """What curl -v says about the connection: where, TLS, the protocol."""
+    lines = [f"* connected to {target.host} port {target.port}"]
+    if handshakes:
+        tls = handshakes[-1]
+        cipher = tls.cipher()
+        lines.append(f"* TLS: {tls.version()}, cipher {cipher[0] if cipher else '?'}")
+        lines.append(f"* ALPN: server accepted {tls.selected_alpn_protocol() or 'nothing'}")
+    lines.append(f"* using {conn.version.value}")
+    print("\n".join(lines), file=sys.stderr)
+
+
+def _show_request(
+    method: str,
+    target: _Target,
+    fields: Sequence[tuple[bytes, bytes]],
+    version: str,
+    upgrading: bool,
+) -> None:
+    """The request line and every field as sent (HTTP/2: pseudo-headers first,
+    as the frames carry them)."""
+    lines = [f"> {method} {target.path} {version}"]
+    lines += [
+        f"> {name.decode('latin-1')}: {value.decode('latin-1')}" for name, value in fields
+    ]
+    if upgrading:
+        lines.append("* asking to switch to HTTP/2 (Upgrade: h2c, HTTP2-Settings, Connection)")
     print("\n".join(lines), ">", sep="\n", file=sys.stderr)
 
 
@@ -349,21 +477,32 @@ def _fetch(args: argparse.Namespace) -> int:
                 headers.append(("content-type", "application/json"))
         method = method or ("GET" if body is None else "POST")
 
-        conn = _open_connection(target, args)
+        handshakes: list[ssl.SSLObject] = []
+        conn = _open_connection(target, args, handshakes)
         stack.callback(conn.close)
         conn.connect()
+        fields = _request_fields(conn, target, method, headers, _body_size(body), body is not None)
         if args.verbose:
-            _show_request(target, method, headers, conn.version.value)
-        conn.request(method, target.path, body=body, headers=headers, encode_chunked=True)
+            _show_connection(conn, target, handshakes)
+            upgrading = (
+                isinstance(conn, HTTPConnection)
+                and not target.secure
+                and conn.version is HTTPVersion.http11
+                and body is None
+                and not args.h2
+            )
+            _show_request(method, target, fields, conn.version.value, upgrading)
+        conn.request(method, target.path, body=body, headers=fields, encode_chunked=True)
         resp = conn.getresponse()
         if args.verbose:
-            _show_response(resp, conn.version.value)
+            _show_response(resp, resp.version.value)
         if args.fail and resp.status >= 400:
             raise _CommandError(f"the server answered {resp.status}", EXIT_HTTP)
-        if args.output:
-            _save(resp, args.output)
+        if args.output and args.output != "-":
+            _save(resp, args.output, args.silent)
         else:
-            _print_body(resp)
+            guard = args.output != "-" and sys.stdout.isatty()
+            _print_body(resp, guard, args.silent)
     return EXIT_OK
 
 
@@ -402,8 +541,10 @@ def _build_parser() -> argparse.ArgumentParser:
     add("--version", action="version", version=f"hyper {__version__}")
     add("--debug", action="store_true", help="log at DEBUG level; tracebacks on errors")
     add("--h2", action="store_true", help="speak HTTP/2 without negotiating it")
+    add("--http1.1", dest="http11", action="store_true", help="speak HTTP/1.1 only")
     add("-v", "--verbose", action="store_true", help="show request and response heads")
-    add("-o", "--output", metavar="FILE", help="write the body to FILE")
+    add("-o", "--output", metavar="FILE", help="write the body to FILE (-: stdout, binary too)")
+    add("-s", "--silent", action="store_true", help="no progress meter, no warnings")
     add("-k", "--insecure", action="store_true", help="do not verify the certificate")
     add("--cacert", metavar="FILE", help="trust the CA certificate(s) in FILE")
     add("--timeout", type=_seconds, metavar="SECONDS", help="connect and read timeout")
@@ -425,6 +566,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return serve_main(words[1:])
     parser = _build_parser()
     args = parser.parse_intermixed_args(words)
+    if args.h2 and args.http11:
+        parser.error("--h2 and --http1.1 cannot be combined")
     if _words(args) == ["demo"]:
         from hyper.demo import run_demo
 
@@ -440,6 +583,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.debug:
             traceback.print_exc()
         status = exc.status if isinstance(exc, _CommandError) else _exit_status(exc)
+        if status == EXIT_WRITE and isinstance(exc, _CommandError) and not str(exc):
+            return status  # the warning said it all
         message = str(exc) or type(exc).__name__
         print(f"hyper: error: {message}", file=sys.stderr)
         return status

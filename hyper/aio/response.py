@@ -72,8 +72,12 @@ class _Body(BaseResponse):
         core = self.protocol.core
         if not core.body_ready(stream):
             raise _NeedData
-        chunks = core.read(stream, limit)
-        self.protocol.schedule_flush()  # window given back
+        try:
+            chunks = core.read(stream, limit)
+        finally:
+            # Window given back; or the stream failed and is forgotten, and the
+            # connection (after a GOAWAY) may be done with.
+            self.protocol.schedule_flush()
         if not chunks or stream.is_drained:
             self._body_done = True
         return chunks

@@ -372,10 +372,13 @@ class AsyncH2Driver(asyncio.Protocol, Generic[CoreT]):
         if timeout is None:
             await future
             return
+        # A timer that fails the future, rather than asyncio.wait_for: no
+        # second future, no cancellation (about half the cost per wait).
+        timer = self.loop.call_later(timeout, _expire, future, timeout)
         try:
-            await asyncio.wait_for(future, timeout)
-        except asyncio.TimeoutError:
-            raise HyperTimeoutError(f"nothing arrived within {timeout} s") from None
+            await future
+        finally:
+            timer.cancel()
 
     def incoming_waiter(self) -> asyncio.Future[None]:
         """A future done once the core has a stream the peer opened
@@ -650,7 +653,13 @@ class ClientDriver(AsyncH2Driver[ClientSide]):
         core = self.core
         while not core.response_ready(stream):
             await self.wait(stream, False, timeout)
-        core.check_response(stream)
+        try:
+            core.check_response(stream)
+        except BaseException:
+            # The failed stream is forgotten: after a GOAWAY it may have been
+            # the last one, and the connection is to be closed now.
+            self.schedule_flush()
+            raise
 
     async def wait_pushes(self, stream: StreamBuffer, timeout: float | None = None) -> None:
         """Wait until a promise not taken yet arrived on ``stream``, or none can come."""
@@ -738,3 +747,9 @@ class ServerDriver(AsyncH2Driver[ServerCore]):
         if self._admission is not None:
             self._admission.release(self)
             self._admission = None
+
+
+def _expire(future: asyncio.Future[None], timeout: float) -> None:
+    """A wait's timer ran out: fail the future it waits on."""
+    if not future.done():
+        future.set_exception(HyperTimeoutError(f"nothing arrived within {timeout} s"))
