@@ -46,9 +46,9 @@ from typing import Generic, Protocol, TypeVar
 from hyper.common._request import PendingRequest
 from hyper.common.exceptions import ConnectionError as HyperConnectionError
 from hyper.core.streams import StreamBuffer, clone_error
-from hyper.engine.exceptions import StreamStateError
+from hyper.engine.exceptions import StreamRefusedError, StreamStateError
 
-__all__ = ["Connection", "LastStream", "OriginPolicy"]
+__all__ = ["Connection", "LastStream", "OriginPolicy", "may_send_again"]
 
 # The highest stream id (RFC 9113 5.1.1: 31 bits).
 _LAST_STREAM_ID = 2**31 - 1
@@ -355,3 +355,15 @@ class OriginPolicy(Generic[C]):
         ``stream_id`` (equal unless a higher id had gone out first)."""
         if stream_id != reserved:
             self._aliases[reserved] = stream_id
+
+
+def may_send_again(exc: BaseException, replayable: bool, sent_again: bool) -> bool:
+    """
+    The retry rule of a request already sent, for every front end that
+    retries (the requests adapter, the httpx transports): the server refused
+    its stream without processing it (REFUSED_STREAM, or above a GOAWAY's last
+    stream id: RFC 9113 8.7, safe to retry), its body can be sent again, and
+    it was not sent again already. Refusals before the request went out are
+    the connection's to retry (:meth:`OriginPolicy.try_again`).
+    """
+    return replayable and not sent_again and isinstance(exc, StreamRefusedError)

@@ -34,7 +34,6 @@ from hyper.contrib.httpx._async_h1 import AsyncH1Connection
 from hyper.contrib.httpx._common import (
     check_url,
     connect_delays,
-    may_send_again,
     origin_of,
     request_body,
     response_extensions,
@@ -51,6 +50,7 @@ from hyper.contrib.httpx._options import (
 )
 from hyper.contrib.httpx._pool import Changes, Entry, PoolPolicy, Ticket
 from hyper.contrib.httpx._trace import Tracer, tracer_for
+from hyper.core.origin import may_send_again
 from hyper.drivers.async_open import Handover
 
 __all__ = ["AsyncHTTPTransport"]

@@ -11,13 +11,10 @@ from typing import Any, NamedTuple
 
 import httpx
 
-from hyper.engine.exceptions import StreamRefusedError
-
 __all__ = [
     "Timeouts",
     "check_url",
     "connect_delays",
-    "may_send_again",
     "origin_of",
     "request_body",
     "response_extensions",
@@ -88,17 +85,6 @@ def request_body(request: httpx.Request) -> tuple[Any, bool]:
         data = b"".join(stream)
         return (data or None), True
     return stream, False
-
-
-def may_send_again(exc: BaseException, replayable: bool, sent_again: bool) -> bool:
-    """
-    The retry rule of a request already sent: the server refused its stream
-    without processing it (REFUSED_STREAM, or above a GOAWAY's last stream
-    id: RFC 9113 8.7, safe to retry), its body can be sent again, and it was
-    not sent again already. Refusals before the request went out are the
-    connection's to retry (:meth:`hyper.core.origin.OriginPolicy.try_again`).
-    """
-    return replayable and not sent_again and isinstance(exc, StreamRefusedError)
 
 
 def connect_delays(retries: int) -> Iterator[float]:

@@ -36,7 +36,6 @@ from hyper.connection import HTTPConnection
 from hyper.contrib.httpx._common import (
     check_url,
     connect_delays,
-    may_send_again,
     origin_of,
     request_body,
     response_extensions,
@@ -46,6 +45,7 @@ from hyper.contrib.httpx._errors import CONNECT, READ, WRITE, translate
 from hyper.contrib.httpx._options import DEFAULT_LIMITS, Options, read_options, tls_context
 from hyper.contrib.httpx._pool import Changes, Entry, PoolPolicy, Ticket
 from hyper.contrib.httpx._trace import Tracer, tracer_for
+from hyper.core.origin import may_send_again
 from hyper.http11.connection import HTTP11Connection
 from hyper.http20.connection import HTTP20Connection
 
