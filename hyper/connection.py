@@ -282,8 +282,12 @@ class HTTPConnection(HTTPClientTarget):
 
     def _negotiate_tls(self) -> _Conn:
         h1 = self._h1()
-        h1._alpn_offer = SUPPORTED_NPN_PROTOCOLS
-        h1._force_proto = self.force_proto
+        forced = self.force_proto
+        # A forced protocol is the only one offered: forcing HTTP/1.1 while
+        # offering h2 too would speak HTTP/1.1 on a connection the server
+        # took for HTTP/2.
+        h1._alpn_offer = SUPPORTED_NPN_PROTOCOLS if forced is None else [forced]
+        h1._force_proto = forced
         try:
             h1.connect()
         except TLSUpgrade as upgrade:
