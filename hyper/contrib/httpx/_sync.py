@@ -81,7 +81,7 @@ class HTTPTransport(httpx.BaseTransport):
         to connect.
     :param enable_push: accept server push (off: SETTINGS_ENABLE_PUSH 0).
     :raises ValueError: an argument hyper cannot honour (``uds``,
-        ``local_address``, ``socket_options``, a non-http proxy).
+        ``socket_options``, a non-http proxy).
 
     Responses carry ``extensions["http_version"]`` (``b"HTTP/2"`` or
     ``b"HTTP/1.1"``), ``reason_phrase`` (HTTP/1.1), ``stream_id`` (HTTP/2)
@@ -104,9 +104,9 @@ class HTTPTransport(httpx.BaseTransport):
         *,
         enable_push: bool = False,
     ) -> None:
-        if uds is not None or local_address is not None:
+        if uds is not None:
             raise ValueError(
-                "hyper's blocking connections cannot use uds or local_address; "
+                "hyper's blocking connections cannot use uds; "
                 "hyper.contrib.httpx.AsyncHTTPTransport can"
             )
         self._options: Options = read_options(
@@ -118,7 +118,7 @@ class HTTPTransport(httpx.BaseTransport):
             limits=limits,
             proxy=proxy,
             uds=None,
-            local_address=None,
+            local_address=local_address,
             retries=retries,
             socket_options=socket_options,
             enable_push=enable_push,
@@ -148,6 +148,8 @@ class HTTPTransport(httpx.BaseTransport):
         options = self._options
         secure = scheme == "https"
         common: dict[str, Any] = {"timeout": (connect, read)}
+        if options.local_address is not None:
+            common["source_address"] = (options.local_address, 0)
         proxy = options.proxy
         if proxy is not None:
             common["proxy_host"] = proxy.host
