@@ -12,15 +12,17 @@ import them (each is written once, here). Names that do start with ``_``
 stay private to this module.
 
 A body is classified before anything is sent, so an unsupported type
-raises ``TypeError`` while the connection is still untouched. The items of
-an iterable (and what a file's ``read`` returns) can only be checked as
-they are sent.
+raises :class:`~hyper.common.exceptions.InvalidArgumentTypeError` (a
+``TypeError`` and a ``ValueError``) while the connection is still
+untouched. The items of an iterable (and what a file's ``read`` returns)
+can only be checked as they are sent.
 """
 
 from __future__ import annotations
 
 import io
 import os
+import reprlib
 import stat
 from collections.abc import Iterable, Iterator, Mapping
 from typing import Any, NamedTuple
@@ -40,6 +42,7 @@ __all__ = [
     "authority",
     "body_chunk",
     "file_length",
+    "given",
     "header_pairs",
     "is_prechunked",
     "lower_name",
@@ -80,22 +83,59 @@ def user_agent() -> bytes:
 
 
 def header_pairs(headers: HeadersArg) -> list[tuple[Any, Any]]:
-    """The caller's headers as a list of ``(name, value)``; numbers become
-    str, as ``http.client`` accepts them (``content-length=5``)."""
+    """
+    The caller's headers as a list of ``(name, value)``; numbers become
+    str, as ``http.client`` accepts them (``content-length=5``).
+
+    :raises InvalidArgumentTypeError: not a mapping nor an iterable of
+        pairs (``headers=42``), or an item that is not a pair.
+    """
     if headers is None:
         return []
     if isinstance(headers, HTTPHeaderMap):
         return list(headers.iter_raw())
     if isinstance(headers, Mapping):
         pairs: Iterable[tuple[Any, Any]] = headers.items()
+    elif type(headers) is list:
+        pairs = headers
+    elif isinstance(headers, (str, bytes, bytearray)) or not isinstance(headers, Iterable):
+        raise InvalidArgumentTypeError(
+            f"headers must be a dict, an HTTPHeaderMap or an iterable of (name, value) "
+            f"pairs; got {given(headers)}"
+        )
     else:
         pairs = headers
     out = []
-    for name, value in pairs:
-        if isinstance(value, int) and not isinstance(value, bool):
-            value = str(value)
-        out.append((name, value))
+    try:
+        for name, value in pairs:
+            if isinstance(value, int) and not isinstance(value, bool):
+                value = str(value)
+            out.append((name, value))
+    except (TypeError, ValueError) as exc:
+        # An item did not unpack into a pair: name it (the happy path pays
+        # nothing for this search).
+        for pair in pairs if isinstance(pairs, (list, tuple)) else ():
+            if isinstance(pair, (str, bytes)) or not _is_pair(pair):
+                raise InvalidArgumentTypeError(
+                    f"each header must be a (name, value) pair; got {given(pair)}"
+                ) from None
+        raise InvalidArgumentTypeError(
+            f"headers must be a dict, an HTTPHeaderMap or an iterable of (name, value) "
+            f"pairs; got {given(headers)}"
+        ) from exc
     return out
+
+
+def _is_pair(item: Any) -> bool:
+    try:
+        return len(item) == 2
+    except TypeError:
+        return False
+
+
+def given(value: Any) -> str:
+    """What a caller passed, for an error message: its type and a short repr."""
+    return f"{type(value).__name__} {reprlib.repr(value)}"
 
 
 def lower_name(name: Any) -> bytes:
@@ -307,8 +347,8 @@ class RequestBody:
             self.iterable = body
         else:
             raise InvalidArgumentTypeError(
-                f"cannot send a body of type {type(body).__name__}: use bytes, str, "
-                "a file or an iterable of bytes"
+                "a request body must be bytes, str, a file-like object or an iterable "
+                f"of bytes; got {given(body)}"
             )
 
     def next_chunk(self, size: int) -> bytes | memoryview | None:
@@ -391,7 +431,9 @@ def body_chunk(chunk: Any) -> bytes | memoryview:
         return chunk.encode("utf-8")
     if isinstance(chunk, (bytes, bytearray, memoryview)):
         return memoryview(chunk).cast("B")
-    raise InvalidArgumentTypeError(f"a request body yielded {type(chunk).__name__}, not bytes")
+    raise InvalidArgumentTypeError(
+        f"a request body's pieces must be bytes or str; got {given(chunk)}"
+    )
 
 
 def file_length(body: Any) -> int | None:
