@@ -16,17 +16,22 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gzip
+import os
+import threading
 from collections.abc import Iterator
 from typing import Any, Callable
 
 import pytest
-from support.h1peer import H1Conn, H1Peer, ok
-from support.peer import Peer, echo, serving
+from support import servers
+from support.h1peer import H1Conn, H1Peer, chunked, ok
+from support.peer import Peer, PeerConnection, Request, echo, serving
 from support.timeouts import CLIENT_TIMEOUT, TIMEOUT
 
 from hyper import HTTP11Connection, HTTP20Connection, HTTPConnection
 from hyper.aio import AsyncHTTP20Connection
 from hyper.common.exceptions import InvalidArgumentTypeError
+from hyper.http20 import exceptions as h2_exc
 
 
 class Front:
@@ -87,6 +92,97 @@ def front(
         yield client
     finally:
         client.close()
+
+
+# ---------------------------------------------------------------------------
+# Item 5: trailers before the body
+
+# Three times the client's default stream window (1 MiB), random so that
+# gzip keeps it as large: reading it all takes WINDOW_UPDATEs, so a
+# read-ahead must give window back as it goes.
+BIG = os.urandom(3 * 1024 * 1024)
+TRAILERS = [(b"x-checksum", b"c0ffee"), (b"grpc-status", b"0")]
+
+
+def respond_with_trailers(body: bytes, headers: Any = ()) -> Callable[..., None]:
+    def handler(conn: PeerConnection, request: Request) -> None:
+        conn.respond(request.stream_id, 200, headers, body, trailers=TRAILERS)
+
+    return handler
+
+
+
+class TestTrailersBeforeTheBody:
+    def test_trailers_then_body(self, front_kind: str) -> None:
+        """The trailers read (and keep) the rest of the body first: 3 MiB, more
+        than the stream's window, so the read gives window back as it goes."""
+        with (
+            Peer(serving(respond_with_trailers(BIG))) as peer,
+            front(front_kind, peer.address) as client,
+        ):
+            response = client.response(client.run(lambda: client.conn.request("GET", "/")))
+            trailers = client.trailers(response)
+            assert trailers[b"x-checksum"] == [b"c0ffee"]
+            assert client.read(response) == BIG
+            assert client.trailers(response)[b"grpc-status"] == [b"0"]
+
+    def test_the_kept_body_is_decoded_as_each_read_asks(self, front_kind: str) -> None:
+        packed = gzip.compress(BIG)
+        handler = respond_with_trailers(packed, [(b"content-encoding", b"gzip")])
+        with Peer(serving(handler)) as peer, front(front_kind, peer.address) as client:
+            decoded = client.response(client.run(lambda: client.conn.request("GET", "/a")))
+            assert client.trailers(decoded)[b"x-checksum"] == [b"c0ffee"]
+            assert client.read(decoded) == BIG
+            raw = client.response(client.run(lambda: client.conn.request("GET", "/b")))
+            assert client.trailers(raw)[b"x-checksum"] == [b"c0ffee"]
+            assert client.read(raw, decode_content=False) == packed
+
+    def test_nghttpd_trailers_first(self, front_kind: str, nghttpd, docroot) -> None:
+        """64 MiB: far more than the windows, so nghttpd's trailers come only
+        once the body has been read (and kept)."""
+        docroot.ensure("64m.bin")
+        tls = {"secure": True, "ssl_context": nghttpd.ssl_context()}
+        with front(front_kind, nghttpd.authority, **tls) as client:
+            response = client.response(client.run(lambda: client.conn.request("GET", "/64m.bin")))
+            trailers = client.trailers(response)
+            assert trailers[servers.TRAILER_NAME] == [servers.TRAILER_VALUE.encode()]
+            digest, size = servers.sha256_of_stream(lambda n: client.read(response, amt=n))
+        assert (digest, size) == (docroot.sha256("64m.bin"), 64 * servers.MiB)
+
+    def test_blocking_gettrailers_and_http11(self) -> None:
+        """HTTP/1.1's chunked trailers, through the spelling ``gettrailers()``."""
+        response_bytes = chunked(b"first ", b"second", trailers=b"X-Sum: 12\r\n")
+        with (
+            H1Peer(lambda conn: (conn.read_request(), conn.send(response_bytes))) as peer,
+            HTTP11Connection(peer.address, force_proto="http/1.1", timeout=TIMEOUT) as conn,
+        ):
+            conn.request("GET", "/")
+            response = conn.getresponse()
+            assert response.gettrailers()[b"x-sum"] == [b"12"]
+            assert response.read() == b"first second"
+
+    def test_async_property_cannot_wait_and_says_so(self) -> None:
+        """Before the body has all arrived the async ``trailers`` property
+        raises (it cannot wait); once the stream ended it reads ahead too."""
+        release = threading.Event()
+
+        def handler(conn: PeerConnection, request: Request) -> None:
+            conn.send_headers(request.stream_id, [(b":status", b"200")])
+            conn.send_body(request.stream_id, b"part", end_stream=False)
+            release.wait(TIMEOUT)
+            conn.send_body(request.stream_id, b" rest", end_stream=False)
+            conn.send_headers(request.stream_id, TRAILERS, end_stream=True)
+
+        with Peer(serving(handler)) as peer, front("async", peer.address) as client:
+            try:
+                response = client.response(client.run(lambda: client.conn.request("GET", "/")))
+                with pytest.raises(h2_exc.StreamStateError, match="gettrailers"):
+                    response.trailers  # noqa: B018
+            finally:
+                release.set()
+            assert client.run(response.gettrailers)[b"x-checksum"] == [b"c0ffee"]
+            assert response.trailers[b"grpc-status"] == [b"0"]
+            assert client.read(response) == b"part rest"
 
 
 # ---------------------------------------------------------------------------
