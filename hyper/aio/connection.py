@@ -198,10 +198,22 @@ class AsyncHTTP20Connection(ConnectionTarget):
     async def putrequest(self, method: Str, selector: Str, **kwargs: Any) -> int:
         """
         Start a request whose headers are added with :meth:`putheader` and
-        sent by :meth:`endheaders`; returns its stream id. Connects first.
+        sent by :meth:`endheaders`; returns its stream id (as
+        :meth:`HTTP20Connection.putrequest`). No I/O: :meth:`endheaders`
+        connects.
         """
-        protocol = await self._usable()
-        stream_id: int = protocol.core.reserve_id()
+        protocol = self._origin.current
+        if protocol is not None and protocol.is_usable:
+            stream_id: int = protocol.core.reserve_id()
+        else:
+            if self._connecting is None:
+                self._connecting = asyncio.Lock()
+            async with self._connecting:  # the policy's ids move only under it
+                protocol = self._origin.current
+                if protocol is not None and protocol.is_usable:
+                    stream_id = protocol.core.reserve_id()
+                else:
+                    stream_id = self._origin.reserve_id()
         self._origin.put_request(stream_id, method, selector)
         return stream_id
 

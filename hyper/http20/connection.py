@@ -525,13 +525,31 @@ class HTTP20Connection(HTTPClientTarget):
         ``skip_host`` is accepted (a ``Host`` the caller puts becomes the
         ``:authority``, hyper's otherwise).
 
+        No I/O: the connection is opened by :meth:`endheaders` (as in
+        historic hyper), so a request may be built, and its headers set,
+        before deciding to send it, against a host not reachable yet. The id
+        is the stream's when it goes out in order; if a higher id went out
+        first (ids must rise, RFC 9113 5.1.1) the stream gets a fresh one
+        and every call taking this id still finds it.
+
         Concurrency: thread-safe; each call gets its own id.
         """
-        stream_id = self._usable_session().reserve_id()
+        stream_id = self._reserve_id()
         self._origin.put_request(stream_id, method, selector)
         if skip_accept_encoding:
             self._origin.pending_request(stream_id).skip_accept_encoding = True
         return stream_id
+
+    def _reserve_id(self) -> int:
+        """A stream id for :meth:`putrequest`, without connecting."""
+        session = self._origin.current
+        if session is not None and session.is_usable:
+            return session.reserve_id()
+        with self._connect_lock:  # the policy's ids move only under it
+            session = self._origin.current
+            if session is not None and session.is_usable:
+                return session.reserve_id()
+            return self._origin.reserve_id()
 
     def putheader(
         self,

@@ -25,11 +25,13 @@ from typing import Any, Callable
 import pytest
 from support import servers
 from support.h1peer import H1Conn, H1Peer, chunked, ok
+from support.listener import refused_port
 from support.peer import Peer, PeerConnection, Request, echo, serving
 from support.timeouts import CLIENT_TIMEOUT, TIMEOUT
 
 from hyper import HTTP11Connection, HTTP20Connection, HTTPConnection
 from hyper.aio import AsyncHTTP20Connection
+from hyper.common import exceptions as common_exc
 from hyper.common.exceptions import InvalidArgumentTypeError
 from hyper.http20 import exceptions as h2_exc
 
@@ -92,6 +94,59 @@ def front(
         yield client
     finally:
         client.close()
+
+
+# ---------------------------------------------------------------------------
+# Item 4: putrequest() and putheader() do no I/O
+
+
+class TestPutrequestDoesNoIO:
+    def test_building_a_request_to_an_unreachable_host(self, front_kind: str) -> None:
+        """Nothing is dialled until endheaders(), which then fails."""
+        with refused_port() as port, front(front_kind, f"127.0.0.1:{port}") as client:
+            stream_id = client.run(lambda: client.conn.putrequest("GET", "/later"))
+            client.conn.putheader("x-later", "1", stream_id)
+            if front_kind == "sync":
+                assert client.conn.sock is None  # http.client's "not connected"
+            with pytest.raises(common_exc.ConnectionError):
+                client.run(lambda: client.conn.endheaders(final=True, stream_id=stream_id))
+
+    def test_the_id_is_the_stream_id_on_the_wire(self, front_kind: str) -> None:
+        with Peer(serving(echo)) as peer, front(front_kind, peer.address) as client:
+            stream_id = client.run(lambda: client.conn.putrequest("GET", "/put"))
+            if front_kind == "sync":
+                assert client.conn.sock is None
+            client.conn.putheader("x-put", "yes", stream_id)
+            client.run(lambda: client.conn.endheaders(final=True, stream_id=stream_id))
+            assert client.read(client.response(stream_id)) == b"/put\n"
+        (request,) = peer.conns[0].requests.values()
+        assert (request.stream_id, request.fields[b"x-put"]) == (stream_id, b"yes")
+
+    def test_a_request_sent_between_keeps_both_ids_working(self, front_kind: str) -> None:
+        """putrequest, then a whole request(), then endheaders: stream ids must
+        rise, so the first request goes out under a fresh id; both ids the
+        caller holds still reach their own responses."""
+        with Peer(serving(echo)) as peer, front(front_kind, peer.address) as client:
+            early = client.run(lambda: client.conn.putrequest("GET", "/early"))
+            between = client.run(lambda: client.conn.request("GET", "/between"))
+            client.run(lambda: client.conn.endheaders(final=True, stream_id=early))
+            assert client.read(client.response(early)) == b"/early\n"
+            assert client.read(client.response(between)) == b"/between\n"
+        paths = {r.stream_id: r.path for r in peer.conns[0].requests.values()}
+        assert paths[between] == b"/between"
+        assert sorted(paths.values()) == [b"/between", b"/early"]
+        assert early != between
+
+    def test_ids_reserved_before_connecting_stay_distinct(self, front_kind: str) -> None:
+        with Peer(serving(echo)) as peer, front(front_kind, peer.address) as client:
+            put = client.conn.putrequest
+            ids = [client.run(lambda n=n: put("GET", f"/{n}")) for n in range(3)]
+            assert len(set(ids)) == 3
+            for stream_id in reversed(ids):
+                client.run(lambda s=stream_id: client.conn.endheaders(final=True, stream_id=s))
+            bodies = [client.read(client.response(stream_id)) for stream_id in ids]
+        assert bodies == [b"/0\n", b"/1\n", b"/2\n"]
+        assert peer.accepted == 1
 
 
 # ---------------------------------------------------------------------------
