@@ -96,12 +96,18 @@ class AsyncHTTP20Connection(ConnectionTarget):
 
     async def connect(self) -> None:
         """
-        Connect (TCP, TLS with ALPN ``h2``) unless connected.
+        Connect (TCP, TLS with ALPN ``h2``, preface) unless connected, and
+        complete the SETTINGS exchange, as :meth:`HTTP20Connection.connect`:
+        return once the server's SETTINGS have arrived (its limits govern
+        what is sent after) and it acknowledged ours. A request without
+        ``connect()`` first does not wait: it goes out behind the preface.
 
         :raises ConnectionError: the server is unreachable or does not speak HTTP/2.
-        :raises TimeoutError: the connect timeout passed.
+        :raises TimeoutError: the handshake took longer than the connect
+            timeout (the read timeout when only that is set).
         """
-        await self._usable()
+        protocol = await self._usable()
+        await protocol.wait_handshake(self._handshake_timeout())
 
     async def _usable(self) -> ClientDriver:
         protocol = self._origin.current

@@ -249,12 +249,20 @@ class HTTP20Connection(HTTPClientTarget):
 
     def connect(self) -> None:
         """
-        Connect (TCP, TLS with ALPN ``h2``, preface, SETTINGS exchange) unless
-        already connected.
+        Connect (TCP, TLS with ALPN ``h2``, preface) unless already
+        connected, and complete the SETTINGS exchange: return once the
+        server's SETTINGS have arrived (so its limits, a small
+        INITIAL_WINDOW_SIZE, MAX_CONCURRENT_STREAMS or MAX_FRAME_SIZE,
+        govern everything sent after) and it acknowledged ours, as historic
+        ``connect()`` did. A request without ``connect()`` first does not
+        wait: it goes out right behind the preface, a round trip sooner.
 
         :raises ConnectionError: the server could not be reached or does not
             speak HTTP/2.
-        :raises TimeoutError: the connect timeout passed.
+        :raises TimeoutError: the handshake took longer than the connect
+            timeout (the read timeout when only that is set).
+        :raises SettingsTimeoutError: no timeout set, and the server left our
+            SETTINGS unacknowledged past the engine's ``settings_timeout``.
 
         Concurrency: thread-safe; concurrent calls make one connection.
         """
@@ -263,7 +271,7 @@ class HTTP20Connection(HTTPClientTarget):
             session = self._usable_session()
         finally:
             self._connecting = False
-        session.wait_settings(self._handshake_timeout())
+        session.wait_handshake(self._handshake_timeout())
 
     def _usable_session(self) -> Session:
         """The session new streams go on, connecting when there is none. A
@@ -287,11 +295,6 @@ class HTTP20Connection(HTTPClientTarget):
                 session = self._new_session()
                 origin.adopt(session)
             return session
-
-    def _handshake_timeout(self) -> float | None:
-        if self._connect_timeout is None:
-            return self._read_timeout
-        return self._connect_timeout
 
     def _new_session(self) -> Session:
         sock, proto = open_socket(

@@ -18,21 +18,27 @@ import asyncio
 import contextlib
 import gzip
 import os
+import socket
 import threading
+import time
 from collections.abc import Iterator
 from typing import Any, Callable
 
 import pytest
+from hyperframe.frame import DataFrame
 from support import servers
 from support.h1peer import H1Conn, H1Peer, chunked, ok
 from support.listener import refused_port
 from support.peer import Peer, PeerConnection, Request, echo, serving
-from support.timeouts import CLIENT_TIMEOUT, TIMEOUT
+from support.timeouts import CLIENT_TIMEOUT, SHORT_TIMEOUT, TIMEOUT
 
 from hyper import HTTP11Connection, HTTP20Connection, HTTPConnection
 from hyper.aio import AsyncHTTP20Connection
 from hyper.common import exceptions as common_exc
 from hyper.common.exceptions import InvalidArgumentTypeError
+from hyper.drivers.sync_h2 import Session
+from hyper.engine.config import EngineConfig
+from hyper.engine.engine import Engine
 from hyper.http20 import exceptions as h2_exc
 
 
@@ -274,3 +280,94 @@ class TestBadArgumentTypes:
         conn = HTTP20Connection("127.0.0.1:1")  # nothing is dialled for a bad body
         with pytest.raises(ValueError, match="request body must be bytes, str, a file-like"):
             conn.request("POST", "/", body=object())
+
+
+# ---------------------------------------------------------------------------
+# Item 8: connect() completes the handshake
+
+SETTINGS_INITIAL_WINDOW_SIZE = 0x4
+
+
+
+def _settings_then(
+    settings: dict[int, int], ack: bool, done: threading.Event
+) -> Callable[[PeerConnection], None]:
+    """Send our SETTINGS; acknowledge the client's only with ``ack``; then
+    serve (``ack``) or hold the connection until ``done``."""
+
+    def script(conn: PeerConnection) -> None:
+        conn.local_initial_window = settings.get(SETTINGS_INITIAL_WINDOW_SIZE, 65535)
+        conn.send(conn.factory.settings(settings))
+        if not ack:
+            done.wait(TIMEOUT)
+            return
+        conn.wait_for(lambda: conn.client_settings, "the client's SETTINGS")  # acked on read
+        while (request := conn.next_request()) is not None:
+            echo(conn, request)
+
+    return script
+
+
+class TestConnectCompletesTheHandshake:
+    def test_the_servers_limits_govern_what_follows(self, front_kind: str) -> None:
+        """A 10-byte stream window from the server's SETTINGS: after connect()
+        no DATA frame of the upload exceeds it, the first one included."""
+        done = threading.Event()
+        with (
+            Peer(_settings_then({SETTINGS_INITIAL_WINDOW_SIZE: 10}, True, done)) as peer,
+            front(front_kind, peer.address) as client,
+        ):
+            client.run(client.conn.connect)
+            stream_id = client.run(lambda: client.conn.request("POST", "/up", body=b"u" * 100))
+            assert client.read(client.response(stream_id)) == b"/up\n" + b"u" * 100
+        sizes = [len(f.data) for f in peer.conns[0].frames if isinstance(f, DataFrame) and f.data]
+        assert sizes and max(sizes) <= 10
+
+    def test_connect_waits_for_the_ack_of_our_settings(self, front_kind: str) -> None:
+        """A server that sends its SETTINGS but never acknowledges ours:
+        connect() does not return, it times out saying what it waited for."""
+        done = threading.Event()
+        with Peer(_settings_then({}, False, done)) as peer:
+            try:
+                with (
+                    front(front_kind, peer.address, timeout=SHORT_TIMEOUT) as client,
+                    pytest.raises(common_exc.TimeoutError) as info,
+                ):
+                    client.run(client.conn.connect)
+            finally:
+                done.set()
+        if front_kind == "sync":
+            assert "ACK of our SETTINGS" in str(info.value)
+
+    def test_without_a_timeout_a_missing_ack_is_settings_timeout(self) -> None:
+        """No timeout and no ACK: the connection fails with SETTINGS_TIMEOUT
+        after the engine's settings_timeout (RFC 9113 6.5.3), never hangs."""
+        done = threading.Event()
+        with Peer(_settings_then({}, False, done)) as peer:
+            host, port = peer.address.rsplit(":", 1)
+            sock = socket.create_connection((host, int(port)), timeout=TIMEOUT)
+            config = EngineConfig(client_side=True, clock=time.monotonic, settings_timeout=0.2)
+            session = Session(sock, Engine(config), read_timeout=None)
+            try:
+                session.start(TIMEOUT, wait_settings=False)
+                with pytest.raises(h2_exc.SettingsTimeoutError):
+                    session.wait_handshake(None)
+            finally:
+                session.close()
+                done.set()
+
+    def test_implicit_connect_keeps_the_one_round_trip_start(self) -> None:
+        """request() without connect() sends the request right behind the
+        preface: the server sees it before sending anything itself."""
+
+        def script(conn: PeerConnection) -> None:
+            conn.wait_for(lambda: conn.requests, "the request before our SETTINGS")
+            conn.handshake()
+            while (request := conn.next_request()) is not None:
+                echo(conn, request)
+
+        with (
+            Peer(script) as peer,
+            HTTP20Connection(peer.address, timeout=CLIENT_TIMEOUT) as conn,
+        ):
+            assert conn.getresponse(conn.request("GET", "/fast")).read() == b"/fast\n"
