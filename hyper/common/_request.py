@@ -41,8 +41,10 @@ __all__ = [
     "RequestDefaults",
     "authority",
     "body_chunk",
+    "can_offer_h2c",
     "file_length",
     "given",
+    "h2c_offer_fields",
     "header_pairs",
     "is_prechunked",
     "lower_name",
@@ -296,6 +298,40 @@ def putheader_args(
 
 def _is_int(value: Any) -> bool:
     return isinstance(value, int) and not isinstance(value, bool)
+
+
+# A request carrying any of these already says something about upgrading or
+# about the connection: adding the h2c offer could contradict it.
+_UPGRADE_FIELDS = frozenset((b"upgrade", b"connection", b"http2-settings"))
+
+
+def can_offer_h2c(method: Any, body: Any, headers: list[tuple[Any, Any]]) -> bool:
+    """
+    The one rule (for ``HTTP11Connection`` and ``HTTPConnection``) of which
+    plaintext request may offer the h2c upgrade (RFC 7540 3.2): one without
+    a body (a body would have to go whole, in HTTP/1.1, before the server's
+    answer could be read), not CONNECT, and with no ``Upgrade``,
+    ``Connection`` or ``HTTP2-Settings`` of the caller's.
+    """
+    if body is not None and not (isinstance(body, (bytes, bytearray, str)) and not body):
+        return False
+    if lower_name(method) == b"connect":
+        return False
+    return not any(lower_name(name) in _UPGRADE_FIELDS for name, _ in headers)
+
+
+def h2c_offer_fields(settings: bytes) -> list[tuple[bytes, bytes]]:
+    """
+    The fields offering h2c, ``settings`` as ``HTTP2-Settings``. Lower-case,
+    as historic hyper sent them (and servers and test peers of its time
+    matched the bytes ``upgrade: h2c``); field names are case-insensitive,
+    so nothing is lost.
+    """
+    return [
+        (b"upgrade", b"h2c"),
+        (b"http2-settings", settings),
+        (b"connection", b"Upgrade, HTTP2-Settings"),
+    ]
 
 
 def is_prechunked(headers: list[tuple[Any, Any]], encode_chunked: bool) -> bool:

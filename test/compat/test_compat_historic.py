@@ -15,6 +15,7 @@ opening with GOAWAY (item 7) in ``test/client/test_retry_rule.py``.
 from __future__ import annotations
 
 import asyncio
+import base64
 import contextlib
 import gzip
 import os
@@ -27,15 +28,17 @@ from typing import Any, Callable
 import pytest
 from hyperframe.frame import DataFrame
 from support import servers
+from support.frames import PREFACE
 from support.h1peer import H1Conn, H1Peer, chunked, ok
 from support.listener import refused_port
 from support.peer import Peer, PeerConnection, Request, echo, serving
-from support.timeouts import CLIENT_TIMEOUT, SHORT_TIMEOUT, TIMEOUT
+from support.timeouts import CLIENT_TIMEOUT, SHORT_TIMEOUT, TIMEOUT, wait
 
 from hyper import HTTP11Connection, HTTP20Connection, HTTPConnection
 from hyper.aio import AsyncHTTP20Connection
 from hyper.common import exceptions as common_exc
-from hyper.common.exceptions import InvalidArgumentTypeError
+from hyper.common.exceptions import HTTPUpgrade, InvalidArgumentTypeError
+from hyper.common.util import HTTPVersion
 from hyper.drivers.sync_h2 import Session
 from hyper.engine.config import EngineConfig
 from hyper.engine.engine import Engine
@@ -100,6 +103,128 @@ def front(
         yield client
     finally:
         client.close()
+
+
+# ---------------------------------------------------------------------------
+# Item 1: h2c from HTTP11Connection
+
+
+def _h2c_declined(conn: H1Conn) -> None:
+    """An HTTP/1.1 server that ignores Upgrade: answers each request with its path."""
+    while (request := conn.read_request()) is not None:
+        conn.send(ok(request.target))
+
+
+def _switching(seen: threading.Event) -> Callable[[H1Conn], None]:
+    """A server that switches to h2c: 101, then its SETTINGS in the same
+    write; then it reads the client's HTTP/2 preface (``seen`` set)."""
+
+    def script(conn: H1Conn) -> None:
+        conn.read_request()
+        switch = (
+            b"HTTP/1.1 101 Switching Protocols\r\n"
+            b"Connection: Upgrade\r\nUpgrade: h2c\r\n\r\n"
+        )
+        conn.send(switch + b"\x00\x00\x00\x04\x00\x00\x00\x00\x00")  # empty SETTINGS
+        while len(conn.buf) < len(PREFACE):
+            if not conn._fill():
+                raise AssertionError("the client closed instead of speaking HTTP/2")
+        assert bytes(conn.buf[: len(PREFACE)]) == PREFACE
+        seen.set()
+
+    return script
+
+
+class TestH2cFromHTTP11Connection:
+    def test_first_request_offers_h2c_in_lower_case(self) -> None:
+        """The offer is on the wire as historic hyper wrote it (and its test
+        peers matched the bytes ``upgrade: h2c``); a server ignoring it
+        answers in HTTP/1.1 and the next request asks no more."""
+        with (
+            H1Peer(_h2c_declined) as peer,
+            HTTP11Connection(peer.address, timeout=CLIENT_TIMEOUT) as conn,
+        ):
+            conn.request("GET", "/first")
+            assert conn.getresponse().read() == b"/first"
+            conn.request("GET", "/second")
+            assert conn.getresponse().read() == b"/second"
+        first, second = peer.requests
+        assert b"\r\nupgrade: h2c" in first.head
+        assert b"\r\nconnection: Upgrade, HTTP2-Settings" in first.head
+        assert b"\r\nhttp2-settings: " in first.head
+        settings = first.header(b"http2-settings") or b""
+        payload = base64.urlsafe_b64decode(settings + b"=" * (-len(settings) % 4))
+        assert payload and len(payload) % 6 == 0  # SETTINGS entries (RFC 7540 3.2.1)
+        assert b"upgrade" not in second.names()
+
+    def test_101_raises_http_upgrade_carrying_the_socket(self) -> None:
+        seen = threading.Event()
+        with (
+            H1Peer(_switching(seen)) as peer,
+            HTTP11Connection(peer.address, timeout=CLIENT_TIMEOUT) as conn,
+        ):
+            conn.request("GET", "/")
+            with pytest.raises(HTTPUpgrade) as info:
+                conn.getresponse()
+            upgrade = info.value
+            assert upgrade.negotiated == "h2c"
+            # What came after the 101 is HTTP/2: the server's SETTINGS.
+            assert upgrade.data[3:4] == b"\x04"
+            assert conn.sock is None  # the socket is the caller's now
+            with upgrade.sock:
+                upgrade.sock.sendall(PREFACE)
+                wait(seen, "the server reading the preface on the handed-over socket")
+        assert isinstance(upgrade, common_exc.HyperError)
+
+    def test_h2o_switches_an_http11_connection(self, h2o) -> None:
+        address = f"{h2o.host}:{h2o.ports['plain']}"
+        with HTTP11Connection(address, timeout=CLIENT_TIMEOUT) as conn:
+            conn.request("GET", "/small.txt")
+            with pytest.raises(HTTPUpgrade) as info:
+                conn.getresponse()
+        upgrade = info.value
+        with upgrade.sock as sock:
+            sock.settimeout(TIMEOUT)
+            data = upgrade.data
+            while len(data) < 9:
+                chunk = sock.recv(65536)
+                assert chunk, "h2o closed the upgraded connection"
+                data += chunk
+        assert upgrade.negotiated == "h2c"
+        assert data[3] == 0x4  # h2o speaks HTTP/2 first: its SETTINGS
+
+    @pytest.mark.parametrize(
+        "how",
+        ["body", "force_proto", "own_connection_header", "putrequest"],
+    )
+    def test_requests_that_make_no_offer(self, how: str) -> None:
+        """A body (it would go whole before the answer), ``force_proto='http/1.1'``,
+        a caller's own ``Connection`` field, the putrequest calls: no offer."""
+        kwargs = {"force_proto": "http/1.1"} if how == "force_proto" else {}
+        with (
+            H1Peer(_h2c_declined) as peer,
+            HTTP11Connection(peer.address, timeout=CLIENT_TIMEOUT, **kwargs) as conn,
+        ):
+            if how == "body":
+                conn.request("POST", "/", body=b"payload")
+            elif how == "own_connection_header":
+                conn.request("GET", "/", headers={"Connection": "keep-alive"})
+            elif how == "putrequest":
+                conn.putrequest("GET", "/")
+                conn.endheaders()
+            else:
+                conn.request("GET", "/")
+            conn.getresponse().read()
+        assert b"upgrade" not in peer.requests[0].names()
+
+    def test_http_connection_offers_in_lower_case_too(self) -> None:
+        with H1Peer(_h2c_declined) as peer, HTTPConnection(peer.address, timeout=TIMEOUT) as conn:
+            conn.request("GET", "/x")
+            assert conn.getresponse().read() == b"/x"
+            assert conn.version is HTTPVersion.http11
+        head = peer.requests[0].head
+        assert b"\r\nupgrade: h2c\r\n" in head
+        assert b"\r\nconnection: Upgrade, HTTP2-Settings\r\n" in head
 
 
 # ---------------------------------------------------------------------------
@@ -371,3 +496,4 @@ class TestConnectCompletesTheHandshake:
             HTTP20Connection(peer.address, timeout=CLIENT_TIMEOUT) as conn,
         ):
             assert conn.getresponse(conn.request("GET", "/fast")).read() == b"/fast\n"
+
