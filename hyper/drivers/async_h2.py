@@ -613,13 +613,14 @@ class ClientDriver(AsyncH2Driver[ClientSide]):
             try:
                 await self.wait(None, True, remaining)
             except HyperTimeoutError:
-                if deadline is None and core.settings_seen:
+                if deadline is None:
                     core.check_settings_ack()
                     self._after_call()  # the GOAWAY out, the transport closed
                     core.raise_if_failed()
-                raise HyperTimeoutError(
-                    f"the HTTP/2 handshake (SETTINGS both ways) took more than {timeout} s"
-                ) from None
+                    what = f"the server's ACK of our SETTINGS within {ack_limit} s"
+                else:
+                    what = f"the server's SETTINGS and its ACK of ours within {timeout} s"
+                raise HyperTimeoutError(f"timed out waiting for {what}") from None
 
     async def wait_response(self, stream: StreamBuffer, timeout: float | None = None) -> None:
         """
