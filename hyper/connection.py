@@ -38,7 +38,7 @@ from typing import Any, TypeVar, Union, cast
 
 from hyper import tls
 from hyper.common._request import header_pairs, putheader_args
-from hyper.common.exceptions import HTTPUpgrade, HyperError, InvalidResponseError, TLSUpgrade
+from hyper.common.exceptions import HyperError, InvalidResponseError, TLSUpgrade
 from hyper.common.types import HeadersArg, Str, Timeout
 from hyper.common.util import HTTPVersion
 from hyper.engine.window import BaseFlowControlManager
@@ -479,12 +479,9 @@ class HTTPConnection(HTTPClientTarget):
                 if conn is None:
                     raise ImproperConnectionStateError("no request is waiting for its response")
                 if isinstance(conn, HTTP11Connection):
-                    answer = conn._next_answer()
-                    if type(answer) is Switched:
-                        # An Upgrade of the caller's own headers: the
-                        # socket is the caller's (as HTTP11Connection's).
-                        raise HTTPUpgrade(answer.protocol, answer.sock, answer.data)
-                    return cast(HTTP11Response, answer)
+                    # A 101 here answers an Upgrade of the caller's own: its
+                    # HTTPUpgrade hands the socket to the caller.
+                    return conn.getresponse()
             if upgrading and stream_id is None:
                 stream_id = 1
         return conn.getresponse(stream_id)
