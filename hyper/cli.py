@@ -59,7 +59,11 @@ items:
 
 URL: the scheme defaults to https and the host to localhost, so
 'hyper /path' is https://localhost/path and 'hyper :8443/x' is
-https://localhost:8443/x. METHOD, written in capitals, defaults to GET, or
+https://localhost:8443/x. METHOD is a first word followed by the URL: GET,
+HEAD, POST, PUT, PATCH, DELETE, OPTIONS, TRACE or CONNECT in any case ('hyper
+get example.com' means GET), or another method written in capitals
+(PROPFIND). It wins over a host of that name ('hyper head /x' is HEAD
+https://localhost/x); a lone word is always the URL. Without METHOD: GET, or
 POST when there is a body. 'hyper demo' runs hyper against itself;
 'hyper serve --help' tells how to serve a directory.
 
@@ -75,8 +79,13 @@ exit status:
 
 # A redraw costs a terminal write; ten a second looks live and costs nothing.
 _REDRAW_INTERVAL = 0.1
-# A METHOD is a token written in capitals (GET, POST, PROPFIND, M-SEARCH); a
-# lower-case first word is the URL, so "hyper localhost /x" is never a method.
+# A METHOD is one of the methods every HTTP library knows (RFC 9110 9.3, and
+# PATCH), in any case, as historic hyper upper-cased it ("hyper get /x"); or
+# any other token written in capitals (PROPFIND, M-SEARCH). Any other first
+# word is the URL, so "hyper localhost /x" is never a method.
+_KNOWN_METHODS = frozenset(
+    ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS", "TRACE", "CONNECT")
+)
 _METHOD = re.compile(r"[A-Z][A-Z_-]*\Z")
 _SEPARATORS = ("==", ":", "=")  # "==" before "=" where both start
 
@@ -143,9 +152,16 @@ def _parse_items(items: Sequence[str]) -> _Items:
 
 
 def _split_words(words: Sequence[str]) -> tuple[str | None, str, list[str]]:
-    """``[METHOD] URL [ITEM ...]`` -> (method or None, url, items)."""
-    if len(words) >= 2 and _METHOD.match(words[0]):
-        return words[0], words[1], list(words[2:])
+    """``[METHOD] URL [ITEM ...]`` -> (method or None, url, items). A first
+    word followed by another is the METHOD when it is a known method in any
+    case (upper-cased) or a token in capitals; a lone word is the URL."""
+    if len(words) >= 2:
+        first = words[0]
+        upper = first.upper()
+        if upper in _KNOWN_METHODS:
+            return upper, words[1], list(words[2:])
+        if _METHOD.match(first):
+            return first, words[1], list(words[2:])
     return None, words[0], list(words[1:])
 
 
@@ -535,7 +551,7 @@ def _build_parser() -> argparse.ArgumentParser:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     add = parser.add_argument
-    add("method", nargs="?", metavar="METHOD", help="GET, POST, PUT, ... (see below)")
+    add("method", nargs="?", metavar="METHOD", help="GET, post, PUT, ... in any case (see below)")
     add("url", metavar="URL", help="what to fetch (see below)")
     add("items", nargs="*", metavar="ITEM", help="Header:Value, name==value or name=value")
     add("--version", action="version", version=f"hyper {__version__}")
