@@ -221,8 +221,15 @@ def _open_connection(
     context = _ssl_context(args, seen) if target.secure else None
     timeout = getattr(args, "timeout", None)
     if getattr(args, "http11", False):
+        # force_proto: HTTP/1.1 and nothing else, not even the h2c offer a
+        # plaintext HTTP11Connection makes on its first request.
         return HTTP11Connection(
-            target.host, target.port, secure=target.secure, ssl_context=context, timeout=timeout
+            target.host,
+            target.port,
+            secure=target.secure,
+            ssl_context=context,
+            timeout=timeout,
+            force_proto="http/1.1",
         )
     return HTTPConnection(
         target.host,

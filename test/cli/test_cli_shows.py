@@ -151,6 +151,18 @@ class TestVerbose:
         assert "< HTTP/1.1 200" in err
         assert result.stdout == _TEXT
 
+    def test_http11_forced_in_plaintext_makes_no_h2c_offer(self, tmp_path: Path) -> None:
+        """hyper serve accepts h2c: --http1.1 must not offer it (a standalone
+        HTTP11Connection does, as historic hyper's did)."""
+        (tmp_path / "text.txt").write_bytes(_TEXT)
+        with ServerThread(str(tmp_path), host="127.0.0.1", port=0) as server:
+            result = _run("-v", "--http1.1", f"http://127.0.0.1:{server.port}/text.txt")
+        assert result.returncode == 0, _err(result)
+        err = _err(result)
+        assert "< HTTP/1.1 200" in err
+        assert "h2c" not in err.lower()
+        assert result.stdout == _TEXT
+
     def test_h2_and_http11_together_is_a_usage_error(self) -> None:
         result = _run("--h2", "--http1.1", "https://localhost/")
         assert result.returncode == EXIT_USAGE
