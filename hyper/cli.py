@@ -32,7 +32,13 @@ from typing import IO, Callable, NamedTuple, TextIO
 from urllib.parse import urlencode
 
 from hyper import __version__
-from hyper.common._request import RequestDefaults, authority, file_length, user_agent
+from hyper.common._request import (
+    RequestDefaults,
+    authority,
+    file_length,
+    http11_fields,
+    user_agent,
+)
 from hyper.common.decoder import accept_encoding
 from hyper.common.exceptions import InvalidArgumentError
 from hyper.common.headers import HTTPHeaderMap
@@ -255,31 +261,22 @@ def _request_fields(
     sent as it is (the connection then adds nothing), so ``-v`` shows what
     was sent. HTTP/2: the pseudo-headers and fields as the engine encodes
     them (:meth:`RequestDefaults.fields`, ``prepare_outbound``). HTTP/1.1:
-    the fields :class:`HTTP11Connection` would add (``host``,
-    ``accept-encoding``, ``user-agent``, the framing).
+    :func:`~hyper.common._request.http11_fields`, the rule
+    :class:`HTTP11Connection` adds its fields by.
     """
     if conn.version is HTTPVersion.http20:
         defaults = RequestDefaults(target.host, target.port, target.secure)
         fields = defaults.fields(method, target.path, list(headers), length)
         return prepare_outbound(fields, client_side=True)
-    given = [(name.encode("utf-8"), value.encode("utf-8")) for name, value in headers]
-    present = {name.lower() for name, _ in given}
-    out: list[tuple[bytes, bytes]] = []
-    if b"host" not in present:
-        out.append((b"host", authority(target.host, target.port, 443 if target.secure else 80)))
-    out += given
-    if b"accept-encoding" not in present:
-        out.append((b"accept-encoding", accept_encoding()))
-    if b"user-agent" not in present:
-        out.append((b"user-agent", user_agent()))
-    if b"content-length" not in present and b"transfer-encoding" not in present:
-        if length is not None:
-            out.append((b"content-length", b"%d" % length))
-        elif has_body:
-            out.append((b"transfer-encoding", b"chunked"))
-        elif method.upper() in ("POST", "PUT", "PATCH"):
-            out.append((b"content-length", b"0"))
-    return out
+    return http11_fields(
+        method.encode("ascii"),
+        [(name.encode("utf-8"), value.encode("utf-8")) for name, value in headers],
+        authority(target.host, target.port, 443 if target.secure else 80),
+        length,
+        has_body,
+        accept_encoding=accept_encoding(),
+        user_agent=user_agent(),
+    )
 
 
 def _body_size(body: bytes | IO[bytes] | None) -> int | None:

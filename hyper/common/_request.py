@@ -46,6 +46,7 @@ __all__ = [
     "given",
     "h2c_offer_fields",
     "header_pairs",
+    "http11_fields",
     "is_prechunked",
     "lower_name",
     "putheader_args",
@@ -239,6 +240,50 @@ class RequestDefaults:
         if content_length is not None and b"content-length" not in present:
             fields.append((b"content-length", b"%d" % content_length))
         return fields
+
+
+# http.client sends Content-Length: 0 for these when there is no body, so a
+# server expecting a body does not wait for one.
+_EXPECT_BODY = frozenset((b"POST", b"PUT", b"PATCH"))
+
+
+def http11_fields(
+    method: bytes,
+    user: list[tuple[bytes, bytes]],
+    host: bytes,
+    length: int | None,
+    has_body: bool,
+    *,
+    accept_encoding: bytes | None,
+    user_agent: bytes,
+) -> list[tuple[bytes, bytes]]:
+    """
+    An HTTP/1.1 request's fields, written once for every HTTP/1.1 client
+    (``HTTP11Connection`` and the command line, which shows them): the
+    caller's, their case kept, with ``Host`` first and hyper's defaults
+    after them, spelled as http.client and curl spell them, then the framing
+    (``Content-Length`` when ``length`` is known, chunked for a body of
+    unknown length, ``Content-Length: 0`` for a body-less POST, PUT or PATCH).
+
+    :param accept_encoding: the codings to ask for; None asks for none (the
+        caller takes charge of content codings).
+    """
+    present = {lower_name(name) for name, _ in user}
+    fields = list(user)
+    if b"host" not in present:
+        fields.insert(0, (b"Host", host))
+    if b"accept-encoding" not in present and accept_encoding is not None:
+        fields.append((b"Accept-Encoding", accept_encoding))
+    if b"user-agent" not in present:
+        fields.append((b"User-Agent", user_agent))
+    if b"content-length" not in present and b"transfer-encoding" not in present:
+        if length is not None:
+            fields.append((b"Content-Length", b"%d" % length))
+        elif has_body:
+            fields.append((b"Transfer-Encoding", b"chunked"))
+        elif method.upper() in _EXPECT_BODY:
+            fields.append((b"Content-Length", b"0"))
+    return fields
 
 
 class PendingRequest:

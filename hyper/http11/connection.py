@@ -48,8 +48,8 @@ from hyper.common._request import (
     can_offer_h2c,
     h2c_offer_fields,
     header_pairs,
+    http11_fields,
     is_prechunked,
-    lower_name,
     putheader_args,
     request_target,
     user_agent,
@@ -83,9 +83,6 @@ _T = TypeVar("_T")
 # RFC 9110 9.2.2: a request with one of these methods may be repeated when
 # the connection failed before any answer came.
 _IDEMPOTENT = frozenset((b"GET", b"HEAD", b"OPTIONS", b"TRACE", b"PUT", b"DELETE"))
-# http.client sends Content-Length: 0 for these when there is no body, so a
-# server expecting a body does not wait for one.
-_EXPECT_BODY = frozenset((b"POST", b"PUT", b"PATCH"))
 # A body at most this long goes out with the head in one write.
 _COALESCE = 65536
 # The most bytes read from a file body at once.
@@ -597,22 +594,16 @@ class HTTP11Connection(HTTPClientTarget):
         http.client and curl write them (``Host``, ``User-Agent``...)."""
         method_b = to_bytestring(method).upper()
         target, host_value = self._target(to_bytestring(url))
-        present = {lower_name(name) for name, _ in user}
-        fields = [(to_bytestring(name), to_bytestring(value)) for name, value in user]
-        if b"host" not in present:
-            fields.insert(0, (b"Host", host_value))
-        if b"accept-encoding" not in present and not skip_accept_encoding:
-            fields.append((b"Accept-Encoding", self._accept_encoding))
-        if b"user-agent" not in present:
-            fields.append((b"User-Agent", self._user_agent))
-        if b"content-length" not in present and b"transfer-encoding" not in present:
-            if plan is None and final:
-                if method_b in _EXPECT_BODY:
-                    fields.append((b"Content-Length", b"0"))
-            elif plan is not None and final and plan.length is not None:
-                fields.append((b"Content-Length", b"%d" % plan.length))
-            else:
-                fields.append((b"Transfer-Encoding", b"chunked"))
+        fields = http11_fields(
+            method_b,
+            [(to_bytestring(name), to_bytestring(value)) for name, value in user],
+            host_value,
+            plan.length if plan is not None and final else None,
+            # Not final: more body follows (send()), of a length not known.
+            plan is not None or not final,
+            accept_encoding=None if skip_accept_encoding else self._accept_encoding,
+            user_agent=self._user_agent,
+        )
         if self._absolute and self.proxy_headers is not None:
             fields.extend(
                 (to_bytestring(name), to_bytestring(value))

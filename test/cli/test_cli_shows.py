@@ -147,7 +147,7 @@ class TestVerbose:
         err = _err(result)
         assert "* ALPN: server accepted http/1.1" in err
         assert "> GET /text.txt HTTP/1.1" in err
-        assert f"> host: localhost:{site.rpartition(':')[2]}" in err
+        assert f"> Host: localhost:{site.rpartition(':')[2]}" in err
         assert "< HTTP/1.1 200" in err
         assert result.stdout == _TEXT
 
@@ -199,7 +199,7 @@ class TestVerbose:
         ]
         sent = [f"{n.strip().decode()}: {v.strip().decode()}" for n, v in request.raw_headers]
         assert shown == sent
-        assert "content-length: 5" in sent
+        assert "Content-Length: 5" in sent
 
 
 class TestOutput:
