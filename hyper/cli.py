@@ -32,17 +32,28 @@ from typing import IO, Callable, NamedTuple, TextIO
 from urllib.parse import urlencode
 
 from hyper import __version__
+from hyper.common._request import (
+    RequestDefaults,
+    authority,
+    file_length,
+    http11_fields,
+    user_agent,
+)
+from hyper.common.decoder import accept_encoding
 from hyper.common.exceptions import InvalidArgumentError
 from hyper.common.headers import HTTPHeaderMap
 from hyper.common.response import BaseResponse
-from hyper.common.util import parse_url
+from hyper.common.util import HTTPVersion, parse_url
 from hyper.connection import HTTPConnection
+from hyper.engine.header_rules import prepare_outbound
+from hyper.http11.connection import HTTP11Connection
 
 EXIT_OK = 0
 EXIT_ERROR = 1  # a bad item, URL or file, or any failure without a code of its own
 EXIT_USAGE = 2  # argparse: unknown option, missing URL
 EXIT_CONNECT = 7  # curl: could not connect, or the connection failed
 EXIT_HTTP = 22  # curl --fail: the server answered 400 or above
+EXIT_WRITE = 23  # curl: the body could not be written (binary output to a terminal)
 EXIT_TIMEOUT = 28  # curl: operation timed out
 
 _EPILOG = """\
@@ -54,7 +65,11 @@ items:
 
 URL: the scheme defaults to https and the host to localhost, so
 'hyper /path' is https://localhost/path and 'hyper :8443/x' is
-https://localhost:8443/x. METHOD, written in capitals, defaults to GET, or
+https://localhost:8443/x. METHOD is a first word followed by the URL: GET,
+HEAD, POST, PUT, PATCH, DELETE, OPTIONS, TRACE or CONNECT in any case ('hyper
+get example.com' means GET), or another method written in capitals
+(PROPFIND). It wins over a host of that name ('hyper head /x' is HEAD
+https://localhost/x); a lone word is always the URL. Without METHOD: GET, or
 POST when there is a body. 'hyper demo' runs hyper against itself;
 'hyper serve --help' tells how to serve a directory.
 
@@ -64,13 +79,19 @@ exit status:
   2   bad command-line usage
   7   could not connect, or the connection failed (TLS errors too)
   22  --fail and the server answered with a status of 400 or more
+  23  a binary body was not written to the terminal (use -o FILE, or -o -)
   28  timed out
 """
 
 # A redraw costs a terminal write; ten a second looks live and costs nothing.
 _REDRAW_INTERVAL = 0.1
-# A METHOD is a token written in capitals (GET, POST, PROPFIND, M-SEARCH); a
-# lower-case first word is the URL, so "hyper localhost /x" is never a method.
+# A METHOD is one of the methods every HTTP library knows (RFC 9110 9.3, and
+# PATCH), in any case, as historic hyper upper-cased it ("hyper get /x"); or
+# any other token written in capitals (PROPFIND, M-SEARCH). Any other first
+# word is the URL, so "hyper localhost /x" is never a method.
+_KNOWN_METHODS = frozenset(
+    ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS", "TRACE", "CONNECT")
+)
 _METHOD = re.compile(r"[A-Z][A-Z_-]*\Z")
 _SEPARATORS = ("==", ":", "=")  # "==" before "=" where both start
 
@@ -137,9 +158,16 @@ def _parse_items(items: Sequence[str]) -> _Items:
 
 
 def _split_words(words: Sequence[str]) -> tuple[str | None, str, list[str]]:
-    """``[METHOD] URL [ITEM ...]`` -> (method or None, url, items)."""
-    if len(words) >= 2 and _METHOD.match(words[0]):
-        return words[0], words[1], list(words[2:])
+    """``[METHOD] URL [ITEM ...]`` -> (method or None, url, items). A first
+    word followed by another is the METHOD when it is a known method in any
+    case (upper-cased) or a token in capitals; a lone word is the URL."""
+    if len(words) >= 2:
+        first = words[0]
+        upper = first.upper()
+        if upper in _KNOWN_METHODS:
+            return upper, words[1], list(words[2:])
+        if _METHOD.match(first):
+            return first, words[1], list(words[2:])
     return None, words[0], list(words[1:])
 
 
@@ -167,26 +195,96 @@ def _parse_url(text: str, query: Sequence[tuple[str, str]] = ()) -> _Target:
 # The request
 
 
-def _ssl_context(args: argparse.Namespace) -> ssl.SSLContext:
+def _ssl_context(args: argparse.Namespace, handshakes: list[ssl.SSLObject]) -> ssl.SSLContext:
+    """The command's own context: ``--cacert``, ``-k``, ``--http1.1``'s ALPN
+    offer; each finished TLS handshake lands in ``handshakes`` (for ``-v``)."""
     from hyper.tls import init_context
 
     context = init_context(cert_path=getattr(args, "cacert", None))
     if getattr(args, "insecure", False):
         context.check_hostname = False
         context.verify_mode = ssl.CERT_NONE
+    if getattr(args, "http11", False):
+        context.set_alpn_protocols(["http/1.1"])
+
+    class _Recorded(ssl.SSLObject):
+        # sslobject_class is ssl's documented hook: the version, cipher and
+        # ALPN choice of the connection, without reaching into hyper's.
+        def do_handshake(self) -> None:
+            super().do_handshake()
+            handshakes.append(self)
+
+    context.sslobject_class = _Recorded
     return context
 
 
-def _open_connection(target: _Target, args: argparse.Namespace) -> HTTPConnection:
-    """A connection to ``target`` as the options ask (nothing is sent yet)."""
+def _open_connection(
+    target: _Target, args: argparse.Namespace, handshakes: list[ssl.SSLObject] | None = None
+) -> HTTPConnection | HTTP11Connection:
+    """A connection to ``target`` as the options ask (nothing is sent yet):
+    HTTP/1.1 only with ``--http1.1``, else whichever the server speaks."""
+    seen = [] if handshakes is None else handshakes
+    context = _ssl_context(args, seen) if target.secure else None
+    timeout = getattr(args, "timeout", None)
+    if getattr(args, "http11", False):
+        # force_proto: HTTP/1.1 and nothing else, not even the h2c offer a
+        # plaintext HTTP11Connection makes on its first request.
+        return HTTP11Connection(
+            target.host,
+            target.port,
+            secure=target.secure,
+            ssl_context=context,
+            timeout=timeout,
+            force_proto="http/1.1",
+        )
     return HTTPConnection(
         target.host,
         target.port,
         secure=target.secure,
-        ssl_context=_ssl_context(args) if target.secure else None,
+        ssl_context=context,
         force_proto="h2" if getattr(args, "h2", False) else None,
-        timeout=getattr(args, "timeout", None),
+        timeout=timeout,
     )
+
+
+def _request_fields(
+    conn: HTTPConnection | HTTP11Connection,
+    target: _Target,
+    method: str,
+    headers: Sequence[tuple[str, str]],
+    length: int | None,
+    has_body: bool,
+) -> list[tuple[bytes, bytes]]:
+    """
+    The request's whole header block as it goes out on ``conn`` (connected,
+    its protocol known): the caller's fields and every one hyper adds. It is
+    sent as it is (the connection then adds nothing), so ``-v`` shows what
+    was sent. HTTP/2: the pseudo-headers and fields as the engine encodes
+    them (:meth:`RequestDefaults.fields`, ``prepare_outbound``). HTTP/1.1:
+    :func:`~hyper.common._request.http11_fields`, the rule
+    :class:`HTTP11Connection` adds its fields by.
+    """
+    if conn.version is HTTPVersion.http20:
+        defaults = RequestDefaults(target.host, target.port, target.secure)
+        fields = defaults.fields(method, target.path, list(headers), length)
+        return prepare_outbound(fields, client_side=True)
+    return http11_fields(
+        method.encode("ascii"),
+        [(name.encode("utf-8"), value.encode("utf-8")) for name, value in headers],
+        authority(target.host, target.port, 443 if target.secure else 80),
+        length,
+        has_body,
+        accept_encoding=accept_encoding(),
+        user_agent=user_agent(),
+    )
+
+
+def _body_size(body: bytes | IO[bytes] | None) -> int | None:
+    if body is None:
+        return None
+    if isinstance(body, bytes):
+        return len(body)
+    return file_length(body)
 
 
 def _open_body(data: str | None, stack: contextlib.ExitStack) -> bytes | IO[bytes] | None:
@@ -222,8 +320,17 @@ def _human(size: float) -> str:
     return f"{size / 1024:.1f} TiB"
 
 
+def _clock(seconds: float) -> str:
+    """``m:ss``, or ``h:mm:ss`` past an hour."""
+    whole = int(seconds + 0.5)
+    hours, rest = divmod(whole, 3600)
+    minutes, secs = divmod(rest, 60)
+    return f"{hours}:{minutes:02d}:{secs:02d}" if hours else f"{minutes}:{secs:02d}"
+
+
 class _Progress:
-    """A one-line download meter, redrawn at most every :data:`_REDRAW_INTERVAL`."""
+    """A one-line download meter (bytes, rate, and the total, percentage and
+    ETA when the length is known), redrawn at most every :data:`_REDRAW_INTERVAL`."""
 
     def __init__(
         self, out: TextIO, total: int | None, clock: Callable[[], float] = time.monotonic
@@ -253,7 +360,10 @@ class _Progress:
             text += f" / {_human(self.total)}  {100 * self.done // self.total:3d}%"
         elapsed = now - self._start
         if elapsed > 0:
-            text += f"  {_human(self.done / elapsed)}/s"
+            rate = self.done / elapsed
+            text += f"  {_human(rate)}/s"
+            if self.total and 0 < self.done < self.total and rate > 0:
+                text += f"  ETA {_clock((self.total - self.done) / rate)}"
         return text
 
     def _draw(self, now: float) -> None:
@@ -283,8 +393,9 @@ def _open_output(path: str) -> IO[bytes]:
         raise _CommandError(f"cannot write {path!r}: {exc.strerror}") from exc
 
 
-def _save(resp: BaseResponse, path: str) -> None:
-    progress = _Progress(sys.stderr, _body_length(resp.headers)) if sys.stderr.isatty() else None
+def _save(resp: BaseResponse, path: str, silent: bool) -> None:
+    meter = sys.stderr.isatty() and not silent
+    progress = _Progress(sys.stderr, _body_length(resp.headers)) if meter else None
     with _open_output(path) as f:
         for chunk in resp.read_chunked():
             f.write(chunk)
@@ -294,10 +405,24 @@ def _save(resp: BaseResponse, path: str) -> None:
         progress.finish()
 
 
-def _print_body(resp: BaseResponse) -> None:
+# curl's words, with curl's remedy: raw bytes can leave a terminal unusable.
+_BINARY_WARNING = """\
+Warning: Binary output can mess up your terminal. Use "--output -" to tell
+Warning: hyper to output it to your terminal anyway, or consider "--output
+Warning: <FILE>" to save to a file."""
+
+
+def _print_body(resp: BaseResponse, guard_terminal: bool, silent: bool) -> None:
+    """The body to stdout as it arrives. ``guard_terminal``: stdout is a
+    terminal and ``-o -`` did not ask for whatever comes: a piece holding a
+    NUL byte (curl's test for binary) stops the output with curl's warning."""
     out = sys.stdout.buffer
     try:
         for chunk in resp.read_chunked():
+            if guard_terminal and b"\0" in chunk:
+                if not silent:
+                    print(_BINARY_WARNING, file=sys.stderr)
+                raise _CommandError("", EXIT_WRITE)
             out.write(chunk)
             out.flush()  # a long stream shows up as it arrives
     except BrokenPipeError:
@@ -307,12 +432,35 @@ def _print_body(resp: BaseResponse) -> None:
         raise _CommandError("stdout closed before the body was written") from None
 
 
-def _show_request(
-    target: _Target, method: str, headers: Sequence[tuple[str, str]], version: str
+def _show_connection(
+    conn: HTTPConnection | HTTP11Connection, target: _Target, handshakes: list[ssl.SSLObject]
 ) -> None:
-    lines = [f"* connected to {target.host}:{target.port} ({version})"]
-    lines.append(f"> {method} {target.path} {version}")
-    lines += [f"> {name}: {value}" for name, value in headers]
+    """What curl -v says about the connection: where, TLS, the protocol."""
+    lines = [f"* connected to {target.host} port {target.port}"]
+    if handshakes:
+        tls = handshakes[-1]
+        cipher = tls.cipher()
+        lines.append(f"* TLS: {tls.version()}, cipher {cipher[0] if cipher else '?'}")
+        lines.append(f"* ALPN: server accepted {tls.selected_alpn_protocol() or 'nothing'}")
+    lines.append(f"* using {conn.version.value}")
+    print("\n".join(lines), file=sys.stderr)
+
+
+def _show_request(
+    method: str,
+    target: _Target,
+    fields: Sequence[tuple[bytes, bytes]],
+    version: str,
+    upgrading: bool,
+) -> None:
+    """The request line and every field as sent (HTTP/2: pseudo-headers first,
+    as the frames carry them)."""
+    lines = [f"> {method} {target.path} {version}"]
+    lines += [
+        f"> {name.decode('latin-1')}: {value.decode('latin-1')}" for name, value in fields
+    ]
+    if upgrading:
+        lines.append("* asking to switch to HTTP/2 (Upgrade: h2c, HTTP2-Settings, Connection)")
     print("\n".join(lines), ">", sep="\n", file=sys.stderr)
 
 
@@ -349,21 +497,32 @@ def _fetch(args: argparse.Namespace) -> int:
                 headers.append(("content-type", "application/json"))
         method = method or ("GET" if body is None else "POST")
 
-        conn = _open_connection(target, args)
+        handshakes: list[ssl.SSLObject] = []
+        conn = _open_connection(target, args, handshakes)
         stack.callback(conn.close)
         conn.connect()
+        fields = _request_fields(conn, target, method, headers, _body_size(body), body is not None)
         if args.verbose:
-            _show_request(target, method, headers, conn.version.value)
-        conn.request(method, target.path, body=body, headers=headers, encode_chunked=True)
+            _show_connection(conn, target, handshakes)
+            upgrading = (
+                isinstance(conn, HTTPConnection)
+                and not target.secure
+                and conn.version is HTTPVersion.http11
+                and body is None
+                and not args.h2
+            )
+            _show_request(method, target, fields, conn.version.value, upgrading)
+        conn.request(method, target.path, body=body, headers=fields, encode_chunked=True)
         resp = conn.getresponse()
         if args.verbose:
-            _show_response(resp, conn.version.value)
+            _show_response(resp, resp.version.value)
         if args.fail and resp.status >= 400:
             raise _CommandError(f"the server answered {resp.status}", EXIT_HTTP)
-        if args.output:
-            _save(resp, args.output)
+        if args.output and args.output != "-":
+            _save(resp, args.output, args.silent)
         else:
-            _print_body(resp)
+            guard = args.output != "-" and sys.stdout.isatty()
+            _print_body(resp, guard, args.silent)
     return EXIT_OK
 
 
@@ -396,14 +555,16 @@ def _build_parser() -> argparse.ArgumentParser:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     add = parser.add_argument
-    add("method", nargs="?", metavar="METHOD", help="GET, POST, PUT, ... (see below)")
+    add("method", nargs="?", metavar="METHOD", help="GET, post, PUT, ... in any case (see below)")
     add("url", metavar="URL", help="what to fetch (see below)")
     add("items", nargs="*", metavar="ITEM", help="Header:Value, name==value or name=value")
     add("--version", action="version", version=f"hyper {__version__}")
     add("--debug", action="store_true", help="log at DEBUG level; tracebacks on errors")
     add("--h2", action="store_true", help="speak HTTP/2 without negotiating it")
+    add("--http1.1", dest="http11", action="store_true", help="speak HTTP/1.1 only")
     add("-v", "--verbose", action="store_true", help="show request and response heads")
-    add("-o", "--output", metavar="FILE", help="write the body to FILE")
+    add("-o", "--output", metavar="FILE", help="write the body to FILE (-: stdout, binary too)")
+    add("-s", "--silent", action="store_true", help="no progress meter, no warnings")
     add("-k", "--insecure", action="store_true", help="do not verify the certificate")
     add("--cacert", metavar="FILE", help="trust the CA certificate(s) in FILE")
     add("--timeout", type=_seconds, metavar="SECONDS", help="connect and read timeout")
@@ -425,6 +586,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return serve_main(words[1:])
     parser = _build_parser()
     args = parser.parse_intermixed_args(words)
+    if args.h2 and args.http11:
+        parser.error("--h2 and --http1.1 cannot be combined")
     if _words(args) == ["demo"]:
         from hyper.demo import run_demo
 
@@ -440,6 +603,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.debug:
             traceback.print_exc()
         status = exc.status if isinstance(exc, _CommandError) else _exit_status(exc)
+        if status == EXIT_WRITE and isinstance(exc, _CommandError) and not str(exc):
+            return status  # the warning said it all
         message = str(exc) or type(exc).__name__
         print(f"hyper: error: {message}", file=sys.stderr)
         return status

@@ -6,8 +6,9 @@ a temporary directory on 127.0.0.1, and every front door of hyper's clients
 talks to it: :class:`hyper.HTTP20Connection` (a pushed stylesheet, a
 compressed text, a 304, a Range, a large file, a burst of requests from
 several threads on one connection), :class:`hyper.HTTPConnection` (the h2c
-upgrade), the async client, and the requests adapter when requests is
-installed. It prints what happened and how fast, and exits non-zero if
+upgrade), the async client, and the requests adapter and the httpx
+transports when requests and httpx are installed (else it says how to
+install them). It prints what happened and how fast, and exits non-zero if
 anything came back wrong.
 """
 
@@ -150,15 +151,27 @@ def _async(port: int, requests: int, out: TextIO) -> bool:
     return _check(f"{requests} async GETs", ok, rate, out)
 
 
-def _adapter(port: int, out: TextIO) -> bool:
-    try:
-        import requests
+class _Skipped(Exception):
+    """A part needs an extra that is not installed; the message says which."""
 
-        # Imported by name: the adapter is optional (it needs requests).
-        adapter_class: Any = importlib.import_module("hyper.contrib").HTTP2Adapter
-    except (ImportError, AttributeError) as exc:
-        out.write(f"  --  requests adapter                 skipped ({exc})\n")
-        return True
+    def __init__(self, message: str, extra: str) -> None:
+        super().__init__(message)
+        self.extra = extra
+
+
+def _extra(module: str, extra: str) -> Any:
+    """Import ``module``, or say how to install it."""
+    try:
+        return importlib.import_module(module)
+    except ImportError:
+        message = f"{module} is not installed: pip install 'hyper[{extra}]'"
+        raise _Skipped(message, extra) from None
+
+
+def _adapter(port: int, out: TextIO) -> bool:
+    requests = _extra("requests", "requests")
+    # Imported by name: the adapter is optional (it needs requests).
+    adapter_class: Any = importlib.import_module("hyper.contrib").HTTP2Adapter
     with requests.Session() as session:
         session.mount("http://", adapter_class())
         start = time.perf_counter()
@@ -166,6 +179,30 @@ def _adapter(port: int, out: TextIO) -> bool:
         elapsed = time.perf_counter() - start
     ok = all(r.status_code == 200 and r.content == _STYLE for r in results)
     return _check("requests + HTTP2Adapter", ok, _rate(100, elapsed, "requests/s"), out)
+
+
+def _httpx(port: int, out: TextIO) -> bool:
+    httpx = _extra("httpx", "httpx")
+    transports: Any = importlib.import_module("hyper.contrib.httpx")
+    url = f"http://127.0.0.1:{port}/style.css"
+    # http1=False: HTTP/2 with prior knowledge on the demo's cleartext port.
+    with httpx.Client(transport=transports.HTTPTransport(http1=False), timeout=10) as client:
+        start = time.perf_counter()
+        results = [client.get(url) for _ in range(100)]
+        elapsed = time.perf_counter() - start
+    ok = all(r.content == _STYLE and r.http_version == "HTTP/2" for r in results)
+    good = _check("httpx + HTTPTransport", ok, _rate(100, elapsed, "requests/s"), out)
+
+    async def run() -> tuple[bool, float]:
+        transport = transports.AsyncHTTPTransport(http1=False)
+        async with httpx.AsyncClient(transport=transport, timeout=10) as client:
+            start = time.perf_counter()
+            responses = await asyncio.gather(*(client.get(url) for _ in range(100)))
+            return all(r.content == _STYLE for r in responses), time.perf_counter() - start
+
+    ok, elapsed = asyncio.run(run())
+    rate = _rate(100, elapsed, "requests/s, 100 at once")
+    return good & _check("httpx + AsyncHTTPTransport", ok, rate, out)
 
 
 def run_demo(out: TextIO = sys.stdout, requests: int = 1000, threads: int = 8) -> int:
@@ -185,12 +222,19 @@ def run_demo(out: TextIO = sys.stdout, requests: int = 1000, threads: int = 8) -
                 ("HTTPConnection", lambda: _negotiating(server.port, out)),
                 ("async client", lambda: _async(server.port, requests, out)),
                 ("requests adapter", lambda: _adapter(server.port, out)),
+                ("httpx transports", lambda: _httpx(server.port, out)),
             ]
+            skipped: list[str] = []
             for label, part in parts:
                 try:
                     good &= part()
+                except _Skipped as why:
+                    out.write(f"  --  {label:<34} skipped: {why}\n")
+                    skipped.append(why.extra)
                 except Exception as exc:  # a failing front door is reported, not raised
                     good &= _check(label, False, f"{type(exc).__name__}: {exc}", out)
+    if skipped:
+        out.write(f"to run what was skipped: pip install 'hyper[{','.join(skipped)}]'\n")
     out.write("all good\n" if good else "something went wrong\n")
     return 0 if good else 1
 

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import inspect
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
 from hyper.aio.response import AsyncHTTP20Push, AsyncHTTP20Response, push_for
@@ -29,7 +29,7 @@ from hyper.common._request import (
     upload_read_size,
 )
 from hyper.common.exceptions import ConnectionError as HyperConnectionError
-from hyper.common.exceptions import InvalidArgumentError
+from hyper.common.exceptions import HyperError, InvalidArgumentError
 from hyper.common.exceptions import TimeoutError as HyperTimeoutError
 from hyper.common.types import HeadersArg, Str, Timeout
 from hyper.common.util import HTTPVersion
@@ -37,6 +37,8 @@ from hyper.core.client import normalize_origin
 from hyper.core.origin import OriginPolicy
 from hyper.core.streams import StreamBuffer, ping_data
 from hyper.drivers.async_h2 import ClientDriver
+from hyper.drivers.async_open import Handover
+from hyper.engine.config import SettingCodes
 from hyper.engine.errors import ErrorCodes
 from hyper.engine.exceptions import StreamStateError
 from hyper.engine.window import BaseFlowControlManager
@@ -66,6 +68,12 @@ class AsyncHTTP20Connection(ConnectionTarget):
         bounds each wait of each call (a response, body bytes, window or a
         stream slot) and raises :class:`hyper.common.exceptions.TimeoutError`
         for that call only: other streams carry on.
+    :param opener: opens each connection this object makes instead of a TCP
+        connection to ``host:port`` (TLS with ALPN ``h2`` when ``secure``):
+        an async callable returning a :class:`hyper.drivers.async_open.Handover`
+        connected wherever it likes (a unix socket, through a proxy's tunnel,
+        from a local address), TLS done when ``secure``. The connect timeout
+        is then the opener's business.
     """
 
     version = HTTPVersion.http20
@@ -79,6 +87,8 @@ class AsyncHTTP20Connection(ConnectionTarget):
         enable_push: bool = False,
         ssl_context: Any = None,
         timeout: Timeout = None,
+        *,
+        opener: Callable[[], Awaitable[Handover]] | None = None,
         **kwargs: Any,
     ) -> None:
         if kwargs.get("proxy_host"):
@@ -86,6 +96,7 @@ class AsyncHTTP20Connection(ConnectionTarget):
         super().__init__(host, port, secure, ssl_context, None, None, None, timeout)
         self._window_manager = window_manager
         self._enable_push = enable_push
+        self._opener = opener
         self._defaults = RequestDefaults(self.host, self.port, self.secure)
         self._origin: OriginPolicy[ClientDriver] = OriginPolicy(f"{self.host}:{self.port}")
         # Serialises connecting (and the policy's choices that go with it).
@@ -96,12 +107,18 @@ class AsyncHTTP20Connection(ConnectionTarget):
 
     async def connect(self) -> None:
         """
-        Connect (TCP, TLS with ALPN ``h2``) unless connected.
+        Connect (TCP, TLS with ALPN ``h2``, preface) unless connected, and
+        complete the SETTINGS exchange, as :meth:`HTTP20Connection.connect`:
+        return once the server's SETTINGS have arrived (its limits govern
+        what is sent after) and it acknowledged ours. A request without
+        ``connect()`` first does not wait: it goes out behind the preface.
 
         :raises ConnectionError: the server is unreachable or does not speak HTTP/2.
-        :raises TimeoutError: the connect timeout passed.
+        :raises TimeoutError: the handshake took longer than the connect
+            timeout (the read timeout when only that is set).
         """
-        await self._usable()
+        protocol = await self._usable()
+        await protocol.wait_handshake(self._handshake_timeout())
 
     async def _usable(self) -> ClientDriver:
         protocol = self._origin.current
@@ -131,6 +148,34 @@ class AsyncHTTP20Connection(ConnectionTarget):
             first_stream_id=first_id,
             loop=loop,
         )
+        opener = self._opener
+        if opener is not None:
+            await self._open_with(opener, protocol)
+        else:
+            await self._open_tcp(protocol)
+        problem = protocol.alpn_problem
+        if problem is not None:
+            raise HyperConnectionError(f"{self.host}:{self.port}: {problem}")
+        if self._enable_push:
+            # RFC 9113 8.4: pushes only for this connection's own origin.
+            defaults = self._defaults
+            protocol.core.origin = normalize_origin(defaults.scheme, defaults.authority)
+        return protocol
+
+    async def _open_with(
+        self, opener: Callable[[], Awaitable[Handover]], protocol: ClientDriver
+    ) -> None:
+        try:
+            handover = await opener()
+        except OSError as exc:
+            if isinstance(exc, HyperError):
+                raise
+            where = f"{self.host}:{self.port}"
+            raise HyperConnectionError(f"cannot connect to {where}: {exc}") from exc
+        handover.hand_to(protocol)
+
+    async def _open_tcp(self, protocol: ClientDriver) -> None:
+        loop = protocol.loop
         tls: Any = None
         if self.secure:
             if self.ssl_context is not None:
@@ -153,14 +198,6 @@ class AsyncHTTP20Connection(ConnectionTarget):
         except OSError as exc:
             where = f"{self.host}:{self.port}"
             raise HyperConnectionError(f"cannot connect to {where}: {exc}") from exc
-        problem = protocol.alpn_problem
-        if problem is not None:
-            raise HyperConnectionError(f"{self.host}:{self.port}: {problem}")
-        if self._enable_push:
-            # RFC 9113 8.4: pushes only for this connection's own origin.
-            defaults = self._defaults
-            protocol.core.origin = normalize_origin(defaults.scheme, defaults.authority)
-        return protocol
 
     # ------------------------------------------------------------------
     # Requests
@@ -173,6 +210,7 @@ class AsyncHTTP20Connection(ConnectionTarget):
         headers: HeadersArg = None,
         *,
         trailers: HeadersArg = None,
+        timeout: float | None = None,
     ) -> int:
         """
         Send a request and return its stream id (for :meth:`get_response`).
@@ -184,24 +222,39 @@ class AsyncHTTP20Connection(ConnectionTarget):
             pairs.
         :param trailers: header fields sent after the body, ending the
             request (gRPC-style status, checksums); a dict or pairs.
+        :param timeout: what bounds each wait of this call (a stream slot,
+            window) instead of the connection's read timeout (None: that).
         :raises StreamResetError: the server reset the stream while the body
             was being sent.
         :raises TimeoutError: no stream slot or window within the read timeout.
         """
+        wait = self._read_timeout if timeout is None else timeout
         fields, plan = self._prepare(method, url, headers, body, True)
         trailer_fields = header_pairs(trailers) if trailers is not None else []
-        protocol, stream = await self._start(fields, body, plan, not trailer_fields, None)
-        await self._finish(protocol, stream, trailer_fields)
+        protocol, stream = await self._start(fields, body, plan, not trailer_fields, None, wait)
+        await self._finish(protocol, stream, trailer_fields, wait)
         self._origin.remember(stream.stream_id)
         return stream.stream_id
 
     async def putrequest(self, method: Str, selector: Str, **kwargs: Any) -> int:
         """
         Start a request whose headers are added with :meth:`putheader` and
-        sent by :meth:`endheaders`; returns its stream id. Connects first.
+        sent by :meth:`endheaders`; returns its stream id (as
+        :meth:`HTTP20Connection.putrequest`). No I/O: :meth:`endheaders`
+        connects.
         """
-        protocol = await self._usable()
-        stream_id: int = protocol.core.reserve_id()
+        protocol = self._origin.current
+        if protocol is not None and protocol.is_usable:
+            stream_id: int = protocol.core.reserve_id()
+        else:
+            if self._connecting is None:
+                self._connecting = asyncio.Lock()
+            async with self._connecting:  # the policy's ids move only under it
+                protocol = self._origin.current
+                if protocol is not None and protocol.is_usable:
+                    stream_id = protocol.core.reserve_id()
+                else:
+                    stream_id = self._origin.reserve_id()
         self._origin.put_request(stream_id, method, selector)
         return stream_id
 
@@ -228,11 +281,12 @@ class AsyncHTTP20Connection(ConnectionTarget):
             pending.method, pending.url, pending.headers, message_body, final
         )
         trailer_fields = header_pairs(trailers) if final and trailers is not None else []
+        wait = self._read_timeout
         protocol, stream = await self._start(
-            fields, message_body, plan, final and not trailer_fields, stream_id
+            fields, message_body, plan, final and not trailer_fields, stream_id, wait
         )
         self._origin.opened_as(stream_id, stream.stream_id)
-        await self._finish(protocol, stream, trailer_fields)
+        await self._finish(protocol, stream, trailer_fields, wait)
 
     async def send(
         self,
@@ -249,8 +303,9 @@ class AsyncHTTP20Connection(ConnectionTarget):
         protocol, stream = self._origin.find(stream_id)
         trailer_fields = header_pairs(trailers) if final and trailers is not None else []
         plan = None if _is_async_body(data) else RequestBody(data)
-        await self._upload(protocol, stream, data, plan, 0, final and not trailer_fields)
-        await self._finish(protocol, stream, trailer_fields)
+        wait = self._read_timeout
+        await self._upload(protocol, stream, data, plan, 0, final and not trailer_fields, wait)
+        await self._finish(protocol, stream, trailer_fields, wait)
 
     def _prepare(
         self, method: Str, url: Str, headers: HeadersArg, body: Any, final: bool
@@ -267,16 +322,18 @@ class AsyncHTTP20Connection(ConnectionTarget):
         plan: RequestBody | None,
         ends: bool,
         stream_id: int | None,
+        wait: float | None,
     ) -> tuple[ClientDriver, StreamBuffer]:
-        """Open the stream and send the body (ending it if ``ends``)."""
+        """Open the stream and send the body (ending it if ``ends``); ``wait``
+        bounds each wait."""
         no_body = body is None or (plan is not None and plan.length == 0)
         data = plan.buffer if plan is not None and plan.buffer else None
         protocol, stream, taken = await self._open(
-            fields, no_body and ends, data, ends, stream_id
+            fields, no_body and ends, data, ends, stream_id, wait
         )
         try:
             if not no_body:
-                await self._upload(protocol, stream, body, plan, taken, ends)
+                await self._upload(protocol, stream, body, plan, taken, ends, wait)
         except BaseException:
             # The caller never learns this stream's id: free it (reset).
             protocol.core.release(stream)
@@ -285,10 +342,14 @@ class AsyncHTTP20Connection(ConnectionTarget):
         return protocol, stream
 
     async def _finish(
-        self, protocol: ClientDriver, stream: StreamBuffer, trailers: list[tuple[Any, Any]]
+        self,
+        protocol: ClientDriver,
+        stream: StreamBuffer,
+        trailers: list[tuple[Any, Any]],
+        wait: float | None,
     ) -> None:
         if trailers:
-            await protocol.writable(self._read_timeout)
+            await protocol.writable(wait)
             protocol.core.send_trailers(stream, trailers)
             protocol.schedule_flush()
 
@@ -299,6 +360,7 @@ class AsyncHTTP20Connection(ConnectionTarget):
         data: bytes | memoryview | None,
         data_ends: bool,
         stream_id: int | None,
+        wait: float | None,
     ) -> tuple[ClientDriver, StreamBuffer, int]:
         origin = self._origin
         failed: BaseException | None = None
@@ -313,7 +375,7 @@ class AsyncHTTP20Connection(ConnectionTarget):
                     origin.chain(exc, failed)
                     raise
             opened = await protocol.open_stream(
-                fields, end_stream, data, data_ends, self._read_timeout, stream_id
+                fields, end_stream, data, data_ends, wait, stream_id
             )
             if opened is not None:
                 stream, taken = opened
@@ -330,9 +392,9 @@ class AsyncHTTP20Connection(ConnectionTarget):
         plan: RequestBody | None,
         taken: int,
         ends: bool,
+        timeout: float | None,
     ) -> None:
         """Send the body (``taken`` bytes of a buffer already went); END_STREAM if ``ends``."""
-        timeout = self._read_timeout
         sent = [0]
         send = protocol.send_body
         if plan is not None and plan.buffer is not None:
@@ -352,12 +414,16 @@ class AsyncHTTP20Connection(ConnectionTarget):
     # ------------------------------------------------------------------
     # Responses
 
-    async def get_response(self, stream_id: int | None = None) -> AsyncHTTP20Response:
+    async def get_response(
+        self, stream_id: int | None = None, *, timeout: float | None = None
+    ) -> AsyncHTTP20Response:
         """
         Wait for the response to a request (1xx responses are kept on
         ``response.informational``).
 
         :param stream_id: what :meth:`request` returned; None: the last request.
+        :param timeout: what bounds this wait and each wait of the response's
+            reads, instead of the connection's read timeout (None: that).
         :raises StreamRefusedError: not processed by the server; safe to retry.
         :raises StreamResetError: the server reset the stream.
         :raises TimeoutError: no response within the read timeout (the
@@ -368,11 +434,33 @@ class AsyncHTTP20Connection(ConnectionTarget):
         self._origin.claimed(stream_id)
         if stream.claimed:
             raise StreamStateError(f"the response on stream {stream.stream_id} was already taken")
-        await protocol.wait_response(stream, self._read_timeout)
+        wait = self._read_timeout if timeout is None else timeout
+        await protocol.wait_response(stream, wait)
         stream.claimed = True
-        return AsyncHTTP20Response(stream, protocol, self._read_timeout)
+        return AsyncHTTP20Response(stream, protocol, wait)
 
     getresponse = get_response
+
+    def reset_stream(self, stream_id: int) -> None:
+        """
+        Give up on a request whose response was not taken (after a
+        ``get_response`` timed out or failed, say): reset its stream (CANCEL)
+        if it is still open, so the server stops, and forget it.
+        """
+        protocol, stream = self._origin.find(stream_id)
+        protocol.core.release(stream)
+        protocol.schedule_flush()
+
+    @property
+    def peer_max_concurrent_streams(self) -> int | None:
+        """The most streams the server lets this connection have open at
+        once (its SETTINGS_MAX_CONCURRENT_STREAMS); None until its SETTINGS
+        arrived. A hint for pools: ``request()`` itself waits for a slot."""
+        protocol = self._origin.current
+        if protocol is None or not protocol.core.settings_seen:
+            return None
+        value: int = protocol.core.engine.remote_settings[SettingCodes.MAX_CONCURRENT_STREAMS]
+        return value
 
     async def get_pushes(
         self, stream_id: int | None = None, capture_all: bool = False

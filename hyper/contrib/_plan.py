@@ -19,7 +19,7 @@ from requests.utils import prepend_scheme_if_needed, select_proxy
 
 from hyper.common.exceptions import ProxyError as HyperProxyError
 from hyper.common.exceptions import TimeoutError as HyperTimeoutError
-from hyper.engine.exceptions import StreamRefusedError
+from hyper.core.origin import may_send_again
 
 __all__ = [
     "CountedBody",
@@ -301,10 +301,10 @@ class Retries:
         connection yet) or on a connection that was ``idle`` (it had served
         requests and had none in flight: a failure means it died idle).
         """
-        refused = isinstance(exc, StreamRefusedError)
+        refused = may_send_again(exc, self.replayable, not self.once)
         # RFC 9110 9.2.2: an idempotent request met by a dead connection.
         lost = not connecting and _is_lost(exc) and self.idempotent and self.replayable
-        if self.replayable and self.once and (refused or (lost and idle)):
+        if refused or (self.once and lost and idle):
             self.once = False
             return True
         if self.left > 0 and ((connecting and _is_connect_failure(exc)) or lost):

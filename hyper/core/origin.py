@@ -24,9 +24,13 @@ the front end opens, closes, locks and waits ("decide first, then act"):
   carried a request answers for itself: its failure is raised at once (a
   malformed first SETTINGS is the server's answer, not a reason to dial
   again). The error of a failed retry chains the first (``__cause__``);
-- ``putrequest`` records wait here for their ``endheaders``; an id reserved
-  then that had to move to a fresh one (a higher id went out first, ids must
-  rise) is followed through an alias;
+- ``putrequest`` records wait here for their ``endheaders``. ``putrequest``
+  does no I/O (historic hyper's did none): its id is set aside on the
+  current connection when it takes new streams, else here
+  (:meth:`reserve_id`), above every id used so far and below the first id of
+  the next connection. An id that had to move to a fresh one at
+  ``endheaders`` (a higher id went out first, ids must rise) is followed
+  through an alias;
 - a call without a stream id means the caller's last request: the front end
   says whose (per thread, or per object) through a :class:`LastStream`;
 - :meth:`close` hands back every connection to close and keeps the id counter.
@@ -46,9 +50,9 @@ from typing import Generic, Protocol, TypeVar
 from hyper.common._request import PendingRequest
 from hyper.common.exceptions import ConnectionError as HyperConnectionError
 from hyper.core.streams import StreamBuffer, clone_error
-from hyper.engine.exceptions import StreamStateError
+from hyper.engine.exceptions import StreamRefusedError, StreamStateError
 
-__all__ = ["Connection", "LastStream", "OriginPolicy"]
+__all__ = ["Connection", "LastStream", "OriginPolicy", "may_send_again"]
 
 # The highest stream id (RFC 9113 5.1.1: 31 bits).
 _LAST_STREAM_ID = 2**31 - 1
@@ -189,6 +193,24 @@ class OriginPolicy(Generic[C]):
                 # the new connection's ids, not from past the end).
                 first = self.next_stream_id = 1
         return first
+
+    def reserve_id(self) -> int:
+        """
+        Set a stream id aside for a request ``putrequest`` starts while no
+        connection takes new streams (none yet, or the current one is done):
+        no other request gets it, and the next connection's ids start above
+        it (:meth:`first_stream_id`). ``endheaders`` opens the stream under
+        it on whatever connection is then current, or under a fresh id
+        (:meth:`opened_as`). Call where :meth:`choose` is called (under the
+        same lock), and only when the current connection is not usable: a
+        usable one sets its own ids aside.
+        """
+        current = self.current
+        if current is not None:
+            self.next_stream_id = max(self.next_stream_id, current.next_stream_id)
+        stream_id = self.first_stream_id()
+        self.next_stream_id = stream_id + 2
+        return stream_id
 
     def adopt(self, conn: C) -> None:
         """Make a newly opened connection the current one."""
@@ -355,3 +377,15 @@ class OriginPolicy(Generic[C]):
         ``stream_id`` (equal unless a higher id had gone out first)."""
         if stream_id != reserved:
             self._aliases[reserved] = stream_id
+
+
+def may_send_again(exc: BaseException, replayable: bool, sent_again: bool) -> bool:
+    """
+    The retry rule of a request already sent, for every front end that
+    retries (the requests adapter, the httpx transports): the server refused
+    its stream without processing it (REFUSED_STREAM, or above a GOAWAY's last
+    stream id: RFC 9113 8.7, safe to retry), its body can be sent again, and
+    it was not sent again already. Refusals before the request went out are
+    the connection's to retry (:meth:`OriginPolicy.try_again`).
+    """
+    return replayable and not sent_again and isinstance(exc, StreamRefusedError)

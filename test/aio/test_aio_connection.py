@@ -146,6 +146,30 @@ class TestRequests:
 
         run(main())
 
+    def test_a_call_may_bring_its_own_timeout(self, run) -> None:
+        """get_response(timeout=...) bounds that wait, and the response's reads,
+        on a connection that has none."""
+        release = asyncio.Event()
+
+        async def handler(proto: aioh2.H2Protocol) -> None:
+            stream_id, _ = await proto.recv_request()
+            await proto.start_response(stream_id, {":status": "200"})
+            await proto.send_data(stream_id, b"part")
+            await release.wait()
+            await proto.send_data(stream_id, b"rest", end_stream=True)
+
+        async def main() -> None:
+            async with connected(handler, timeout=None) as conn:
+                stream_id = await conn.request("GET", "/", timeout=0.3)
+                response = await conn.get_response(stream_id, timeout=0.3)
+                assert await response.read(4) == b"part"
+                with pytest.raises(HyperTimeoutError):
+                    await response.read(4)
+                release.set()
+                assert await response.read() == b"rest"
+
+        run(main())
+
     def test_goaway_reconnects_transparently(self, run) -> None:
         connections = []
 

@@ -45,11 +45,15 @@ SWITCHING = b"HTTP/1.1 101 Switching Protocols\r\nConnection: Upgrade\r\nUpgrade
 class _Seen:
     """A request as the HTTP/1.1 server received it."""
 
-    def __init__(self, method: str, path: str, headers: dict[str, str], body: bytes) -> None:
+    def __init__(
+        self, method: str, path: str, headers: dict[str, str], body: bytes, alpn: str | None
+    ) -> None:
         self.method = method
         self.path = path
         self.headers = headers
         self.body = body
+        #: The protocol ALPN settled on (None in plaintext, or without ALPN).
+        self.alpn = alpn
 
 
 class _Handler(http.server.BaseHTTPRequestHandler):
@@ -60,7 +64,9 @@ class _Handler(http.server.BaseHTTPRequestHandler):
         length = int(self.headers.get("Content-Length") or 0)
         body = self.rfile.read(length) if length else b""
         headers = {k.lower(): v for k, v in self.headers.items()}
-        self.server.seen.append(_Seen(self.command, self.path, headers, body))
+        selected = getattr(self.connection, "selected_alpn_protocol", None)
+        alpn = selected() if selected is not None else None
+        self.server.seen.append(_Seen(self.command, self.path, headers, body, alpn))
         out = self.path.encode() + b"\n" + body
         self.send_response(200)
         self.send_header("Content-Length", str(len(out)))
@@ -261,6 +267,25 @@ class TestALPN:
         ):
             assert conn.getresponse(conn.request("GET", "/forced")).read() == b"/forced\n"
             assert conn.version is HTTPVersion.http20
+
+    def test_force_proto_http11_offers_only_http11(self, server_tls, client_tls) -> None:
+        """A server that would choose h2 is never offered it: forcing
+        HTTP/1.1 means HTTP/1.1 on a connection ALPN agreed to as such, not
+        HTTP/1.1 bytes on a connection the server takes for HTTP/2."""
+        with (
+            h1_server(tls=server_tls(("h2", "http/1.1"))) as server,
+            HTTPConnection(
+                _address(server),
+                secure=True,
+                ssl_context=client_tls,
+                force_proto="http/1.1",
+                timeout=CLIENT_TIMEOUT,
+            ) as conn,
+        ):
+            conn.request("GET", "/forced-1.1")
+            assert conn.getresponse().read() == b"/forced-1.1\n"
+            assert conn.version is HTTPVersion.http11
+        assert [(s.path, s.alpn) for s in server.seen] == [("/forced-1.1", "http/1.1")]
 
     def test_bad_certificate_is_a_connection_error(self, server_tls) -> None:
         with Peer(serving(echo), tls=server_tls(("h2",))) as peer:

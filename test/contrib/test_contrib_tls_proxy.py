@@ -229,10 +229,13 @@ class TestConnectFailures:
 
 
 def test_import_without_requests_names_the_extra() -> None:
+    """hyper.contrib itself imports (hyper.contrib.httpx lives there); the
+    adapter's names say what to install."""
     code = (
         "import sys; sys.modules['requests'] = None\n"
+        "import hyper.contrib\n"
         "try:\n"
-        "    import hyper.contrib\n"
+        "    from hyper.contrib import HTTP2Adapter\n"
         "except ImportError as exc:\n"
         "    print(exc)\n"
     )

@@ -411,6 +411,7 @@ def _two_rounds(pid: int, round_: Any) -> tuple[int, int, int, int]:
     return before, during, after_first, after_second
 
 
+@pytest.mark.timeout(240)  # two rounds of floods each; PyPy under load takes minutes
 class TestMemory:
     def test_stalled_streams_hold_no_file_and_no_buffer(self, docs: Path, tmp_path: Path) -> None:
         """Item 4: 40 connections x 100 GET /big.bin with INITIAL_WINDOW_SIZE 0:
