@@ -231,6 +231,16 @@ async def start_server(
 
     :param limits: the server's :class:`ServerLimits` (timeouts, the
         connection cap, buffered body per stream).
+    :param kwargs: go to ``loop.create_server``: ``ssl=`` (ALPN ``h2`` is
+        offered), ``sock=``, ``backlog=``, ``reuse_port=True``... With
+        ``reuse_port=True`` several processes of one user may each run a
+        server on the same host and port (one per core, say); Linux spreads
+        new connections over them (by a hash of the client's address and
+        port; FreeBSD only with ``SO_REUSEPORT_LB``, macOS not at all).
+        Each process has its own ``limits`` (``max_connections`` counts its
+        connections only), and connections waiting in a closed server's
+        backlog are reset, so close one only when its process is going
+        away. ``hyper serve --workers`` runs this way.
     """
     loop = _running_loop(loop)
     factory = _server_factory(

@@ -571,6 +571,18 @@ class ServerCore(BaseCore[Request]):
             self._release(request)
         return taken
 
+    def send_data_in_place(
+        self, request: Request, frames: memoryview, size: int, frame_size: int
+    ) -> bool:
+        """
+        :meth:`Engine.send_data_in_place`: True if ``frames`` (``size`` body
+        bytes laid out by :func:`~hyper.engine.frames.data_layout`) may go
+        out now, after :meth:`data_to_send`; False if the windows do not
+        take all of it. Never ends the stream.
+        """
+        self._check(request)
+        return self.engine.send_data_in_place(request.stream_id, frames, size, frame_size)
+
     def reset(self, request: Request, error_code: int) -> None:
         """The application resets the stream."""
         if self.error is None and not (request.finished and request.remote_closed):

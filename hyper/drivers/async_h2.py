@@ -38,7 +38,7 @@ from hyper.common.exceptions import TimeoutError as HyperTimeoutError
 from hyper.common.types import Buffer
 from hyper.core.client_side import ClientSide
 from hyper.core.interface import DrivenCore
-from hyper.core.server import ServerCore, ServerLimits
+from hyper.core.server import Request, ServerCore, ServerLimits
 from hyper.core.streams import StreamBuffer, clone_error
 from hyper.engine.errors import ErrorCodes
 from hyper.engine.exceptions import ConnectionError as H2ConnectionError
@@ -750,6 +750,42 @@ class ServerDriver(AsyncH2Driver[ServerCore]):
     def resume_writing(self) -> None:
         self.core.write_blocked(False)
         super().resume_writing()
+
+    @property
+    def max_frame_size(self) -> int:
+        """The largest DATA payload the client takes in one frame (its MAX_FRAME_SIZE)."""
+        return self.core.engine.max_outbound_frame_size
+
+    def send_frames(
+        self, stream: Request, frames: memoryview, size: int, frame_size: int
+    ) -> bool:
+        """
+        Write DATA frames whose ``size`` payload bytes the caller placed in
+        ``frames`` (:func:`~hyper.engine.frames.data_layout` for frames of
+        ``frame_size``), uncopied, after whatever the core had queued.
+
+        :returns: True once handed to the transport; False if the windows do
+            not take all of it now (nothing was sent: use :meth:`send_body`).
+            The caller may fill the buffer again only when the transport
+            kept nothing of it (:attr:`is_drained`): asyncio may hold a view
+            of what the socket did not take.
+        :raises StreamResetError: the stream was reset.
+        :raises ConnectionError: the connection failed.
+        """
+        transport = self._transport
+        if transport is None or self._lost:
+            raise clone_error(self.core.error or H2ConnectionError("the connection is closed"))
+        self.flush()
+        if not self.core.send_data_in_place(stream, frames, size, frame_size):
+            return False
+        transport.write(frames)
+        return True
+
+    @property
+    def is_drained(self) -> bool:
+        """The transport holds no byte that was written to it (all in the kernel)."""
+        transport = self._transport
+        return transport is None or transport.get_write_buffer_size() == 0
 
     def _teardown(self) -> None:
         transport = self._transport

@@ -53,8 +53,8 @@ class FileBody:
     @classmethod
     def of(cls, plan: Plan) -> FileBody | None:
         """The plan's body, opened; None when the plan sends no file."""
-        if plan.path is None or plan.head_only or not plan.length:
-            return None
+        if plan.path is None or plan.head_only or not plan.length or plan.body:
+            return None  # nothing to send, or the bytes are in memory
         body = cls(plan.path, plan.offset, plan.length, plan.identity)
         body.open()
         return body
@@ -91,6 +91,34 @@ class FileBody:
         if not self.left:
             self.release()
         return data
+
+    def read_into(self, slots: list[memoryview]) -> int:
+        """Fill ``slots`` in order with the next bytes (one ``readv`` when the
+        file gives them all at once); the number of bytes read, all of
+        ``slots`` unless the body ends before."""
+        self.open()
+        f = self._file
+        want = min(sum(len(s) for s in slots), self.left)
+        got = 0
+        while got < want and f is not None:
+            # Skip what the previous readv filled.
+            pending, skip = [], got
+            for slot in slots:
+                if skip >= len(slot):
+                    skip -= len(slot)
+                    continue
+                pending.append(slot[skip:] if skip else slot)
+                skip = 0
+            n = os.readv(f.fileno(), pending)
+            if not n:
+                self.release()
+                raise FileChangedError(f"{self.path} shrank while it was being sent")
+            got += n
+        self.position += got
+        self.left -= got
+        if not self.left:
+            self.release()
+        return got
 
     def release(self) -> None:
         """Close the file; the next :meth:`read` opens it again."""

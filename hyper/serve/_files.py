@@ -14,8 +14,13 @@ Invariants:
   system is asked, so nothing outside the directory is even probed.
 - Every refusal looks like a missing file (404): a client learns nothing
   about what lies outside the directory.
-- A plan holds either a small in-memory body (listings, compressed files,
-  error pages) or a file region to stream; never a whole large file.
+- A plan holds either a small in-memory body (a cached file, listings,
+  compressed files, error pages) or a file region to stream; never a whole
+  large file.
+- A file of at most :data:`~hyper.serve._cache.CACHE_FILE_MAX` bytes is
+  answered from memory (:mod:`hyper.serve._cache`): located, read and its
+  headers prepared once, looked up again (as strictly) once its route is
+  older than the cache's check interval.
 - Nothing a client sends makes :meth:`FileServer.plan` raise: numbers of
   any length, non-ASCII digits, any bytes in a target.
 """
@@ -31,12 +36,19 @@ import re
 import stat
 import time
 import zlib
-from collections import OrderedDict
 from collections.abc import Iterable, Sequence
 from email.utils import formatdate, parsedate_to_datetime
 from urllib.parse import quote, unquote_to_bytes
 
 from hyper.common.types import StrHeaders
+from hyper.serve._cache import (
+    CACHE_BYTES,
+    CACHE_CHECK,
+    CACHE_FILE_MAX,
+    Entry,
+    FileCache,
+    identity_of,
+)
 
 # brotli on CPython, brotlicffi (the same API) elsewhere: one of the two is a
 # declared dependency, as in hyper.common.decoder.
@@ -63,8 +75,6 @@ COMPRESS_MAX = 4 << 20
 COMPRESS_INLINE = 64 * 1024
 # Below this, compression saves less than the header costs.
 COMPRESS_MIN = 256
-# Bytes of compressed bodies kept for reuse, across all files.
-_CACHE_BYTES = 32 << 20
 # How much of an HTML file is scanned for <link rel=preload> (push-from-link).
 _LINK_SCAN = 64 * 1024
 
@@ -91,14 +101,21 @@ _RANGE = re.compile(r"bytes[ \t]*=[ \t]*([0-9]*)[ \t]*-[ \t]*([0-9]*)[ \t]*\Z", 
 # digits, with a ValueError).
 _RANGE_DIGITS = 18
 _PAST_ANY_END: int = 10**_RANGE_DIGITS
+# Accept-Encoding values remembered with the coding chosen for them (a few
+# per kind of client; cleared when a client sends ever new ones).
+_CHOSEN: dict[str, str] = {}
+_CHOSEN_MAX = 256
 
 
 class Plan:
     """
     One answer: ``status`` and ``headers`` to send, then either ``body``
-    (bytes in memory) or ``length`` bytes of the file at ``path`` from
-    ``offset``. ``head_only`` (HEAD, 304) sends the headers alone.
-    ``pushes`` lists paths the response links to with ``rel=preload``.
+    (bytes in memory) or, when ``body`` is empty, ``length`` bytes of the
+    file at ``path`` from ``offset``. ``path`` names the file answered from
+    in both cases (None for an answer that is no file's: an error, a
+    listing). ``head_only`` (HEAD, 304) sends the headers alone. ``pushes``
+    lists paths the response links to with ``rel=preload``. ``headers`` and
+    ``pushes`` may be shared with other plans (a cached file's): read only.
     """
 
     __slots__ = (
@@ -277,6 +294,17 @@ def choose_coding(header: str | None) -> str:
     """``br`` or ``gzip`` if acceptable (br first), else ``""``."""
     if not header:
         return ""
+    # Clients send one Accept-Encoding for every request: parsed once.
+    chosen = _CHOSEN.get(header)
+    if chosen is None:
+        chosen = _choose_coding(header)
+        if len(_CHOSEN) >= _CHOSEN_MAX:
+            _CHOSEN.clear()
+        _CHOSEN[header] = chosen
+    return chosen
+
+
+def _choose_coding(header: str) -> str:
     accepted = accepted_codings(header)
     star = accepted.get("*", 0.0)
     for coding in ("br", "gzip"):
@@ -285,33 +313,6 @@ def choose_coding(header: str | None) -> str:
         if accepted.get(coding, star) > 0:
             return coding
     return ""
-
-
-class _Cache:
-    """Compressed bodies by (path, etag), least recently used out first."""
-
-    def __init__(self, limit: int) -> None:
-        self.limit = limit
-        self.size = 0
-        self._items: OrderedDict[tuple[str, str], bytes] = OrderedDict()
-
-    def get(self, key: tuple[str, str]) -> bytes | None:
-        body = self._items.get(key)
-        if body is not None:
-            self._items.move_to_end(key)
-        return body
-
-    def put(self, key: tuple[str, str], body: bytes) -> None:
-        if len(body) > self.limit:
-            return
-        old = self._items.pop(key, None)
-        if old is not None:
-            self.size -= len(old)
-        self._items[key] = body
-        self.size += len(body)
-        while self.size > self.limit:
-            _, old = self._items.popitem(last=False)
-            self.size -= len(old)
 
 
 def compress(data: bytes, coding: str) -> bytes:
@@ -415,6 +416,22 @@ def plan_for_open_error(error: OSError) -> Plan:
     return not_found()
 
 
+#: The request fields a plan depends on (lower case).
+PLAN_FIELDS = frozenset(
+    ("accept-encoding", "range", "if-range", "if-none-match", "if-modified-since")
+)
+
+
+def fields_of(headers: Iterable[tuple[str, str]]) -> dict[str, str]:
+    """Request headers as {lower-case name: value}, a repeated field's values
+    joined with ``", "`` (RFC 9110 5.3)."""
+    fields: dict[str, str] = {}
+    for name, value in headers:
+        name = name.lower()
+        fields[name] = f"{fields[name]}, {value}" if name in fields else value
+    return fields
+
+
 class FileServer:
     """
     The policy of one served directory: :meth:`plan` answers a request.
@@ -422,14 +439,29 @@ class FileServer:
     :param root: the directory to serve (resolved once, here).
     :param links: read ``<link rel=preload>`` from HTML files and answer
         with ``Link`` headers naming them (and list them in ``Plan.pushes``).
+    :param cache_bytes: memory for files answered from memory (up to
+        :data:`~hyper.serve._cache.CACHE_FILE_MAX` bytes each) and compressed
+        bodies, in bytes; 0 reads every file from disk for every request.
+    :param cache_check: seconds a cached path is trusted before the file is
+        looked up again (``os.stat``, symlinks resolved and checked): a changed
+        file is served from memory for at most that long; 0 checks on every
+        request (and still spares the read).
     """
 
-    def __init__(self, root: str, *, links: bool = False) -> None:
+    def __init__(
+        self,
+        root: str,
+        *,
+        links: bool = False,
+        cache_bytes: int = CACHE_BYTES,
+        cache_check: float = CACHE_CHECK,
+    ) -> None:
         self.root = os.path.realpath(root)
         if not os.path.isdir(self.root):
             raise NotADirectoryError(f"not a directory: {root}")
         self.links = links
-        self._cache = _Cache(_CACHE_BYTES)
+        #: What is kept in memory (:class:`~hyper.serve._cache.FileCache`).
+        self.cache = FileCache(cache_bytes, cache_check)
         # Read the system's MIME types now, not on the first request (where
         # it takes file descriptors a busy server may not have).
         if not mimetypes.inited:
@@ -454,10 +486,13 @@ class FileServer:
             caller compresses (:func:`compress_file`, anywhere) and calls
             :meth:`with_compressed`.
         """
-        fields: dict[str, str] = {}
-        for name, value in headers:
-            name = name.lower()
-            fields[name] = f"{fields[name]}, {value}" if name in fields else value
+        return self.plan_fields(method, target, fields_of(headers), compress_now=compress_now)
+
+    def plan_fields(
+        self, method: str, target: str, fields: dict[str, str], *, compress_now: bool = True
+    ) -> Plan:
+        """:meth:`plan`, with the request's fields as :func:`fields_of` gives
+        them (only the names in :data:`PLAN_FIELDS` are read)."""
         if method not in ("GET", "HEAD"):
             plan = _error(405, "Method Not Allowed", [("allow", "GET, HEAD")])
             return plan
@@ -467,6 +502,26 @@ class FileServer:
         return plan
 
     def _plan_get(self, target: str, fields: dict[str, str], compress_now: bool) -> Plan:
+        cache = self.cache
+        # The route's key: the path as sent (every spelling is its own route).
+        key = target.split("?", 1)[0]
+        entry = cache.hit(key)
+        if entry is None:
+            checked = cache.clock()
+            located = self._locate(target, fields)
+            if isinstance(located, Plan):
+                cache.forget(key)
+                return located
+            entry = self._entry(*located)
+            if entry.body is not None:
+                cache.route(key, entry.real, checked)
+            else:
+                cache.forget(key)
+        return self._plan_entry(entry, fields, compress_now)
+
+    def _locate(self, target: str, fields: dict[str, str]) -> tuple[str, os.stat_result] | Plan:
+        """The regular file ``target`` names (resolved path and stat), or the
+        answer when it names none: 404, a redirect, a directory listing."""
         url_path = split_target(target)
         if url_path is None:
             return not_found()
@@ -492,13 +547,13 @@ class FileServer:
                 return self._in_memory(body, "text/html; charset=utf-8", fields)
             if not stat.S_ISREG(st_index.st_mode):
                 return not_found()
-            real, st = index, st_index
-        elif not stat.S_ISREG(st.st_mode) or url_path.endswith("/"):
+            return index, st_index
+        if not stat.S_ISREG(st.st_mode) or url_path.endswith("/"):
             # "/file.txt/" names a directory that does not exist (as nginx
             # and Apache answer it); serving the file would give relative
             # links in it another base.
             return not_found()
-        return self._plan_file(real, st, fields, compress_now)
+        return real, st
 
     def _in_memory(self, body: bytes, ctype: str, fields: dict[str, str]) -> Plan:
         headers = [("content-type", ctype), ("cache-control", "no-cache")]
@@ -509,73 +564,124 @@ class FileServer:
         headers.append(("content-length", str(len(body))))
         return Plan(200, headers, body)
 
-    def _plan_file(
-        self, real: str, st: os.stat_result, fields: dict[str, str], compress_now: bool
-    ) -> Plan:
-        size = st.st_size
+    def _entry(self, real: str, st: os.stat_result) -> Entry:
+        """The prepared answers of the file ``real`` (stat ``st``): the cached
+        entry if it is of this very file, else a new one (held in memory when
+        small enough)."""
+        cache = self.cache
+        identity = identity_of(st)
+        entry = cache.known(real, identity)
+        if entry is not None:
+            return entry
+        body = None
+        if cache.enabled and st.st_size <= CACHE_FILE_MAX:
+            body = _read_whole(real, identity)
         ctype = content_type(real)
         compressible = is_compressible(ctype)
         base_tag = etag_for(st)
-        coding = ""
-        if compressible and COMPRESS_MIN <= size <= COMPRESS_MAX and "range" not in fields:
-            coding = choose_coding(fields.get("accept-encoding"))
-        etag = etag_for(st, coding) if coding else base_tag
-        modified = _http_date(st.st_mtime)
         headers: StrHeaders = [
             ("content-type", ctype),
-            ("last-modified", modified),
-            ("etag", etag),
+            ("last-modified", _http_date(st.st_mtime)),
+            ("etag", base_tag),
             ("accept-ranges", "bytes"),
         ]
         if compressible:
             headers.append(("vary", "accept-encoding"))
         pushes: list[str] = []
         if self.links and ctype.startswith("text/html"):
-            pushes = self._links(real, headers)
-        if self._not_modified(fields, etag, st.st_mtime):
-            plan = Plan(304, [h for h in headers if h[0] != "accept-ranges"])
-            plan.head_only = True
-            return plan
+            pushes = self._links(real, body, headers)
+        headers.append(("content-length", str(st.st_size)))
+        entry = Entry(real, st, ctype, compressible, base_tag, headers, body, pushes)
+        if body is not None:
+            cache.put(entry)
+        return entry
+
+    def _plan_entry(self, entry: Entry, fields: dict[str, str], compress_now: bool) -> Plan:
+        """The answer from a file's prepared entry, given the request's fields."""
+        size = entry.size
+        coding = ""
+        if entry.compressible and COMPRESS_MIN <= size <= COMPRESS_MAX and "range" not in fields:
+            coding = choose_coding(fields.get("accept-encoding"))
+        mtime = entry.st.st_mtime
         deferred = None
         if coding:
-            body = self._cache.get((real, etag))
-            if body is None and (compress_now or size <= COMPRESS_INLINE):
-                body = compress_file(real, coding)
-                if body is not None:
-                    self._cache.put((real, etag), body)
-            if body is not None:
-                plan = self._compressed_plan(headers, body, coding)
-                plan.pushes = pushes
+            variant = entry.variants.get(coding)
+            etag = variant[0] if variant is not None else etag_for(entry.st, coding)
+            if self._not_modified(fields, etag, mtime):
+                return _not_modified_plan(_with_etag(entry.not_modified, etag))
+            if variant is not None:
+                plan = Plan(200, variant[1], variant[2])
+                plan.path = entry.real
+                plan.pushes = entry.pushes
                 return plan
+            compressed = self._compressed(entry, etag, coding, compress_now)
+            if compressed is not None:
+                return compressed
             if not compress_now:
-                deferred = (real, etag, coding)
+                deferred = (entry.real, etag, coding)
             # Meanwhile (or unreadable now) the identity answer; an unreadable
             # file fails the same way when it is opened.
-            headers[2] = ("etag", base_tag)
+        elif self._not_modified(fields, entry.base_tag, mtime):
+            return _not_modified_plan(entry.not_modified)
         status = 200
         offset, length = 0, size
+        headers = entry.headers
         wanted = fields.get("range")
-        if wanted is not None and self._range_applies(fields.get("if-range"), base_tag, st):
+        if_range = fields.get("if-range")
+        if wanted is not None and self._range_applies(if_range, entry.base_tag, mtime):
             span = parse_range(wanted, size)
             if span is False:
                 return _error(416, "Range Not Satisfiable", [("content-range", f"bytes */{size}")])
             if isinstance(span, tuple):
                 start, end = span
                 status, offset, length = 206, start, end - start + 1
-                headers.append(("content-range", f"bytes {start}-{end}/{size}"))
-        headers.append(("content-length", str(length)))
-        plan = Plan(status, headers)
-        plan.path, plan.offset, plan.length = real, offset, length
-        plan.identity = (st.st_dev, st.st_ino, size, st.st_mtime_ns)
-        plan.pushes = pushes
-        plan.compress = deferred
+                headers = [
+                    *headers[:-1],
+                    ("content-range", f"bytes {start}-{end}/{size}"),
+                    ("content-length", str(length)),
+                ]
+        body = entry.body
+        if body is None:
+            plan = Plan(status, headers)
+            plan.offset, plan.length = offset, length
+            plan.identity = entry.identity[:4]
+            plan.compress = deferred
+        elif status == 206:
+            plan = Plan(status, headers, body[offset : offset + length])
+            plan.offset = offset
+        else:
+            plan = Plan(status, headers, body)
+        plan.path = entry.real
+        plan.pushes = entry.pushes
         return plan
 
-    @staticmethod
-    def _compressed_plan(headers: StrHeaders, body: bytes, coding: str) -> Plan:
-        headers.append(("content-encoding", coding))
-        headers.append(("content-length", str(len(body))))
-        return Plan(200, headers, body)
+    def _compressed(
+        self, entry: Entry, etag: str, coding: str, compress_now: bool
+    ) -> Plan | None:
+        """The compressed answer, if its body is at hand or can be made now."""
+        body = entry.body
+        cache = self.cache
+        if body is not None:
+            variant = entry.variants.get(coding)
+            if variant is None:
+                # Small: compressed here, once (about 1 ms for 64 KiB).
+                zipped = compress(body, coding)
+                variant = (etag, _compressed_headers(entry.headers, etag, coding, zipped), zipped)
+                cache.add_variant(entry, coding, variant)
+            plan = Plan(200, variant[1], variant[2])
+        else:
+            key = (entry.real, etag)
+            blob = cache.get_blob(key)
+            if blob is None and (compress_now or entry.size <= COMPRESS_INLINE):
+                blob = compress_file(entry.real, coding)
+                if blob is not None:
+                    cache.put_blob(key, blob)
+            if blob is None:
+                return None
+            plan = Plan(200, _compressed_headers(entry.headers, etag, coding, blob), blob)
+        plan.path = entry.real
+        plan.pushes = entry.pushes
+        return plan
 
     def with_compressed(self, plan: Plan, body: bytes | None) -> Plan:
         """
@@ -588,13 +694,9 @@ class FileServer:
             plan.compress = None
             return plan
         path, etag, coding = job
-        self._cache.put((path, etag), body)
-        headers = [
-            ("etag", etag) if name == "etag" else (name, value)
-            for name, value in plan.headers
-            if name != "content-length"
-        ]
-        compressed = self._compressed_plan(headers, body, coding)
+        self.cache.put_blob((path, etag), body)
+        compressed = Plan(200, _compressed_headers(plan.headers, etag, coding, body), body)
+        compressed.path = path
         compressed.pushes = plan.pushes
         compressed.head_only = plan.head_only
         return compressed
@@ -612,21 +714,24 @@ class FileServer:
         return False
 
     @staticmethod
-    def _range_applies(if_range: str | None, etag: str, st: os.stat_result) -> bool:
+    def _range_applies(if_range: str | None, etag: str, mtime: float) -> bool:
         if if_range is None:
             return True
         if_range = if_range.strip()
         if if_range.startswith('"') or if_range.startswith("W/"):
             return _etag_matches(if_range, etag, weak=False)
         since = _parse_date(if_range)
-        return since is not None and int(st.st_mtime) <= since
+        return since is not None and int(mtime) <= since
 
-    def _links(self, real: str, headers: StrHeaders) -> list[str]:
-        try:
-            with open(real, "rb") as f:
-                head = f.read(_LINK_SCAN)
-        except OSError:
-            return []
+    def _links(self, real: str, body: bytes | None, headers: StrHeaders) -> list[str]:
+        if body is not None:
+            head = body[:_LINK_SCAN]
+        else:
+            try:
+                with open(real, "rb") as f:
+                    head = f.read(_LINK_SCAN)
+            except OSError:
+                return []
         pushes = []
         for href, kind in preload_links(head):
             if not href.startswith("/") or href.startswith("//"):
@@ -635,6 +740,38 @@ class FileServer:
             headers.append(("link", value))
             pushes.append(href)
         return pushes
+
+
+def _read_whole(real: str, identity: tuple[int, int, int, int, int]) -> bytes | None:
+    """The file's bytes if they are those of the file ``identity`` names
+    (else, or unreadable now, None: the file is streamed as it is then)."""
+    try:
+        with open(real, "rb", buffering=0) as f:
+            data = f.read(identity[2] + 1)
+            st = os.fstat(f.fileno())
+    except OSError:
+        return None
+    if len(data) != identity[2] or identity_of(st) != identity:
+        return None  # changed while we looked: not a version to remember
+    return data
+
+
+def _with_etag(headers: StrHeaders, etag: str) -> StrHeaders:
+    return [("etag", etag) if name == "etag" else (name, value) for name, value in headers]
+
+
+def _compressed_headers(headers: StrHeaders, etag: str, coding: str, body: bytes) -> StrHeaders:
+    """A file's 200 headers for its ``coding`` variant (own etag, own length)."""
+    out = _with_etag([h for h in headers if h[0] != "content-length"], etag)
+    out.append(("content-encoding", coding))
+    out.append(("content-length", str(len(body))))
+    return out
+
+
+def _not_modified_plan(headers: StrHeaders) -> Plan:
+    plan = Plan(304, headers)
+    plan.head_only = True
+    return plan
 
 
 def access_line(
@@ -646,4 +783,7 @@ def access_line(
     return f'{peer} "{method} {safe}" {status} {sent} {protocol} {ms:.1f}ms'
 
 
-__all__: Sequence[str] = ["FileServer", "Plan", "content_type", "parse_range", "split_target"]
+__all__: Sequence[str] = [
+    "PLAN_FIELDS", "FileServer", "Plan", "content_type", "fields_of", "parse_range",
+    "split_target",
+]  # fmt: skip

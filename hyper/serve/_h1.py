@@ -34,7 +34,13 @@ import h11
 from hyper.drivers.async_h2 import reset
 from hyper.serve._app import CHUNK, ServedH2, serve_connection
 from hyper.serve._body import FileBody
-from hyper.serve._files import Plan, access_line, internal_error, plan_for_open_error
+from hyper.serve._files import (
+    Plan,
+    access_line,
+    fields_of,
+    internal_error,
+    plan_for_open_error,
+)
 from hyper.serve._site import Site, log
 
 # h11's default, and what node, tomcat and IIS allow for a request head.
@@ -343,12 +349,12 @@ class H1Connection(asyncio.Protocol):
             if settings is not None and method in ("GET", "HEAD", "OPTIONS"):
                 await self._upgrade(request, settings)
                 return True
-        headers = [(n.decode("latin-1"), v.decode("latin-1")) for n, v in request.headers]
+        fields = fields_of((n.decode("latin-1"), v.decode("latin-1")) for n, v in request.headers)
         close = self._closing
         self._busy = True
         self._sent = status = 0
         try:
-            plan = await self.server.plan(method, origin_form(target), headers)
+            plan = await self.server.plan(method, origin_form(target), fields)
             try:
                 body = FileBody.of(plan)
             except OSError as exc:

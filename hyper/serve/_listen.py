@@ -70,11 +70,17 @@ def _fd_limit() -> int | None:
     return None if soft == resource.RLIM_INFINITY else soft
 
 
-def bind(host: str, port: int) -> list[socket.socket]:
+def bind(
+    host: str, port: int, *, reuse_port: bool = False, listen: bool = True
+) -> list[socket.socket]:
     """
     Listening sockets for every address ``host`` resolves to, all on one
     port (with ``port`` 0, the one the first socket got).
 
+    :param reuse_port: set ``SO_REUSEPORT`` (``SO_REUSEPORT_LB`` where there
+        is one): other sockets of this user may listen on the port too, and
+        the kernel spreads connections over them.
+    :param listen: False: bound only (holds the port for others to listen on).
     :raises OSError: the address cannot be resolved or bound.
     """
     infos = socket.getaddrinfo(
@@ -91,12 +97,16 @@ def bind(host: str, port: int) -> list[socket.socket]:
             socks.append(sock)
             if hasattr(socket, "SO_REUSEADDR") and not hasattr(socket, "SO_EXCLUSIVEADDRUSE"):
                 sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            if reuse_port:
+                option = getattr(socket, "SO_REUSEPORT_LB", None) or socket.SO_REUSEPORT
+                sock.setsockopt(socket.SOL_SOCKET, option, 1)
             if family == socket.AF_INET6 and hasattr(socket, "IPPROTO_IPV6"):
                 sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 1)
             if port == 0 and len(socks) > 1:
                 address = (address[0], socks[0].getsockname()[1], *address[2:])
             sock.bind(address)
-            sock.listen(BACKLOG)
+            if listen:
+                sock.listen(BACKLOG)
             sock.setblocking(False)
     except BaseException:
         for sock in socks:

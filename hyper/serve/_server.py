@@ -21,13 +21,13 @@ from __future__ import annotations
 import asyncio
 import socket
 import ssl
-import sys
 import threading
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any, cast
 
 from hyper.aio import ServerLimits
 from hyper.serve._app import ServedH2, serve_connection
+from hyper.serve._cache import CACHE_BYTES, CACHE_CHECK
 from hyper.serve._h1 import H1Connection
 from hyper.serve._listen import Listener, bind
 from hyper.serve._site import Closable, Site
@@ -45,6 +45,13 @@ def server_context(certfile: str, keyfile: str | None = None) -> ssl.SSLContext:
     context.load_cert_chain(certfile, keyfile)
     context.set_alpn_protocols(["h2", "http/1.1"])
     return context
+
+
+def server_url(host: str, port: int, tls: bool) -> str:
+    """The URL of a server listening on ``host`` and ``port``."""
+    scheme = "https" if tls else "http"
+    shown = f"[{host}]" if ":" in host else host
+    return f"{scheme}://{shown}:{port}/"
 
 
 class _Accepted:
@@ -239,6 +246,14 @@ class Server(Site):
     :param concurrency: requests served at once per HTTP/2 connection.
     :param limits: timeouts and caps (:class:`hyper.aio.ServerLimits`).
     :param log: called with one access-log line per request, if given.
+    :param cache_bytes: memory for small files answered from memory and for
+        compressed bodies, in bytes (0: none; see :class:`FileServer`).
+    :param cache_check: seconds a cached file is served before it is looked
+        up again (a changed file is served for at most that long).
+    :param reuse_port: listen with ``SO_REUSEPORT``, so that other processes
+        may listen on the same port (``hyper serve --workers``).
+    :param sockets: listening sockets to accept on instead of binding
+        ``host`` and ``port`` (they stay open after :meth:`close`).
     """
 
     def __init__(
@@ -253,6 +268,10 @@ class Server(Site):
         concurrency: int = 100,
         limits: ServerLimits | None = None,
         log: Callable[[str], None] | None = None,
+        cache_bytes: int = CACHE_BYTES,
+        cache_check: float = CACHE_CHECK,
+        reuse_port: bool = False,
+        sockets: Sequence[socket.socket] | None = None,
     ) -> None:
         super().__init__(
             root,
@@ -261,24 +280,30 @@ class Server(Site):
             concurrency=concurrency,
             limits=limits,
             log=log,
+            cache_bytes=cache_bytes,
+            cache_check=cache_check,
         )
         self.host = host
         self.port = port
         self.ssl = ssl
+        self.reuse_port = reuse_port
+        self._given = list(sockets) if sockets is not None else None
         self._listener: Listener | None = None
 
     @property
     def url(self) -> str:
         """Where the server listens, as a URL."""
-        scheme = "https" if self.ssl is not None else "http"
-        host = f"[{self.host}]" if ":" in self.host else self.host
-        return f"{scheme}://{host}:{self.port}/"
+        return server_url(self.host, self.port, self.ssl is not None)
 
     # Life cycle -------------------------------------------------------------
 
     async def start(self) -> None:
         """Listen; :attr:`port` is then the real port."""
-        socks = bind(self.host, self.port)
+        if self._given is not None:
+            # Shared with other processes: closing ours leaves theirs open.
+            socks = [s.dup() for s in self._given]
+        else:
+            socks = bind(self.host, self.port, reuse_port=self.reuse_port)
         self.port = socks[0].getsockname()[1]
         self._listener = Listener(socks, self, self._accepted)
         self._listener.start()
@@ -354,9 +379,3 @@ class ServerThread:
         self._ready.set()
         await self._stop.wait()
         await self.server.close()
-
-
-def stderr_log(line: str) -> None:
-    """The ``-v`` access log: one line per request on stderr."""
-    sys.stderr.write(line + "\n")
-    sys.stderr.flush()

@@ -33,6 +33,7 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Protocol
 
 from hyper.core.server import ServerLimits
+from hyper.serve._cache import CACHE_BYTES, CACHE_CHECK
 from hyper.serve._files import FileServer, Plan, compress_file, plan_for_open_error
 
 __all__ = ["Closable", "Site", "log"]
@@ -78,8 +79,12 @@ class Site:
         concurrency: int,
         limits: ServerLimits | None,
         log: Callable[[str], None] | None,
+        cache_bytes: int = CACHE_BYTES,
+        cache_check: float = CACHE_CHECK,
     ) -> None:
-        self.files = FileServer(root, links=push_from_link)
+        self.files = FileServer(
+            root, links=push_from_link, cache_bytes=cache_bytes, cache_check=cache_check
+        )
         self.pushes = dict(pushes or {})
         self.push_from_link = push_from_link
         self.concurrency = concurrency
@@ -163,14 +168,14 @@ class Site:
 
     # Answers ----------------------------------------------------------------
 
-    async def plan(self, method: str, target: str, headers: list[tuple[str, str]]) -> Plan:
+    async def plan(self, method: str, target: str, fields: dict[str, str]) -> Plan:
         """
-        :meth:`FileServer.plan`, with big files compressed off the event
-        loop; a file system that fails under it (out of descriptors, say)
-        gives :func:`plan_for_open_error`'s answer.
+        :meth:`FileServer.plan_fields`, with big files compressed off the
+        event loop; a file system that fails under it (out of descriptors,
+        say) gives :func:`plan_for_open_error`'s answer.
         """
         try:
-            plan = self.files.plan(method, target, headers, compress_now=False)
+            plan = self.files.plan_fields(method, target, fields, compress_now=False)
         except OSError as exc:
             return plan_for_open_error(exc)
         return await self.compressed(plan)

@@ -161,8 +161,12 @@ def start_serve(
 ) -> Served:
     """
     Run ``python -m hyper serve DOCS --port 0 ARGS`` and wait for its start-up
-    line; ``nofile``: its (soft, hard) limit on open files.
+    line; ``nofile``: its (soft, hard) limit on open files. One process
+    (``--workers 1``) unless ``ARGS`` say otherwise: the tests that count a
+    server's descriptors and memory count them in the process they start.
     """
+    if not any(arg.startswith("--workers") for arg in args):
+        args = ("--workers", "1", *args)
     stderr_path = workdir / f"serve-stderr-{time.monotonic_ns()}.txt"
 
     def limit() -> None:

@@ -5,8 +5,10 @@ from __future__ import annotations
 import errno
 import gzip
 import os
+import time
 from email.utils import formatdate
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -20,6 +22,7 @@ from serve_support import INDEX, STYLE, TEXT
 
 from hyper.serve import FileServer, Plan
 from hyper.serve._body import FileBody, FileChangedError
+from hyper.serve._cache import CACHE_BYTES, CACHE_FILE_MAX, MAX_ROUTES
 from hyper.serve._files import (
     COMPRESS_INLINE,
     accepted_codings,
@@ -34,9 +37,11 @@ from hyper.serve._files import (
 from hyper.serve._h1 import origin_form
 
 
-@pytest.fixture
-def files(docs: Path) -> FileServer:
-    return FileServer(str(docs))
+@pytest.fixture(params=["cache", "no-cache"])
+def files(docs: Path, request: pytest.FixtureRequest) -> FileServer:
+    """Every answer, from a server with its cache (small files in memory)
+    and from one without (every file read from disk)."""
+    return FileServer(str(docs), cache_bytes=0 if request.param == "no-cache" else CACHE_BYTES)
 
 
 def _h(plan: Plan) -> dict[str, str]:
@@ -313,7 +318,10 @@ class TestDeferredCompression:
         assert _h(done)["content-encoding"] == "gzip" and gzip.decompress(done.body) == TEXT
         assert _h(done)["etag"] == _h(files.plan("GET", "/text.txt", accept))["etag"]
         again = files.plan("GET", "/text.txt", accept, compress_now=False)
-        assert again.compress is None and again.body == body  # cached now
+        if files.cache.enabled:
+            assert again.compress is None and again.body == body  # cached now
+        else:
+            assert again.compress is not None  # nothing kept: the job again
 
     def test_a_small_file_is_compressed_at_once(self, files: FileServer) -> None:
         plan = files.plan("GET", "/style.css", [("accept-encoding", "gzip")], compress_now=False)
@@ -377,8 +385,9 @@ class TestFileBody:
         assert b"".join(pieces) == TEXT[10:]
 
     def test_a_file_replaced_meanwhile_is_not_sent(self, tmp_path: Path) -> None:
+        """(A streamed file: with no cache, every file is.)"""
         (tmp_path / "f.txt").write_bytes(b"first version\n" * 100)
-        plan = FileServer(str(tmp_path)).plan("GET", "/f.txt", [])
+        plan = FileServer(str(tmp_path), cache_bytes=0).plan("GET", "/f.txt", [])
         body = FileBody.of(plan)
         assert body is not None
         body.read(10)
@@ -387,9 +396,244 @@ class TestFileBody:
         with pytest.raises(FileChangedError):
             body.read(10)
 
+    def test_read_into_fills_the_slots_in_order(self, docs: Path) -> None:
+        """One readv for slots of any sizes, across releases; the body's end
+        stops it short of the slots."""
+        plan = FileServer(str(docs), cache_bytes=0).plan("GET", "/text.txt", [])
+        body = FileBody.of(plan)
+        assert body is not None
+        out = bytearray(len(TEXT) + 100)
+        view = memoryview(out)
+        sizes = [1, 9, 4096, 16384, 3]
+        offset = 0
+        while body.left:
+            slots = []
+            for size in sizes:
+                slots.append(view[offset : offset + size])
+                offset += size
+            got = body.read_into(slots)
+            offset -= sum(sizes) - got
+            body.release()
+        assert bytes(out[:offset]) == TEXT
+
+    def test_read_into_a_file_that_shrank_is_refused(self, tmp_path: Path) -> None:
+        (tmp_path / "f.bin").write_bytes(b"x" * 100_000)
+        plan = FileServer(str(tmp_path), cache_bytes=0).plan("GET", "/f.bin", [])
+        body = FileBody.of(plan)
+        assert body is not None
+        with open(tmp_path / "f.bin", "r+b") as f:
+            f.truncate(50_000)
+        buf = bytearray(100_000)
+        with pytest.raises(FileChangedError):
+            body.read_into([memoryview(buf)])
+
     def test_no_body_for_head_or_in_memory_answers(self, files: FileServer) -> None:
         assert FileBody.of(files.plan("HEAD", "/text.txt", [])) is None
         assert FileBody.of(files.plan("GET", "/nope", [])) is None
+
+
+class _Clock:
+    """A clock the test moves."""
+
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def _cached_server(root: Path, check: float = 1.0, **kwargs: Any) -> tuple[FileServer, _Clock]:
+    files = FileServer(str(root), cache_check=check, **kwargs)
+    clock = _Clock()
+    files.cache.clock = clock
+    return files, clock
+
+
+def _body(plan: Plan) -> bytes:
+    """What the plan sends: its body in memory, or its region of the file."""
+    if plan.head_only:
+        return b""
+    body = FileBody.of(plan)
+    if body is None:
+        return plan.body
+    data = body.read(plan.length) if plan.length else b""
+    body.close()
+    return data
+
+
+class TestCache:
+    """Small files answered from memory: the same answers, a bounded memory,
+    and a changed file never served for longer than the check interval."""
+
+    def test_a_small_file_is_answered_from_memory(self, docs: Path) -> None:
+        files = FileServer(str(docs))
+        first = files.plan("GET", "/style.css", [])
+        again = files.plan("GET", "/style.css", [])
+        assert again.body == STYLE and again.path == first.path
+        assert FileBody.of(again) is None  # nothing to open: in memory
+        assert again.headers is first.headers  # prepared once
+        assert files.cache.size >= len(STYLE)
+
+    def test_a_big_file_is_streamed_and_not_held(self, docs: Path) -> None:
+        files = FileServer(str(docs))
+        plan = files.plan("GET", "/big.bin", [])
+        assert plan.body == b"" and plan.length == (docs / "big.bin").stat().st_size
+        assert files.cache.size == 0
+
+    @pytest.mark.parametrize("same_size", [True, False])
+    def test_a_changed_file_is_served_once_the_check_interval_passed(
+        self, tmp_path: Path, same_size: bool
+    ) -> None:
+        """Within the interval the remembered bytes; from its end, the new
+        ones, even when size and modification time are those of before (the
+        change time differs)."""
+        path = tmp_path / "page.html"
+        path.write_bytes(b"<p>first version</p>\n")
+        hour_ago = time.time_ns() - 3600 * 10**9  # not "racy": trusted by its stat
+        os.utime(path, ns=(hour_ago, hour_ago))
+        before = path.stat()
+        files, clock = _cached_server(tmp_path, check=1.0)
+        assert files.plan("GET", "/page.html", []).body == b"<p>first version</p>\n"
+        new = b"<p>other version</p>\n" if same_size else b"<p>second, longer version</p>\n"
+        path.write_bytes(new)
+        if same_size:
+            os.utime(path, ns=(before.st_atime_ns, before.st_mtime_ns))
+        clock.now += 0.999
+        assert files.plan("GET", "/page.html", []).body == b"<p>first version</p>\n"
+        clock.now += 0.001
+        plan = files.plan("GET", "/page.html", [])
+        assert plan.body == new
+        assert dict(plan.headers)["content-length"] == str(len(new))
+
+    def test_check_interval_zero_looks_on_every_request(self, tmp_path: Path) -> None:
+        path = tmp_path / "a.txt"
+        path.write_bytes(b"one\n")
+        files, _ = _cached_server(tmp_path, check=0)
+        assert files.plan("GET", "/a.txt", []).body == b"one\n"
+        path.write_bytes(b"two, at once\n")
+        assert files.plan("GET", "/a.txt", []).body == b"two, at once\n"
+        path.unlink()
+        assert files.plan("GET", "/a.txt", []).status == 404
+
+    def test_a_deleted_file_is_404_once_the_check_interval_passed(self, tmp_path: Path) -> None:
+        (tmp_path / "gone.txt").write_bytes(b"here\n")
+        files, clock = _cached_server(tmp_path)
+        assert files.plan("GET", "/gone.txt", []).status == 200
+        (tmp_path / "gone.txt").unlink()
+        clock.now += 1.0
+        assert files.plan("GET", "/gone.txt", []).status == 404
+
+    def test_a_symlink_turned_outward_is_refused_at_the_next_check(self, tmp_path: Path) -> None:
+        """The traversal checks run again on every check, as strictly: a link
+        that now leaves the directory is 404, never the file outside."""
+        root = tmp_path / "root"
+        root.mkdir()
+        (root / "inside.txt").write_bytes(b"inside\n")
+        (tmp_path / "secret.txt").write_bytes(b"outside the served directory\n")
+        (root / "link.txt").symlink_to(root / "inside.txt")
+        files, clock = _cached_server(root)
+        assert files.plan("GET", "/link.txt", []).body == b"inside\n"
+        (root / "link.txt").unlink()
+        (root / "link.txt").symlink_to(tmp_path / "secret.txt")
+        clock.now += 1.0
+        for _ in range(3):
+            plan = files.plan("GET", "/link.txt", [])
+            assert plan.status == 404 and b"outside" not in plan.body and plan.path is None
+
+    def test_a_directory_index_follows_its_file(self, tmp_path: Path) -> None:
+        (tmp_path / "index.html").write_bytes(b"<p>one</p>\n")
+        files, clock = _cached_server(tmp_path)
+        assert files.plan("GET", "/", []).body == b"<p>one</p>\n"
+        (tmp_path / "index.html").unlink()
+        clock.now += 1.0
+        listing = files.plan("GET", "/", [])
+        assert listing.status == 200 and b"Index of /" in listing.body
+
+    def test_memory_stays_within_the_budget(self, tmp_path: Path) -> None:
+        """Bodies and compressed variants count; the least recently used go."""
+        for i in range(40):
+            (tmp_path / f"f{i}.txt").write_bytes(b"line %d of a text\n" % i * 200)
+        budget = 32 * 1024
+        files, _ = _cached_server(tmp_path, cache_bytes=budget)
+        for _ in range(2):
+            for i in range(40):
+                for coding in ("", "gzip", "br"):
+                    fields = [("accept-encoding", coding)] if coding else []
+                    plan = files.plan("GET", f"/f{i}.txt", fields)
+                    assert plan.status == 200
+                    expected = (tmp_path / f"f{i}.txt").read_bytes()
+                    body = plan.body
+                    if coding == "gzip":
+                        body = gzip.decompress(body)
+                    elif coding == "br":
+                        body = brotli.decompress(body)
+                    assert body == expected
+                    assert files.cache.size <= budget
+        assert files.cache.size > budget // 2  # and it is used
+
+    def test_routes_are_bounded(self, docs: Path) -> None:
+        """Every spelling of a path is a route of its own; there are at most
+        MAX_ROUTES of them, and each answers right."""
+        files = FileServer(str(docs))
+        for i in range(MAX_ROUTES + 100):
+            plan = files.plan("GET", f"/style.css#{i}", [])
+            assert plan.body == STYLE
+        assert files.cache.route_count <= MAX_ROUTES
+
+    def test_nothing_is_kept_without_a_budget(self, docs: Path) -> None:
+        files = FileServer(str(docs), cache_bytes=0)
+        plan = files.plan("GET", "/style.css", [("accept-encoding", "gzip")])
+        assert gzip.decompress(plan.body) == STYLE
+        assert FileBody.of(files.plan("GET", "/style.css", [])) is not None  # from disk
+        assert files.cache.size == 0 and files.cache.route_count == 0
+
+    def test_the_size_limit_is_the_cache_file_max(self, tmp_path: Path) -> None:
+        (tmp_path / "edge.bin").write_bytes(b"x" * CACHE_FILE_MAX)
+        (tmp_path / "over.bin").write_bytes(b"x" * (CACHE_FILE_MAX + 1))
+        files = FileServer(str(tmp_path))
+        assert files.plan("GET", "/edge.bin", []).body == b"x" * CACHE_FILE_MAX
+        assert files.plan("GET", "/over.bin", []).body == b""  # streamed
+
+    @pytest.mark.parametrize(
+        "target",
+        ["/style.css", "/", "/index.html", "/sub/a%20b.txt", "/text.txt", "/empty.bin",
+         "/escape.txt", "/escape-dir/secret.txt", "/sub", "/sub/", "/nope", "/text.txt/",
+         "/%2e%2e/secret.txt", "//style.css"],
+    )  # fmt: skip
+    def test_answers_from_memory_are_those_from_disk(self, docs: Path, target: str) -> None:
+        """Status, headers and bytes, for every kind of request: cached (asked
+        twice, so the second comes from memory) and uncached alike."""
+        cached, uncached = FileServer(str(docs)), FileServer(str(docs), cache_bytes=0)
+        etag = dict(uncached.plan("GET", target, []).headers).get("etag", '"x"')
+        modified = dict(uncached.plan("GET", target, []).headers).get("last-modified", "")
+        zipped = dict(uncached.plan("GET", target, [("accept-encoding", "gzip")]).headers)
+        cases: list[list[tuple[str, str]]] = [
+            [],
+            [("range", "bytes=10-19")],
+            [("range", "bytes=-5")],
+            [("range", "bytes=100000-")],
+            [("range", "bytes=0-1,5-6")],
+            [("range", "bytes=3-4"), ("if-range", etag)],
+            [("range", "bytes=3-4"), ("if-range", '"old"')],
+            [("if-none-match", etag)],
+            [("if-none-match", f"W/{etag}")],
+            [("if-modified-since", modified)],
+            [("accept-encoding", "gzip")],
+            [("accept-encoding", "br, gzip")],
+            [("accept-encoding", "gzip"), ("if-none-match", zipped.get("etag", '"x"'))],
+            [("accept-encoding", "gzip"), ("range", "bytes=1-2")],
+        ]
+        for method in ("GET", "HEAD"):
+            for fields in cases:
+                for _ in range(2):
+                    ours = cached.plan(method, target, fields)
+                theirs = uncached.plan(method, target, fields)
+                what = (method, target, fields)
+                assert ours.status == theirs.status, what
+                assert ours.headers == theirs.headers, what
+                assert ours.head_only == theirs.head_only, what
+                assert _body(ours) == _body(theirs), what
+                assert ours.pushes == theirs.pushes, what
 
 
 class TestOriginForm:

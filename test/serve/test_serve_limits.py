@@ -215,10 +215,10 @@ class TestRangeNumbers:
 class Exploding(FileServer):
     """A file server with a bug: planning ``/boom`` raises."""
 
-    def plan(self, method: str, target: str, headers: Any, **kwargs: Any) -> Plan:
+    def plan_fields(self, method: str, target: str, fields: Any, **kwargs: Any) -> Plan:
         if target == "/boom":
             raise RuntimeError("a bug in the handler")
-        return super().plan(method, target, headers, **kwargs)
+        return super().plan_fields(method, target, fields, **kwargs)
 
 
 class TestHandlerFailure:
