@@ -56,6 +56,10 @@ from pathlib import Path
 from typing import Any, Callable
 
 HERE = Path(__file__).resolve().parent
+# bench/httpx.py would shadow the httpx package for a script run from here
+# (and for the benchmarks that put this directory on the path to import
+# this module).
+sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != HERE]
 sys.path.insert(0, str(HERE.parent / "test"))
 
 from support import servers  # noqa: E402  (lives in test/support/, shared with the interop tests)
@@ -459,7 +463,8 @@ class Bench:
                 for _ in range(self.sizes.upload_size // MiB):
                     f.write(os.urandom(MiB))
         for key in ("a", "b"):
-            if key in scenarios:
+            # (e) runs everyone but hyper as (b)
+            if key in scenarios or (key == "b" and "e" in scenarios):
                 self._write_curl_config(key)
 
     def _write_curl_config(self, key: str) -> Path:
