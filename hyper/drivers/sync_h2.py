@@ -426,7 +426,7 @@ class Session:
                     core.reap()
                 held = self._await(
                     lambda: core.response_ready(stream),
-                    f"the response headers on stream {stream.stream_id}",
+                    "the response headers",
                     stream=stream,
                     done_unlocked=lambda: stream.headers is not None,
                 )
@@ -455,7 +455,7 @@ class Session:
                 if not core.body_ready(stream):
                     self._await(
                         lambda: core.body_ready(stream),
-                        f"body data on stream {stream.stream_id}",
+                        "body data",
                         stream=stream,
                     )
                 out = core.read(stream, limit)
@@ -480,7 +480,7 @@ class Session:
                     self._queue_output()
                     return done
 
-                self._await(ready, f"pushes on stream {stream.stream_id}", stream=stream)
+                self._await(ready, "pushes", stream=stream)
             fresh, more = core.take_pushes(stream)
         self._after()
         return fresh, more
@@ -536,8 +536,9 @@ class Session:
         without it when, woken by a reader, ``done_unlocked()`` was true
         (for what a reader settles before it wakes anyone: response
         headers). ``stream``: what is awaited depends on that stream alone
-        (woken only when a read step touched it); None: on the connection
-        (woken after every read step).
+        (woken only when a read step touched it; ``what`` is then said to be
+        on that stream); None: on the connection (woken after every read
+        step).
 
         :raises TimeoutError: not ready within ``timeout`` (the read timeout by
             default); the connection and other streams are unaffected.
@@ -558,6 +559,8 @@ class Session:
                 if deadline is not None:
                     remaining = deadline - monotonic()
                     if remaining <= 0:
+                        if stream is not None:
+                            what = f"{what} on stream {stream.stream_id}"
                         raise HyperTimeoutError(f"timed out after {timeout} s waiting for {what}")
                 if self._reading:
                     if self._baton == me:
