@@ -32,7 +32,13 @@ from typing import IO, Callable, NamedTuple, TextIO
 from urllib.parse import urlencode
 
 from hyper import __version__
-from hyper.common._request import RequestDefaults, authority, file_length, user_agent
+from hyper.common._request import (
+    RequestDefaults,
+    authority,
+    file_length,
+    http11_fields,
+    user_agent,
+)
 from hyper.common.decoder import accept_encoding
 from hyper.common.exceptions import InvalidArgumentError
 from hyper.common.headers import HTTPHeaderMap
@@ -59,7 +65,11 @@ items:
 
 URL: the scheme defaults to https and the host to localhost, so
 'hyper /path' is https://localhost/path and 'hyper :8443/x' is
-https://localhost:8443/x. METHOD, written in capitals, defaults to GET, or
+https://localhost:8443/x. METHOD is a first word followed by the URL: GET,
+HEAD, POST, PUT, PATCH, DELETE, OPTIONS, TRACE or CONNECT in any case ('hyper
+get example.com' means GET), or another method written in capitals
+(PROPFIND). It wins over a host of that name ('hyper head /x' is HEAD
+https://localhost/x); a lone word is always the URL. Without METHOD: GET, or
 POST when there is a body. 'hyper demo' runs hyper against itself;
 'hyper serve --help' tells how to serve a directory.
 
@@ -75,8 +85,13 @@ exit status:
 
 # A redraw costs a terminal write; ten a second looks live and costs nothing.
 _REDRAW_INTERVAL = 0.1
-# A METHOD is a token written in capitals (GET, POST, PROPFIND, M-SEARCH); a
-# lower-case first word is the URL, so "hyper localhost /x" is never a method.
+# A METHOD is one of the methods every HTTP library knows (RFC 9110 9.3, and
+# PATCH), in any case, as historic hyper upper-cased it ("hyper get /x"); or
+# any other token written in capitals (PROPFIND, M-SEARCH). Any other first
+# word is the URL, so "hyper localhost /x" is never a method.
+_KNOWN_METHODS = frozenset(
+    ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS", "TRACE", "CONNECT")
+)
 _METHOD = re.compile(r"[A-Z][A-Z_-]*\Z")
 _SEPARATORS = ("==", ":", "=")  # "==" before "=" where both start
 
@@ -143,9 +158,16 @@ def _parse_items(items: Sequence[str]) -> _Items:
 
 
 def _split_words(words: Sequence[str]) -> tuple[str | None, str, list[str]]:
-    """``[METHOD] URL [ITEM ...]`` -> (method or None, url, items)."""
-    if len(words) >= 2 and _METHOD.match(words[0]):
-        return words[0], words[1], list(words[2:])
+    """``[METHOD] URL [ITEM ...]`` -> (method or None, url, items). A first
+    word followed by another is the METHOD when it is a known method in any
+    case (upper-cased) or a token in capitals; a lone word is the URL."""
+    if len(words) >= 2:
+        first = words[0]
+        upper = first.upper()
+        if upper in _KNOWN_METHODS:
+            return upper, words[1], list(words[2:])
+        if _METHOD.match(first):
+            return first, words[1], list(words[2:])
     return None, words[0], list(words[1:])
 
 
@@ -205,8 +227,15 @@ def _open_connection(
     context = _ssl_context(args, seen) if target.secure else None
     timeout = getattr(args, "timeout", None)
     if getattr(args, "http11", False):
+        # force_proto: HTTP/1.1 and nothing else, not even the h2c offer a
+        # plaintext HTTP11Connection makes on its first request.
         return HTTP11Connection(
-            target.host, target.port, secure=target.secure, ssl_context=context, timeout=timeout
+            target.host,
+            target.port,
+            secure=target.secure,
+            ssl_context=context,
+            timeout=timeout,
+            force_proto="http/1.1",
         )
     return HTTPConnection(
         target.host,
@@ -232,31 +261,22 @@ def _request_fields(
     sent as it is (the connection then adds nothing), so ``-v`` shows what
     was sent. HTTP/2: the pseudo-headers and fields as the engine encodes
     them (:meth:`RequestDefaults.fields`, ``prepare_outbound``). HTTP/1.1:
-    the fields :class:`HTTP11Connection` would add (``host``,
-    ``accept-encoding``, ``user-agent``, the framing).
+    :func:`~hyper.common._request.http11_fields`, the rule
+    :class:`HTTP11Connection` adds its fields by.
     """
     if conn.version is HTTPVersion.http20:
         defaults = RequestDefaults(target.host, target.port, target.secure)
         fields = defaults.fields(method, target.path, list(headers), length)
         return prepare_outbound(fields, client_side=True)
-    given = [(name.encode("utf-8"), value.encode("utf-8")) for name, value in headers]
-    present = {name.lower() for name, _ in given}
-    out: list[tuple[bytes, bytes]] = []
-    if b"host" not in present:
-        out.append((b"host", authority(target.host, target.port, 443 if target.secure else 80)))
-    out += given
-    if b"accept-encoding" not in present:
-        out.append((b"accept-encoding", accept_encoding()))
-    if b"user-agent" not in present:
-        out.append((b"user-agent", user_agent()))
-    if b"content-length" not in present and b"transfer-encoding" not in present:
-        if length is not None:
-            out.append((b"content-length", b"%d" % length))
-        elif has_body:
-            out.append((b"transfer-encoding", b"chunked"))
-        elif method.upper() in ("POST", "PUT", "PATCH"):
-            out.append((b"content-length", b"0"))
-    return out
+    return http11_fields(
+        method.encode("ascii"),
+        [(name.encode("utf-8"), value.encode("utf-8")) for name, value in headers],
+        authority(target.host, target.port, 443 if target.secure else 80),
+        length,
+        has_body,
+        accept_encoding=accept_encoding(),
+        user_agent=user_agent(),
+    )
 
 
 def _body_size(body: bytes | IO[bytes] | None) -> int | None:
@@ -535,7 +555,7 @@ def _build_parser() -> argparse.ArgumentParser:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     add = parser.add_argument
-    add("method", nargs="?", metavar="METHOD", help="GET, POST, PUT, ... (see below)")
+    add("method", nargs="?", metavar="METHOD", help="GET, post, PUT, ... in any case (see below)")
     add("url", metavar="URL", help="what to fetch (see below)")
     add("items", nargs="*", metavar="ITEM", help="Header:Value, name==value or name=value")
     add("--version", action="version", version=f"hyper {__version__}")

@@ -11,18 +11,22 @@ How the protocol is chosen, once per connection (again after ``close()``):
   and the socket goes to an :class:`HTTP20Connection`; otherwise the
   HTTP/1.1 connection carries on.
 - Plaintext, ``force_proto='h2'`` (or ``'h2c'``): HTTP/2 with prior knowledge.
-- Plaintext otherwise: HTTP/1.1. The first request without a body also asks
-  for ``Upgrade: h2c`` (RFC 7540 3.2). A ``101`` hands the socket to an
+- Plaintext otherwise: HTTP/1.1. The first request that can carry it also
+  offers HTTP/2 (``upgrade: h2c``, RFC 7540 3.2; the rule is
+  :func:`hyper.common._request.can_offer_h2c`, the one ``HTTP11Connection``
+  follows alone: no body, no proxy). A ``101`` hands the socket to an
   :class:`HTTP20Connection`, where the response to that request arrives on
   stream 1; any other answer is that request's HTTP/1.1 response, and the
-  connection stays on HTTP/1.1 without asking again. Requests with a body
-  never carry the upgrade (the body would have to be sent in full before the
-  server's answer could be read), and neither do requests through a proxy
-  (``Upgrade`` is hop-by-hop: the proxy, not the server, would answer).
+  connection stays on HTTP/1.1 without asking again.
 
-Sockets change hands the historic way: :class:`HTTP11Connection` raises
-:class:`TLSUpgrade` or :class:`HTTPUpgrade` carrying the socket, and this
-class catches it and hands the socket to ``HTTP20Connection._adopt_socket``.
+Sockets change hands without exceptions: over TLS
+:class:`HTTP11Connection` raises :class:`TLSUpgrade` only towards this class
+(which asked for h2 too, the historic hand-over), and the h2c answer is read
+with ``HTTP11Connection._next_answer``, which returns the switch as a record
+(:class:`~hyper.http11.connection.Switched`); either socket goes to
+``HTTP20Connection._adopt_socket``. ``HTTP11Connection.getresponse`` raises
+that record as :class:`HTTPUpgrade` (carrying the socket) for historic
+callers only.
 """
 
 from __future__ import annotations
@@ -30,15 +34,15 @@ from __future__ import annotations
 import ssl
 import threading
 from collections.abc import Iterator
-from typing import Any, TypeVar, Union
+from typing import Any, TypeVar, Union, cast
 
 from hyper import tls
-from hyper.common._request import header_pairs, lower_name, putheader_args
-from hyper.common.exceptions import HTTPUpgrade, HyperError, InvalidResponseError, TLSUpgrade
+from hyper.common._request import header_pairs, putheader_args
+from hyper.common.exceptions import HyperError, InvalidResponseError, TLSUpgrade
 from hyper.common.types import HeadersArg, Str, Timeout
 from hyper.common.util import HTTPVersion
 from hyper.engine.window import BaseFlowControlManager
-from hyper.http11.connection import HTTP11Connection, ImproperConnectionStateError
+from hyper.http11.connection import HTTP11Connection, ImproperConnectionStateError, Switched
 from hyper.http11.response import HTTP11Response
 from hyper.http20.connection import HTTP20Connection
 from hyper.http20.response import HTTP20Push, HTTP20Response
@@ -53,17 +57,10 @@ _Conn = Union[HTTP11Connection, HTTP20Connection]
 
 # force_proto values meaning HTTP/2 with prior knowledge on a plaintext socket.
 _PRIOR_KNOWLEDGE = {*H2_NPN_PROTOCOLS, H2C_PROTOCOL}
-# A request carrying any of these already says something about upgrading or
-# about the connection: adding ours could contradict it, so it goes as is.
-_UPGRADE_FIELDS = {b"upgrade", b"connection", b"http2-settings"}
 
 
 class UnsupportedOperationError(HyperError, NotImplementedError):
     """The operation exists only in the other HTTP version (``ping`` on HTTP/1.1)."""
-
-
-def _is_empty_body(body: Any) -> bool:
-    return body is None or (isinstance(body, (bytes, bytearray, str)) and not body)
 
 
 class HTTPConnection(HTTPClientTarget):
@@ -191,7 +188,7 @@ class HTTPConnection(HTTPClientTarget):
         )
 
     def _h1(self) -> HTTP11Connection:
-        return self._inherit(
+        h1 = self._inherit(
             HTTP11Connection(
                 self.host,
                 self.port,
@@ -206,6 +203,8 @@ class HTTPConnection(HTTPClientTarget):
                 **self._kwargs,
             )
         )
+        h1._offer_h2c = False  # this class offers h2c itself, with its h2's settings
+        return h1
 
     def _inherit(self, conn: _C) -> _C:
         """What set_tunnel, set_debuglevel and auto_open set here, on the
@@ -322,25 +321,18 @@ class HTTPConnection(HTTPClientTarget):
     # ------------------------------------------------------------------
     # The h2c upgrade
 
-    def _can_upgrade(self, method: Str, body: Any, headers: list[tuple[Any, Any]]) -> bool:
-        if self._upgrade_declined or self.secure or self.proxy_host is not None:
+    def _can_upgrade(
+        self, h1: HTTP11Connection, method: Str, body: Any, headers: list[tuple[Any, Any]]
+    ) -> bool:
+        if self._upgrade_declined:
             return False
-        if not _is_empty_body(body) or lower_name(method) == b"connect":
-            return False
-        return not any(lower_name(name) in _UPGRADE_FIELDS for name, _ in headers)
+        return h1._can_offer_h2c(method, body, headers)
 
     def _request_upgrade(
         self, h1: HTTP11Connection, method: Str, url: Str, headers: list[tuple[Any, Any]]
     ) -> None:
         h2 = self._h2()
-        settings = h2._prepare_upgrade()
-        fields = [
-            *headers,
-            (b"Upgrade", H2C_PROTOCOL.encode("ascii")),
-            (b"HTTP2-Settings", settings),
-            (b"Connection", b"Upgrade, HTTP2-Settings"),
-        ]
-        h1.request(method, url, None, fields)
+        h1._request_h2c(method, url, headers, h2._prepare_upgrade())
         self._upgrade = h2
         self._local.upgrading = True
 
@@ -355,25 +347,25 @@ class HTTPConnection(HTTPClientTarget):
         if h2 is None or not isinstance(h1, HTTP11Connection):
             return
         try:
-            response = h1.getresponse()
-        except HTTPUpgrade as upgrade:
-            self._switch_to_h2c(h2, upgrade)
-            return
+            answer = h1._next_answer()
         except BaseException:
             self._upgrade = h2  # a timeout, say: the next call reads on
             raise
+        if type(answer) is Switched:
+            self._switch_to_h2c(h2, answer)
+            return
         self._upgrade_declined = True  # it will say no again: ask only once
-        self._early = response
+        self._early = cast(HTTP11Response, answer)
 
-    def _switch_to_h2c(self, h2: HTTP20Connection, upgrade: HTTPUpgrade) -> None:
+    def _switch_to_h2c(self, h2: HTTP20Connection, upgrade: Switched) -> None:
         self._conn = None
         self._upgrade_declined = True  # whatever happens next, never ask again
         try:
             # A 101 names the protocol switched to (RFC 9110 15.2.2); one
             # that names none is taken as the h2c we asked for.
-            if upgrade.negotiated not in (H2C_PROTOCOL, ""):
+            if upgrade.protocol not in (H2C_PROTOCOL, ""):
                 raise InvalidResponseError(
-                    f"{self.host}:{self.port} switched to {upgrade.negotiated!r}, not h2c"
+                    f"{self.host}:{self.port} switched to {upgrade.protocol!r}, not h2c"
                 )
             h2._adopt_socket(upgrade.sock, upgrade.data)
         except BaseException:
@@ -414,7 +406,7 @@ class HTTPConnection(HTTPClientTarget):
             conn = self._conn
             if isinstance(conn, HTTP11Connection):
                 pairs = header_pairs(headers)
-                if self._can_upgrade(method, body, pairs):
+                if self._can_upgrade(conn, method, body, pairs):
                     self._request_upgrade(conn, method, url, pairs)
                     return None
                 conn.request(method, url, body, pairs, encode_chunked=encode_chunked)
@@ -491,6 +483,8 @@ class HTTPConnection(HTTPClientTarget):
                 if conn is None:
                     raise ImproperConnectionStateError("no request is waiting for its response")
                 if isinstance(conn, HTTP11Connection):
+                    # A 101 here answers an Upgrade of the caller's own: its
+                    # HTTPUpgrade hands the socket to the caller.
                     return conn.getresponse()
             if upgrading and stream_id is None:
                 stream_id = 1

@@ -107,12 +107,18 @@ class AsyncHTTP20Connection(ConnectionTarget):
 
     async def connect(self) -> None:
         """
-        Connect (TCP, TLS with ALPN ``h2``) unless connected.
+        Connect (TCP, TLS with ALPN ``h2``, preface) unless connected, and
+        complete the SETTINGS exchange, as :meth:`HTTP20Connection.connect`:
+        return once the server's SETTINGS have arrived (its limits govern
+        what is sent after) and it acknowledged ours. A request without
+        ``connect()`` first does not wait: it goes out behind the preface.
 
         :raises ConnectionError: the server is unreachable or does not speak HTTP/2.
-        :raises TimeoutError: the connect timeout passed.
+        :raises TimeoutError: the handshake took longer than the connect
+            timeout (the read timeout when only that is set).
         """
-        await self._usable()
+        protocol = await self._usable()
+        await protocol.wait_handshake(self._handshake_timeout())
 
     async def _usable(self) -> ClientDriver:
         protocol = self._origin.current
@@ -233,10 +239,22 @@ class AsyncHTTP20Connection(ConnectionTarget):
     async def putrequest(self, method: Str, selector: Str, **kwargs: Any) -> int:
         """
         Start a request whose headers are added with :meth:`putheader` and
-        sent by :meth:`endheaders`; returns its stream id. Connects first.
+        sent by :meth:`endheaders`; returns its stream id (as
+        :meth:`HTTP20Connection.putrequest`). No I/O: :meth:`endheaders`
+        connects.
         """
-        protocol = await self._usable()
-        stream_id: int = protocol.core.reserve_id()
+        protocol = self._origin.current
+        if protocol is not None and protocol.is_usable:
+            stream_id: int = protocol.core.reserve_id()
+        else:
+            if self._connecting is None:
+                self._connecting = asyncio.Lock()
+            async with self._connecting:  # the policy's ids move only under it
+                protocol = self._origin.current
+                if protocol is not None and protocol.is_usable:
+                    stream_id = protocol.core.reserve_id()
+                else:
+                    stream_id = self._origin.reserve_id()
         self._origin.put_request(stream_id, method, selector)
         return stream_id
 

@@ -22,6 +22,7 @@ from hyper.common.response import BaseResponse
 from hyper.common.types import RawHeaders
 from hyper.common.util import HTTPVersion
 from hyper.core.streams import StreamBuffer, split_pseudo, split_status
+from hyper.engine.exceptions import StreamStateError
 
 if TYPE_CHECKING:
     from hyper.core.streams import PushRecord
@@ -83,6 +84,9 @@ class _Body(BaseResponse):
             self.released = True
             self.protocol.core.release(self.stream)
             self.protocol.schedule_flush()
+
+    def _trailer_fields(self) -> HTTPHeaderMap:
+        return HTTPHeaderMap._from_raw(self.stream.trailers or [])
 
     # _collected: nothing; AsyncHTTP20Response.__del__ abandons the stream.
 
@@ -184,8 +188,37 @@ class AsyncHTTP20Response:
 
     @property
     def trailers(self) -> HTTPHeaderMap:
-        """The trailers; empty until the body has been read to its end."""
-        return HTTPHeaderMap._from_raw(self._stream.trailers or [])
+        """
+        The trailers that followed the body (empty when none came). Once the
+        whole response has arrived, asking before the body was read keeps
+        the rest of the body for the reads to come, as the blocking
+        response does; a property cannot wait for the rest to arrive, so
+        before then this raises: ``await`` :meth:`gettrailers` instead.
+
+        :raises StreamStateError: the body has not all arrived yet.
+        """
+        try:
+            return self._body.trailers
+        except _NeedData:
+            raise StreamStateError(
+                f"the trailers of stream {self.stream_id} follow its body, which has not "
+                "all arrived: await response.gettrailers()"
+            ) from None
+
+    async def gettrailers(self) -> HTTPHeaderMap:
+        """
+        The trailers, waiting for the rest of the body first and keeping
+        it for the reads to come (as the blocking ``response.trailers``).
+
+        :raises hyper.common.exceptions.TimeoutError: nothing arrived within
+            the read timeout (what did is kept; call again to go on).
+        """
+        body = self._body
+        while True:
+            try:
+                return body.trailers
+            except _NeedData:
+                await self._protocol.wait(self._stream, False, self._timeout)
 
     @property
     def pushes(self) -> list[AsyncHTTP20Push]:

@@ -12,15 +12,17 @@ import them (each is written once, here). Names that do start with ``_``
 stay private to this module.
 
 A body is classified before anything is sent, so an unsupported type
-raises ``TypeError`` while the connection is still untouched. The items of
-an iterable (and what a file's ``read`` returns) can only be checked as
-they are sent.
+raises :class:`~hyper.common.exceptions.InvalidArgumentTypeError` (a
+``TypeError`` and a ``ValueError``) while the connection is still
+untouched. The items of an iterable (and what a file's ``read`` returns)
+can only be checked as they are sent.
 """
 
 from __future__ import annotations
 
 import io
 import os
+import reprlib
 import stat
 from collections.abc import Iterable, Iterator, Mapping
 from typing import Any, NamedTuple
@@ -39,8 +41,12 @@ __all__ = [
     "RequestDefaults",
     "authority",
     "body_chunk",
+    "can_offer_h2c",
     "file_length",
+    "given",
+    "h2c_offer_fields",
     "header_pairs",
+    "http11_fields",
     "is_prechunked",
     "lower_name",
     "putheader_args",
@@ -80,22 +86,59 @@ def user_agent() -> bytes:
 
 
 def header_pairs(headers: HeadersArg) -> list[tuple[Any, Any]]:
-    """The caller's headers as a list of ``(name, value)``; numbers become
-    str, as ``http.client`` accepts them (``content-length=5``)."""
+    """
+    The caller's headers as a list of ``(name, value)``; numbers become
+    str, as ``http.client`` accepts them (``content-length=5``).
+
+    :raises InvalidArgumentTypeError: not a mapping nor an iterable of
+        pairs (``headers=42``), or an item that is not a pair.
+    """
     if headers is None:
         return []
     if isinstance(headers, HTTPHeaderMap):
         return list(headers.iter_raw())
     if isinstance(headers, Mapping):
         pairs: Iterable[tuple[Any, Any]] = headers.items()
+    elif type(headers) is list:
+        pairs = headers
+    elif isinstance(headers, (str, bytes, bytearray)) or not isinstance(headers, Iterable):
+        raise InvalidArgumentTypeError(
+            f"headers must be a dict, an HTTPHeaderMap or an iterable of (name, value) "
+            f"pairs; got {given(headers)}"
+        )
     else:
         pairs = headers
     out = []
-    for name, value in pairs:
-        if isinstance(value, int) and not isinstance(value, bool):
-            value = str(value)
-        out.append((name, value))
+    try:
+        for name, value in pairs:
+            if isinstance(value, int) and not isinstance(value, bool):
+                value = str(value)
+            out.append((name, value))
+    except (TypeError, ValueError) as exc:
+        # An item did not unpack into a pair: name it (the happy path pays
+        # nothing for this search).
+        for pair in pairs if isinstance(pairs, (list, tuple)) else ():
+            if isinstance(pair, (str, bytes)) or not _is_pair(pair):
+                raise InvalidArgumentTypeError(
+                    f"each header must be a (name, value) pair; got {given(pair)}"
+                ) from None
+        raise InvalidArgumentTypeError(
+            f"headers must be a dict, an HTTPHeaderMap or an iterable of (name, value) "
+            f"pairs; got {given(headers)}"
+        ) from exc
     return out
+
+
+def _is_pair(item: Any) -> bool:
+    try:
+        return len(item) == 2
+    except TypeError:
+        return False
+
+
+def given(value: Any) -> str:
+    """What a caller passed, for an error message: its type and a short repr."""
+    return f"{type(value).__name__} {reprlib.repr(value)}"
 
 
 def lower_name(name: Any) -> bytes:
@@ -230,6 +273,50 @@ class RequestDefaults:
         return fields
 
 
+# http.client sends Content-Length: 0 for these when there is no body, so a
+# server expecting a body does not wait for one.
+_EXPECT_BODY = frozenset((b"POST", b"PUT", b"PATCH"))
+
+
+def http11_fields(
+    method: bytes,
+    user: list[tuple[bytes, bytes]],
+    host: bytes,
+    length: int | None,
+    has_body: bool,
+    *,
+    accept_encoding: bytes | None,
+    user_agent: bytes,
+) -> list[tuple[bytes, bytes]]:
+    """
+    An HTTP/1.1 request's fields, written once for every HTTP/1.1 client
+    (``HTTP11Connection`` and the command line, which shows them): the
+    caller's, their case kept, with ``Host`` first and hyper's defaults
+    after them, spelled as http.client and curl spell them, then the framing
+    (``Content-Length`` when ``length`` is known, chunked for a body of
+    unknown length, ``Content-Length: 0`` for a body-less POST, PUT or PATCH).
+
+    :param accept_encoding: the codings to ask for; None asks for none (the
+        caller takes charge of content codings).
+    """
+    present = {lower_name(name) for name, _ in user}
+    fields = list(user)
+    if b"host" not in present:
+        fields.insert(0, (b"Host", host))
+    if b"accept-encoding" not in present and accept_encoding is not None:
+        fields.append((b"Accept-Encoding", accept_encoding))
+    if b"user-agent" not in present:
+        fields.append((b"User-Agent", user_agent))
+    if b"content-length" not in present and b"transfer-encoding" not in present:
+        if length is not None:
+            fields.append((b"Content-Length", b"%d" % length))
+        elif has_body:
+            fields.append((b"Transfer-Encoding", b"chunked"))
+        elif method.upper() in _EXPECT_BODY:
+            fields.append((b"Content-Length", b"0"))
+    return fields
+
+
 class PendingRequest:
     """A request started with ``putrequest`` whose headers are not sent yet.
 
@@ -289,6 +376,40 @@ def _is_int(value: Any) -> bool:
     return isinstance(value, int) and not isinstance(value, bool)
 
 
+# A request carrying any of these already says something about upgrading or
+# about the connection: adding the h2c offer could contradict it.
+_UPGRADE_FIELDS = frozenset((b"upgrade", b"connection", b"http2-settings"))
+
+
+def can_offer_h2c(method: Any, body: Any, headers: list[tuple[Any, Any]]) -> bool:
+    """
+    The one rule (for ``HTTP11Connection`` and ``HTTPConnection``) of which
+    plaintext request may offer the h2c upgrade (RFC 7540 3.2): one without
+    a body (a body would have to go whole, in HTTP/1.1, before the server's
+    answer could be read), not CONNECT, and with no ``Upgrade``,
+    ``Connection`` or ``HTTP2-Settings`` of the caller's.
+    """
+    if body is not None and not (isinstance(body, (bytes, bytearray, str)) and not body):
+        return False
+    if lower_name(method) == b"connect":
+        return False
+    return not any(lower_name(name) in _UPGRADE_FIELDS for name, _ in headers)
+
+
+def h2c_offer_fields(settings: bytes) -> list[tuple[bytes, bytes]]:
+    """
+    The fields offering h2c, ``settings`` as ``HTTP2-Settings``. Lower-case,
+    as historic hyper sent them (and servers and test peers of its time
+    matched the bytes ``upgrade: h2c``); field names are case-insensitive,
+    so nothing is lost.
+    """
+    return [
+        (b"upgrade", b"h2c"),
+        (b"http2-settings", settings),
+        (b"connection", b"Upgrade, HTTP2-Settings"),
+    ]
+
+
 def is_prechunked(headers: list[tuple[Any, Any]], encode_chunked: bool) -> bool:
     """
     ``http.client``'s rule: the caller set ``Transfer-Encoding: chunked``
@@ -338,8 +459,8 @@ class RequestBody:
             self.iterable = body
         else:
             raise InvalidArgumentTypeError(
-                f"cannot send a body of type {type(body).__name__}: use bytes, str, "
-                "a file or an iterable of bytes"
+                "a request body must be bytes, str, a file-like object or an iterable "
+                f"of bytes; got {given(body)}"
             )
 
     def next_chunk(self, size: int) -> bytes | memoryview | None:
@@ -422,7 +543,9 @@ def body_chunk(chunk: Any) -> bytes | memoryview:
         return chunk.encode("utf-8")
     if isinstance(chunk, (bytes, bytearray, memoryview)):
         return memoryview(chunk).cast("B")
-    raise InvalidArgumentTypeError(f"a request body yielded {type(chunk).__name__}, not bytes")
+    raise InvalidArgumentTypeError(
+        f"a request body's pieces must be bytes or str; got {given(chunk)}"
+    )
 
 
 def file_length(body: Any) -> int | None:

@@ -28,10 +28,15 @@ class InvalidArgumentError(HyperError, ValueError):
     ``ValueError``, which is what these raised before."""
 
 
-class InvalidArgumentTypeError(HyperError, TypeError):
-    """An argument has a type hyper cannot use (a request body that is
-    neither bytes, str, a file nor an iterable of bytes). Also a
-    ``TypeError``."""
+class InvalidArgumentTypeError(HyperError, TypeError, ValueError):
+    """
+    An argument has a type hyper cannot use: a request body that is neither
+    bytes, str, a file nor an iterable of bytes, headers that are not a
+    mapping or ``(name, value)`` pairs. The message says what was given and
+    what is accepted. Both a ``TypeError`` (what the type of an argument
+    calls for) and a ``ValueError`` (what historic hyper raised:
+    ``request(body=1234)``), so ``except`` clauses of either kind catch it.
+    """
 
 
 class HeaderNotFoundError(HyperError, KeyError):

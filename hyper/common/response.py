@@ -21,6 +21,12 @@ taking, ``readline`` and iteration go by line. Decoded bytes a call did not
 hand out (the rest of a line, what ``peek`` saw, what a failed read had
 collected) wait in one buffer, ``_buf[_pos:]``, and go out first.
 
+Trailers come after the body, so reading :attr:`BaseResponse.trailers` (or
+:meth:`~BaseResponse.gettrailers`) before the body's end reads the rest of
+the raw body first and keeps it (``_ahead``), as historic hyper did: the
+reads that follow hand it out as if it had just arrived (decoded or not, as
+each read asks). A subclass supplies the trailers through ``_trailer_fields()``.
+
 Content decoding is bounded per call here, once for both versions:
 ``read(amt)`` returns at most ``amt`` decoded bytes and ``read_chunked``
 yields pieces of at most 64 KiB, so a decompression bomb cannot exhaust
@@ -34,6 +40,7 @@ from __future__ import annotations
 
 import http.client
 import io
+from collections import deque
 from collections.abc import Iterator
 from typing import Any, TypeVar
 
@@ -146,6 +153,9 @@ class BaseResponse(io.BufferedIOBase):
     _pos = 0
     _message: http.client.HTTPMessage | None = None
     _msg: Any = _UNSET
+    # Raw body chunks read ahead for the trailers, not handed out yet; None
+    # when there are none (never an empty deque).
+    _ahead: deque[bytes] | None = None
 
     def __init__(self, status: int, reason: str, raw_headers: RawHeaders) -> None:
         #: The status code returned by the server.
@@ -192,11 +202,54 @@ class BaseResponse(io.BufferedIOBase):
     def _collected(self) -> None:
         """The response is garbage collected unclosed (no locks may be taken)."""
 
+    def _trailer_fields(self) -> HTTPHeaderMap:
+        """The trailers received so far (empty until the body's end)."""
+        return HTTPHeaderMap()
+
     def _take_raw(self, limit: int | None) -> list[bytes]:
-        chunks = self._next_raw(limit)
+        chunks = self._next_raw(limit) if self._ahead is None else self._next_ahead(limit)
         if chunks:
             self._taken += len(chunks[0]) if len(chunks) == 1 else sum(map(len, chunks))
         return chunks
+
+    def _next_ahead(self, limit: int | None) -> list[bytes]:
+        """:meth:`_next_raw`, from the chunks read ahead for the trailers first."""
+        ahead = self._ahead
+        if not ahead:
+            self._ahead = None
+            return self._next_raw(limit)
+        if limit is None:
+            chunks = list(ahead)
+            self._ahead = None
+            return chunks
+        data = ahead.popleft()
+        if len(data) > limit:
+            ahead.appendleft(data[limit:])
+            data = data[:limit]
+        elif not ahead:
+            self._ahead = None
+        return [data]
+
+    def _read_ahead(self) -> None:
+        """
+        Read the rest of the raw body and keep it for the reads to come (the
+        trailers follow it). What arrived before a failure (a timeout) stays
+        kept, so calling again goes on where this stopped.
+        """
+        if self._body_done or self._closed:
+            return
+        ahead = self._ahead
+        if ahead is None:
+            ahead = self._ahead = deque()
+        try:
+            while True:
+                chunks = self._next_raw(None)
+                if not chunks:
+                    return
+                ahead.extend(chunks)
+        finally:
+            if not ahead:
+                self._ahead = None
 
     # ------------------------------------------------------------------
     # Body
@@ -420,7 +473,7 @@ class BaseResponse(io.BufferedIOBase):
                 out = decoder.decompress(b"", limit)
                 if out:
                     return out
-            if self._body_done:
+            if self._body_done and self._ahead is None:
                 # Nothing is left inside the decoder (no unconsumed tail), so
                 # this only checks the body ended cleanly.
                 out = decoder.flush()
@@ -440,7 +493,7 @@ class BaseResponse(io.BufferedIOBase):
         try:
             if decoder is not None and decoder.has_unconsumed_tail:
                 parts.append(decoder.decompress(b""))
-            next_raw = self._next_raw
+            next_raw = self._next_raw if self._ahead is None else self._next_ahead
             while True:
                 chunks = next_raw(None)
                 if not chunks:
@@ -458,6 +511,31 @@ class BaseResponse(io.BufferedIOBase):
             raise
         self._finish()
         return parts[0] if len(parts) == 1 else b"".join(parts)
+
+    # ------------------------------------------------------------------
+    # Trailers
+
+    @property
+    def trailers(self) -> HTTPHeaderMap:
+        """
+        The trailer fields that followed the body (empty when none came).
+        Asked before the body has been read to its end, this reads the rest
+        of it first and keeps it, as historic hyper did: a later
+        :meth:`read` returns it (so the whole body is then held in memory).
+        After :meth:`close` of an unfinished body, what had arrived.
+
+        :raises TimeoutError: the rest of the body did not arrive within the
+            read timeout (what did is kept; ask again to go on waiting).
+
+        Concurrency: as :meth:`read`.
+        """
+        if not self._body_done and not self._closed:
+            self._read_ahead()
+        return self._trailer_fields()
+
+    def gettrailers(self) -> HTTPHeaderMap:
+        """:attr:`trailers` (the spelling of ``getheaders``)."""
+        return self.trailers
 
     # ------------------------------------------------------------------
     # Headers
@@ -549,6 +627,7 @@ class BaseResponse(io.BufferedIOBase):
         """
         self._closed = True
         self._buf, self._pos = b"", 0
+        self._ahead = None
         self._release()
         super().close()
 

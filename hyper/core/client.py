@@ -239,6 +239,22 @@ class ClientCore(BaseCore[StreamBuffer]):
         return self._next_id
 
     @property
+    def is_handshake_done(self) -> bool:
+        """The server's SETTINGS arrived (its limits govern what we send)
+        and it acknowledged ours (ours govern what it sends)."""
+        return self.settings_seen and not self.engine.has_unacked_settings
+
+    def check_settings_ack(self) -> None:
+        """Fail the connection (GOAWAY SETTINGS_TIMEOUT) if our SETTINGS went
+        unacknowledged longer than the engine's ``settings_timeout``
+        (RFC 9113 6.5.3); by the engine's clock."""
+        if self.error is None:
+            try:
+                self.engine.check_timeouts()
+            except H2ConnectionError as exc:
+                self.fail(exc)
+
+    @property
     def max_frame_size(self) -> int:
         """The largest DATA payload the server accepts in one frame."""
         return self.engine.max_outbound_frame_size

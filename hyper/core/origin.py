@@ -24,9 +24,13 @@ the front end opens, closes, locks and waits ("decide first, then act"):
   carried a request answers for itself: its failure is raised at once (a
   malformed first SETTINGS is the server's answer, not a reason to dial
   again). The error of a failed retry chains the first (``__cause__``);
-- ``putrequest`` records wait here for their ``endheaders``; an id reserved
-  then that had to move to a fresh one (a higher id went out first, ids must
-  rise) is followed through an alias;
+- ``putrequest`` records wait here for their ``endheaders``. ``putrequest``
+  does no I/O (historic hyper's did none): its id is set aside on the
+  current connection when it takes new streams, else here
+  (:meth:`reserve_id`), above every id used so far and below the first id of
+  the next connection. An id that had to move to a fresh one at
+  ``endheaders`` (a higher id went out first, ids must rise) is followed
+  through an alias;
 - a call without a stream id means the caller's last request: the front end
   says whose (per thread, or per object) through a :class:`LastStream`;
 - :meth:`close` hands back every connection to close and keeps the id counter.
@@ -189,6 +193,24 @@ class OriginPolicy(Generic[C]):
                 # the new connection's ids, not from past the end).
                 first = self.next_stream_id = 1
         return first
+
+    def reserve_id(self) -> int:
+        """
+        Set a stream id aside for a request ``putrequest`` starts while no
+        connection takes new streams (none yet, or the current one is done):
+        no other request gets it, and the next connection's ids start above
+        it (:meth:`first_stream_id`). ``endheaders`` opens the stream under
+        it on whatever connection is then current, or under a fresh id
+        (:meth:`opened_as`). Call where :meth:`choose` is called (under the
+        same lock), and only when the current connection is not usable: a
+        usable one sets its own ids aside.
+        """
+        current = self.current
+        if current is not None:
+            self.next_stream_id = max(self.next_stream_id, current.next_stream_id)
+        stream_id = self.first_stream_id()
+        self.next_stream_id = stream_id + 2
+        return stream_id
 
     def adopt(self, conn: C) -> None:
         """Make a newly opened connection the current one."""

@@ -9,10 +9,10 @@ seam where failures become hyper's exceptions (the original kept as
 - a wait longer than its ``timeout`` raises
   :class:`hyper.common.exceptions.TimeoutError`; nothing is lost, the wait
   may be made again;
-- garbage from the server raises :class:`InvalidResponseError` (a
-  :class:`LineTooLongError` past :data:`MAX_HEAD` without the end of a line);
-- the server closing or resetting the connection where HTTP/1.1 does not
-  allow it (mid-head, mid-body) raises hyper's :class:`ConnectionResetError`;
+- garbage from the server, or the server closing where HTTP/1.1 does not
+  allow it, raises what :func:`hyper.common._h11.response_error` says, as
+  the blocking channel does (``InvalidResponseError`` and its kin,
+  ``RemoteDisconnected``, ``IncompleteRead``);
 - any other transport failure raises hyper's :class:`ConnectionError`.
 
 Reading is on demand: the transport is paused after each read until the
@@ -27,28 +27,17 @@ Decides nothing about HTTP (h11 does); uses no thread.
 from __future__ import annotations
 
 import asyncio
-from typing import Union, cast
+from typing import cast
 
 import h11
 
+from hyper.common._h11 import MAX_HEAD, Event, response_error
 from hyper.common.exceptions import ConnectionError as HyperConnectionError
-from hyper.common.exceptions import ConnectionResetError as HyperResetError
-from hyper.common.exceptions import (
-    HyperError,
-    InvalidArgumentError,
-    InvalidResponseError,
-    LineTooLongError,
-)
+from hyper.common.exceptions import HyperError, InvalidArgumentError
 from hyper.common.exceptions import TimeoutError as HyperTimeoutError
 from hyper.net.errors import translate_os_error
 
-__all__ = ["MAX_HEAD", "H1Driver"]
-
-Event = Union[h11.Event, type[h11.PAUSED]]
-
-# The most a response head or a chunk header may take (as the blocking
-# channel: h11's 16 KiB default refuses heads real servers send).
-MAX_HEAD = 65536
+__all__ = ["H1Driver"]
 
 
 class H1Driver(asyncio.Protocol):
@@ -73,6 +62,7 @@ class H1Driver(asyncio.Protocol):
         self._drained: asyncio.Future[None] | None = None
         self._write_paused = False
         self._eof = False
+        self._eof_in_body = False
         self._lost = False
         self._failure: BaseException | None = None
         self.closed = False
@@ -92,8 +82,7 @@ class H1Driver(asyncio.Protocol):
         self._wake()
 
     def eof_received(self) -> bool:
-        self._eof = True
-        self.h11.receive_data(b"")
+        self._end_of_input()
         self._wake()
         return False  # the transport closes itself
 
@@ -107,15 +96,19 @@ class H1Driver(asyncio.Protocol):
                 f"talking to {self.where}",
             )
         if not self._eof:
-            self._eof = True
             try:
-                self.h11.receive_data(b"")
+                self._end_of_input()
             except RuntimeError:
                 pass  # h11 already saw the end
         self._wake()
         drained = self._drained
         if drained is not None and not drained.done():
             drained.set_result(None)
+
+    def _end_of_input(self) -> None:
+        self._eof = True
+        self._eof_in_body = self.h11.their_state is h11.SEND_BODY
+        self.h11.receive_data(b"")
 
     def pause_writing(self) -> None:
         self._write_paused = True
@@ -199,17 +192,8 @@ class H1Driver(asyncio.Protocol):
     def _protocol_error(self, exc: h11.RemoteProtocolError) -> HyperError:
         if self._failure is not None:
             return cast(HyperError, self._failure)
-        if not self._eof:
-            message = f"invalid HTTP/1.1 response from {self.where}: {exc}"
-            if str(exc).startswith("Receive buffer too long"):
-                return LineTooLongError(
-                    f"{message} (more than {MAX_HEAD} bytes without the end of a line)"
-                )
-            return InvalidResponseError(message)
-        if not self.received:
-            return HyperResetError(f"{self.where} closed the connection without answering")
-        return HyperResetError(
-            f"{self.where} closed the connection before the response was complete ({exc})"
+        return response_error(
+            exc, self.where, eof=self._eof, received=self.received, eof_in_body=self._eof_in_body
         )
 
     async def _within(

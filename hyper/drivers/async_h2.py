@@ -642,6 +642,43 @@ class ClientDriver(AsyncH2Driver[ClientSide]):
             self.schedule_flush()
         return opened
 
+    async def wait_handshake(self, timeout: float | None = None) -> None:
+        """
+        Wait until the server's SETTINGS have arrived and it acknowledged
+        ours (:attr:`ClientCore.is_handshake_done`), at most ``timeout``
+        seconds in all. Without one the ACK is waited for at most the
+        engine's ``settings_timeout``: then the connection fails with
+        SETTINGS_TIMEOUT (RFC 9113 6.5.3) rather than hang.
+
+        :raises hyper.common.exceptions.TimeoutError: not within ``timeout``.
+        :raises ConnectionError: the connection failed first.
+        """
+        core = self.core
+        loop = self.loop
+        deadline = None if timeout is None else loop.time() + timeout
+        ack_limit = core.engine.config.settings_timeout
+        ack_deadline: float | None = None
+        while not core.is_handshake_done:
+            core.raise_if_failed()
+            now = loop.time()
+            if core.settings_seen and ack_deadline is None and ack_limit is not None:
+                ack_deadline = now + ack_limit
+            wait_until = deadline
+            if deadline is None and ack_deadline is not None:
+                wait_until = ack_deadline
+            remaining = None if wait_until is None else max(0.0, wait_until - now)
+            try:
+                await self.wait(None, True, remaining)
+            except HyperTimeoutError:
+                if deadline is None:
+                    core.check_settings_ack()
+                    self._after_call()  # the GOAWAY out, the transport closed
+                    core.raise_if_failed()
+                    what = f"the server's ACK of our SETTINGS within {ack_limit} s"
+                else:
+                    what = f"the server's SETTINGS and its ACK of ours within {timeout} s"
+                raise HyperTimeoutError(f"timed out waiting for {what}") from None
+
     async def wait_response(self, stream: StreamBuffer, timeout: float | None = None) -> None:
         """
         Wait for the stream's final response headers.

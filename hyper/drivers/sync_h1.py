@@ -28,43 +28,16 @@ reading.
 from __future__ import annotations
 
 import socket
-from typing import Union, cast
+from typing import cast
 
 import h11
 
-from hyper.common.exceptions import (
-    BadStatusLine,
-    ChunkedDecodeError,
-    HyperError,
-    IncompleteRead,
-    InvalidResponseError,
-    LineTooLongError,
-    RemoteDisconnected,
-)
+from hyper.common._h11 import MAX_HEAD, Event, response_error
 from hyper.common.exceptions import ConnectionError as HyperConnectionError
-from hyper.common.exceptions import ConnectionResetError as HyperResetError
+from hyper.common.exceptions import HyperError
 from hyper.net.errors import InputPoller, translate_os_error
 
-__all__ = ["Channel", "Event"]
-
-Event = Union[h11.Event, type[h11.PAUSED]]
-
-# The most a response head (status line, headers) or a chunk header may
-# take. h11's default, 16 KiB, refuses heads that real servers send (large
-# cookies, CSP headers); 64 KiB matches http.client's line limit.
-MAX_HEAD = 65536
-
-# h11 says what broke only in its messages (RemoteProtocolError has no codes);
-# these prefixes pick hyper's historic classes. An unknown message stays a
-# plain InvalidResponseError, so a change in h11's wording loses precision,
-# never an error.
-_H11_ERRORS: tuple[tuple[str, type[InvalidResponseError]], ...] = (
-    ("Receive buffer too long", LineTooLongError),
-    ("illegal status line", BadStatusLine),
-    ("illegal chunk header", ChunkedDecodeError),
-    ("malformed chunk footer", ChunkedDecodeError),
-)
-
+__all__ = ["Channel"]
 
 class Channel:
     """
@@ -188,26 +161,8 @@ class Channel:
         return bool(getattr(reader, "_reading_trailer", False))
 
     def _protocol_error(self, exc: h11.RemoteProtocolError) -> HyperError:
-        if not self._eof:
-            message = f"invalid HTTP/1.1 response from {self.where}: {exc}"
-            text = str(exc)
-            for prefix, error_class in _H11_ERRORS:
-                if text.startswith(prefix):
-                    if error_class is LineTooLongError:
-                        message += f" (more than {MAX_HEAD} bytes without the end of a line)"
-                    if error_class is BadStatusLine:
-                        return BadStatusLine(message, text.partition(": ")[2])
-                    return error_class(message)
-            return InvalidResponseError(message)
-        if not self.received:
-            return RemoteDisconnected(f"{self.where} closed the connection without answering")
-        if self._eof_in_body:
-            return IncompleteRead(
-                f"{self.where} closed the connection before the response was complete "
-                "(mid-body)"
-            )
-        return HyperResetError(
-            f"{self.where} closed the connection before the response was complete ({exc})"
+        return response_error(
+            exc, self.where, eof=self._eof, received=self.received, eof_in_body=self._eof_in_body
         )
 
     def _translate(self, exc: OSError, what: str) -> BaseException:

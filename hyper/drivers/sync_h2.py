@@ -202,16 +202,35 @@ class Session:
             self.close()
             raise
 
-    def wait_settings(self, timeout: float | None) -> None:
-        """Wait until the server's SETTINGS have arrived (its limits are known).
+    def wait_handshake(self, timeout: float | None) -> None:
+        """
+        Wait until the server's SETTINGS have arrived (its limits are known;
+        our ACK goes out at once) and it acknowledged ours. Without a
+        ``timeout`` the ACK is waited for at most the engine's
+        ``settings_timeout``: then the connection fails with
+        SETTINGS_TIMEOUT (RFC 9113 6.5.3) rather than hang.
 
         :raises TimeoutError: not within ``timeout``.
+        :raises SettingsTimeoutError: no ACK within ``settings_timeout``.
         :raises ConnectionError: the connection failed first.
         """
         core = self.core
+        deadline = None if timeout is None else monotonic() + timeout
         try:
             with self.lock:
                 self._await(lambda: core.settings_seen, "the server's SETTINGS", timeout)
+                limit = core.engine.config.settings_timeout
+                if deadline is not None:
+                    limit = max(0.0, deadline - monotonic())
+                try:
+                    self._await(
+                        lambda: core.is_handshake_done, "the server's ACK of our SETTINGS", limit
+                    )
+                except HyperTimeoutError:
+                    core.check_settings_ack()
+                    self._queue_output()
+                    core.raise_if_failed()
+                    raise
         finally:
             self._after()
 

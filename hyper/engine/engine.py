@@ -142,6 +142,11 @@ class Engine(Receiver):
         return self._error
 
     @property
+    def has_unacked_settings(self) -> bool:
+        """SETTINGS we sent still wait for the peer's ACK (RFC 9113 6.5.3)."""
+        return bool(self._pending_settings)
+
+    @property
     def goaway_received(self) -> int | None:
         """The peer's last-stream-id once it sent GOAWAY, else None."""
         return self._goaway_received

@@ -9,6 +9,17 @@ first reads what is left of the previous response (see
 :mod:`hyper.http11.response` for the bound), so callers may interleave
 freely without desynchronising the socket.
 
+On a plaintext connection (no proxy, no tunnel) the first request that can
+carry it offers HTTP/2 (``upgrade: h2c``, RFC 7540 3.2; the one rule is
+:func:`hyper.common._request.can_offer_h2c`), as historic hyper did; a
+server that switches answers ``101``, and :meth:`getresponse` raises
+:class:`HTTPUpgrade` carrying the socket, which the caller then owns.
+:class:`hyper.HTTPConnection` asks itself (with its own HTTP/2 connection's
+settings) through :meth:`HTTP11Connection._request_h2c` and reads the answer
+with :meth:`HTTP11Connection._next_answer`, which returns the switch as a
+:class:`Switched` record: no socket travels in an exception it relies on.
+``force_proto='http/1.1'`` makes no offer.
+
 Reconnecting is transparent but only where it cannot repeat a request the
 server may have acted on: a kept-alive socket that shows input (EOF, a
 reset, an unasked 408) while idle is replaced before anything is sent; a
@@ -19,11 +30,12 @@ its body is in memory.
 
 from __future__ import annotations
 
+import functools
 import http.client
 import socket
 import ssl
 from collections import deque
-from typing import Any, NoReturn, TypeVar, cast
+from typing import Any, NamedTuple, NoReturn, TypeVar, Union, cast
 
 import h11
 
@@ -33,9 +45,11 @@ from hyper.common._request import (
     PendingRequest,
     RequestBody,
     authority,
+    can_offer_h2c,
+    h2c_offer_fields,
     header_pairs,
+    http11_fields,
     is_prechunked,
-    lower_name,
     putheader_args,
     request_target,
     user_agent,
@@ -57,6 +71,8 @@ from hyper.common.exceptions import TimeoutError as HyperTimeoutError
 from hyper.common.types import HeadersArg, Str, Timeout
 from hyper.common.util import HTTPVersion, to_bytestring
 from hyper.drivers.sync_h1 import Channel
+from hyper.engine.config import EngineConfig
+from hyper.engine.engine import Engine
 from hyper.http11.response import HTTP11Response
 from hyper.net.connect import HTTPClientTarget, ProxyHeaders, open_socket
 
@@ -67,9 +83,6 @@ _T = TypeVar("_T")
 # RFC 9110 9.2.2: a request with one of these methods may be repeated when
 # the connection failed before any answer came.
 _IDEMPOTENT = frozenset((b"GET", b"HEAD", b"OPTIONS", b"TRACE", b"PUT", b"DELETE"))
-# http.client sends Content-Length: 0 for these when there is no body, so a
-# server expecting a body does not wait for one.
-_EXPECT_BODY = frozenset((b"POST", b"PUT", b"PATCH"))
 # A body at most this long goes out with the head in one write.
 _COALESCE = 65536
 # The most bytes read from a file body at once.
@@ -88,10 +101,36 @@ BODY_CHUNKED = 1
 BODY_FLAT = 2
 
 
+@functools.lru_cache(maxsize=2)
+def _default_h2c_settings(enable_push: bool) -> bytes:
+    """The ``HTTP2-Settings`` of an offer made by an ``HTTP11Connection``
+    alone: those of a default HTTP/2 client connection (computed once)."""
+    engine = Engine(EngineConfig(client_side=True, enable_push=enable_push))
+    return engine.initiate_upgrade_connection()
+
+
 class ImproperConnectionStateError(HyperError, http.client.ImproperConnectionState):
     """A call that does not fit the connection's state: ``getresponse()``
     with no request waiting, ``putheader()`` or ``send()`` with no request
     open. Also an ``http.client.ImproperConnectionState``."""
+
+
+class Switched(NamedTuple):
+    """
+    The server answered ``101 Switching Protocols`` to a request's
+    ``Upgrade``: ``protocol`` (lower-cased, ``'h2c'``), the socket now
+    speaking it, and the bytes already read past the 101 (``data``, the new
+    protocol's). What :meth:`HTTP11Connection._next_answer` returns for it;
+    :meth:`HTTP11Connection.getresponse` raises it as :class:`HTTPUpgrade`.
+    Internal: not public API.
+    """
+
+    protocol: str
+    sock: Any
+    data: bytes
+
+
+_Answer = Union[HTTP11Response, Switched]
 
 
 class _Sent:
@@ -140,9 +179,15 @@ class HTTP11Connection(HTTPClientTarget):
     :param source_address: the local ``(host, port)`` to connect from.
     :param blocksize: the most bytes read at once from a file body.
     :param context: ``http.client``'s name for ``ssl_context``.
+    :param force_proto: ``'http/1.1'`` never offers the h2c upgrade (and
+        over TLS speaks HTTP/1.1 whatever ALPN chose).
 
-    Other keyword arguments are accepted and ignored, so the arguments of
-    ``HTTP20Connection`` may be passed unchanged. The ``http.client``
+    On a plaintext connection without a proxy, the first request without a
+    body offers HTTP/2 (``upgrade: h2c``; see the module docstring): a
+    server that switches makes :meth:`getresponse` raise
+    :class:`HTTPUpgrade`. ``enable_push`` (a keyword) goes in that offer's
+    ``HTTP2-Settings``. Other keyword arguments are accepted and ignored,
+    so the arguments of ``HTTP20Connection`` may be passed unchanged. The ``http.client``
     surface (``set_tunnel``, ``set_debuglevel``, ``sock``, ``auto_open``,
     ``response_class``...) is described in :doc:`compat`.
 
@@ -170,6 +215,7 @@ class HTTP11Connection(HTTPClientTarget):
         source_address: tuple[str, int] | None = None,
         blocksize: int | None = None,
         context: ssl.SSLContext | None = None,
+        force_proto: str | None = None,
         **kwargs: Any,
     ) -> None:
         self._channel: Channel | None = None
@@ -195,15 +241,19 @@ class HTTP11Connection(HTTPClientTarget):
         self._reading: HTTP11Response | None = None
         # The request whose response head has not been read.
         self._sent: _Sent | None = None
-        # Responses (or their failures) read on the caller's behalf before
-        # a new request, in request order, for getresponse().
-        self._ready: deque[HTTP11Response | BaseException] = deque()
+        # Answers (or their failures) read on the caller's behalf before a
+        # new request, in request order, for getresponse().
+        self._ready: deque[_Answer | BaseException] = deque()
         self._pending: PendingRequest | None = None
         # Set by hyper.HTTPConnection while it negotiates: the ALPN protocols
         # to offer (h2 too; a server choosing h2 raises TLSUpgrade), and the
         # protocol to assume whatever ALPN says.
         self._alpn_offer: list[str] | None = None
-        self._force_proto: str | None = None
+        self._force_proto = force_proto
+        # The h2c upgrade is offered once, on the first request that can
+        # carry it (hyper.HTTPConnection turns this off and asks itself).
+        self._offer_h2c = force_proto != "http/1.1"
+        self._enable_push = bool(kwargs.get("enable_push", False))
         # The caller chunk-encodes the body of the request being sent
         # (http.client's Transfer-Encoding without encode_chunked).
         self._dechunk: ChunkedReader | None = None
@@ -382,6 +432,10 @@ class HTTP11Connection(HTTPClientTarget):
         Concurrency: not thread-safe.
         """
         pairs = header_pairs(headers)
+        if self._offer_h2c and self._can_offer_h2c(method, body, pairs):
+            self._offer_h2c = False  # once, as historic hyper
+            self._request_h2c(method, url, pairs, _default_h2c_settings(self._enable_push))
+            return
         plan = None if body is None else RequestBody(body)
         head = self._build(method, url, pairs, plan, final=True)
         self._start(
@@ -390,6 +444,27 @@ class HTTP11Connection(HTTPClientTarget):
             final=True,
             prechunked=is_prechunked(pairs, encode_chunked),
         )
+
+    def _can_offer_h2c(self, method: Str, body: Any, headers: list[tuple[Any, Any]]) -> bool:
+        """The request may offer h2c: plaintext straight to the server (an
+        ``Upgrade`` is hop-by-hop: a proxy would answer it) and
+        :func:`can_offer_h2c`."""
+        if self.secure or self.proxy_host is not None or self._tunnel:
+            return False
+        return can_offer_h2c(method, body, headers)
+
+    def _request_h2c(
+        self, method: Str, url: Str, headers: list[tuple[Any, Any]], settings: bytes
+    ) -> None:
+        """
+        Send a bodiless request offering HTTP/2 (RFC 7540 3.2) with
+        ``settings`` as its ``HTTP2-Settings``; the fields are lower-case, as
+        historic hyper sent them. The answer is a response, or (``101``) a
+        :class:`Switched` from :meth:`_next_answer`. The hook of
+        ``hyper.HTTPConnection``, which passes its HTTP/2 connection's settings.
+        """
+        fields = [*headers, *h2c_offer_fields(settings)]
+        self._start(self._build(method, url, fields, None, final=True), None, final=True)
 
     def putrequest(
         self,
@@ -519,22 +594,16 @@ class HTTP11Connection(HTTPClientTarget):
         http.client and curl write them (``Host``, ``User-Agent``...)."""
         method_b = to_bytestring(method).upper()
         target, host_value = self._target(to_bytestring(url))
-        present = {lower_name(name) for name, _ in user}
-        fields = [(to_bytestring(name), to_bytestring(value)) for name, value in user]
-        if b"host" not in present:
-            fields.insert(0, (b"Host", host_value))
-        if b"accept-encoding" not in present and not skip_accept_encoding:
-            fields.append((b"Accept-Encoding", self._accept_encoding))
-        if b"user-agent" not in present:
-            fields.append((b"User-Agent", self._user_agent))
-        if b"content-length" not in present and b"transfer-encoding" not in present:
-            if plan is None and final:
-                if method_b in _EXPECT_BODY:
-                    fields.append((b"Content-Length", b"0"))
-            elif plan is not None and final and plan.length is not None:
-                fields.append((b"Content-Length", b"%d" % plan.length))
-            else:
-                fields.append((b"Transfer-Encoding", b"chunked"))
+        fields = http11_fields(
+            method_b,
+            [(to_bytestring(name), to_bytestring(value)) for name, value in user],
+            host_value,
+            plan.length if plan is not None and final else None,
+            # Not final: more body follows (send()), of a length not known.
+            plan is not None or not final,
+            accept_encoding=None if skip_accept_encoding else self._accept_encoding,
+            user_agent=self._user_agent,
+        )
         if self._absolute and self.proxy_headers is not None:
             fields.extend(
                 (to_bytestring(name), to_bytestring(value))
@@ -680,6 +749,17 @@ class HTTP11Connection(HTTPClientTarget):
 
         Concurrency: not thread-safe.
         """
+        answer = self._next_answer()
+        if type(answer) is Switched:
+            raise HTTPUpgrade(answer.protocol, answer.sock, answer.data)
+        return cast(HTTP11Response, answer)
+
+    get_response = getresponse
+
+    def _next_answer(self) -> _Answer:
+        """:meth:`getresponse`, returning a switch of protocols as a
+        :class:`Switched` (the socket is then the caller's) instead of
+        raising it."""
         if self._ready:
             ready = self._ready.popleft()
             if isinstance(ready, BaseException):
@@ -691,9 +771,7 @@ class HTTP11Connection(HTTPClientTarget):
             raise ImproperConnectionStateError("no request is waiting for its response")
         return self._receive(channel, sent)
 
-    get_response = getresponse
-
-    def _receive(self, channel: Channel, sent: _Sent) -> HTTP11Response:
+    def _receive(self, channel: Channel, sent: _Sent) -> _Answer:
         self._dechunk = None
         if channel.h11.our_state is h11.SEND_BODY and sent.upload_error is None:
             try:
@@ -725,14 +803,14 @@ class HTTP11Connection(HTTPClientTarget):
         self._sent = None
         if head.status_code == 101:
             # Switching Protocols to the request's Upgrade: the socket now
-            # speaks something else. The historic hand-over: the exception
-            # carries it, and what was read past the 101, to the caller
-            # (hyper.HTTPConnection for h2c); this connection forgets both.
+            # speaks something else. It goes to the caller, with what was
+            # read past the 101; this connection forgets both.
             if self._channel is channel:
                 self._channel = None
             negotiated = b",".join(v for n, v in head.headers if n == b"upgrade")
             data, _ = channel.h11.trailing_data
-            raise HTTPUpgrade(negotiated.decode("latin-1").strip().lower(), channel.sock, data)
+            protocol = negotiated.decode("latin-1").strip().lower()
+            return Switched(protocol, channel.sock, bytes(data))
         if head.http_version not in (b"1.0", b"1.1"):
             self._lose(
                 channel,
@@ -820,6 +898,8 @@ class HTTP11Connection(HTTPClientTarget):
         for ready in self._ready:
             if isinstance(ready, HTTP11Response):
                 ready._detach(reason)
+            elif type(ready) is Switched:
+                ready.sock.close()  # nobody took it
         self._reading = None
         self._ready.clear()
         self._sent = None

@@ -14,8 +14,8 @@ from typing import NamedTuple
 
 import h11
 
+from hyper.common._h11 import MAX_HEAD
 from hyper.common.exceptions import InvalidResponseError
-from hyper.drivers.sync_h1 import MAX_HEAD
 
 __all__ = ["ParseError", "Parser", "Response"]
 

@@ -68,7 +68,8 @@ class HTTP11Response(BaseResponse):
     Attributes: ``status`` (int), ``reason`` (str), ``headers``
     (:class:`HTTPHeaderMap`, names as the server spelled them, looked up
     case-insensitively), ``trailers`` (empty unless a chunked body ended
-    with some), ``informational`` (the 1xx responses that came first, as
+    with some; asked early, it reads the rest of the body first and keeps
+    it), ``informational`` (the 1xx responses that came first, as
     ``(status, HTTPHeaderMap)`` pairs) and ``version``
     (``HTTPVersion.http11``). The reading surface is :class:`BaseResponse`'s;
     a read raises :class:`~hyper.common.exceptions.IncompleteRead` (a
@@ -86,6 +87,8 @@ class HTTP11Response(BaseResponse):
     """
 
     version = HTTPVersion.http11
+    # The trailers of a chunked body, once it has been read to its end.
+    _trailers: HTTPHeaderMap | None = None
 
     def __init__(
         self,
@@ -99,8 +102,6 @@ class HTTP11Response(BaseResponse):
         for info in informational:
             fields = HTTPHeaderMap._from_raw(info.headers.raw_items())
             self.informational.append((info.status_code, fields))
-        #: The trailers of a chunked body, once it has been read to its end.
-        self.trailers = HTTPHeaderMap()
         self._channel: Channel | None = channel
         self._on_end: _BodyEnded | None = on_end
         # Part of a Data event beyond what a bounded read asked for: the
@@ -182,11 +183,15 @@ class HTTP11Response(BaseResponse):
             return data
         if type(event) is h11.EndOfMessage:
             if event.headers:
-                self.trailers = HTTPHeaderMap._from_raw(event.headers.raw_items())
+                self._trailers = HTTPHeaderMap._from_raw(event.headers.raw_items())
             self._end_of_body()
             return b""
         # ConnectionClosed after a close-delimited body's end, PAUSED: nothing.
         return b""
+
+    def _trailer_fields(self) -> HTTPHeaderMap:
+        trailers = self._trailers
+        return HTTPHeaderMap() if trailers is None else trailers
 
     def _end_of_body(self) -> None:
         self._ended = True

@@ -241,12 +241,20 @@ class HTTP20Connection(HTTPClientTarget):
 
     def connect(self) -> None:
         """
-        Connect (TCP, TLS with ALPN ``h2``, preface, SETTINGS exchange) unless
-        already connected.
+        Connect (TCP, TLS with ALPN ``h2``, preface) unless already
+        connected, and complete the SETTINGS exchange: return once the
+        server's SETTINGS have arrived (so its limits, a small
+        INITIAL_WINDOW_SIZE, MAX_CONCURRENT_STREAMS or MAX_FRAME_SIZE,
+        govern everything sent after) and it acknowledged ours, as historic
+        ``connect()`` did. A request without ``connect()`` first does not
+        wait: it goes out right behind the preface, a round trip sooner.
 
         :raises ConnectionError: the server could not be reached or does not
             speak HTTP/2.
-        :raises TimeoutError: the connect timeout passed.
+        :raises TimeoutError: the handshake took longer than the connect
+            timeout (the read timeout when only that is set).
+        :raises SettingsTimeoutError: no timeout set, and the server left our
+            SETTINGS unacknowledged past the engine's ``settings_timeout``.
 
         Concurrency: thread-safe; concurrent calls make one connection.
         """
@@ -255,7 +263,7 @@ class HTTP20Connection(HTTPClientTarget):
             session = self._usable_session()
         finally:
             self._connecting = False
-        session.wait_settings(self._handshake_timeout())
+        session.wait_handshake(self._handshake_timeout())
 
     def _usable_session(self) -> Session:
         """The session new streams go on, connecting when there is none. A
@@ -279,11 +287,6 @@ class HTTP20Connection(HTTPClientTarget):
                 session = self._new_session()
                 origin.adopt(session)
             return session
-
-    def _handshake_timeout(self) -> float | None:
-        if self._connect_timeout is None:
-            return self._read_timeout
-        return self._connect_timeout
 
     def _new_session(self) -> Session:
         sock, proto = open_socket(
@@ -517,13 +520,31 @@ class HTTP20Connection(HTTPClientTarget):
         ``skip_host`` is accepted (a ``Host`` the caller puts becomes the
         ``:authority``, hyper's otherwise).
 
+        No I/O: the connection is opened by :meth:`endheaders` (as in
+        historic hyper), so a request may be built, and its headers set,
+        before deciding to send it, against a host not reachable yet. The id
+        is the stream's when it goes out in order; if a higher id went out
+        first (ids must rise, RFC 9113 5.1.1) the stream gets a fresh one
+        and every call taking this id still finds it.
+
         Concurrency: thread-safe; each call gets its own id.
         """
-        stream_id = self._usable_session().reserve_id()
+        stream_id = self._reserve_id()
         self._origin.put_request(stream_id, method, selector)
         if skip_accept_encoding:
             self._origin.pending_request(stream_id).skip_accept_encoding = True
         return stream_id
+
+    def _reserve_id(self) -> int:
+        """A stream id for :meth:`putrequest`, without connecting."""
+        session = self._origin.current
+        if session is not None and session.is_usable:
+            return session.reserve_id()
+        with self._connect_lock:  # the policy's ids move only under it
+            session = self._origin.current
+            if session is not None and session.is_usable:
+                return session.reserve_id()
+            return self._origin.reserve_id()
 
     def putheader(
         self,

@@ -87,11 +87,9 @@ class HTTP20Response(BaseResponse):
             self._session.release(self._stream)
 
     # ------------------------------------------------------------------
-    # Trailers, pushes
+    # Trailers (BaseResponse.trailers reads the body first), pushes
 
-    @property
-    def trailers(self) -> HTTPHeaderMap:
-        """The trailers; empty until the body has been read to its end."""
+    def _trailer_fields(self) -> HTTPHeaderMap:
         return HTTPHeaderMap._from_raw(self._stream.trailers or [])
 
     @property

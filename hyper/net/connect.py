@@ -174,6 +174,13 @@ class ConnectionTarget:
             timeout = socket.getdefaulttimeout()
         self._connect_timeout, self._read_timeout = split_timeout(timeout)
 
+    def _handshake_timeout(self) -> float | None:
+        """How long an HTTP/2 handshake (SETTINGS both ways) may take: the
+        connect timeout, or the read timeout when only that is set."""
+        if self._connect_timeout is None:
+            return self._read_timeout
+        return self._connect_timeout
+
 
 #: http.client's "no timeout given" (the socket module's default applies).
 _DEFAULT_TIMEOUT: Any = getattr(socket, "_GLOBAL_DEFAULT_TIMEOUT", object())

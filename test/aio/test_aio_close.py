@@ -50,7 +50,8 @@ class TestCloseConnection:
         """recv_request, read_stream and send_data (blocked on the client's
         window) in the handler's tasks all fail with ConnectionLostError."""
         failures: dict[str, BaseException] = {}
-        done = asyncio.Event()
+        waiting: list[asyncio.Future[None]] = []
+        closed = asyncio.Event()
 
         async def waits(name: str, call) -> None:
             try:
@@ -67,18 +68,20 @@ class TestCloseConnection:
                 "read_stream": proto.read_stream(upload, -1),
                 "send_data": proto.send_data(download, b"x" * (2 << 20), end_stream=True),
             }  # send_data: twice the client's stream window
-            tasks = [asyncio.ensure_future(waits(*call)) for call in calls.items()]
+            waiting.extend(asyncio.ensure_future(waits(*call)) for call in calls.items())
             await asyncio.sleep(0)  # let each task park on its wait
+            closed.set()
+            # The handler itself is cancelled once the connection is lost
+            # (sooner on Python 3.13): the test awaits the waiters, not it.
             proto.close_connection()
-            await asyncio.wait_for(asyncio.gather(*tasks), PROMPT)
-            done.set()
 
         async def main() -> None:
             async with serving(handler) as (_, port):
                 client = await aioh2.open_connection(HOST, port)
                 await client.start_request(POST)
                 await client.start_request(GET, end_stream=True)
-                await asyncio.wait_for(done.wait(), PROMPT)
+                await asyncio.wait_for(closed.wait(), PROMPT)
+                await asyncio.wait_for(asyncio.gather(*waiting), PROMPT)
                 client.close_connection()
 
         run(main())

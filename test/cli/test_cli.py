@@ -168,6 +168,18 @@ class TestSplitWords:
 
     def test_lone_word_is_the_url_even_in_capitals(self) -> None:
         assert _split_words(["GET"]) == (None, "GET", [])
+        assert _split_words(["get"]) == (None, "get", [])
+
+    @pytest.mark.parametrize(
+        "word", ["get", "Head", "post", "put", "patch", "delete", "options", "trace", "connect"]
+    )
+    def test_known_method_in_any_case_is_the_method_upper_cased(self, word: str) -> None:
+        """As the historic tool, which upper-cased its METHOD (issue 20, item 9)."""
+        assert _split_words([word, "example.com", "a:b"]) == (word.upper(), "example.com", ["a:b"])
+
+    def test_other_lowercase_words_stay_the_url(self) -> None:
+        assert _split_words(["propfind", "/x"]) == (None, "propfind", ["/x"])
+        assert _split_words(["getter", "/x"]) == (None, "getter", ["/x"])
 
 
 class TestParseURL:
@@ -327,6 +339,16 @@ class TestAgainstDemoServer:
         result = _run("--h2", "--data", "-", _demo_url(demo, "/echo"), stdin=body)
         assert result.returncode == 0, _err(result)
         assert result.stdout == body
+
+    def test_lowercase_method_is_sent_upper_cased(self, demo: DemoServer) -> None:
+        """``hyper head URL`` is a HEAD (no body printed); without the word, a GET."""
+        head = _run("--h2", "head", _demo_url(demo, "/bytes/10"))
+        assert head.returncode == 0, _err(head)
+        assert head.stdout == b""
+        get = _run("--h2", "get", _demo_url(demo, "/bytes/10"))
+        assert (get.returncode, get.stdout) == (0, b"x" * 10), _err(get)
+        put = _run("--h2", "--data", "up", "put", _demo_url(demo, "/echo"))
+        assert (put.returncode, put.stdout) == (0, b"up"), _err(put)
 
     def test_literal_data_with_an_explicit_method(self, demo: DemoServer) -> None:
         result = _run("-v", "--h2", "--data", "héllo", "PUT", _demo_url(demo, "/echo"))

@@ -147,8 +147,20 @@ class TestVerbose:
         err = _err(result)
         assert "* ALPN: server accepted http/1.1" in err
         assert "> GET /text.txt HTTP/1.1" in err
-        assert f"> host: localhost:{site.rpartition(':')[2]}" in err
+        assert f"> Host: localhost:{site.rpartition(':')[2]}" in err
         assert "< HTTP/1.1 200" in err
+        assert result.stdout == _TEXT
+
+    def test_http11_forced_in_plaintext_makes_no_h2c_offer(self, tmp_path: Path) -> None:
+        """hyper serve accepts h2c: --http1.1 must not offer it (a standalone
+        HTTP11Connection does, as historic hyper's did)."""
+        (tmp_path / "text.txt").write_bytes(_TEXT)
+        with ServerThread(str(tmp_path), host="127.0.0.1", port=0) as server:
+            result = _run("-v", "--http1.1", f"http://127.0.0.1:{server.port}/text.txt")
+        assert result.returncode == 0, _err(result)
+        err = _err(result)
+        assert "< HTTP/1.1 200" in err
+        assert "h2c" not in err.lower()
         assert result.stdout == _TEXT
 
     def test_h2_and_http11_together_is_a_usage_error(self) -> None:
@@ -187,7 +199,7 @@ class TestVerbose:
         ]
         sent = [f"{n.strip().decode()}: {v.strip().decode()}" for n, v in request.raw_headers]
         assert shown == sent
-        assert "content-length: 5" in sent
+        assert "Content-Length: 5" in sent
 
 
 class TestOutput:

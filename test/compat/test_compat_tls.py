@@ -45,7 +45,11 @@ class TestSSLContextMeansTLS:
     def test_secure_false_still_means_plaintext(self, h2o, docroot) -> None:
         address = f"{h2o.host}:{h2o.ports['plain']}"
         with HTTP11Connection(
-            address, secure=False, ssl_context=plain_context(h2o), timeout=TIMEOUT
+            address,
+            secure=False,
+            ssl_context=plain_context(h2o),
+            timeout=TIMEOUT,
+            force_proto="http/1.1",  # h2o would take the h2c offer
         ) as conn:
             assert not conn.secure
             conn.request("GET", "/small.txt")

@@ -9,6 +9,7 @@ refuses; and the async transport under trio.
 from __future__ import annotations
 
 import asyncio
+import http.client
 import socket
 import ssl
 import threading
@@ -201,6 +202,8 @@ class TestTable:
                 client.get(f"http://{peer.address}/")
             client.close()
         assert_from_hyper(info.value)
+        # Both HTTP/1.1 drivers say it as http.client would.
+        assert isinstance(info.value.__cause__, http.client.BadStatusLine)
 
     def test_connection_closed_mid_body_is_read_error(self, runner_factory) -> None:
         body = b"HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\nonly this"
@@ -210,6 +213,7 @@ class TestTable:
                 client.get(f"http://{peer.address}/")
             client.close()
         assert_from_hyper(info.value)
+        assert isinstance(info.value.__cause__, http.client.IncompleteRead)
 
     def test_an_untrusted_certificate_is_connect_error(self, runner_factory, h2o) -> None:
         client = runner_factory()  # certifi's CAs: not the test CA

@@ -78,13 +78,21 @@ class TestProtocols:
         with pytest.raises(httpx.ConnectError, match=r"HTTP/2|h2|ALPN|protocol"):
             client.get(nginx.url("/small.txt", port=nginx.ports["h1"]))
 
-    def test_cleartext_speaks_http11_without_asking_to_upgrade(self, runner_factory) -> None:
+    @pytest.mark.parametrize("connection_header", [True, False], ids=["httpx", "removed"])
+    def test_cleartext_speaks_http11_without_asking_to_upgrade(
+        self, runner_factory, connection_header: bool
+    ) -> None:
+        """No h2c offer, whether or not the request carries httpx's own
+        Connection header (one of the caller's also rules an offer out)."""
         with H1Peer(replying(ok(b"plain"))) as peer:
             client = runner_factory()
+            if not connection_header:
+                del client.client.headers["Connection"]
             response = client.get(f"http://{peer.address}/")
             assert (response.http_version, response.content) == ("HTTP/1.1", b"plain")
             client.close()
         assert peer.requests[0].header(b"upgrade") is None
+        assert (peer.requests[0].header(b"connection") is not None) is connection_header
 
     def test_cleartext_with_http2_only_is_prior_knowledge(self, runner_factory, h2o) -> None:
         client = runner_factory(http1=False)

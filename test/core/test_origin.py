@@ -353,6 +353,30 @@ class TestPendingRequests:
         with pytest.raises(StreamStateError, match=r"stream 1 has no request waiting"):
             policy.take_request(1)
 
+    def test_ids_set_aside_before_any_connection(
+        self, policy: OriginPolicy[FakeConnection], server: Server
+    ) -> None:
+        """putrequest does no I/O: without a connection its ids are set aside
+        here, and the connection opened later starts above them; the first
+        request goes out under its reserved id."""
+        assert (policy.reserve_id(), policy.reserve_id()) == (1, 3)
+        conn, opened = connection_for(policy, server)
+        assert opened and conn.next_stream_id == 5
+        _, stream = request(policy, server, reserved=1)
+        assert stream.stream_id == 1
+        _, other = request(policy, server)
+        assert other.stream_id == 5
+
+    def test_ids_set_aside_past_a_connection_that_takes_no_more(
+        self, policy: OriginPolicy[FakeConnection], server: Server
+    ) -> None:
+        conn, _ = connection_for(policy, server)
+        request(policy, server)  # stream 1
+        conn.goaway_received = True
+        assert policy.reserve_id() == 3
+        new, opened = connection_for(policy, server)
+        assert opened and new is not conn and new.next_stream_id == 5
+
     def test_a_reserved_id_overtaken_is_found_under_its_alias(
         self, policy: OriginPolicy[FakeConnection], server: Server
     ) -> None:

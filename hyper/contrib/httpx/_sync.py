@@ -176,7 +176,11 @@ class HTTPTransport(httpx.BaseTransport):
         context = None
         if secure and options.ssl_context is not None:
             context = tls_context(options, ("http/1.1",))
-        return HTTP11Connection(host, port, secure=secure, ssl_context=context, **common)
+        # HTTP/1.1 was chosen here: no h2c offer (httpx's own Connection
+        # header suppresses it today; this does not depend on that).
+        return HTTP11Connection(
+            host, port, secure=secure, ssl_context=context, force_proto="http/1.1", **common
+        )
 
     def _acquire(self, key: _Key, request: httpx.Request, timeout: float | None) -> Ticket:
         """A connection (``ticket.entry``) for the request, waiting up to the
