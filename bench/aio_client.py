@@ -7,16 +7,23 @@ Usage::
     python bench/aio_client.py --quick      # 200 GETs, one round
     python bench/aio_client.py --uvloop     # the asyncio clients on uvloop
 
-One scenario (issue 8): 2,000 GETs of a 1 KiB file, 100 in flight on one connection.
-Targets: AsyncHTTP20Connection at least the blocking client's rate, and 10x httpx's.
+2,000 GETs of a 1 KiB file, 100 in flight on one connection, in two shapes:
+
+- workers: 100 coroutines, each making requests one after another until 2,000 are
+  done (issue 8);
+- gather: 2,000 coroutines gathered at once, each making one request behind an
+  ``asyncio.Semaphore(100)`` (issue 22).
+
+Targets: AsyncHTTP20Connection at least the blocking client's rate in both shapes, in
+every round (issue 22), and 10x httpx's (issue 8).
 
 The server, the certificates, the blocking client's worker (scenario (b) of
 ``bench/client.py``: one thread keeping 100 requests open) and the reporting helpers
 are ``bench/client.py``'s, imported. Each measurement runs in a fresh process; the
-clients take turns within a round; the table shows medians over the rounds. Every
-client connects and makes one warm-up request before the clock starts. The asyncio
-clients run 100 coroutines, each making requests one after another until 2,000 are
-done, on one connection.
+clients take turns within a round; the table shows medians over the rounds, each
+round's ratios to the blocking client, and each client's CPU time per request (user
+and system: it moves far less than the rate on a machine shared with other work).
+Every client connects and makes one warm-up request before the clock starts.
 """
 
 from __future__ import annotations
@@ -25,6 +32,7 @@ import argparse
 import asyncio
 import json
 import shutil
+import statistics
 import subprocess
 import sys
 import time
@@ -37,7 +45,9 @@ sys.path.insert(0, str(HERE))
 import client as bench  # noqa: E402  (bench/client.py: server, blocking worker, helpers)
 from support import servers  # noqa: E402  (test/support, put on sys.path by bench/client.py)
 
-CLIENTS = ("hyper.aio", "hyper", "httpx")
+# hyper.aio in its two shapes, the blocking client, httpx (workers shape).
+CLIENTS = ("hyper.aio", "hyper.aio gather", "hyper", "httpx")
+ASYNC_HYPER = ("hyper.aio", "hyper.aio gather")
 WORKER_TIMEOUT = bench.WORKER_TIMEOUT
 
 
@@ -90,16 +100,30 @@ async def _drive(args: argparse.Namespace, get: Any, close: Any) -> dict[str, An
             done += 1
         return done
 
+    async def one(slots: asyncio.Semaphore) -> int:
+        async with slots:
+            await get()
+        return 1
+
     with servers.PeakRSS() as rss:
         started = time.perf_counter()
-        counts = await asyncio.gather(*(worker() for _ in range(args.inflight)))
+        cpu = time.process_time()
+        if args.shape == "gather":
+            slots = asyncio.Semaphore(args.inflight)
+            counts = await asyncio.gather(*(one(slots) for _ in range(args.count)))
+        else:
+            counts = await asyncio.gather(*(worker() for _ in range(args.inflight)))
+        cpu = time.process_time() - cpu
         seconds = time.perf_counter() - started
     close()
-    return {"seconds": seconds, "amount": sum(counts), "peak_rss": rss.peak, "growth": rss.growth}
+    return {
+        "seconds": seconds, "amount": sum(counts), "cpu": cpu,
+        "peak_rss": rss.peak, "growth": rss.growth,
+    }  # fmt: skip
 
 
 def worker_main(args: argparse.Namespace) -> None:
-    run = _aio_run if args.worker == "hyper.aio" else _httpx_run
+    run = _httpx_run if args.worker == "httpx" else _aio_run
     if args.uvloop:
         import uvloop
 
@@ -118,7 +142,9 @@ def measure(client: str, server: servers.Server, args: argparse.Namespace, count
     if client == "hyper":
         script, extra = HERE / "client.py", ["--worker", "hyper", "--scenario", "b"]
     else:
-        script, extra = Path(__file__).resolve(), ["--worker", client]
+        shape = "gather" if client == "hyper.aio gather" else "workers"
+        script = Path(__file__).resolve()
+        extra = ["--worker", client.split()[0], "--shape", shape]
         if args.uvloop:
             extra.append("--uvloop")
     argv = [sys.executable, str(script), *extra, *common]
@@ -132,7 +158,11 @@ def measure(client: str, server: servers.Server, args: argparse.Namespace, count
     data = json.loads(out.stdout.strip().splitlines()[-1])
     if data["amount"] != count:
         return bench.Sample(None, error=f"made {data['amount']} requests, not {count}")
-    return bench.Sample(data["amount"] / data["seconds"], peak_rss=data["peak_rss"])
+    return bench.Sample(
+        data["amount"] / data["seconds"],
+        peak_rss=data["peak_rss"],
+        cpu_us=data["cpu"] / data["amount"] * 1e6,
+    )
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -142,6 +172,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--uvloop", action="store_true", help="asyncio clients on uvloop")
     parser.add_argument("--verbose", action="store_true")
     parser.add_argument("--worker", choices=["hyper.aio", "httpx"], help=argparse.SUPPRESS)
+    parser.add_argument("--shape", choices=["workers", "gather"], help=argparse.SUPPRESS)
     parser.add_argument("--authority", help=argparse.SUPPRESS)
     parser.add_argument("--ca", help=argparse.SUPPRESS)
     parser.add_argument("--count", type=int, help=argparse.SUPPRESS)
@@ -165,6 +196,10 @@ def main(argv: list[str] | None = None) -> int:
                 f"{rounds} round(s); event loop {loop_name}; python {sys.version.split()[0]}",
                 file=sys.stderr,
             )
+            if args.uvloop:
+                import uvloop
+
+                print(f"uvloop {uvloop.__version__}", file=sys.stderr)
             for n in range(rounds):
                 for client in CLIENTS:
                     sample = measure(client, server, args, count)
@@ -174,20 +209,40 @@ def main(argv: list[str] | None = None) -> int:
                         print(f"  round {n + 1} {client}: {shown}", file=sys.stderr)
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
+    print(report(results))
+    return 0
+
+
+def report(results: dict[str, list[Any]]) -> str:
+    """The table (medians), each round's ratios to the blocking client, the
+    worst of them, and the CPU time per request."""
     med = {c: bench._median(results[c]) for c in CLIENTS}
-    print(f"{'client':<28}{'req/s':>10}")
+    lines = [f"{'client':<20}{'req/s':>10}{'CPU us/req':>12}"]
     for c in CLIENTS:
         failed = sum(1 for s in results[c] if s.value is None)
         star = "*" if failed and med[c] is not None else ""
-        print(f"{c:<28}{bench._fmt(med[c]) + star:>10}")
-    print()
-    print(f"hyper.aio / hyper (blocking): {bench._ratio(med['hyper.aio'], med['hyper'])}")
-    print(f"hyper.aio / httpx (async):    {bench._ratio(med['hyper.aio'], med['httpx'])}")
+        cpu = [s.cpu_us for s in results[c] if s.cpu_us is not None]
+        cpu_cell = f"{statistics.median(cpu):,.0f}" if cpu else "n/a"
+        lines.append(f"{c:<20}{bench._fmt(med[c]) + star:>10}{cpu_cell:>12}")
+    lines.append("")
+    for c in ASYNC_HYPER:
+        per_round = [
+            a.value / b.value
+            for a, b in zip(results[c], results["hyper"])
+            if a.value is not None and b.value is not None
+        ]
+        shown = " ".join(f"{r:.2f}x" for r in per_round)
+        worst = f"{min(per_round):.2f}x" if per_round else "n/a"
+        lines.append(
+            f"{c + ' / hyper (blocking):':<38}{bench._ratio(med[c], med['hyper'])} "
+            f"(rounds: {shown}; worst {worst})"
+        )
+    httpx_ratio = bench._ratio(med["hyper.aio"], med["httpx"])
+    lines.append(f"{'hyper.aio / httpx (async):':<38}{httpx_ratio}")
     errors = [f"{c}: {s.error}" for c in CLIENTS for s in results[c] if s.error]
     if errors:
-        print("\nFailed runs (*: median of the runs that worked):")
-        print("\n".join(errors))
-    return 0
+        lines += ["", "Failed runs (*: median of the runs that worked):", *errors]
+    return "\n".join(lines)
 
 
 if __name__ == "__main__":

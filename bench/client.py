@@ -12,8 +12,11 @@ Scenarios (the targets of issue 3, then of issue 11):
     b  2,000 small GETs, 100 in flight on one connection  hyper >= 8x httpx, 1.0x curl
     c  one 256 MiB download                               hyper >= 0.45x, 0.8x curl
     d  one 64 MiB upload                                  hyper >= 0.8x, 1.2x curl
-    e  as (b), but hyper's requests come from 100 threads sharing the connection (the
-       other clients run as in (b): they are the yardstick)
+    e  as (b), but hyper's requests come from 100 threads sharing the connection, handed
+       out by a ThreadPoolExecutor (the other clients run as in (b): they are the
+       yardstick)
+    g  as (e), from 100 threads of their own, each making requests one after another
+       until 2,000 are done: the threads' cost without the executor's
     f  as (d), to nghttpd: a sink faster than every client here (h2load about 1.3 GB/s
        against h2o's 0.3-0.7), so the clients, not the server, are measured
 
@@ -56,6 +59,10 @@ from pathlib import Path
 from typing import Any, Callable
 
 HERE = Path(__file__).resolve().parent
+# bench/httpx.py would shadow the httpx package for a script run from here
+# (and for the benchmarks that put this directory on the path to import
+# this module).
+sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != HERE]
 sys.path.insert(0, str(HERE.parent / "test"))
 
 from support import servers  # noqa: E402  (lives in test/support/, shared with the interop tests)
@@ -88,6 +95,8 @@ SCENARIOS = {
     "d": Scenario("d", "one large upload", "MB/s"),
     # hyper from 100 threads sharing its one connection; everyone else as in (b).
     "e": Scenario("e", "small GETs, 100 threads on one connection", "req/s"),
+    # As (e), without the executor: 100 threads that loop.
+    "g": Scenario("g", "small GETs, 100 looping threads on one connection", "req/s"),
     # As (d), to nghttpd, which takes an upload faster than any client here sends it.
     "f": Scenario("f", "one large upload to a sink that keeps up", "MB/s"),
 }
@@ -116,6 +125,10 @@ class Sample:
     peak_rss: int | None = None  # bytes, Python workers only
     rss_growth: int | None = None
     error: str | None = None
+    # The worker's own CPU time (all its threads, user and system) per
+    # request, in microseconds: Python workers, req/s scenarios only. On a
+    # machine shared with other work it moves far less than the rate.
+    cpu_us: float | None = None
 
 
 # ---------------------------------------------------------------------------------------
@@ -167,6 +180,8 @@ def _hyper_worker(args: argparse.Namespace) -> dict[str, Any]:
                 for _ in pool.map(lambda _: get(SMALL_PATH), range(args.count)):
                     pass
             return args.count
+        if scenario == "g":
+            return _looping_threads(args.inflight, args.count, lambda: get(SMALL_PATH))
         if scenario == "c":
             resp = conn.getresponse(conn.request("GET", args.path))
             total = 0
@@ -182,6 +197,36 @@ def _hyper_worker(args: argparse.Namespace) -> dict[str, Any]:
     result = _timed(run)
     conn.close()
     return result
+
+
+def _looping_threads(threads: int, count: int, get: Callable[[], object]) -> int:
+    """``count`` calls of ``get`` from ``threads`` threads, each calling it
+    again as soon as it returns (scenario (g)); the first failure is raised."""
+    import threading
+
+    left = [count]
+    failures: list[BaseException] = []
+    lock = threading.Lock()
+
+    def loop() -> None:
+        while not failures:
+            with lock:
+                if left[0] <= 0:
+                    return
+                left[0] -= 1
+            try:
+                get()
+            except BaseException as exc:
+                failures.append(exc)
+
+    workers = [threading.Thread(target=loop) for _ in range(threads)]
+    for worker in workers:
+        worker.start()
+    for worker in workers:
+        worker.join()
+    if failures:
+        raise failures[0]
+    return count
 
 
 def _httpx_worker(args: argparse.Namespace) -> dict[str, Any]:
@@ -409,9 +454,14 @@ def _timed(run: Callable[[], int]) -> dict[str, Any]:
     # transfer's cost.
     with servers.PeakRSS() as rss:
         started = time.perf_counter()
+        cpu = time.process_time()
         amount = run()
+        cpu = time.process_time() - cpu
         seconds = time.perf_counter() - started
-    return {"seconds": seconds, "amount": amount, "peak_rss": rss.peak, "growth": rss.growth}
+    return {
+        "seconds": seconds, "amount": amount, "cpu": cpu,
+        "peak_rss": rss.peak, "growth": rss.growth,
+    }  # fmt: skip
 
 
 def worker_main(args: argparse.Namespace) -> None:
@@ -459,7 +509,8 @@ class Bench:
                 for _ in range(self.sizes.upload_size // MiB):
                     f.write(os.urandom(MiB))
         for key in ("a", "b"):
-            if key in scenarios:
+            # (e) runs everyone but hyper as (b)
+            if key in scenarios or (key == "b" and ("e" in scenarios or "g" in scenarios)):
                 self._write_curl_config(key)
 
     def _write_curl_config(self, key: str) -> Path:
@@ -476,8 +527,8 @@ class Bench:
         return server
 
     def run(self, client: str, scenario: str) -> Sample:
-        if scenario == "e" and client not in ("hyper", BASELINE):
-            scenario = "b"  # (e) differs from (b) for hyper only
+        if scenario in ("e", "g") and client not in ("hyper", BASELINE):
+            scenario = "b"  # (e) and (g) differ from (b) for hyper only
         try:
             if scenario != "d":
                 return self._run(client, scenario)
@@ -545,10 +596,14 @@ class Bench:
             return Sample(None, error=last)
         data = json.loads(out.stdout.strip().splitlines()[-1])
         self._check_amount(scenario, data["amount"])
+        cpu_us = None
+        if SCENARIOS[scenario].unit == "req/s" and "cpu" in data:
+            cpu_us = data["cpu"] / data["amount"] * 1e6
         return Sample(
             self._amount_to_rate(scenario, data["seconds"], data["amount"]),
             peak_rss=data["peak_rss"],
             rss_growth=data["growth"],
+            cpu_us=cpu_us,
         )
 
     def _check_amount(self, scenario: str, amount: int) -> None:
@@ -556,6 +611,7 @@ class Bench:
             "a": self.sizes.requests,
             "b": self.sizes.requests,
             "e": self.sizes.requests,
+            "g": self.sizes.requests,
             "c": self.download_size,
             "d": self.sizes.upload_size,
             "f": self.sizes.upload_size,
@@ -694,6 +750,21 @@ def report(results: dict[str, dict[str, list[Sample]]], sizes: Sizes) -> str:
     lines.append("  ".join("-" * w for w in widths))
     lines += ["  ".join(cell.ljust(w) for cell, w in zip(row, widths)) for row in rows]
 
+    cpu_lines = []
+    for key, by_client in results.items():
+        if SCENARIOS[key].unit != "req/s":
+            continue
+        cells = []
+        for client in (*PYTHON_CLIENTS, BASELINE):
+            values = [s.cpu_us for s in by_client.get(client, []) if s.cpu_us is not None]
+            if values:
+                cells.append(f"{client} {statistics.median(values):,.0f}")
+        if cells:
+            cpu_lines.append(f"({key}) " + ", ".join(cells))
+    if cpu_lines:
+        lines += ["", "Client CPU per request (us, median; user + system, all threads):",
+                  *cpu_lines]  # fmt: skip
+
     rss_lines = []
     for key in ("c", *UPLOADS):
         if key not in results:
@@ -730,6 +801,8 @@ def _describe(key: str, sizes: Sizes) -> str:
         return f"{sizes.requests:,} GETs, {sizes.inflight} in flight"
     if key == "e":
         return f"{sizes.requests:,} GETs, {sizes.inflight} threads"
+    if key == "g":
+        return f"{sizes.requests:,} GETs, {sizes.inflight} own threads"
     if key == "c":
         return f"{servers.LAZY_FILES[sizes.download] // MiB} MiB download"
     if key == "f":

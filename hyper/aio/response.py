@@ -21,7 +21,7 @@ from hyper.common.headers import HTTPHeaderMap
 from hyper.common.response import BaseResponse
 from hyper.common.types import RawHeaders
 from hyper.common.util import HTTPVersion
-from hyper.core.streams import StreamBuffer
+from hyper.core.streams import StreamBuffer, split_pseudo, split_status
 from hyper.engine.exceptions import StreamStateError
 
 if TYPE_CHECKING:
@@ -42,13 +42,6 @@ class _NeedData(Exception):
     """Nothing is buffered for the stream yet (never escapes this module)."""
 
 
-def _split_pseudo(headers: RawHeaders) -> tuple[dict[bytes, bytes], RawHeaders]:
-    index = 0
-    while index < len(headers) and headers[index][0][:1] == b":":
-        index += 1
-    return dict(headers[:index]), headers[index:]
-
-
 class _Body(BaseResponse):
     """The shared reading surface over one stream buffer, never waiting."""
 
@@ -58,13 +51,12 @@ class _Body(BaseResponse):
     def __init__(self, stream: StreamBuffer, protocol: ClientDriver) -> None:
         self.stream = stream
         self.protocol = protocol
-        pseudo, regular = _split_pseudo(stream.headers or [])
-        super().__init__(int(pseudo.get(b":status", b"0")), "", regular)
+        status, regular = split_status(stream.headers or [])
+        super().__init__(status, "", regular)
         self.released = False
         for block in stream.informational:
-            info_pseudo, info_regular = _split_pseudo(block)
-            status = int(info_pseudo.get(b":status", b"0"))
-            self.informational.append((status, HTTPHeaderMap._from_raw(info_regular)))
+            info_status, info_regular = split_status(block)
+            self.informational.append((info_status, HTTPHeaderMap._from_raw(info_regular)))
 
     def _next_raw(self, limit: int | None) -> list[bytes]:
         if self._body_done:
@@ -139,9 +131,15 @@ class AsyncHTTP20Response:
         """
         if amt is not None and amt >= 0:
             return await self._read_some(amt, decode_content)
+        body = self._body
         parts: list[bytes] = []
         while True:
-            piece = await self._read_some(_READ_STEP, decode_content)
+            # _read_some's loop inline: no coroutine per step of the body.
+            try:
+                piece = body.read1(_READ_STEP, decode_content)
+            except _NeedData:
+                await self._protocol.wait(self._stream, False, self._timeout)
+                continue
             if not piece:
                 return parts[0] if len(parts) == 1 else b"".join(parts)
             parts.append(piece)
@@ -270,7 +268,7 @@ class AsyncHTTP20Push:
         protocol: ClientDriver,
         timeout: float | None,
     ) -> None:
-        pseudo, regular = _split_pseudo(request_headers)
+        pseudo, regular = split_pseudo(request_headers)
         self.scheme: bytes = pseudo.get(b":scheme", b"")
         self.method: bytes = pseudo.get(b":method", b"")
         self.authority: bytes = pseudo.get(b":authority", b"")

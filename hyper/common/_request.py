@@ -189,6 +189,10 @@ def request_target(url: bytes, default_authority: bytes) -> RequestTarget:
     return RequestTarget(None, default_authority, url)
 
 
+# Header blocks RequestDefaults keeps for requests made without headers.
+_FIELDS_CACHE_SIZE = 64
+
+
 class RequestDefaults:
     """
     What every HTTP/2 request of one connection object carries unless the
@@ -198,13 +202,17 @@ class RequestDefaults:
     for every HTTP/2 client.
     """
 
-    __slots__ = ("scheme", "authority", "user_agent", "accept_encoding")
+    __slots__ = ("scheme", "authority", "user_agent", "accept_encoding", "_cache")
 
     def __init__(self, host: str, port: int, secure: bool) -> None:
         self.scheme = b"https" if secure else b"http"
         self.authority = authority(host, port, 443 if secure else 80)
         self.user_agent = user_agent()
         self.accept_encoding = accept_encoding()
+        # The blocks of requests made without headers, by (method, url,
+        # content length, skip_accept_encoding): a client repeats the same
+        # few, and building one was a tenth of a small request's own work.
+        self._cache: dict[tuple[Any, Any, int | None, bool], list[tuple[Any, Any]]] = {}
 
     def fields(
         self,
@@ -218,8 +226,31 @@ class RequestDefaults:
         A request's header block: pseudo-headers (``url`` read by
         :func:`request_target`), the caller's fields, then the defaults the
         caller did not set (accept-encoding unless ``skip_accept_encoding``,
-        user-agent, content-length).
+        user-agent, content-length). Without ``headers`` the block may be
+        one built before: the list returned is never to be changed.
         """
+        if headers is not None:
+            return self._build(method, url, headers, content_length, skip_accept_encoding)
+        key = (method, url, content_length, skip_accept_encoding)
+        try:
+            fields = self._cache.get(key)
+        except TypeError:  # an unhashable url: building it says what is wrong
+            return self._build(method, url, None, content_length, skip_accept_encoding)
+        if fields is None:
+            fields = self._build(method, url, None, content_length, skip_accept_encoding)
+            if len(self._cache) >= _FIELDS_CACHE_SIZE:
+                self._cache.clear()
+            self._cache[key] = fields
+        return fields
+
+    def _build(
+        self,
+        method: str | bytes,
+        url: str | bytes,
+        headers: HeadersArg,
+        content_length: int | None,
+        skip_accept_encoding: bool,
+    ) -> list[tuple[Any, Any]]:
         target = request_target(to_bytestring(url), self.authority)
         user = header_pairs(headers)
         present = {lower_name(name) for name, _ in user}

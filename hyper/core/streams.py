@@ -44,6 +44,30 @@ def ping_data(opaque_data: str | bytes) -> bytes:
     return data
 
 
+def split_pseudo(headers: RawHeaders) -> tuple[dict[bytes, bytes], RawHeaders]:
+    """A header block's pseudo-headers (which the engine put first) and the
+    regular rest."""
+    index = 0
+    size = len(headers)
+    while index < size and headers[index][0][:1] == b":":
+        index += 1
+    return dict(headers[:index]), headers[index:]
+
+
+def split_status(headers: RawHeaders) -> tuple[int, RawHeaders]:
+    """A response header block's status and its regular fields. A response
+    carries ``:status`` alone, first (the engine checked it: RFC 9113
+    8.3.2), so one look usually does: a response's cost, not a field's."""
+    if (
+        headers
+        and headers[0][0] == b":status"
+        and (len(headers) == 1 or headers[1][0][:1] != b":")
+    ):
+        return int(headers[0][1]), headers[1:]
+    pseudo, regular = split_pseudo(headers)
+    return int(pseudo.get(b":status", b"0")), regular
+
+
 def clone_error(error: BaseException) -> BaseException:
     """A fresh copy of a shared failure, caused by it, for one more waiter."""
     try:

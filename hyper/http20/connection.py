@@ -63,9 +63,6 @@ __all__ = ["HTTP20Connection"]
 
 _T = TypeVar("_T")
 
-# Header blocks kept for requests made without headers (see _build_headers).
-_FIELDS_CACHE_SIZE = 64
-
 
 class _LastStream(threading.local):
     """Each thread's last stream id: ``getresponse()`` without one means the
@@ -197,10 +194,6 @@ class HTTP20Connection(HTTPClientTarget):
         # Serialises connecting (and the policy's choices that go with it);
         # held while a new socket is set up, and only then.
         self._connect_lock = threading.Lock()
-        # The header blocks of requests made without headers, by (method,
-        # url, content length): a client repeats the same few. Never changed
-        # once built, so one list serves every such request.
-        self._fields_cache: dict[tuple[Any, Any, int | None], list[tuple[Any, Any]]] = {}
         # The engine of an h2c upgrade in progress (see _prepare_upgrade).
         self._upgrade_engine: Engine | None = None
         # Streams of putrequest(skip_accept_encoding=True): the caller takes
@@ -216,7 +209,6 @@ class HTTP20Connection(HTTPClientTarget):
 
     def _target_changed(self) -> None:
         self._defaults = RequestDefaults(self.host, self.port, self.secure)
-        self._fields_cache = {}
         origin = getattr(self, "_origin", None)
         if origin is not None:
             origin.where = f"{self.host}:{self.port}"
@@ -443,7 +435,7 @@ class HTTP20Connection(HTTPClientTarget):
             if is_prechunked(pairs, encode_chunked):
                 return self._request_prechunked(method, url, body, pairs)
         plan = None if body is None else RequestBody(body)
-        fields = self._build_headers(method, url, headers, plan.length if plan else None)
+        fields = self._defaults.fields(method, url, headers, plan.length if plan else None)
         trailer_fields = header_pairs(trailers)
         end_stream = (plan is None or plan.length == 0) and not trailer_fields
         data = plan.buffer if plan is not None and not end_stream else None
@@ -473,7 +465,7 @@ class HTTP20Connection(HTTPClientTarget):
         self, method: Str, url: Str, body: Any, headers: list[tuple[Any, Any]]
     ) -> int:
         """:meth:`request` with a body the caller chunk-encoded."""
-        fields = self._build_headers(method, url, headers, None)
+        fields = self._defaults.fields(method, url, headers, None)
         session, stream, _ = self._open(fields, False, None, False)
         if self.debuglevel > 0:
             print_request_fields(stream.stream_id, fields)
@@ -747,27 +739,6 @@ class HTTP20Connection(HTTPClientTarget):
                     size -= len(slot)
                 if not session.send_data(stream, b"".join(parts), False):
                     return False
-
-    def _build_headers(
-        self, method: Str, url: Str, headers: HeadersArg, content_length: int | None
-    ) -> list[tuple[Any, Any]]:
-        """The request's header block (the shared rule, :meth:`RequestDefaults.fields`)."""
-        key = (method, url, content_length)
-        cacheable = False
-        if headers is None:
-            try:
-                cached = self._fields_cache.get(key)
-                cacheable = True
-            except TypeError:  # an unhashable url: fields() says what is wrong
-                cached = None
-            if cached is not None:
-                return cached
-        fields = self._defaults.fields(method, url, headers, content_length)
-        if cacheable:
-            if len(self._fields_cache) >= _FIELDS_CACHE_SIZE:
-                self._fields_cache.clear()
-            self._fields_cache[key] = fields
-        return fields
 
     # ------------------------------------------------------------------
     # Responses

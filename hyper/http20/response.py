@@ -18,7 +18,7 @@ from hyper.common.headers import HTTPHeaderMap
 from hyper.common.response import BaseResponse
 from hyper.common.types import RawHeaders
 from hyper.common.util import HTTPVersion
-from hyper.core.streams import StreamBuffer
+from hyper.core.streams import StreamBuffer, split_pseudo, split_status
 
 if TYPE_CHECKING:
     from hyper.core.streams import PushRecord
@@ -26,15 +26,6 @@ if TYPE_CHECKING:
 
 __all__ = ["HTTP20Push", "HTTP20Response"]
 
-
-
-def _split_pseudo(headers: RawHeaders) -> tuple[dict[bytes, bytes], RawHeaders]:
-    """Pseudo-headers (which the engine put first) and the regular rest."""
-    index = 0
-    size = len(headers)
-    while index < size and headers[index][0][:1] == b":":
-        index += 1
-    return dict(headers[:index]), headers[index:]
 
 
 class HTTP20Response(BaseResponse):
@@ -63,14 +54,13 @@ class HTTP20Response(BaseResponse):
         self._stream = stream
         self._session = session
         self._released = False
-        pseudo, regular = _split_pseudo(stream.headers or [])
-        super().__init__(int(pseudo.get(b":status", b"0")), "", regular)
+        status, regular = split_status(stream.headers or [])
+        super().__init__(status, "", regular)
         #: The stream this response arrived on.
         self.stream_id = stream.stream_id
         for block in stream.informational:
-            info_pseudo, info_regular = _split_pseudo(block)
-            status = int(info_pseudo.get(b":status", b"0"))
-            self.informational.append((status, HTTPHeaderMap._from_raw(info_regular)))
+            info_status, info_regular = split_status(block)
+            self.informational.append((info_status, HTTPHeaderMap._from_raw(info_regular)))
 
     # ------------------------------------------------------------------
     # Body (the hooks of BaseResponse)
@@ -139,7 +129,7 @@ class HTTP20Push:
     def __init__(
         self, request_headers: RawHeaders, session: Session, stream: StreamBuffer
     ) -> None:
-        pseudo, regular = _split_pseudo(request_headers)
+        pseudo, regular = split_pseudo(request_headers)
         #: The scheme of the promised request.
         self.scheme: bytes = pseudo.get(b":scheme", b"")
         #: The method of the promised request (GET or HEAD).

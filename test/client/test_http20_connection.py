@@ -873,6 +873,40 @@ class TestThreads:
                     bodies = list(pool.map(work, range(threads)))
                 assert bodies == [f"/{round_}/{n}".encode() for n in range(threads)]
 
+    def test_a_thread_gone_off_with_its_response_does_not_hold_up_the_others(self) -> None:
+        """Every answer arrives in one write, so one read step satisfies all
+        the threads, and they are woken in turn. Each thread, once it has
+        its response, stays away from the connection until every thread
+        has its own: a thread that kept the turn to itself while away would
+        leave the others asleep (the barrier then times out)."""
+        threads = 16
+
+        def script(conn: PeerConnection) -> None:
+            conn.handshake()
+            requests = [conn.expect_complete_request() for _ in range(threads)]
+            factory = conn.factory
+            conn.send(b"".join(
+                factory.headers(r.stream_id, [(b":status", b"200")])
+                + factory.data(r.stream_id, bytes(r.path), end_stream=True)
+                for r in requests
+            ))  # fmt: skip
+            conn.read_until_closed()
+
+        with client(script) as (conn, _):
+            sent = threading.Barrier(threads)
+            answered = threading.Barrier(threads)
+
+            def work(n: int) -> bytes:
+                stream_id = conn.request("GET", f"/{n}")
+                sent.wait(TIMEOUT)  # every request is out before any wait
+                response = conn.getresponse(stream_id)
+                answered.wait(TIMEOUT)
+                return response.read()
+
+            with ThreadPoolExecutor(threads) as pool:
+                bodies = list(pool.map(work, range(threads)))
+            assert bodies == [f"/{n}".encode() for n in range(threads)]
+
     @pytest.mark.parametrize(
         ("exchange", "rounds"),
         [("read", 2000), ("push-read", 500), ("push-cancelled", 500),

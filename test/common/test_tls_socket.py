@@ -101,6 +101,53 @@ class TestReading:
             assert _recv_exactly(tls_sock, 27) == b"assembled from single bytes"
             assert record_sent.wait(TIMEOUT)
 
+    @pytest.mark.parametrize("read_size", [7, 1000, 256 * 1024])
+    def test_records_arriving_together_are_read_with_nothing_more_coming(
+        self, server_tls: Callable[..., ssl.SSLContext], client_tls: ssl.SSLContext,
+        read_size: int,
+    ) -> None:  # fmt: skip
+        """Sixty records of mixed sizes in one TCP write, then silence until
+        the client has read them all: every byte comes out of what arrived,
+        whatever the read size (none is left inside OpenSSL waiting for more
+        input, which would never come)."""
+        inner = server_tls()
+        sizes = [(n * 797) % 5000 + 1 for n in range(60)]
+        payload = b"".join(bytes([n % 251]) * size for n, size in enumerate(sizes))
+        all_read = threading.Event()
+
+        def script(conn: Conn) -> None:
+            incoming, outgoing = ssl.MemoryBIO(), ssl.MemoryBIO()
+            obj = inner.wrap_bio(incoming, outgoing, server_side=True)
+            while True:
+                try:
+                    obj.do_handshake()
+                    break
+                except ssl.SSLWantReadError:
+                    conn.sock.sendall(outgoing.read())
+                    data = conn.sock.recv(65536)
+                    if not data:
+                        return
+                    incoming.write(data)
+            conn.sock.sendall(outgoing.read())
+            offset = 0
+            for size in sizes:  # a record each
+                obj.write(payload[offset : offset + size])
+                offset += size
+            conn.sock.sendall(outgoing.read())
+            all_read.wait(TIMEOUT)
+            conn.read_until_closed()
+
+        with Listener([script]) as server, _connect(server, client_tls) as tls_sock:
+            tls_sock.settimeout(TIMEOUT)
+            got = bytearray()
+            buf = bytearray(read_size)
+            while len(got) < len(payload):
+                count = tls_sock.recv_into(buf)
+                assert count > 0
+                got += buf[:count]
+            all_read.set()
+            assert got == payload
+
     def test_close_notify_and_eof_read_as_eof(
         self, server_tls: Callable[..., ssl.SSLContext], client_tls: ssl.SSLContext
     ) -> None:
