@@ -45,6 +45,28 @@ def _recv_exactly(sock: Any, size: int) -> bytes:
     return bytes(out)
 
 
+def _handshake_in_memory(
+    conn: Conn, context: ssl.SSLContext
+) -> tuple[ssl.SSLObject, ssl.MemoryBIO] | None:
+    """The server's TLS handshake on ``conn`` through memory BIOs, for a
+    script that then chooses how its ciphertext goes out: the TLS object
+    and its outgoing BIO, or None if the client left."""
+    incoming, outgoing = ssl.MemoryBIO(), ssl.MemoryBIO()
+    obj = context.wrap_bio(incoming, outgoing, server_side=True)
+    while True:
+        try:
+            obj.do_handshake()
+            break
+        except ssl.SSLWantReadError:
+            conn.sock.sendall(outgoing.read())
+            data = conn.sock.recv(65536)
+            if not data:
+                return None
+            incoming.write(data)
+    conn.sock.sendall(outgoing.read())
+    return obj, outgoing
+
+
 class TestReading:
     def test_small_reads_return_a_record_whole_and_in_order(
         self, server_tls: Callable[..., ssl.SSLContext], client_tls: ssl.SSLContext
@@ -76,19 +98,10 @@ class TestReading:
         def script(conn: Conn) -> None:
             # Encrypt with an in-memory server, then send the ciphertext one
             # byte per TCP segment.
-            incoming, outgoing = ssl.MemoryBIO(), ssl.MemoryBIO()
-            obj = inner.wrap_bio(incoming, outgoing, server_side=True)
-            while True:
-                try:
-                    obj.do_handshake()
-                    break
-                except ssl.SSLWantReadError:
-                    conn.sock.sendall(outgoing.read())
-                    data = conn.sock.recv(65536)
-                    if not data:
-                        return
-                    incoming.write(data)
-            conn.sock.sendall(outgoing.read())
+            handshaken = _handshake_in_memory(conn, inner)
+            if handshaken is None:
+                return
+            obj, outgoing = handshaken
             conn.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
             obj.write(b"assembled from single bytes")
             for byte in outgoing.read():
@@ -116,19 +129,10 @@ class TestReading:
         all_read = threading.Event()
 
         def script(conn: Conn) -> None:
-            incoming, outgoing = ssl.MemoryBIO(), ssl.MemoryBIO()
-            obj = inner.wrap_bio(incoming, outgoing, server_side=True)
-            while True:
-                try:
-                    obj.do_handshake()
-                    break
-                except ssl.SSLWantReadError:
-                    conn.sock.sendall(outgoing.read())
-                    data = conn.sock.recv(65536)
-                    if not data:
-                        return
-                    incoming.write(data)
-            conn.sock.sendall(outgoing.read())
+            handshaken = _handshake_in_memory(conn, inner)
+            if handshaken is None:
+                return
+            obj, outgoing = handshaken
             offset = 0
             for size in sizes:  # a record each
                 obj.write(payload[offset : offset + size])
