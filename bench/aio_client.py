@@ -233,9 +233,10 @@ def report(results: dict[str, list[Any]]) -> str:
         ]
         shown = " ".join(f"{r:.2f}x" for r in per_round)
         worst = f"{min(per_round):.2f}x" if per_round else "n/a"
+        met = "met" if per_round and min(per_round) >= 1.0 else "not met"
         lines.append(
             f"{c + ' / hyper (blocking):':<38}{bench._ratio(med[c], med['hyper'])} "
-            f"(rounds: {shown}; worst {worst})"
+            f"(rounds: {shown}; worst {worst}; goal >= 1.00x every round: {met})"
         )
     httpx_ratio = bench._ratio(med["hyper.aio"], med["httpx"])
     lines.append(f"{'hyper.aio / httpx (async):':<38}{httpx_ratio}")

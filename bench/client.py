@@ -721,6 +721,15 @@ def _mib(n: int | None) -> str:
     return "n/a" if n is None else f"{n / MiB:.0f} MiB"
 
 
+# Issue 22's goals that this harness measures: (scenario, reference, least ratio).
+GOALS = (("a", "h2load", 0.7), ("e", "curl", 0.7), ("g", "curl", 0.7))
+
+
+def _rate_ratio(by_client: dict[str, list[Sample]], other: str) -> float | None:
+    mine, theirs = _median(by_client["hyper"]), _median(by_client[other])
+    return mine / theirs if mine and theirs else None
+
+
 def report(results: dict[str, dict[str, list[Sample]]], sizes: Sizes) -> str:
     clients = [c for c in (*CLIENTS, BASELINE) if all(c in r for r in results.values())]
     header = ["scenario", "unit", *clients, "hyper/httpx", "hyper/niquests", "hyper/pycurl",
@@ -749,6 +758,18 @@ def report(results: dict[str, dict[str, list[Sample]]], sizes: Sizes) -> str:
     lines = ["  ".join(cell.ljust(w) for cell, w in zip(header, widths))]
     lines.append("  ".join("-" * w for w in widths))
     lines += ["  ".join(cell.ljust(w) for cell, w in zip(row, widths)) for row in rows]
+
+    goal_lines = []
+    for key, other, goal in GOALS:
+        if key in results and other in clients:
+            ratio = _rate_ratio(results[key], other)
+            if ratio is not None:
+                verdict = "met" if ratio >= goal else "not met"
+                goal_lines.append(
+                    f"({key}) hyper/{other} {ratio:.2f}x, goal >= {goal:.1f}x: {verdict}"
+                )
+    if goal_lines:
+        lines += ["", "Goals (issue 22; medians of the rounds):", *goal_lines]
 
     cpu_lines = []
     for key, by_client in results.items():
