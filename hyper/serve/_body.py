@@ -21,6 +21,22 @@ from hyper.serve._files import Plan
 __all__ = ["FileBody", "FileChangedError"]
 
 
+def _readv(f: io.FileIO, slots: list[memoryview]) -> int:
+    """Read into ``slots`` in order: one ``readv`` where the platform has it
+    (PyPy's ``os`` has none: then one ``readinto`` per slot, stopping at the
+    first that comes back short). The bytes read; 0 at the end of the file."""
+    readv = getattr(os, "readv", None)
+    if readv is not None:
+        return int(readv(f.fileno(), slots))
+    total = 0
+    for slot in slots:
+        n = f.readinto(slot) or 0
+        total += n
+        if n < len(slot):
+            break
+    return total
+
+
 class FileChangedError(OSError):
     """The planned file changed (or shrank) while its body was being sent."""
 
@@ -109,7 +125,7 @@ class FileBody:
                     continue
                 pending.append(slot[skip:] if skip else slot)
                 skip = 0
-            n = os.readv(f.fileno(), pending)
+            n = _readv(f, pending)
             if not n:
                 self.release()
                 raise FileChangedError(f"{self.path} shrank while it was being sent")

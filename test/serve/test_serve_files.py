@@ -396,7 +396,14 @@ class TestFileBody:
         with pytest.raises(FileChangedError):
             body.read(10)
 
-    def test_read_into_fills_the_slots_in_order(self, docs: Path) -> None:
+    @pytest.fixture(params=["readv", "no readv"])
+    def readv(self, request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> None:
+        """Both ways of reading into slots: os.readv, and the platforms
+        without it (PyPy: one readinto per slot)."""
+        if request.param == "no readv":
+            monkeypatch.delattr(os, "readv", raising=False)
+
+    def test_read_into_fills_the_slots_in_order(self, docs: Path, readv: None) -> None:
         """One readv for slots of any sizes, across releases; the body's end
         stops it short of the slots."""
         plan = FileServer(str(docs), cache_bytes=0).plan("GET", "/text.txt", [])
@@ -416,7 +423,7 @@ class TestFileBody:
             body.release()
         assert bytes(out[:offset]) == TEXT
 
-    def test_read_into_a_file_that_shrank_is_refused(self, tmp_path: Path) -> None:
+    def test_read_into_a_file_that_shrank_is_refused(self, tmp_path: Path, readv: None) -> None:
         (tmp_path / "f.bin").write_bytes(b"x" * 100_000)
         plan = FileServer(str(tmp_path), cache_bytes=0).plan("GET", "/f.bin", [])
         body = FileBody.of(plan)
