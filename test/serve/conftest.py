@@ -12,8 +12,19 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+import serve_support
 from serve_support import Served, make_docroot, start_serve
 from support import servers
+
+
+@pytest.fixture(autouse=True)
+def no_server_left_running() -> Iterator[None]:
+    """A test's own servers do not outlive it: one a failing test did not
+    stop is killed at its teardown (the module's shared ones are stopped,
+    and checked, by their fixtures)."""
+    since = len(serve_support.STARTED)
+    yield
+    serve_support.kill_left_running(since)
 
 
 @pytest.fixture(scope="module")

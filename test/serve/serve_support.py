@@ -197,7 +197,26 @@ def start_serve(
             raise AssertionError(f"hyper serve exited: {stderr_path.read_text()}")
         line += chunk
     selector.close()
-    return Served(proc, line.decode().strip(), stderr_path)
+    served = Served(proc, line.decode().strip(), stderr_path)
+    STARTED.append(served)
+    return served
+
+
+#: Every server :func:`start_serve` started, so that one a failing test left
+#: running is killed (:func:`kill_left_running`) instead of outliving the run.
+STARTED: list[Served] = []
+
+
+def kill_left_running(since: int) -> None:
+    """Kill the servers started after the first ``since`` of :data:`STARTED`
+    that still run (a test that failed before it stopped them), and forget
+    them. A worker of ``--workers`` exits when its supervisor is gone."""
+    left = STARTED[since:]
+    del STARTED[since:]
+    for served in left:
+        if served.proc.poll() is None:
+            served.proc.kill()
+            served.proc.wait(DEADLINE)
 
 
 class RawH2:
